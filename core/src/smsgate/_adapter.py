@@ -1,0 +1,184 @@
+"""The adapter contract: what a plugin implements to connect one kind of aggregator."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import SecretStr
+
+from ._channellog import ChannelLog, Redactor
+from ._config import Channel, ChannelSettings
+from ._errors import MessageInvalid, RequestRejected
+from ._models import Event, OutgoingMessage, SendResult
+from ._phones import InvalidNumber, normalize_number
+
+if TYPE_CHECKING:
+    from ._http import HttpClient
+
+__all__ = ["Adapter", "InboundRequest", "Reply", "Route", "route"]
+
+RouteHandler = Callable[[Any, "InboundRequest"], Awaitable[list[Event]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An inbound route an adapter serves at `/c/{channel}/{action}` for the given HTTP methods."""
+
+    action: str
+    methods: tuple[str, ...]
+    handler: str
+
+
+def route(action: str, *methods: str) -> Callable[[RouteHandler], RouteHandler]:
+    """Mark an adapter coroutine method as the handler of `action` (methods default to POST)."""
+
+    def mark(fn: RouteHandler) -> RouteHandler:
+        fn.__smsgate_route__ = Route(action, tuple(m.upper() for m in methods) or ("POST",), fn.__name__)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+@dataclass(slots=True)
+class InboundRequest:
+    """A framework-neutral view of an inbound HTTP request, with its body already read and bounded."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    query: list[tuple[str, str]]
+    body: bytes = b""
+    form: list[tuple[str, str]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased."""
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Body values first, then query values, first value per key (Go's `r.Form` precedence)."""
+        out: dict[str, str] = {}
+        for key, value in (*self.form, *self.query):
+            out.setdefault(key, value)
+        return out
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value of `key` from the body and the query string."""
+        return [v for k, v in (*self.form, *self.query) if k == key]
+
+    def json(self) -> Any:
+        """The body parsed as JSON, or a 400 saying why it is not JSON."""
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RequestRejected(f"body is not valid JSON: {exc}") from None
+
+    def query_params(self) -> dict[str, str]:
+        """The query string only, first value per key."""
+        out: dict[str, str] = {}
+        for key, value in self.query:
+            out.setdefault(key, value)
+        return out
+
+
+@dataclass(slots=True)
+class Reply:
+    """A literal HTTP answer an adapter wants sent instead of the default JSON envelope."""
+
+    body: str | bytes
+    status_code: int = 200
+    content_type: str = "application/json"
+
+
+class Adapter:
+    """Base class of every adapter; a subclass sets `name`, `settings_model`, `send` and `@route` handlers.
+
+    One instance serves one channel for the life of a gateway. `send` is called for each outgoing
+    message; each `@route` handler turns an inbound request into events or raises `RequestRejected`.
+    """
+
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[ChannelSettings]] = ChannelSettings
+    allow_short_codes: ClassVar[bool] = True
+    allow_sender_ids: ClassVar[bool] = False
+    routes: ClassVar[dict[str, Route]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, Route] = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                marked = getattr(attr, "__smsgate_route__", None)
+                if marked is not None:
+                    found[marked.action] = marked
+        cls.routes = found
+
+    def __init__(self, channel: Channel, http: HttpClient, public_url: str) -> None:
+        self.channel = channel
+        self.settings: Any = channel.settings
+        self.http = http
+        self.public_url = public_url.rstrip("/")
+        self.redactor = Redactor(self.secrets(), self.basic_auth_pairs())
+
+    @property
+    def name_of_channel(self) -> str:
+        """The channel's configured name."""
+        return self.channel.name
+
+    async def send(self, message: OutgoingMessage, log: ChannelLog) -> SendResult:
+        """Deliver `message` to the aggregator; raise a `SendError` or return the result."""
+        raise NotImplementedError(f"adapter {self.name!r} cannot send")
+
+    def secrets(self) -> list[str]:
+        """Every value that must never appear in logs: all `SecretStr` fields of the settings by default."""
+        values = []
+        for name in type(self.settings).model_fields:
+            value = getattr(self.settings, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                values.append(value.get_secret_value())
+        return values
+
+    def basic_auth_pairs(self) -> Iterable[tuple[str, str]]:
+        """(user, secret) pairs sent as basic auth, so their base64 form is masked too."""
+        return ()
+
+    def new_log(self, kind: str, message_id: str | None = None) -> ChannelLog:
+        """A channel log for this channel that redacts this channel's secrets."""
+        return ChannelLog(channel=self.channel.name, kind=kind, redactor=self.redactor, message_id=message_id)
+
+    def callback_url(self, action: str, **query: str) -> str:
+        """The public URL of this channel's `action` route, with `query` appended (values URL-encoded)."""
+        url = f"{self.public_url}/c/{urllib.parse.quote(self.channel.name, safe='')}/{action}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query, safe="%")
+        return url
+
+    def parse_number(self, raw: str, country: str | None = None) -> str:
+        """Normalise an inbound number with the channel country; a 400 when it is not a possible number."""
+        try:
+            return normalize_number(raw, country or self.settings.country, allow_short=self.allow_short_codes,
+                                    allow_sender_id=self.allow_sender_ids)
+        except InvalidNumber as exc:
+            raise RequestRejected(str(exc)) from None
+
+    def outgoing_number(self, raw: str) -> str:
+        """Normalise a recipient for sending; a MessageInvalid when it is not a possible number."""
+        try:
+            return normalize_number(raw, self.settings.country, allow_short=self.allow_short_codes,
+                                    allow_sender_id=self.allow_sender_ids)
+        except InvalidNumber as exc:
+            raise MessageInvalid(str(exc)) from None
+
+    def reply(self, action: str, events: list[Event], request: InboundRequest) -> Reply | None:
+        """A literal answer for a successful request, or None for the gateway's JSON envelope."""
+        return None
+
+    def error_reply(self, action: str, error: RequestRejected, request: InboundRequest) -> Reply | None:
+        """A literal answer for a rejected request, or None for the gateway's JSON error envelope."""
+        return None

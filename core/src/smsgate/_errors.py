@@ -1,0 +1,143 @@
+"""Exceptions raised by smsgate.
+
+The whole hierarchy::
+
+    SmsgateError
+    ├── ConfigError                 bad config: names the file, channel and field
+    ├── PluginError                 a plugin failed to load or registered something invalid
+    ├── RequestRejected             an inbound request is invalid: answered 4xx with the reason
+    └── SendError                   a send did not succeed (`retryable`, `retry_after`, `code`)
+        ├── RetryableError          the same request may succeed later → status `errored`
+        │   ├── ConnectionFailed    transport error, timeout or HTTP 5xx
+        │   └── Throttled           HTTP 429 or the aggregator's rate-limit code
+        └── PermanentError          retrying cannot help → status `failed`
+            ├── ResponseStatusError other non-2xx answer
+            ├── ResponseContentError 2xx whose body lacks the expected content
+            ├── RejectedWithReason  the aggregator refused with its own code and message
+            ├── ContactStopped      the recipient opted out
+            ├── MessageInvalid      the message cannot be sent (bad number, empty text...)
+            └── ChannelConfigError  the channel's configuration cannot send
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChannelConfigError",
+    "ConfigError",
+    "ConnectionFailed",
+    "ContactStopped",
+    "MessageInvalid",
+    "PermanentError",
+    "PluginError",
+    "RejectedWithReason",
+    "RequestRejected",
+    "ResponseContentError",
+    "ResponseStatusError",
+    "RetryableError",
+    "SendError",
+    "SmsgateError",
+    "Throttled",
+]
+
+
+class SmsgateError(Exception):
+    """Base of every error smsgate raises on purpose; its message is fit to show a user."""
+
+
+class ConfigError(SmsgateError):
+    """The configuration is invalid; the message names the file, the channel and the field."""
+
+    def __init__(self, message: str, *, file: str | None = None, channel: str | None = None,
+                 field: str | None = None) -> None:
+        self.file, self.channel, self.field = file, channel, field
+        where = ": ".join(p for p in (file, f"channels.{channel}" if channel else None, field) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class PluginError(SmsgateError):
+    """A plugin could not be loaded or registered an invalid adapter."""
+
+
+class RequestRejected(SmsgateError):
+    """An inbound request that the gateway refuses, with the HTTP status and the reason sent back."""
+
+    def __init__(self, reason: str, status_code: int = 400) -> None:
+        self.reason, self.status_code = reason, status_code
+        super().__init__(reason)
+
+
+class SendError(SmsgateError):
+    """A send that did not succeed; `code` is a short machine-readable tag."""
+
+    retryable = False
+    code = "send_error"
+
+    def __init__(self, reason: str, *, code: str | None = None, ext_code: str | None = None,
+                 retry_after: float | None = None) -> None:
+        self.reason = reason
+        self.ext_code = ext_code
+        self.retry_after = retry_after
+        if code:
+            self.code = code
+        super().__init__(reason)
+
+
+class RetryableError(SendError):
+    """The same request may succeed later."""
+
+    retryable = True
+    code = "retryable"
+
+
+class ConnectionFailed(RetryableError):
+    """Transport error, timeout or 5xx answer."""
+
+    code = "connection_failed"
+
+
+class Throttled(RetryableError):
+    """The aggregator asked us to slow down (HTTP 429), optionally saying for how long."""
+
+    code = "connection_throttled"
+
+
+class PermanentError(SendError):
+    """Retrying the same request cannot succeed."""
+
+    code = "permanent"
+
+
+class ResponseStatusError(PermanentError):
+    """A non-2xx answer that is neither 429 nor 5xx."""
+
+    code = "response_status"
+
+
+class ResponseContentError(PermanentError):
+    """A 2xx answer whose body does not contain what the channel requires."""
+
+    code = "response_content"
+
+
+class RejectedWithReason(PermanentError):
+    """The aggregator refused the message with its own error code (kept in `ext_code`)."""
+
+    code = "rejected_with_reason"
+
+
+class ContactStopped(PermanentError):
+    """The recipient has opted out; the gateway also records an opt-out event."""
+
+    code = "contact_stopped"
+
+
+class MessageInvalid(PermanentError):
+    """The message itself cannot be sent (invalid number, nothing to send...)."""
+
+    code = "message_invalid"
+
+
+class ChannelConfigError(PermanentError):
+    """The channel's configuration lacks what a send needs."""
+
+    code = "channel_config"

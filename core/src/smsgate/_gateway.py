@@ -1,0 +1,223 @@
+"""The gateway: channels bound to adapter instances, the send pipeline and the inbound pipeline."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+import pluggy
+
+from ._adapter import Adapter, InboundRequest
+from ._config import Channel, Config
+from ._errors import ConfigError, MessageInvalid, RequestRejected, SendError
+from ._http import HttpClient
+from ._models import Event, IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
+from ._store import InboundOutcome, MessageRecord, SQLiteStore, Store
+
+__all__ = ["Gateway", "SendOutcome"]
+
+log = logging.getLogger("smsgate")
+
+
+async def await_me_maybe(value: Any) -> Any:
+    """Await `value` if a hook implementation returned a coroutine (pluggy does not await)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+@dataclass(slots=True)
+class SendOutcome:
+    """What `Gateway.send` did: the stored message after the attempt and the attempt's result (None if skipped)."""
+
+    message: MessageRecord
+    result: SendResult | None
+    sent: bool
+
+    @property
+    def ok(self) -> bool:
+        """True when the message is (or already was) accepted by the aggregator."""
+        return self.message.status not in (Status.QUEUED.value, Status.ERRORED.value, Status.FAILED.value)
+
+
+class Gateway:
+    """Binds a config's channels to adapters, owns the store and the HTTP client, and runs both pipelines."""
+
+    def __init__(self, config: Config, *, store: Store | None = None, pm: pluggy.PluginManager | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if pm is None:
+            from .plugins import load_plugins, pm as default_pm
+
+            load_plugins()
+            pm = default_pm
+        self.config = config
+        self.pm = pm
+        self.store: Store = store or SQLiteStore(config.gateway.database, synchronous=config.gateway.synchronous)
+        self.http = HttpClient(transport)
+        self.public_url = config.gateway.base_url()
+        self.adapters: dict[str, Adapter] = {}
+        for name, channel in config.channels.items():
+            adapter = channel.adapter_cls(channel, self.http, self.public_url)
+            self.adapters[name] = adapter
+            self.pm.hook.smsgate_adapter_started(adapter=adapter)
+
+    async def close(self) -> None:
+        """Close pooled connections and the store."""
+        await self.http.aclose()
+        await self.store.close()
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def adapter(self, channel: str) -> Adapter:
+        """The adapter serving `channel`, or a ConfigError naming the known channels."""
+        try:
+            return self.adapters[channel]
+        except KeyError:
+            self.config.channel(channel)  # raises with the list of known channels
+            raise
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    async def prepare(self, channel: str, to: str, text: str, **fields: Any) -> OutgoingMessage:
+        """Build an outgoing message for `channel` with `to` normalised; MessageInvalid if it cannot be sent."""
+        adapter = self.adapter(channel)
+        message = OutgoingMessage(channel=channel, to=adapter.outgoing_number(to), text=text,
+                                  from_=adapter.settings.address, **fields)
+        if not message.text and not message.attachments:
+            raise MessageInvalid("nothing to send: the text is empty and there are no attachments")
+        return message
+
+    async def enqueue(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
+        """Durably queue `message`; an id seen before returns the stored message and False."""
+        self.adapter(message.channel)
+        record, created = await self.store.add_outgoing(message)
+        if created:
+            await self._notify_status(message.channel, StatusUpdate(message.channel, Status.QUEUED, message.id),
+                                      None, Status.QUEUED)
+        return record, created
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome:
+        """Queue `message` (idempotently by id) and attempt it now unless it was already sent or taken."""
+        record, _ = await self.enqueue(message)
+        if record.status not in (Status.QUEUED.value, Status.ERRORED.value):
+            return SendOutcome(record, None, False)
+        return await self.attempt(message.id, message)
+
+    async def attempt(self, message_id: str, message: OutgoingMessage | None = None) -> SendOutcome:
+        """Claim a queued or errored message and send it once through its channel's adapter."""
+        claimed = await self.store.claim(message_id)
+        if claimed is None:
+            current = await self.store.get_message(message_id)
+            if current is None:
+                raise KeyError(message_id)
+            return SendOutcome(current, None, False)
+        if message is None:
+            message = OutgoingMessage(channel=claimed.channel, to=claimed.to, text=claimed.text, id=claimed.id,
+                                      from_=claimed.from_, attachments=claimed.attachments,
+                                      metadata=claimed.metadata)
+        adapter = self.adapter(message.channel)
+        channel = adapter.channel
+        clog = adapter.new_log("send", message.id)
+        result = await self._send_once(adapter, channel, message, clog)
+        change = await self.store.record_send(message.id, result, clog)
+        for event in result.events:
+            if isinstance(event, OptOut):
+                await self._fire(self.pm.hook.smsgate_opted_out, event=event, channel=channel)
+        await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)
+        if change.applied and change.current is not None:
+            await self._notify_status(message.channel, StatusUpdate(message.channel, change.current, message.id,
+                                                                    error_code=result.error_code,
+                                                                    error_reason=result.error_reason),
+                                      change.previous, change.current)
+        stored = await self.store.get_message(message.id)
+        assert stored is not None
+        return SendOutcome(stored, result, True)
+
+    async def _send_once(self, adapter: Adapter, channel: Channel, message: OutgoingMessage,
+                         clog: Any) -> SendResult:
+        verdict = await await_me_maybe(self.pm.hook.smsgate_before_send(message=message, channel=channel))
+        if isinstance(verdict, str):
+            clog.error(f"vetoed: {verdict}")
+            return SendResult(Status.FAILED, error_code="vetoed", error_reason=verdict)
+        if isinstance(verdict, OutgoingMessage):
+            message = replace(verdict, id=message.id, channel=message.channel)
+        try:
+            result = await adapter.send(message, clog)
+        except SendError as exc:
+            if not clog.errors:
+                clog.error(f"{exc.code}: {exc.reason}")
+            events: list[Event] = []
+            if exc.code == "contact_stopped":
+                events.append(OptOut(message.channel, message.to, reason=exc.reason))
+            return SendResult(Status.ERRORED if exc.retryable else Status.FAILED, error_code=exc.ext_code or exc.code,
+                              error_reason=adapter.redactor.text(exc.reason), retry_after=exc.retry_after,
+                              events=events)
+        except Exception as exc:  # an adapter bug is recorded, never allowed to lose the message or crash us
+            log.exception("adapter %s crashed sending %s", adapter.name, message.id)
+            clog.error(f"adapter_error: {type(exc).__name__}: {exc}")
+            return SendResult(Status.FAILED, error_code="adapter_error",
+                              error_reason=adapter.redactor.text(f"{type(exc).__name__}: {exc}"))
+        return result
+
+    # -- receiving --------------------------------------------------------------------------------
+
+    async def handle_inbound(self, channel_name: str, action: str, request: InboundRequest
+                             ) -> tuple[Adapter, list[Event], list[InboundOutcome]]:
+        """Run `action`'s handler, durably store the events, then fire hooks; RequestRejected for bad input."""
+        adapter = self.adapters.get(channel_name)
+        if adapter is None:
+            raise RequestRejected(f"unknown channel {channel_name!r}", 404)
+        route = adapter.routes.get(action)
+        if route is None:
+            known = ", ".join(sorted(adapter.routes)) or "none"
+            raise RequestRejected(f"channel {channel_name!r} has no route {action!r} (routes: {known})", 404)
+        if request.method not in route.methods and not (request.method == "HEAD" and "GET" in route.methods):
+            raise RequestRejected(f"method {request.method} not allowed on {action!r}; use "
+                                  f"{' or '.join(route.methods)}", 405)
+        clog = adapter.new_log(action)
+        events = await getattr(adapter, route.handler)(request)
+        clog.trace(request.method, request.url, request.headers, request.body, 200)
+        outcomes = await self.store.record_inbound(channel_name, events, clog)
+        await self._after_inbound(adapter.channel, outcomes)
+        return adapter, events, outcomes
+
+    async def _after_inbound(self, channel: Channel, outcomes: Sequence[InboundOutcome]) -> None:
+        for outcome in outcomes:
+            event = outcome.event
+            if isinstance(event, IncomingMessage) and outcome.created:
+                await self._fire(self.pm.hook.smsgate_message_received, message=event, channel=channel)
+            elif isinstance(event, StatusUpdate) and outcome.change and outcome.change.applied:
+                assert outcome.change.current is not None
+                update = replace(event, message_id=outcome.change.message_id)
+                await self._notify_status(channel.name, update, outcome.change.previous, outcome.change.current)
+            elif isinstance(event, OptOut):
+                await self._fire(self.pm.hook.smsgate_opted_out, event=event, channel=channel)
+
+    async def _notify_status(self, channel: str, update: StatusUpdate, previous: Status | None,
+                             current: Status) -> None:
+        chan = self.config.channels.get(channel)
+        if chan is not None:
+            await self._fire(self.pm.hook.smsgate_status_changed, update=update, previous=previous,
+                             current=current, channel=chan)
+
+    async def _fire(self, hook: Any, **kwargs: Any) -> None:
+        # a listener's failure must not undo or block what is already stored
+        try:
+            results = hook(**kwargs)
+        except Exception:
+            log.exception("a plugin's %s hook failed", hook.name)
+            return
+        for value in results:
+            try:
+                await await_me_maybe(value)
+            except Exception:
+                log.exception("a plugin's %s hook failed", hook.name)
+

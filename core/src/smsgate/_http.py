@@ -1,0 +1,181 @@
+"""The one shared HTTP client: pooling, timeouts, retries (tenacity), throttling and channel-log traces."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from ._channellog import ChannelLog
+from ._config import ChannelSettings
+from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, SendError, Throttled
+
+__all__ = ["HttpClient", "check_response", "parse_retry_after"]
+
+ResponseCheck = Callable[[httpx.Response], None]
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def check_response(response: httpx.Response) -> None:
+    """RapidPro's rule: 5xx → connection failed, 429 → throttled, other non-2xx → failed; 2xx passes."""
+    code = response.status_code
+    if 200 <= code < 300:
+        return
+    if code == 429:
+        raise Throttled(f"HTTP 429 from {response.request.url.host}",
+                        retry_after=parse_retry_after(response.headers.get("retry-after")), ext_code="429")
+    if code >= 500:
+        raise ConnectionFailed(f"HTTP {code} from {response.request.url.host}", ext_code=str(code))
+    raise ResponseStatusError(f"HTTP {code} from {response.request.url.host}", ext_code=str(code))
+
+
+class _Throttle:
+    """Spaces request starts at least 1/tps seconds apart for one channel."""
+
+    def __init__(self, tps: float) -> None:
+        self.interval = 1.0 / tps
+        self.next_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self.lock:
+            now = time.monotonic()
+            delay = self.next_at - now
+            self.next_at = max(now, self.next_at) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class HttpClient:
+    """Wraps one `httpx.AsyncClient` for the whole process; adapters call `request()`."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, *, max_connections: int = 200,
+                 verify: Any = True) -> None:
+        self._transport = transport
+        self._verify = verify
+        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._clients: dict[Any, httpx.AsyncClient] = {}
+        self._throttles: dict[str, _Throttle] = {}
+
+    def client(self, verify: Any = None) -> httpx.AsyncClient:
+        """The pooled client (one per TLS verification setting: a CA bundle needs its own pool)."""
+        key = self._verify if verify is None else verify
+        client = self._clients.get(key)
+        if client is None:
+            client = httpx.AsyncClient(transport=self._transport, limits=self._limits, verify=key,
+                                       follow_redirects=False, headers={"User-Agent": "smsgate"})
+            self._clients[key] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    async def request(self, log: ChannelLog, settings: ChannelSettings, method: str, url: str, *,
+                      check: ResponseCheck = check_response, verify: Any = None, **kwargs: Any) -> httpx.Response:
+        """Send one request with the channel's retries, throttle and timeout; every attempt is traced in `log`.
+
+        Raises a `SendError` when `check` rejects the final answer or the transport fails.
+        """
+        throttle = None
+        if settings.tps:
+            throttle = self._throttles.get(log.channel)
+            if throttle is None or throttle.interval != 1.0 / settings.tps:
+                throttle = self._throttles[log.channel] = _Throttle(settings.tps)
+        client = self.client(verify)
+
+        async def attempt() -> httpx.Response:
+            if throttle is not None:
+                await throttle.wait()
+            return await self._once(client, log, settings, method, url, check, kwargs)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(settings.max_attempts),
+            wait=_wait(settings.max_retry_wait),
+            retry=retry_if_exception(lambda e: _should_retry(e, settings)),
+            reraise=True,
+        )
+        return await retrying(attempt)
+
+    async def _once(self, client: httpx.AsyncClient, log: ChannelLog, settings: ChannelSettings, method: str,
+                    url: str, check: ResponseCheck, kwargs: dict[str, Any]) -> httpx.Response:
+        request = client.build_request(method, url, timeout=settings.timeout, **kwargs)
+        start = time.perf_counter()
+        try:
+            response = await client.send(request)
+            await response.aread()
+        except httpx.TransportError as exc:
+            elapsed = (time.perf_counter() - start) * 1000
+            sent = isinstance(exc, httpx.ReadTimeout | httpx.RemoteProtocolError)
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.trace(method, str(request.url), request.headers, request.content, elapsed_ms=elapsed, error=detail)
+            error = ConnectionFailed(f"{'no answer after the request was sent' if sent else 'cannot reach'} "
+                                     f"{request.url.host}: {detail}", code="read_timeout" if sent else None)
+            error.maybe_sent = sent  # type: ignore[attr-defined]
+            raise error from None
+        elapsed = (time.perf_counter() - start) * 1000
+        log.trace(method, str(request.url), request.headers, request.content, response.status_code,
+                  response.headers, response.content, elapsed)
+        try:
+            check(response)
+        except SendError as exc:
+            log.error(f"{exc.code}: {exc.reason}")
+            raise
+        return response
+
+
+def _should_retry(exc: BaseException, settings: ChannelSettings) -> bool:
+    if not isinstance(exc, RetryableError):
+        return False
+    if getattr(exc, "maybe_sent", False) and not settings.retry_on_timeout:
+        return False  # the aggregator may have the message already: a retry could send the SMS twice
+    return exc.retry_after is None or exc.retry_after <= settings.max_retry_wait
+
+
+def _wait(max_wait: float) -> Callable[[Any], float]:
+    backoff = wait_exponential_jitter(initial=0.5, max=max(max_wait, 0.0), jitter=0.5)
+
+    def wait(state: Any) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = getattr(exc, "retry_after", None)
+        if hinted is not None:
+            return min(float(hinted), max_wait)
+        return min(backoff(state), max_wait)
+
+    return wait
+
+
+def merge_headers(*maps: Mapping[str, str] | None) -> dict[str, str]:
+    """Later maps override earlier ones, case-insensitively."""
+    out: dict[str, str] = {}
+    index: dict[str, str] = {}
+    for m in maps:
+        for key, value in (m or {}).items():
+            old = index.get(key.lower())
+            if old is not None:
+                out.pop(old, None)
+            out[key] = value
+            index[key.lower()] = key
+    return out

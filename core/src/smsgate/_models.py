@@ -1,0 +1,149 @@
+"""Message, event and result types shared by the core, the adapters and the store."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "Event",
+    "IncomingMessage",
+    "Ignored",
+    "OptOut",
+    "OutgoingMessage",
+    "SendResult",
+    "Status",
+    "StatusUpdate",
+    "new_id",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    """A fresh message id (a random UUID as a string)."""
+    return str(uuid.uuid4())
+
+
+class Status(str, enum.Enum):
+    """Lifecycle of an outgoing message; `rank` orders them so a status never moves backwards."""
+
+    QUEUED = "queued"
+    ERRORED = "errored"
+    WIRED = "wired"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    READ = "read"
+
+    @property
+    def rank(self) -> int:
+        """Position in the lifecycle; an update of a lower or equal rank does not change the message."""
+        return _RANK[self]
+
+    @property
+    def final(self) -> bool:
+        """True when no later send attempt will be made."""
+        return self in (Status.DELIVERED, Status.FAILED, Status.READ)
+
+
+# errored sits below wired: a retry may still wire the message. delivered and failed are
+# both terminal outcomes of the same rank, so neither overrides the other.
+_RANK = {
+    Status.QUEUED: 0,
+    Status.ERRORED: 1,
+    Status.WIRED: 2,
+    Status.SENT: 3,
+    Status.DELIVERED: 4,
+    Status.FAILED: 4,
+    Status.READ: 5,
+}
+
+
+@dataclass(slots=True)
+class OutgoingMessage:
+    """A message to send: `to` in E.164 (or what the adapter accepts), `id` a UUID string."""
+
+    channel: str
+    to: str
+    text: str
+    id: str = field(default_factory=new_id)
+    from_: str = ""
+    attachments: list[str] = field(default_factory=list)
+    quick_replies: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    high_priority: bool = False
+
+
+@dataclass(slots=True)
+class IncomingMessage:
+    """A mobile-originated message parsed from an aggregator's callback."""
+
+    channel: str
+    from_: str
+    text: str
+    to: str = ""
+    received_at: datetime = field(default_factory=utcnow)
+    external_id: str | None = None
+    attachments: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+
+
+@dataclass(slots=True)
+class StatusUpdate:
+    """A delivery report: which message (our id or the aggregator's), its new status and why."""
+
+    channel: str
+    status: Status
+    message_id: str | None = None
+    external_id: str | None = None
+    error_code: str | None = None
+    error_reason: str | None = None
+    at: datetime = field(default_factory=utcnow)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class OptOut:
+    """A contact asked to stop receiving messages (STOP keyword, Twilio 21610, `stopped` callback)."""
+
+    channel: str
+    address: str
+    at: datetime = field(default_factory=utcnow)
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Ignored:
+    """A well-formed callback that changes nothing (e.g. an unknown DLR type); answered 2xx."""
+
+    reason: str
+
+
+Event = IncomingMessage | StatusUpdate | OptOut | Ignored
+
+
+@dataclass(slots=True)
+class SendResult:
+    """The outcome of one send: `wired`, `errored` (retryable) or `failed`, with what the aggregator said."""
+
+    status: Status
+    external_ids: list[str] = field(default_factory=list)
+    segments: int = 1
+    error_code: str | None = None
+    error_reason: str | None = None
+    retry_after: float | None = None
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the aggregator accepted the message."""
+        return self.status not in (Status.ERRORED, Status.FAILED)

@@ -1,0 +1,536 @@
+"""Durable storage of messages, status history, opt-outs and channel logs.
+
+`Store` is the interface the gateway and the CLI use; `SQLiteStore` is the embedded default. It runs
+every operation on one writer thread and commits a batch of concurrent operations in one transaction
+(group commit), so each caller's `await` returns only after its data is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from ._channellog import ChannelLog
+from ._models import (
+    Event,
+    Ignored,
+    IncomingMessage,
+    OptOut,
+    OutgoingMessage,
+    SendResult,
+    Status,
+    StatusUpdate,
+    utcnow,
+)
+
+__all__ = ["InboundOutcome", "MessageRecord", "SQLiteStore", "Store", "StatusChange"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    to_addr TEXT NOT NULL DEFAULT '',
+    from_addr TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    external_id TEXT,
+    external_ids TEXT NOT NULL DEFAULT '[]',
+    attachments TEXT NOT NULL DEFAULT '[]',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    segments INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error_code TEXT,
+    error_reason TEXT,
+    lease_until TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_inbound_dedupe
+    ON messages (channel, external_id) WHERE direction = 'in' AND external_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_by_channel ON messages (channel, created_at);
+CREATE INDEX IF NOT EXISTS messages_pending ON messages (status) WHERE status IN ('queued', 'errored');
+CREATE TABLE IF NOT EXISTS external_ids (
+    channel TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    PRIMARY KEY (channel, external_id)
+);
+CREATE TABLE IF NOT EXISTS status_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT,
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL,
+    applied INTEGER NOT NULL,
+    external_id TEXT,
+    error_code TEXT,
+    error_reason TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_message ON status_history (message_id, seq);
+CREATE TABLE IF NOT EXISTS opt_outs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT NOT NULL,
+    address TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS channel_logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    message_id TEXT,
+    is_error INTEGER NOT NULL,
+    elapsed_ms REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_channel ON channel_logs (channel, seq);
+CREATE INDEX IF NOT EXISTS logs_by_message ON channel_logs (message_id);
+"""
+
+
+def _ts(value: datetime | None = None) -> str:
+    return (value or utcnow()).astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass(slots=True)
+class MessageRecord:
+    """A stored message (either direction) as the CLI and the API show it."""
+
+    id: str
+    channel: str
+    direction: str
+    to: str
+    from_: str
+    text: str
+    status: str
+    external_ids: list[str]
+    attachments: list[str]
+    metadata: dict[str, Any]
+    segments: int
+    attempts: int
+    error_code: str | None
+    error_reason: str | None
+    created_at: str
+    updated_at: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (`from_` becomes `from`)."""
+        data = asdict(self)
+        data["from"] = data.pop("from_")
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """What applying a status did: the message it hit, its status before and after, and whether it moved."""
+
+    message_id: str | None
+    previous: Status | None
+    current: Status | None
+    applied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InboundOutcome:
+    """The stored result of one inbound event: new or a duplicate, or the status change it caused."""
+
+    event: Event
+    created: bool = True
+    change: StatusChange | None = None
+
+
+class Store(Protocol):
+    """What the gateway needs from storage; every write is durable when its coroutine returns."""
+
+    async def add_outgoing(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
+        """Store a new queued message; for a known id return the existing record and False."""
+
+    async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
+        """Take a queued or errored message for sending; None if it is wired, final or taken by another worker."""
+
+    async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
+        """Store a send's outcome, its external ids, its events and its channel log; release the claim."""
+
+    async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
+                             ) -> list[InboundOutcome]:
+        """Store every event of one inbound request in one transaction."""
+
+    async def add_log(self, log: ChannelLog) -> None:
+        """Store a channel log on its own."""
+
+    async def get_message(self, message_id: str) -> MessageRecord | None:
+        """One message with its status history, or None."""
+
+    async def list_messages(self, *, channel: str | None = None, status: str | None = None,
+                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
+        """Messages newest first, optionally filtered."""
+
+    async def list_logs(self, *, channel: str | None = None, message_id: str | None = None,
+                        errors_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        """Channel logs newest first."""
+
+    async def pending(self, *, limit: int = 100) -> list[MessageRecord]:
+        """Outgoing messages still to send (queued or errored, not claimed), oldest first."""
+
+    async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
+        """Stored opt-out events, oldest first."""
+
+    async def close(self) -> None:
+        """Finish pending writes and close."""
+
+
+class _Writer:
+    """One thread owns the connection; concurrent jobs are committed together (group commit)."""
+
+    _STOP = object()
+
+    def __init__(self, path: str, synchronous: str) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._ready: Future[None] = Future()
+        self._thread = threading.Thread(target=self._run, args=(path, synchronous), name="smsgate-store",
+                                        daemon=True)
+        self._thread.start()
+        self._ready.result()
+
+    def _run(self, path: str, synchronous: str) -> None:
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.executescript(_SCHEMA)
+        except Exception as exc:
+            self._ready.set_exception(exc)
+            return
+        self._ready.set_result(None)
+        while True:
+            job = self._jobs.get()
+            if job is self._STOP:
+                break
+            batch = [job]
+            while len(batch) < 512:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is self._STOP:
+                    self._jobs.put(more)
+                    break
+                batch.append(more)
+            self._execute(conn, batch)
+        conn.close()
+
+    def _execute(self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any],
+                                                                     Future[Any]]]) -> None:
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, fut in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = fn(conn)
+                except Exception as exc:  # one bad job must not undo its neighbours
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((fut, None, exc))
+                else:
+                    conn.execute("RELEASE job")
+                    results.append((fut, value, None))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for _fn, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for fut, value, error in results:  # only now is the data on disk
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(value)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        fut: Future[T] = Future()
+        self._jobs.put((fn, fut))
+        return fut
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._jobs.put(self._STOP)
+            self._thread.join(timeout=30)
+
+
+class SQLiteStore:
+    """The embedded store: one SQLite file in WAL mode with group commit."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = _Writer(self.path, synchronous)
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.wrap_future(self._writer.submit(fn))
+
+    def call_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(connection)` on the writer thread and wait (for synchronous callers such as tests)."""
+        return self._writer.submit(fn).result()
+
+    async def close(self) -> None:
+        """Finish pending writes and close the file."""
+        await asyncio.to_thread(self._writer.stop)
+
+    # -- outgoing ---------------------------------------------------------------------------------
+
+    async def add_outgoing(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
+        """Store a new queued message; for a known id return the existing record and False."""
+
+        def op(conn: sqlite3.Connection) -> tuple[MessageRecord, bool]:
+            now = _ts()
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
+                " attachments, metadata, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
+                 json.dumps(message.attachments), json.dumps(message.metadata), now, now))
+            created = cur.rowcount == 1
+            if created:
+                conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
+                             " VALUES (?,?,?,1,?)", (message.id, message.channel, Status.QUEUED.value, now))
+            record = _get(conn, message.id)
+            assert record is not None
+            return record, created
+
+        return await self._call(op)
+
+    async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
+        """Take a queued or errored message for sending; None if wired, final or leased by another worker."""
+
+        def op(conn: sqlite3.Connection) -> MessageRecord | None:
+            now = utcnow()
+            cur = conn.execute(
+                "UPDATE messages SET lease_until = ?, attempts = attempts + 1 WHERE id = ? AND direction = 'out'"
+                " AND status IN ('queued', 'errored') AND (lease_until IS NULL OR lease_until < ?)",
+                (_ts(now + timedelta(seconds=lease_seconds)), message_id, _ts(now)))
+            return _get(conn, message_id) if cur.rowcount == 1 else None
+
+        return await self._call(op)
+
+    async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
+        """Store a send's outcome, external ids, events and channel log; release the claim."""
+
+        def op(conn: sqlite3.Connection) -> StatusChange:
+            row = conn.execute("SELECT channel FROM messages WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                raise KeyError(message_id)
+            channel = row["channel"]
+            for ext in result.external_ids:
+                conn.execute("INSERT OR REPLACE INTO external_ids (channel, external_id, message_id) VALUES (?,?,?)",
+                             (channel, ext, message_id))
+            conn.execute(
+                "UPDATE messages SET lease_until = NULL, segments = ?, external_id = COALESCE(?, external_id),"
+                " external_ids = ?, error_code = ?, error_reason = ? WHERE id = ?",
+                (result.segments, result.external_ids[0] if result.external_ids else None,
+                 json.dumps(result.external_ids), result.error_code, result.error_reason, message_id))
+            change = _apply_status(conn, message_id, channel, result.status, None, result.error_code,
+                                   result.error_reason, utcnow())
+            for event in result.events:
+                _store_event(conn, channel, event)
+            if log is not None:
+                _insert_log(conn, log)
+            return change
+
+        return await self._call(op)
+
+    async def pending(self, *, limit: int = 100) -> list[MessageRecord]:
+        """Outgoing messages still to send (queued or errored, not claimed), oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[MessageRecord]:
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE direction = 'out' AND status IN ('queued', 'errored')"
+                " AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at LIMIT ?",
+                (_ts(), limit)).fetchall()
+            return [_record(r) for r in rows]
+
+        return await self._call(op)
+
+    # -- inbound ----------------------------------------------------------------------------------
+
+    async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
+                             ) -> list[InboundOutcome]:
+        """Store every event of one inbound request in one transaction."""
+
+        def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
+            outcomes = [_store_event(conn, channel, e) for e in events]
+            if log is not None:
+                _insert_log(conn, log)
+            return outcomes
+
+        return await self._call(op)
+
+    async def add_log(self, log: ChannelLog) -> None:
+        """Store a channel log on its own."""
+        await self._call(lambda conn: _insert_log(conn, log))
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    async def get_message(self, message_id: str) -> MessageRecord | None:
+        """One message with its status history, or None."""
+
+        def op(conn: sqlite3.Connection) -> MessageRecord | None:
+            record = _get(conn, message_id)
+            if record is not None:
+                record.history = [dict(r) for r in conn.execute(
+                    "SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
+                    " WHERE message_id = ? ORDER BY seq", (message_id,))]
+                for item in record.history:
+                    item["applied"] = bool(item["applied"])
+            return record
+
+        return await self._call(op)
+
+    async def list_messages(self, *, channel: str | None = None, status: str | None = None,
+                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
+        """Messages newest first, optionally filtered."""
+        where, args = _filters(channel=channel, status=status, direction=direction)
+
+        def op(conn: sqlite3.Connection) -> list[MessageRecord]:
+            rows = conn.execute(f"SELECT * FROM messages{where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                                (*args, limit)).fetchall()
+            return [_record(r) for r in rows]
+
+        return await self._call(op)
+
+    async def list_logs(self, *, channel: str | None = None, message_id: str | None = None,
+                        errors_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        """Channel logs newest first (already redacted when they were recorded)."""
+        where, args = _filters(channel=channel, message_id=message_id)
+        if errors_only:
+            where += (" AND" if where else " WHERE") + " is_error = 1"
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(f"SELECT data FROM channel_logs{where} ORDER BY seq DESC LIMIT ?",
+                                (*args, limit)).fetchall()
+            return [json.loads(r["data"]) for r in rows]
+
+        return await self._call(op)
+
+    async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
+        """Stored opt-out events, oldest first."""
+        where, args = _filters(channel=channel)
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            return [dict(r) for r in conn.execute(
+                f"SELECT channel, address, reason, at FROM opt_outs{where} ORDER BY seq", args)]
+
+        return await self._call(op)
+
+
+def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:
+    parts = [(f"{k} = ?", v) for k, v in values.items() if v is not None]
+    if not parts:
+        return "", ()
+    return " WHERE " + " AND ".join(p for p, _ in parts), tuple(v for _, v in parts if v is not None)
+
+
+def _record(row: sqlite3.Row) -> MessageRecord:
+    return MessageRecord(
+        id=row["id"], channel=row["channel"], direction=row["direction"], to=row["to_addr"],
+        from_=row["from_addr"], text=row["text"], status=row["status"],
+        external_ids=json.loads(row["external_ids"]) or ([row["external_id"]] if row["external_id"] else []),
+        attachments=json.loads(row["attachments"]), metadata=json.loads(row["metadata"]),
+        segments=row["segments"], attempts=row["attempts"], error_code=row["error_code"],
+        error_reason=row["error_reason"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def _get(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
+    row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+    return _record(row) if row else None
+
+
+def _apply_status(conn: sqlite3.Connection, message_id: str, channel: str, status: Status,
+                  external_id: str | None, error_code: str | None, error_reason: str | None,
+                  at: datetime) -> StatusChange:
+    row = conn.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()
+    previous = Status(row["status"])
+    duplicate = previous is status and status is not Status.ERRORED
+    applied = status.rank > previous.rank or (status is Status.ERRORED and previous is Status.ERRORED)
+    if not duplicate:  # a repeated report is neither applied nor recorded twice
+        conn.execute(
+            "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code, error_reason,"
+            " at) VALUES (?,?,?,?,?,?,?,?)",
+            (message_id, channel, status.value, int(applied), external_id, error_code, error_reason, _ts(at)))
+    if applied:
+        conn.execute("UPDATE messages SET status = ?, updated_at = ?, error_code = COALESCE(?, error_code),"
+                     " error_reason = COALESCE(?, error_reason) WHERE id = ?",
+                     (status.value, _ts(), error_code, error_reason, message_id))
+    return StatusChange(message_id, previous, status if applied else previous, applied)
+
+
+def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> InboundOutcome:
+    if isinstance(event, IncomingMessage):
+        now = _ts()
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status, external_id,"
+            " external_ids, attachments, metadata, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (event.id, channel, "in", event.to, event.from_, event.text, "received", event.external_id,
+             json.dumps([event.external_id] if event.external_id else []), json.dumps(event.attachments),
+             json.dumps({"received_at": _ts(event.received_at), "raw": event.raw}, default=str), now, now))
+        if cur.rowcount == 1:
+            return InboundOutcome(event)
+        row = conn.execute("SELECT id FROM messages WHERE channel = ? AND direction = 'in' AND external_id = ?",
+                           (channel, event.external_id)).fetchone()
+        if row is not None:  # a retried delivery: answer with the id stored the first time
+            event.id = row["id"]
+        return InboundOutcome(event, created=False)
+    if isinstance(event, StatusUpdate):
+        message_id = event.message_id
+        if message_id is not None:
+            row = conn.execute("SELECT id FROM messages WHERE id = ? AND direction = 'out'", (message_id,)).fetchone()
+            message_id = row["id"] if row else None
+        if message_id is None and event.external_id:
+            row = conn.execute("SELECT message_id FROM external_ids WHERE channel = ? AND external_id = ?",
+                               (channel, event.external_id)).fetchone()
+            message_id = row["message_id"] if row else None
+        if message_id is None:  # keep the report: a 2xx promises it is stored, even for a message we never sent
+            conn.execute(
+                "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code,"
+                " error_reason, at) VALUES (NULL,?,?,0,?,?,?,?)",
+                (channel, event.status.value, event.external_id or event.message_id, event.error_code,
+                 event.error_reason, _ts(event.at)))
+            return InboundOutcome(event, created=False, change=StatusChange(None, None, None, False))
+        change = _apply_status(conn, message_id, channel, event.status, event.external_id, event.error_code,
+                               event.error_reason, event.at)
+        return InboundOutcome(event, created=change.applied, change=change)
+    if isinstance(event, OptOut):
+        conn.execute("INSERT INTO opt_outs (channel, address, reason, at) VALUES (?,?,?,?)",
+                     (channel, event.address, event.reason, _ts(event.at)))
+        return InboundOutcome(event)
+    if isinstance(event, Ignored):
+        return InboundOutcome(event, created=False)
+    raise TypeError(f"not an event: {event!r}")
+
+
+def _insert_log(conn: sqlite3.Connection, log: ChannelLog) -> None:
+    data = log.as_dict()
+    conn.execute(
+        "INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at, data)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (log.id, log.channel, log.kind, log.message_id, int(bool(log.errors)), log.elapsed_ms, data["created_at"],
+         json.dumps(data, ensure_ascii=False)))

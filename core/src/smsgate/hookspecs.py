@@ -1,0 +1,58 @@
+"""The hooks smsgate calls. Plugins implement them with `@smsgate.hookimpl`; every hook is documented in
+docs/plugin-hooks.md (a test fails if one is not)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ._adapter import Adapter
+    from ._config import Channel
+    from ._models import IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
+
+hookspec = pluggy.HookspecMarker("smsgate")
+hookimpl = pluggy.HookimplMarker("smsgate")
+
+
+@hookspec
+def smsgate_register_adapters(register: Callable[[type[Adapter]], None]) -> None:
+    """Call `register(AdapterClass)` for each adapter this plugin provides; channels pick one by name."""
+
+
+@hookspec
+def smsgate_register_commands(app: Any) -> None:
+    """Add sub-commands to the `smsgate` Typer `app`."""
+
+
+@hookspec(firstresult=True)
+def smsgate_before_send(message: OutgoingMessage, channel: Channel) -> OutgoingMessage | str | None:
+    """Before a send: return None to continue, a new message to send instead, or a string to veto (the reason)."""
+
+
+@hookspec
+def smsgate_after_send(message: OutgoingMessage, result: SendResult, channel: Channel) -> None:
+    """After a send attempt was recorded, whatever its outcome."""
+
+
+@hookspec
+def smsgate_message_received(message: IncomingMessage, channel: Channel) -> None:
+    """After an incoming message was durably stored (not called again for a duplicate delivery)."""
+
+
+@hookspec
+def smsgate_status_changed(update: StatusUpdate, previous: Status | None, current: Status,
+                           channel: Channel) -> None:
+    """After a message's status moved forward (`previous` is None for a message first seen)."""
+
+
+@hookspec
+def smsgate_opted_out(event: OptOut, channel: Channel) -> None:
+    """After an opt-out (a stop request or an aggregator's opted-out error) was stored."""
+
+
+@hookspec
+def smsgate_adapter_started(adapter: Adapter) -> None:
+    """After a gateway built the adapter instance serving a channel (e.g. to warm a cache)."""

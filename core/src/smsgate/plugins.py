@@ -1,0 +1,122 @@
+"""Plugin discovery: the entry-point group `smsgate`, loaded one by one so a broken plugin harms nobody."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from ._errors import PluginError
+
+__all__ = ["AdapterInfo", "PluginFailure", "get_adapters", "load_plugins", "pm"]
+
+log = logging.getLogger("smsgate.plugins")
+pm = pluggy.PluginManager("smsgate")
+pm.add_hookspecs(hookspecs)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginFailure:
+    """A plugin that could not be loaded: its entry point, its distribution and why."""
+
+    name: str
+    distribution: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterInfo:
+    """An adapter class with the distribution (name, version) that registered it."""
+
+    name: str
+    adapter: type[Any]
+    plugin: str
+    distribution: str
+    version: str
+
+
+_state: dict[str, Any] = {"loaded": False, "failures": [], "dists": {}}
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_plugins(*, strict: bool | None = None) -> list[PluginFailure]:
+    """Load every `smsgate` entry point once; return the failures (raise on the first if strict).
+
+    `SMSGATE_LOAD_PLUGINS=a,b` loads only those distributions or entry-point names (empty: none),
+    `SMSGATE_BLOCK_PLUGINS=a,b` skips them, `SMSGATE_STRICT_PLUGINS=1` makes any failure fatal.
+    """
+    if strict is None:
+        strict = _truthy(os.environ.get("SMSGATE_STRICT_PLUGINS"))
+    if _state["loaded"]:
+        failures: list[PluginFailure] = _state["failures"]
+        if strict and failures:
+            raise PluginError(_describe(failures[0]))
+        return failures
+    only = os.environ.get("SMSGATE_LOAD_PLUGINS")
+    allowed = None if only is None else {p.strip() for p in only.split(",") if p.strip()}
+    blocked = {p.strip() for p in os.environ.get("SMSGATE_BLOCK_PLUGINS", "").split(",") if p.strip()}
+    failures = []
+    for ep in metadata.entry_points(group="smsgate"):
+        dist = ep.dist.name if ep.dist else "?"
+        if allowed is not None and ep.name not in allowed and dist not in allowed:
+            continue
+        if ep.name in blocked or dist in blocked:
+            pm.set_blocked(ep.name)
+            continue
+        if pm.has_plugin(ep.name) or pm.is_blocked(ep.name):
+            continue
+        try:
+            module = ep.load()
+            pm.register(module, name=ep.name)
+        except Exception as exc:  # any import-time error must not take the other plugins down
+            failure = PluginFailure(ep.name, dist, f"{type(exc).__name__}: {exc}")
+            if strict:
+                raise PluginError(_describe(failure)) from exc
+            log.warning("%s", _describe(failure))
+            failures.append(failure)
+            continue
+        _state["dists"][ep.name] = (dist, ep.dist.version if ep.dist else "")
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r} implements a hook that does not exist: {exc}") from None
+    _state["loaded"] = True
+    _state["failures"] = failures
+    if _truthy(os.environ.get("SMSGATE_TRACE_PLUGINS")):
+        pm.trace.root.setwriter(sys.stderr.write)
+        pm.enable_tracing()
+    return failures
+
+
+def _describe(failure: PluginFailure) -> str:
+    return (f"plugin {failure.name!r} from distribution {failure.distribution!r} failed to load: {failure.error} "
+            f"(skip it with SMSGATE_BLOCK_PLUGINS={failure.name})")
+
+
+def get_adapters() -> dict[str, AdapterInfo]:
+    """Every registered adapter by name, from the same loader the runtime uses."""
+    load_plugins()
+    found: dict[str, AdapterInfo] = {}
+    for impl in pm.hook.smsgate_register_adapters.get_hookimpls():
+        plugin_name = impl.plugin_name
+        dist, version = _state["dists"].get(plugin_name, (plugin_name, ""))
+
+        def register(cls: type[Any], _p: str = plugin_name, _d: str = dist, _v: str = version) -> None:
+            name = getattr(cls, "name", "")
+            if not name:
+                raise PluginError(f"plugin {_p!r} registered adapter {cls!r} without a name")
+            if name in found and found[name].adapter is not cls:
+                raise PluginError(f"adapter {name!r} registered twice: by {found[name].plugin!r} and {_p!r}")
+            found[name] = AdapterInfo(name, cls, _p, _d, _v)
+
+        impl.function(register=register)
+    return dict(sorted(found.items()))

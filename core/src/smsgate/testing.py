@@ -1,0 +1,352 @@
+"""A pytest plugin for adapter authors (registered through the `pytest11` entry point).
+
+Fixtures: `smsgate_harness` builds a gateway for a channel config with a fake aggregator, drives inbound
+requests through the real ASGI app and sends through the real pipeline; `smsgate_register` registers a
+plugin for one test; `vcr_config` filters secrets from cassettes. Helpers: `InboundCase` / `OutboundCase`
+tables with `run_inbound_case` / `run_outbound_case`, and `assert_no_secrets`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from ._adapter import Adapter
+from ._app import create_app
+from ._config import Config, config_from_dict
+from ._gateway import Gateway, SendOutcome
+from ._models import OutgoingMessage
+from ._store import MessageRecord, SQLiteStore
+
+__all__ = [
+    "ExpectedRequest",
+    "Harness",
+    "InboundCase",
+    "OutboundCase",
+    "assert_no_secrets",
+    "run_inbound_case",
+    "run_outbound_case",
+]
+
+T = TypeVar("T")
+Responder = Callable[[httpx.Request], httpx.Response]
+
+
+class Harness:
+    """A gateway on a temporary SQLite file, its ASGI app, and a recording fake aggregator.
+
+    Synchronous on purpose, so adapter tests need no async test plugin: every call runs on the harness's
+    own event loop. `requests` lists what the adapters sent; `respond` decides the fake aggregator's answer.
+    """
+
+    def __init__(self, config: Config, *, transport: httpx.AsyncBaseTransport | None = None,
+                 respond: Responder | None = None, pm: Any = None) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.requests: list[httpx.Request] = []
+        self.respond: Responder = respond or (lambda request: httpx.Response(200, text="ok"))
+        if transport is None:
+            transport = httpx.MockTransport(self._record)
+        self.config = config
+        self.store = SQLiteStore(config.gateway.database, synchronous="NORMAL")
+        self.gateway = Gateway(config, store=self.store, transport=transport, pm=pm)
+        self.app = create_app(self.gateway)
+        self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver")
+
+    def _record(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        return self.respond(request)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the harness loop."""
+        return self.loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        """Close the gateway, its store and the loop."""
+        self.run(self._client.aclose())
+        self.run(self.gateway.close())
+        self.loop.close()
+
+    # -- driving the gateway ------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """An HTTP request to the gateway's ASGI app (e.g. `("POST", "/c/ex/receive", data={...})`)."""
+        return self.run(self._client.request(method, path, **kwargs))
+
+    def send(self, channel: str, to: str, text: str, **fields: Any) -> SendOutcome:
+        """Send through the real pipeline (normalisation, store, adapter, retries, channel log)."""
+
+        async def go() -> SendOutcome:
+            message = await self.gateway.prepare(channel, to, text, **fields)
+            return await self.gateway.send(message)
+
+        return self.run(go())
+
+    def send_message(self, message: OutgoingMessage) -> SendOutcome:
+        """Send an already-built message (no number normalisation)."""
+        return self.run(self.gateway.send(message))
+
+    def messages(self, **filters: Any) -> list[MessageRecord]:
+        """Stored messages, newest first."""
+        return self.run(self.store.list_messages(**filters))
+
+    def message(self, message_id: str) -> MessageRecord | None:
+        """One stored message with its history."""
+        return self.run(self.store.get_message(message_id))
+
+    def logs(self, **filters: Any) -> list[dict[str, Any]]:
+        """Stored channel logs, newest first."""
+        return self.run(self.store.list_logs(**filters))
+
+    def opt_outs(self, **filters: Any) -> list[dict[str, Any]]:
+        """Stored opt-out events."""
+        return self.run(self.store.opt_outs(**filters))
+
+
+def _make_config(tmp: Path, channels: dict[str, dict[str, Any]], gateway: dict[str, Any] | None,
+                 adapters: Iterable[type[Adapter]] | None) -> Config:
+    registry = None
+    if adapters is not None:
+        registry = {cls.name: cls for cls in adapters}
+    gw = {"database": str(tmp / "smsgate.sqlite3"), "public_url": "https://gateway.example", **(gateway or {})}
+    return config_from_dict({"gateway": gw, "channels": channels}, registry)
+
+
+@pytest.fixture
+def smsgate_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """A factory: `smsgate_harness(channels={...}, gateway={...}, adapters=[Cls], respond=fn)` → Harness."""
+    made: list[Harness] = []
+
+    def factory(channels: dict[str, dict[str, Any]], *, gateway: dict[str, Any] | None = None,
+                adapters: Iterable[type[Adapter]] | None = None, **kwargs: Any) -> Harness:
+        folder = tmp_path / f"gw{len(made)}"
+        folder.mkdir()
+        harness = Harness(_make_config(folder, channels, gateway, adapters), **kwargs)
+        made.append(harness)
+        return harness
+
+    yield factory
+    for harness in made:
+        harness.close()
+
+
+@pytest.fixture
+def smsgate_register() -> Iterator[Callable[[object, str], None]]:
+    """Register a plugin object (a module or a class with `@hookimpl` methods) for this test only."""
+    from .plugins import pm
+
+    names: list[str] = []
+
+    def register(plugin: object, name: str) -> None:
+        pm.register(plugin, name=name)
+        names.append(name)
+
+    yield register
+    for name in names:
+        pm.unregister(name=name)
+
+
+SECRET_QUERY = ["username", "password", "user", "pass", "pwd", "auth_token", "token", "api_key", "apikey", "secret"]
+
+
+def _filter_path(request: Any) -> Any:
+    # a Twilio account SID sits in the URL path: keep it masked in every recorded URI
+    request.uri = re.sub(r"/Accounts/AC[0-9a-fA-F]{32}", "/Accounts/AC" + "0" * 32, request.uri)
+    return request
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    """pytest-recording settings that keep credentials out of cassettes and match POST bodies."""
+    return {
+        "filter_headers": [("authorization", "REDACTED"), ("x-twilio-signature", "REDACTED"), ("cookie", None)],
+        "filter_query_parameters": [(p, "REDACTED") for p in SECRET_QUERY],
+        "filter_post_data_parameters": [(p, "REDACTED") for p in SECRET_QUERY],
+        "before_record_request": _filter_path,
+        "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
+        "decode_compressed_response": True,
+    }
+
+
+# -- table-driven conformance ---------------------------------------------------------------------
+
+
+@dataclass
+class InboundCase:
+    """One inbound request and what the gateway must answer and store."""
+
+    label: str
+    path: str
+    method: str = "POST"
+    data: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    json: Any = None
+    body: bytes | str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+    contains: Iterable[str] = ()
+    messages: list[dict[str, Any]] | None = None
+    statuses: dict[str, str] | None = None
+    opt_outs: list[str] | None = None
+
+
+def _subset(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
+    return all(actual.get(k) == v for k, v in expected.items())
+
+
+def run_inbound_case(harness: Harness, case: InboundCase) -> httpx.Response:
+    """Drive `case` through the ASGI app and assert the status, body substrings and what was stored."""
+    before = {m.id for m in harness.messages(direction="in", limit=10_000)}
+    kwargs: dict[str, Any] = {"headers": case.headers}
+    if case.data is not None:
+        kwargs["data"] = case.data
+    if case.params is not None:
+        kwargs["params"] = case.params
+    if case.json is not None:
+        kwargs["json"] = case.json
+    if case.body is not None:
+        kwargs["content"] = case.body
+    response = harness.request(case.method, case.path, **kwargs)
+    assert response.status_code == case.status, f"{case.label}: {response.status_code} {response.text}"
+    for fragment in [case.contains] if isinstance(case.contains, str) else case.contains:
+        assert fragment in response.text, f"{case.label}: {fragment!r} not in {response.text!r}"
+    if case.status >= 400:
+        assert response.text, f"{case.label}: a rejection must say why"
+    if case.messages is not None:
+        new = [m.as_dict() for m in harness.messages(direction="in", limit=10_000) if m.id not in before]
+        assert len(new) == len(case.messages), f"{case.label}: stored {new}"
+        for got, want in zip(sorted(new, key=lambda m: m["created_at"]), case.messages, strict=True):
+            flat = {**got, **{k: v for k, v in got["metadata"].items() if k == "received_at"}}
+            assert _subset(flat, want), f"{case.label}: stored {got}, expected {want}"
+    if case.statuses is not None:
+        for message_id, status in case.statuses.items():
+            stored = harness.message(message_id)
+            assert stored is not None and stored.status == status, f"{case.label}: {message_id} is {stored}"
+    if case.opt_outs is not None:
+        assert [o["address"] for o in harness.opt_outs()] == case.opt_outs, f"{case.label}: opt-outs"
+    return response
+
+
+@dataclass
+class ExpectedRequest:
+    """What one outgoing HTTP request must carry; only the given parts are checked."""
+
+    method: str | None = None
+    url: str | None = None
+    path: str | None = None
+    params: dict[str, Any] | None = None
+    form: dict[str, Any] | None = None
+    json: Any = None
+    body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def check(self, request: httpx.Request, label: str) -> None:
+        """Assert `request` matches."""
+        if self.method is not None:
+            assert request.method == self.method, f"{label}: method {request.method}"
+        if self.url is not None:
+            assert str(request.url) == self.url, f"{label}: url {request.url}"
+        if self.path is not None:
+            assert request.url.path == self.path, f"{label}: path {request.url.path}"
+        if self.params is not None:
+            got = _multi(urllib.parse.parse_qsl(request.url.query.decode(), keep_blank_values=True))
+            assert got == self.params, f"{label}: params {got}"
+        if self.form is not None:
+            got = _multi(urllib.parse.parse_qsl(request.content.decode(), keep_blank_values=True))
+            assert got == self.form, f"{label}: form {got}"
+        if self.json is not None:
+            assert json.loads(request.content) == self.json, f"{label}: json {request.content!r}"
+        if self.body is not None:
+            assert request.content.decode() == self.body, f"{label}: body {request.content!r}"
+        for key, value in self.headers.items():
+            assert request.headers.get(key) == value, f"{label}: header {key}={request.headers.get(key)!r}"
+
+
+def _multi(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            out[key] = [*out[key], value] if isinstance(out[key], list) else [out[key], value]
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class OutboundCase:
+    """One send through a channel: the fake aggregator's answers and what must be sent and stored."""
+
+    label: str
+    text: str
+    to: str = "+250788383383"
+    attachments: list[str] = field(default_factory=list)
+    quick_replies: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    responses: list[tuple[int, str] | tuple[int, str, dict[str, str]]] = field(default_factory=lambda: [(200, "")])
+    status: str = "wired"
+    requests: list[ExpectedRequest] | None = None
+    error_code: str | None = None
+    external_ids: list[str] | None = None
+    opt_outs: list[str] | None = None
+    message_id: str = "10a46fa0-8e4c-4b2b-9ee1-b8e1b2c8b7d1"
+
+
+def run_outbound_case(factory: Callable[..., Harness], adapter: str, base: dict[str, Any], case: OutboundCase,
+                      *, channel: str = "test", **harness_kwargs: Any) -> SendOutcome:
+    """Build a harness for `base` + `case.settings`, send `case`, and assert requests, status and log."""
+    answers = list(case.responses)
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        status, body, *rest = answers.pop(0) if len(answers) > 1 else answers[0]
+        return httpx.Response(status, text=body, headers=rest[0] if rest else None)
+
+    harness = factory({channel: {"adapter": adapter, "max_retry_wait": 0, **base, **case.settings}},
+                      respond=respond, **harness_kwargs)
+    outcome = harness.send(channel, case.to, case.text, id=case.message_id, attachments=case.attachments,
+                           quick_replies=case.quick_replies)
+    assert outcome.message.status == case.status, (
+        f"{case.label}: status {outcome.message.status} ({outcome.message.error_code}: "
+        f"{outcome.message.error_reason})")
+    if case.requests is not None:
+        assert len(harness.requests) == len(case.requests), (
+            f"{case.label}: {len(harness.requests)} requests: {[str(r.url) for r in harness.requests]}")
+        for request, expected in zip(harness.requests, case.requests, strict=True):
+            expected.check(request, case.label)
+    if case.error_code is not None:
+        assert outcome.message.error_code == case.error_code, f"{case.label}: error {outcome.message.error_code}"
+    if case.external_ids is not None:
+        assert outcome.message.external_ids == case.external_ids, f"{case.label}: {outcome.message.external_ids}"
+    if case.opt_outs is not None:
+        assert [o["address"] for o in harness.opt_outs()] == case.opt_outs, f"{case.label}: opt-outs"
+    logs = harness.logs(message_id=case.message_id)
+    assert logs, f"{case.label}: the send left no channel log"
+    assert_no_secrets(harness, harness.gateway.adapters[channel].secrets())
+    return outcome
+
+
+def assert_no_secrets(harness: Harness | None, secrets: Iterable[str], *paths: Path | str,
+                      texts: Iterable[str] = ()) -> None:
+    """Fail if any secret appears in the harness's logs and messages, in the files under `paths`, or in `texts`."""
+    values = [s for s in secrets if s]
+    haystacks: list[tuple[str, str]] = [("text", t) for t in texts]
+    if harness is not None:
+        haystacks.append(("channel logs", json.dumps(harness.logs(limit=100_000), ensure_ascii=False)))
+        haystacks.append(("messages", json.dumps([m.as_dict() for m in harness.messages(limit=100_000)],
+                                                 ensure_ascii=False)))
+    for path in paths:
+        root = Path(path)
+        for file in [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()):
+            haystacks.append((str(file), file.read_text(encoding="utf-8", errors="replace")))
+    for where, text in haystacks:
+        for secret in values:
+            for form in {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}:
+                assert form not in text, f"a secret ({secret[:2]}…) appears in {where}"
