@@ -32,8 +32,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Self
 
 __all__ = [
     "REPO_ROOT",
@@ -162,7 +163,7 @@ class _Child:
         self.argv = list(argv)
         self.log_path = log_path
         self.new_session = new_session
-        self._log = open(log_path, "ab", buffering=0)
+        self._log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - closed in stop()
         try:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -211,7 +212,7 @@ class _Child:
         return self.proc.returncode
 
 
-_LIVE: set["_Peer"] = set()
+_LIVE: set[_Peer] = set()
 _LIVE_LOCK = threading.Lock()
 
 
@@ -249,7 +250,7 @@ class _Peer:
         return [c.log_path for c in self.children]
 
     # -- public -------------------------------------------------------------
-    def start(self) -> "_Peer":
+    def start(self) -> Self:
         if self._started:
             return self
         t0 = time.monotonic()
@@ -275,8 +276,9 @@ class _Peer:
         if cleanup and self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self):
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -448,33 +450,34 @@ class Prism(_Peer):
 _GOT_RE = re.compile(r"Got message (\d+): <(.*)>\s*$")
 
 
-def _decode_7bit(raw: str) -> str:
-    return raw
+def _kannel_unquote(value: str) -> bytes:
+    """Undo Kannel's octstr_url_encode (space -> '+', the rest %XX)."""
+    return urllib.parse.unquote_to_bytes(value.replace("+", "%20"))
 
 
 def _parse_fakesmsc_line(n: int, line: str) -> dict[str, Any]:
     """``<from> <to> <type> <payload>`` as printed by fakesmsc -> dict."""
-    sender, receiver, mtype, rest = (line.split(" ", 3) + ["", "", "", ""])[:4]
+    sender, receiver, mtype, rest = [*line.split(" ", 3), "", "", ""][:4]
     mt: dict[str, Any] = {"n": n, "from": sender, "to": receiver, "type": mtype, "raw": rest, "udh": None}
     if mtype == "text":
         mt["data"] = rest.encode("utf-8", "surrogateescape")
         mt["text"] = rest
         mt["coding"] = 0
     elif mtype == "ucs-2":
-        data = urllib.parse.unquote_to_bytes(rest)
+        data = _kannel_unquote(rest)
         mt["data"] = data
         mt["text"] = data.decode("utf-16-be", "replace")
         mt["coding"] = 2
     elif mtype == "data":
-        data = urllib.parse.unquote_to_bytes(rest)
+        data = _kannel_unquote(rest)
         mt["data"] = data
         mt["text"] = data.decode("latin-1")
         mt["coding"] = 1
     elif mtype == "udh":
         # "<udh-urlencoded> data <data-urlencoded>"
         udh, _, payload = rest.partition(" data ")
-        data = urllib.parse.unquote_to_bytes(payload)
-        mt["udh"] = urllib.parse.unquote_to_bytes(udh)
+        data = _kannel_unquote(payload)
+        mt["udh"] = _kannel_unquote(udh)
         mt["data"] = data
         mt["text"] = data.decode("latin-1")
         mt["coding"] = 1
@@ -495,6 +498,12 @@ class Kannel(_Peer):
     - ``send_mo(sender, to, text)``: a mobile-originated message, delivered by
       smsbox to ``get_url`` (a Kannel URL template, e.g.
       ``"http://127.0.0.1:8080/mo?" + KANNEL_GET_URL_QUERY``).
+
+    ``dlr=True`` writes ``dlr-storage = internal`` explicitly; Kannel 1.4.5
+    defaults to internal storage anyway, so ``dlr=False`` only omits the line
+    (DLRs still work: the fake SMSC produces them for any ``dlr-mask``).
+    No ``store-type``/``store-file`` is configured: nothing is replayed
+    between runs. Each instance uses a fresh temp dir and 4 free ports.
 
     fakesmsc runs in interactive mode (no message arguments, no ``-m``): it
     reads MO lines from stdin, which we keep open as a pipe. A small thread

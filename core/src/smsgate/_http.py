@@ -155,7 +155,7 @@ def _should_retry(exc: BaseException, settings: ChannelSettings) -> bool:
 
 
 def _wait(max_wait: float) -> Callable[[Any], float]:
-    backoff = wait_exponential_jitter(initial=0.5, max=max(max_wait, 0.0), jitter=0.5)
+    backoff = wait_exponential_jitter(multiplier=0.5, max=max(max_wait, 0.0), jitter=0.5)
 
     def wait(state: Any) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -1,0 +1,5 @@
+"""The `smsgate` command-line interface (Typer)."""
+
+from .main import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,314 @@
+"""`smsgate`: list adapters, check the config, send, serve the gateway, show messages and logs.
+
+User errors print one line and exit non-zero; `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="smsgate: connect messaging platforms to SMS aggregators through adapter plugins.")
+
+T = TypeVar("T")
+_state: dict[str, Any] = {"debug": False, "config": None, "strict": False}
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $SMSGATE_CONFIG "
+                                                                          "or ./smsgate.toml).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.callback()
+def _root(
+    config: ConfigOption = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail when any plugin fails to load.")] = False,
+) -> None:
+    """Options shared by every command."""
+    _state.update(debug=debug, config=config, strict=strict or _state["strict"])
+    if strict:
+        os.environ["SMSGATE_STRICT_PLUGINS"] = "1"
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one error line to stderr and return the exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run `fn`, turning smsgate's errors into one clear line (a traceback with --debug)."""
+    from smsgate import ConfigError, SmsgateError
+
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except ConfigError as exc:
+        if _state["debug"]:
+            raise
+        raise fail(str(exc), 2) from None
+    except SmsgateError as exc:
+        if _state["debug"]:
+            raise
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        raise fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)") from None
+
+
+def load(config: Path | None = None) -> Any:
+    """Load the config named by --config (the command's or the global one), $SMSGATE_CONFIG or ./smsgate.toml."""
+    from smsgate import load_config
+    from smsgate.plugins import load_plugins
+
+    load_plugins(strict=_state["strict"] or None)
+    return load_config(config or _state["config"])
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+@app.command()
+def adapters(as_json: JsonOption = False) -> None:
+    """List the installed adapters (the same discovery the gateway uses) and plugins that failed to load."""
+
+    def run() -> None:
+        from smsgate.plugins import get_adapters, load_plugins
+
+        failures = load_plugins(strict=_state["strict"] or None)
+        found = get_adapters()
+        items = [{"name": i.name, "distribution": i.distribution, "version": i.version,
+                  "routes": {r.action: list(r.methods) for r in i.adapter.routes.values()},
+                  "description": (i.adapter.__doc__ or "").strip().splitlines()[0] if i.adapter.__doc__ else ""}
+                 for i in found.values()]
+        if as_json:
+            _print_json({"adapters": items, "failed": [dataclasses.asdict(f) for f in failures]})
+            return
+        if not items:
+            typer.echo("no adapters installed (pip install smsgate-http, smsgate-kannel or smsgate-twilio)")
+        else:
+            _table("adapters", ["name", "distribution", "version", "routes"],
+                   [[i["name"], i["distribution"], i["version"],
+                     ", ".join(f"{a} ({'/'.join(m)})" for a, m in i["routes"].items())] for i in items])
+        for failure in failures:
+            typer.echo(f"warning: plugin {failure.name!r} ({failure.distribution}) failed to load: {failure.error}",
+                       err=True)
+
+    guarded(run)
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate the config file; print the channels it defines."""
+
+    def run() -> None:
+        cfg = load(config)
+        where = cfg.path or "(no file: embedded defaults)"
+        typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s), database {cfg.gateway.database}, "
+                   f"public URL {cfg.gateway.base_url()}")
+        for name, channel in cfg.channels.items():
+            typer.echo(f"  {name}: adapter {channel.settings.adapter}, address {channel.settings.address or '-'}")
+
+    guarded(run)
+
+
+@app.command()
+def send(
+    text: Annotated[str, typer.Argument(help="The message text.")],
+    channel: Annotated[str, typer.Option("--channel", help="Channel name from the config.")],
+    to: Annotated[str, typer.Option("--to", help="Recipient (E.164, or local to the channel's country).")],
+    message_id: Annotated[str | None, typer.Option("--id", help="Message UUID; the same id is sent once.")] = None,
+    attachment: Annotated[list[str] | None, typer.Option("--attachment", help="Attachment URL (repeatable).")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send one message now through the channel's adapter; exit 0 only when the aggregator accepted it."""
+    import uuid
+
+    if message_id is not None:
+        try:
+            message_id = str(uuid.UUID(message_id))
+        except ValueError:
+            raise fail(f"--id must be a UUID, got {message_id!r}", 2) from None
+
+    def run() -> Any:
+        from smsgate import Gateway
+
+        cfg = load(config)
+
+        async def go() -> Any:
+            async with Gateway(cfg) as gateway:
+                fields: dict[str, Any] = {"attachments": attachment or []}
+                if message_id:
+                    fields["id"] = message_id
+                message = await gateway.prepare(channel, to, text, **fields)
+                return await gateway.send(message)
+
+        return asyncio.run(go())
+
+    outcome = guarded(run)
+    record = outcome.message
+    if as_json:
+        _print_json({**record.as_dict(), "sent_now": outcome.sent})
+    else:
+        note = "" if outcome.sent else " (already known: not sent again)"
+        typer.echo(f"{record.status}{note}: id {record.id} to {record.to} via {record.channel}, "
+                   f"{record.segments} segment(s), external ids {', '.join(record.external_ids) or '-'}")
+        if record.error_code:
+            typer.echo(f"error: {record.error_code}: {record.error_reason}", err=True)
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Override [gateway] host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Override [gateway] port.")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the gateway (inbound routes for every channel) with uvicorn."""
+
+    def run() -> None:
+        import uvicorn
+
+        from smsgate import Gateway, create_app
+
+        cfg = load(config)
+        gateway = Gateway(cfg)
+        application = create_app(gateway, own_gateway=True)
+        bind_host = host or cfg.gateway.host
+        bind_port = cfg.gateway.port if port is None else port
+        typer.echo(f"smsgate serving {len(cfg.channels)} channel(s) on http://{bind_host}:{bind_port} "
+                   f"(public URL {gateway.public_url}, database {cfg.gateway.database})", err=True)
+        uvicorn.run(application, host=bind_host, port=bind_port, log_level=log_level, access_log=False,
+                    timeout_graceful_shutdown=5)
+
+    guarded(run)
+
+
+@app.command()
+def messages(
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    direction: Annotated[str | None, typer.Option(help="'in' or 'out'.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show stored messages, newest first."""
+    if direction not in (None, "in", "out"):
+        raise fail("--direction must be 'in' or 'out'", 2)
+
+    def run() -> list[Any]:
+        from smsgate import SQLiteStore
+
+        cfg = load(config)
+
+        async def go() -> list[Any]:
+            store = SQLiteStore(cfg.gateway.database)
+            try:
+                return await store.list_messages(channel=channel, status=status, direction=direction, limit=limit)
+            finally:
+                await store.close()
+
+        return asyncio.run(go())
+
+    records = guarded(run)
+    if as_json:
+        _print_json([r.as_dict() for r in records])
+        return
+    _table("messages", ["created", "dir", "channel", "from", "to", "status", "text", "id"],
+           [[r.created_at[:19], r.direction, r.channel, r.from_, r.to, r.status,
+             r.text if len(r.text) <= 60 else r.text[:57] + "...", r.id] for r in records])
+
+
+@app.command()
+def logs(
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    message: Annotated[str | None, typer.Option("--message", help="Only logs of this message id.")] = None,
+    errors: Annotated[bool, typer.Option("--errors", help="Only logs with errors.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show channel logs (every aggregator exchange, secrets redacted), newest first."""
+
+    def run() -> list[dict[str, Any]]:
+        from smsgate import SQLiteStore
+
+        cfg = load(config)
+
+        async def go() -> list[dict[str, Any]]:
+            store = SQLiteStore(cfg.gateway.database)
+            try:
+                return await store.list_logs(channel=channel, message_id=message, errors_only=errors, limit=limit)
+            finally:
+                await store.close()
+
+        return asyncio.run(go())
+
+    items = guarded(run)
+    if as_json:
+        _print_json(items)
+        return
+    for item in items:
+        typer.echo(f"{item['created_at'][:23]} {item['channel']} {item['kind']} "
+                   f"{item['message_id'] or ''} {item['elapsed_ms']:.1f}ms")
+        for trace in item["traces"]:
+            typer.echo(f"  {trace['method']} {trace['url']} -> {trace['status_code'] or trace['error']}")
+            if trace["request_body"]:
+                typer.echo(f"    > {trace['request_body'][:200]}")
+            if trace["response_body"]:
+                typer.echo(f"    < {trace['response_body'][:200]}")
+        for error in item["errors"]:
+            typer.echo(f"  ! {error}")
+
+
+def _register_plugin_commands() -> None:
+    from smsgate.plugins import load_plugins, pm
+
+    try:
+        load_plugins()
+    except Exception as exc:  # the strict check happens per command; listing must still work
+        typer.echo(f"warning: {exc}", err=True)
+        return
+    for result in pm.hook.smsgate_register_commands(app=app):
+        del result
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if "--strict" in sys.argv[1:]:
+        _state["strict"] = True
+        os.environ["SMSGATE_STRICT_PLUGINS"] = "1"
+    _register_plugin_commands()
+    app()

@@ -1,0 +1,80 @@
+import pytest
+from toy_adapter import Toy
+
+from smsgate import ConfigError, load_config
+
+ADAPTERS = {"toy": Toy}
+
+
+def write(tmp_path, text):
+    path = tmp_path / "smsgate.toml"
+    path.write_text(text)
+    return path
+
+
+def test_loads_gateway_and_channels(tmp_path):
+    path = write(tmp_path, """
+[gateway]
+port = 9000
+public_url = "https://sms.example.com/"
+api_token = "tok-123456"
+
+[channels.kn1]
+adapter = "toy"
+address = "2020"
+country = "rw"
+password = "pw-secret"
+""")
+    cfg = load_config(path, ADAPTERS)
+    assert cfg.gateway.port == 9000 and cfg.gateway.base_url() == "https://sms.example.com"
+    channel = cfg.channels["kn1"]
+    assert channel.settings.country == "RW" and channel.adapter_cls is Toy
+    assert channel.settings.password.get_secret_value() == "pw-secret"
+    assert "pw-secret" not in repr(channel.settings)
+    assert "tok-123456" not in repr(cfg.gateway)
+
+
+def test_environment_overrides_the_file(tmp_path, monkeypatch):
+    path = write(tmp_path, '[gateway]\nport = 9000\n[channels.a]\nadapter = "toy"\npassword = "from-file"\n')
+    monkeypatch.setenv("SMSGATE_GATEWAY__PORT", "9100")
+    monkeypatch.setenv("SMSGATE_CHANNELS__A__PASSWORD", "from-env")
+    cfg = load_config(path, ADAPTERS)
+    assert cfg.gateway.port == 9100
+    assert cfg.channels["a"].settings.password.get_secret_value() == "from-env"
+
+
+def test_config_path_from_environment(tmp_path, monkeypatch):
+    path = write(tmp_path, "[gateway]\nport = 9200\n")
+    monkeypatch.setenv("SMSGATE_CONFIG", str(path))
+    assert load_config(adapters=ADAPTERS).gateway.port == 9200
+
+
+@pytest.mark.parametrize(("text", "fragments"), [
+    ("[gateway\nport = 1", ["smsgate.toml", "not valid TOML"]),
+    ("[gateway]\nport = 'x'", ["smsgate.toml", "gateway.port"]),
+    ("[gateway]\nportt = 1", ["smsgate.toml", "gateway.portt", "Extra inputs"]),
+    ('[channels.kn1]\naddress = "1"', ["smsgate.toml", "channels.kn1", "adapter", "field required"]),
+    ('[channels.kn1]\nadapter = "nope"', ["channels.kn1", "adapter", "unknown adapter 'nope'", "toy"]),
+    ('[channels.kn1]\nadapter = "toy"\ntps = -1', ["channels.kn1", "tps", "greater than 0"]),
+    ('[channels.kn1]\nadapter = "toy"\ncountry = "Rwanda"', ["channels.kn1", "country", "alpha-2"]),
+    ('[channels.kn1]\nadapter = "toy"\npasword = "x"', ["channels.kn1", "pasword", "Extra inputs"]),
+    ("[channel.kn1]\nadapter = 'toy'", ["smsgate.toml", "unknown table(s) channel"]),
+])
+def test_bad_config_names_file_channel_and_field(tmp_path, text, fragments):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ADAPTERS)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_missing_explicit_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "absent.toml", ADAPTERS)
+
+
+def test_no_file_means_embedded_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SMSGATE_CONFIG", raising=False)
+    cfg = load_config(adapters=ADAPTERS)
+    assert cfg.channels == {} and cfg.gateway.database == "smsgate.sqlite3" and cfg.path is None
