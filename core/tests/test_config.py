@@ -1,7 +1,6 @@
 import pytest
-from toy_adapter import Toy
-
 from smsgate import ConfigError, load_config
+from toy_adapter import Toy
 
 ADAPTERS = {"toy": Toy}
 

@@ -2,12 +2,11 @@ import asyncio
 
 import httpx
 import pytest
-from toy_adapter import Toy
-from starlette.applications import Starlette
-from starlette.routing import Mount
-
 import smsgate
 from smsgate import OutgoingMessage, hookimpl
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from toy_adapter import Toy
 
 ID = "6b1d6c8e-2f0b-4d59-9f9b-1c2d3e4f5a6b"
 

@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from smsgate import hookspecs
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugin-hooks.md"

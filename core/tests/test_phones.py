@@ -1,5 +1,4 @@
 import pytest
-
 from smsgate import InvalidNumber, national_number, normalize_number
 
 

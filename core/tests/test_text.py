@@ -1,6 +1,5 @@
 from hypothesis import given
 from hypothesis import strategies as st
-
 from smsgate import is_gsm7, segment, smart_encode, split_bytes, with_attachments
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
-
-import smsgate
 from smsgate import (
     Adapter,
     ChannelSettings,
-    IncomingMessage,
     Ignored,
+    IncomingMessage,
     OptOut,
     RequestRejected,
     SendResult,

@@ -199,7 +199,6 @@ def serve(
 
     def run() -> None:
         import uvicorn
-
         from smsgate import Gateway, create_app
 
         cfg = load(config)

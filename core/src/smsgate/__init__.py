@@ -22,7 +22,7 @@ from ._store import *  # noqa: F403
 from ._store import __all__ as _store_all
 from ._text import *  # noqa: F403
 from ._text import __all__ as _text_all
-from .hookspecs import hookimpl
+from .hookspecs import hookimpl as hookimpl
 
 __version__ = "0.1.0"
 

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import sqlite3
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -99,7 +99,7 @@ async def parse_request(request: Request, public_url: str, trust_proxy: bool, li
         except UnicodeDecodeError:
             raise RequestRejected("form body is not valid UTF-8") from None
     elif body and ctype == "multipart/form-data":
-        async def stream() -> AsyncIterator[bytes]:
+        async def stream() -> AsyncGenerator[bytes, None]:
             yield body
 
         try:

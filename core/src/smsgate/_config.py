@@ -87,7 +87,7 @@ class Channel:
 class Config:
     """A loaded configuration: the gateway settings and the channels by name."""
 
-    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    gateway: GatewaySettings = field(default_factory=lambda: GatewaySettings())
     channels: dict[str, Channel] = field(default_factory=dict)
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -124,7 +124,7 @@ def default_config_path() -> Path:
     return Path(os.environ.get("SMSGATE_CONFIG") or DEFAULT_CONFIG)
 
 
-def _loc(error: dict[str, Any]) -> str:
+def _loc(error: Any) -> str:
     return ".".join(str(p) for p in error["loc"]) or "(top level)"
 
 

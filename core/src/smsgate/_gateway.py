@@ -13,7 +13,7 @@ import pluggy
 
 from ._adapter import Adapter, InboundRequest
 from ._config import Channel, Config
-from ._errors import ConfigError, MessageInvalid, RequestRejected, SendError
+from ._errors import MessageInvalid, RequestRejected, SendError
 from ._http import HttpClient
 from ._models import Event, IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
 from ._store import InboundOutcome, MessageRecord, SQLiteStore, Store
@@ -50,7 +50,8 @@ class Gateway:
     def __init__(self, config: Config, *, store: Store | None = None, pm: pluggy.PluginManager | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         if pm is None:
-            from .plugins import load_plugins, pm as default_pm
+            from .plugins import load_plugins
+            from .plugins import pm as default_pm
 
             load_plugins()
             pm = default_pm

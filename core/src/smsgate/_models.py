@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -32,7 +32,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Lifecycle of an outgoing message; `rank` orders them so a status never moves backwards."""
 
     QUEUED = "queued"

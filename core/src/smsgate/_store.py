@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -103,7 +103,7 @@ CREATE INDEX IF NOT EXISTS logs_by_message ON channel_logs (message_id);
 
 
 def _ts(value: datetime | None = None) -> str:
-    return (value or utcnow()).astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return (value or utcnow()).astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(slots=True)
