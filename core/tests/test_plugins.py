@@ -100,7 +100,8 @@ def test_misspelt_hook_is_caught(tmp_path):
 
 
 def test_cli_lists_from_the_same_loader(site):
-    out = run(site, "from smsgate_cli.main import main; import sys; sys.argv=['smsgate','adapters','--json']; main()")
+    out = run(site, "from smsgate_cli.main import main; import sys; sys.argv=['smsgate','adapters','--json']; main()",
+              SMSGATE_LOAD_PLUGINS="smsgate-good,smsgate-broken")
     data = json.loads(out.stdout)
     assert [a["name"] for a in data["adapters"]] == ["good"]
     assert data["adapters"][0]["distribution"] == "smsgate-good"

@@ -195,7 +195,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Override [gateway] port.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Run the gateway (inbound routes for every channel) with uvicorn."""
+    """Run the gateway with uvicorn: channel callbacks, the /api/v1 API, bridges, the send worker and webhooks."""
 
     def run() -> None:
         import uvicorn
@@ -203,11 +203,14 @@ def serve(
 
         cfg = load(config)
         gateway = Gateway(cfg)
-        application = create_app(gateway, own_gateway=True)
+        application = create_app(gateway, own_gateway=True, background=True)
         bind_host = host or cfg.gateway.host
         bind_port = cfg.gateway.port if port is None else port
         typer.echo(f"smsgate serving {len(cfg.channels)} channel(s) on http://{bind_host}:{bind_port} "
                    f"(public URL {gateway.public_url}, database {cfg.gateway.database})", err=True)
+        api = "on" if cfg.gateway.api_token else "off (set [gateway] api_token)"
+        typer.echo(f"  API /api/v1: {api}; webhooks: {len(cfg.gateway.webhooks)}; bridges: "
+                   f"{', '.join(f'/b/{n}/send' for n in cfg.bridges) or 'none'}", err=True)
         uvicorn.run(application, host=bind_host, port=bind_port, log_level=log_level, access_log=False,
                     timeout_graceful_shutdown=5)
 

@@ -94,6 +94,7 @@ class Reply:
     body: str | bytes
     status_code: int = 200
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Adapter:

@@ -1,4 +1,8 @@
-"""The ASGI app: every channel's inbound routes at `/c/{channel}/{action}`; mountable in another app."""
+"""The ASGI app: channels' inbound routes at `/c/{channel}/{action}`, the API at `/api/v1`, bridges at `/b/{name}`.
+
+Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also runs the send
+worker and the outbox dispatcher.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from ._adapter import InboundRequest, Reply
 from ._errors import RequestRejected
 from ._gateway import Gateway
 from ._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
+from ._outbox import OutboxDispatcher
 from ._store import InboundOutcome
+from ._worker import SendWorker
 
 __all__ = ["create_app", "event_json"]
 
@@ -51,7 +57,8 @@ def _error(reason: str, status_code: int) -> JSONResponse:
 
 
 def _literal(reply: Reply) -> Response:
-    return Response(reply.body, status_code=reply.status_code, media_type=reply.content_type)
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.content_type,
+                    headers=reply.headers or None)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -80,7 +87,9 @@ async def parse_request(request: Request, public_url: str, trust_proxy: bool, li
     query_string = request.scope.get("query_string", b"").decode("latin-1")
     query = urllib.parse.parse_qsl(query_string, keep_blank_values=True)
     root = request.scope.get("root_path", "")
-    path = request.scope["path"]
+    # the path as sent on the wire (still percent-encoded): signatures are computed over that form
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else urllib.parse.quote(request.scope["path"])
     if root and path.startswith(root):  # Starlette keeps the mount prefix in `path`
         path = path[len(root):]
     if trust_proxy:
@@ -115,9 +124,11 @@ async def parse_request(request: Request, public_url: str, trust_proxy: bool, li
                           files=files)
 
 
-def create_app(gateway: Gateway, *, own_gateway: bool = False,
-               extra_routes: list[BaseRoute] | None = None) -> Starlette:
-    """An ASGI app serving `gateway`'s channels; with `own_gateway` the app closes it on shutdown."""
+def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: list[BaseRoute] | None = None,
+               background: bool = False) -> Starlette:
+    """An ASGI app serving `gateway`; `background` runs the send worker and outbox, `own_gateway` closes it."""
+    from ._api import api_routes  # it builds on this module's helpers
+
     settings = gateway.config.gateway
 
     async def inbound(request: Request) -> Response:
@@ -152,20 +163,47 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False,
                    "Ignored" if Ignored in kinds or not events else "Accepted")
         return JSONResponse({"message": message, "data": [event_json(o.event, o) for o in outcomes]})
 
+    async def bridge_send(request: Request) -> Response:
+        name = request.path_params["bridge"]
+        bridge = gateway.bridges.get(name)
+        if bridge is None:
+            known = ", ".join(sorted(gateway.bridges)) or "none configured"
+            return _error(f"unknown bridge {name!r} (known: {known})", 404)
+        try:
+            parsed = await parse_request(request, gateway.public_url, settings.trust_proxy, settings.max_body_bytes)
+            status_code, body = await bridge.handle_send(gateway, parsed)
+        except RequestRejected as exc:
+            return _error(exc.reason, exc.status_code)
+        except sqlite3.Error as exc:  # not stored: the platform must retry
+            log.error("store unavailable: %s", exc)
+            return _error("storage unavailable, retry later", 503)
+        return JSONResponse(body, status_code=status_code)
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "channels": sorted(gateway.adapters)})
 
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
         Route("/c/{channel}/{action:path}", inbound, methods=ALL_METHODS),
+        *api_routes(gateway),
+        Route("/b/{bridge}/send", bridge_send, methods=["GET", "POST", "PUT"]),
         *(extra_routes or []),
     ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        worker = outbox = None
+        if background:
+            worker, outbox = SendWorker(gateway), OutboxDispatcher(gateway)
+            app.state.worker, app.state.outbox = worker, outbox
+            worker.start()
+            outbox.start()
         try:
             yield
         finally:
+            if worker is not None and outbox is not None:
+                await worker.stop()
+                await outbox.stop()
             if own_gateway:
                 await gateway.close()
 

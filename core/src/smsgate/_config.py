@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from ._adapter import Adapter
 
 __all__ = [
+    "BridgeSettings",
     "Channel",
     "ChannelSettings",
     "Config",
@@ -24,9 +28,83 @@ __all__ = [
     "GatewaySettings",
     "default_config_path",
     "load_config",
+    "WebhookSettings",
 ]
 
 DEFAULT_CONFIG = "smsgate.toml"
+
+WEBHOOK_EVENTS = ("message.received", "message.status_changed", "contact.opted_out")
+
+
+def _http_url(value: str) -> str:
+    value = value.strip()
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class WebhookSettings(BaseModel):
+    """One `[[gateway.webhooks]]` entry: a URL that receives signed platform events."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(description="Where events are POSTed as JSON.")
+    secret: SecretStr = Field(description="Signing key: `whsec_` + base64 (Standard Webhooks), or any other "
+                                          "string used as raw bytes.")
+    events: list[Literal["message.received", "message.status_changed", "contact.opted_out"]] | None = Field(
+        None, description="Event types to send (default: all).")
+    timeout: float = Field(10.0, gt=0, description="Seconds to wait for the receiver's answer.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        if not _webhook_key(value.get_secret_value()):
+            raise ValueError("must not be empty")
+        return value
+
+    def key(self) -> bytes:
+        """The HMAC key: the base64-decoded part of a `whsec_` secret, else the secret's UTF-8 bytes."""
+        return _webhook_key(self.secret.get_secret_value())
+
+
+def _webhook_key(secret: str) -> bytes:
+    if not secret.startswith("whsec_"):
+        return secret.encode()
+    encoded = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a whsec_ secret must continue in base64 (as Standard Webhooks secrets do)") from None
+
+
+class BridgeSettings(BaseModel):
+    """A `[bridges.<name>]` table: a messaging platform talking to smsgate through one channel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    platform: Literal["rapidpro"] = Field(description="The platform's protocol; `rapidpro` is its External API.")
+    channel: str = Field(description="The smsgate channel that carries the platform's messages.")
+    receive_url: str = Field(description="The platform's channel base URL, e.g. https://rp.example/c/ex/<uuid>.")
+    secret: SecretStr = Field(description="Shared secret the platform sends to /b/<name>/send (Authorization "
+                                          "header or `secret` query parameter).")
+
+    @field_validator("receive_url")
+    @classmethod
+    def _receive_url(cls, value: str) -> str:
+        return _http_url(value).rstrip("/")
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 8:
+            raise ValueError("must be at least 8 characters (it guards sending SMS on your account)")
+        return value
 
 
 class GatewaySettings(BaseModel):
@@ -43,6 +121,18 @@ class GatewaySettings(BaseModel):
     api_token: SecretStr | None = Field(None, description="Bearer token required by the outbound HTTP API.")
     trust_proxy: bool = Field(False, description="Honour X-Forwarded-Proto/Host when rebuilding request URLs.")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Inbound bodies larger than this get a 413.")
+    send_concurrency: int = Field(4, ge=1, le=256, description="Sends in flight per channel in the serve worker.")
+    send_max_attempts: int = Field(
+        10, ge=1, le=1000, description="Worker attempts per message (each with the channel's retries) before failed.")
+    send_retry_base: float = Field(5.0, gt=0, description="Seconds before the worker retries an errored message; "
+                                                          "doubles per attempt.")
+    send_retry_max: float = Field(600.0, gt=0, description="Longest wait between the worker's attempts, in seconds.")
+    send_lease: float = Field(30.0, ge=0.5, description="Seconds a worker's claim on a message lasts unrenewed; "
+                                                        "after a crash, its sends resume this much later.")
+    webhook_retry_max: float = Field(300.0, gt=0, description="Longest wait between deliveries of an "
+                                                              "unacknowledged webhook or bridge call, in seconds.")
+    webhooks: list[WebhookSettings] = Field(default_factory=list,
+                                            description="`[[gateway.webhooks]]`: URLs receiving signed events.")
 
     def base_url(self) -> str:
         """The public base URL without a trailing slash."""
@@ -58,6 +148,8 @@ class ChannelSettings(BaseModel):
     address: str = Field("", description="The channel's own number, short code or sender id.")
     country: str | None = Field(None, description="ISO 3166 alpha-2 country used to parse local numbers.")
     tps: float | None = Field(None, gt=0, description="Maximum requests per second to the aggregator.")
+    max_in_flight: int = Field(
+        8, ge=1, le=1000, description="Most requests to this channel's aggregator at once; more wait their turn.")
     max_attempts: int = Field(3, ge=1, le=20, description="Attempts per request on retryable errors.")
     max_retry_wait: float = Field(30.0, ge=0, description="Longest wait between attempts, in seconds.")
     retry_on_timeout: bool = Field(
@@ -85,12 +177,12 @@ class Channel:
 
 @dataclass(slots=True)
 class Config:
-    """A loaded configuration: the gateway settings and the channels by name."""
+    """A loaded configuration: the gateway settings, the channels and the platform bridges by name."""
 
     gateway: GatewaySettings = field(default_factory=lambda: GatewaySettings())
     channels: dict[str, Channel] = field(default_factory=dict)
     path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    bridges: dict[str, BridgeSettings] = field(default_factory=dict)
 
     def channel(self, name: str) -> Channel:
         """The channel called `name`, or a ConfigError listing the known ones."""
@@ -109,6 +201,7 @@ class _Root(BaseSettings):
 
     gateway: dict[str, Any] = {}
     channels: dict[str, dict[str, Any]] = {}
+    bridges: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -151,11 +244,13 @@ def load_config(path: str | Path | None = None, adapters: dict[str, type[Adapter
 def config_from_dict(data: dict[str, Any], adapters: dict[str, type[Adapter]] | None = None, *,
                      file: str = "<config>") -> Config:
     """Validate an already-parsed config (the TOML's tables as a dict), with `SMSGATE_*` overrides applied."""
-    unknown = set(data) - {"gateway", "channels", "bridges", "webhooks"}
+    if "webhooks" in data:
+        raise ConfigError("unknown table webhooks: webhooks go in [[gateway.webhooks]]", file=file)
+    unknown = set(data) - {"gateway", "channels", "bridges"}
     if unknown:
         raise ConfigError(f"unknown table(s) {', '.join(sorted(unknown))}", file=file)
     try:
-        root = _Root(**{k: v for k, v in data.items() if k in ("gateway", "channels")})
+        root = _Root(**{k: v for k, v in data.items() if k in ("gateway", "channels", "bridges")})
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(first["msg"], file=file, field=_loc(first)) from None
@@ -169,8 +264,23 @@ def config_from_dict(data: dict[str, Any], adapters: dict[str, type[Adapter]] | 
 
         adapters = {name: info.adapter for name, info in get_adapters().items()}
     channels = {name: _channel(name, raw, adapters, file) for name, raw in root.channels.items()}
-    return Config(gateway=gateway, channels=channels, extra={k: data[k] for k in ("bridges", "webhooks")
-                                                             if k in data})
+    bridges = {name: _bridge(name, raw, channels, file) for name, raw in root.bridges.items()}
+    return Config(gateway=gateway, channels=channels, bridges=bridges)
+
+
+def _bridge(name: str, raw: Any, channels: dict[str, Channel], file: str) -> BridgeSettings:
+    where = f"bridges.{name}"
+    if not isinstance(raw, dict):
+        raise ConfigError("must be a table", file=file, field=where)
+    try:
+        bridge = BridgeSettings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(first["msg"], file=file, field=f"{where}.{_loc(first)}") from None
+    if bridge.channel not in channels:
+        known = ", ".join(sorted(channels)) or "none configured"
+        raise ConfigError(f"unknown channel {bridge.channel!r} (known: {known})", file=file, field=f"{where}.channel")
+    return bridge
 
 
 def _channel(name: str, raw: Any, adapters: dict[str, type[Adapter]], file: str) -> Channel:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,15 +13,39 @@ import httpx
 import pluggy
 
 from ._adapter import Adapter, InboundRequest
+from ._bridges import RapidProBridge, make_bridges
 from ._config import Channel, Config
 from ._errors import MessageInvalid, RequestRejected, SendError
 from ._http import HttpClient
 from ._models import Event, IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
-from ._store import InboundOutcome, MessageRecord, SQLiteStore, Store
+from ._outbox import build_planner
+from ._store import InboundOutcome, MessageRecord, SQLiteStore, StatusChange, Store
 
 __all__ = ["Gateway", "SendOutcome"]
 
 log = logging.getLogger("smsgate")
+
+# Set while a send attempt runs: called before each HTTP request the attempt makes.
+_on_request: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar(
+    "smsgate_on_request", default=None)
+
+
+async def _before_request(request: httpx.Request) -> None:
+    callback = _on_request.get()
+    if callback is not None:
+        await callback()
+
+
+class _MarkingHttpClient(HttpClient):
+    """The shared client, plus a request hook that durably marks a send as started before its first request."""
+
+    def client(self, verify: Any = None) -> httpx.AsyncClient:
+        """The pooled client, with the marking hook installed once."""
+        client = super().client(verify)
+        hooks = client.event_hooks["request"]
+        if _before_request not in hooks:
+            hooks.append(_before_request)
+        return client
 
 
 async def await_me_maybe(value: Any) -> Any:
@@ -58,13 +83,16 @@ class Gateway:
         self.config = config
         self.pm = pm
         self.store: Store = store or SQLiteStore(config.gateway.database, synchronous=config.gateway.synchronous)
-        self.http = HttpClient(transport)
+        self.http: HttpClient = _MarkingHttpClient(transport)
         self.public_url = config.gateway.base_url()
         self.adapters: dict[str, Adapter] = {}
         for name, channel in config.channels.items():
             adapter = channel.adapter_cls(channel, self.http, self.public_url)
             self.adapters[name] = adapter
             self.pm.hook.smsgate_adapter_started(adapter=adapter)
+        self.bridges: dict[str, RapidProBridge] = make_bridges(config.bridges)
+        if config.gateway.webhooks or self.bridges:
+            self.store.set_planner(build_planner(config.gateway.webhooks, self.bridges))
 
     async def close(self) -> None:
         """Close pooled connections and the store."""
@@ -112,9 +140,10 @@ class Gateway:
             return SendOutcome(record, None, False)
         return await self.attempt(message.id, message)
 
-    async def attempt(self, message_id: str, message: OutgoingMessage | None = None) -> SendOutcome:
+    async def attempt(self, message_id: str, message: OutgoingMessage | None = None, *,
+                      lease_seconds: float = 300) -> SendOutcome:
         """Claim a queued or errored message and send it once through its channel's adapter."""
-        claimed = await self.store.claim(message_id)
+        claimed = await self.store.claim(message_id, lease_seconds)
         if claimed is None:
             current = await self.store.get_message(message_id)
             if current is None:
@@ -127,7 +156,23 @@ class Gateway:
         adapter = self.adapter(message.channel)
         channel = adapter.channel
         clog = adapter.new_log("send", message.id)
-        result = await self._send_once(adapter, channel, message, clog)
+        marked = False
+
+        async def mark_sending() -> None:
+            # durable before the first request leaves: after a crash, the worker knows the send is in doubt
+            nonlocal marked
+            if not marked:
+                marked = True
+                try:
+                    await self.store.mark_sending(message_id)
+                except Exception:
+                    log.exception("cannot mark %s as being sent", message_id)
+
+        token = _on_request.set(mark_sending)
+        try:
+            result = await self._send_once(adapter, channel, message, clog)
+        finally:
+            _on_request.reset(token)
         change = await self.store.record_send(message.id, result, clog)
         for event in result.events:
             if isinstance(event, OptOut):
@@ -141,6 +186,18 @@ class Gateway:
         stored = await self.store.get_message(message.id)
         assert stored is not None
         return SendOutcome(stored, result, True)
+
+    async def fail(self, message_id: str, error_code: str, error_reason: str) -> StatusChange:
+        """Give up on an unclaimed queued or errored message: `failed` with the reason, hooks fired."""
+        change = await self.store.fail_message(message_id, error_code, error_reason)
+        if change.applied and change.current is not None:
+            stored = await self.store.get_message(message_id)
+            if stored is not None:
+                await self._notify_status(stored.channel, StatusUpdate(stored.channel, change.current, message_id,
+                                                                       error_code=error_code,
+                                                                       error_reason=error_reason),
+                                          change.previous, change.current)
+        return change
 
     async def _send_once(self, adapter: Adapter, channel: Channel, message: OutgoingMessage,
                          clog: Any) -> SendResult:

@@ -15,7 +15,7 @@ from ._channellog import ChannelLog
 from ._config import ChannelSettings
 from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, SendError, Throttled
 
-__all__ = ["HttpClient", "check_response", "parse_retry_after"]
+__all__ = ["HttpClient", "check_response", "merge_headers", "parse_retry_after"]
 
 ResponseCheck = Callable[[httpx.Response], None]
 
@@ -76,6 +76,7 @@ class HttpClient:
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._clients: dict[Any, httpx.AsyncClient] = {}
         self._throttles: dict[str, _Throttle] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     def client(self, verify: Any = None) -> httpx.AsyncClient:
         """The pooled client (one per TLS verification setting: a CA bundle needs its own pool)."""
@@ -105,11 +106,17 @@ class HttpClient:
             if throttle is None or throttle.interval != 1.0 / settings.tps:
                 throttle = self._throttles[log.channel] = _Throttle(settings.tps)
         client = self.client(verify)
+        # httpx's pool slows down sharply with many connections to one host (it rescans every waiting request
+        # on each event), and aggregators cap concurrent connections anyway: bound the requests in flight.
+        slots = self._slots.get(log.channel)
+        if slots is None:
+            slots = self._slots[log.channel] = asyncio.Semaphore(settings.max_in_flight)
 
         async def attempt() -> httpx.Response:
             if throttle is not None:
                 await throttle.wait()
-            return await self._once(client, log, settings, method, url, check, kwargs)
+            async with slots:
+                return await self._once(client, log, settings, method, url, check, kwargs)
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(settings.max_attempts),

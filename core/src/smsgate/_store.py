@@ -1,14 +1,19 @@
-"""Durable storage of messages, status history, opt-outs and channel logs.
+"""Durable storage of messages, status history, opt-outs, channel logs and the platform outbox.
 
 `Store` is the interface the gateway and the CLI use; `SQLiteStore` is the embedded default. It runs
 every operation on one writer thread and commits a batch of concurrent operations in one transaction
 (group commit), so each caller's `await` returns only after its data is on disk.
+
+The outbox holds what the platform side (webhooks, bridges) must still be told. A planner set with
+`set_planner` turns each stored event into outbox rows inside the transaction that stores the event, so a
+crash can never keep the event and lose its webhook.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -29,12 +34,24 @@ from ._models import (
     SendResult,
     Status,
     StatusUpdate,
+    new_id,
     utcnow,
 )
 
-__all__ = ["InboundOutcome", "MessageRecord", "SQLiteStore", "Store", "StatusChange"]
+__all__ = [
+    "InboundOutcome",
+    "MessageRecord",
+    "Notification",
+    "OutboxItem",
+    "OutboxPlanner",
+    "OutboxRow",
+    "SQLiteStore",
+    "Store",
+    "StatusChange",
+]
 
 T = TypeVar("T")
+log = logging.getLogger("smsgate.store")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -99,7 +116,28 @@ CREATE TABLE IF NOT EXISTS channel_logs (
 );
 CREATE INDEX IF NOT EXISTS logs_by_channel ON channel_logs (channel, seq);
 CREATE INDEX IF NOT EXISTS logs_by_message ON channel_logs (message_id);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    target TEXT NOT NULL,
+    key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    lease_until TEXT,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    done_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_open ON outbox (target, key, seq) WHERE done_at IS NULL;
 """
+
+# Columns added after the first schema: (table, column, type). Added in place when an older file lacks them.
+_ADDED_COLUMNS = [
+    ("messages", "next_attempt_at", "TEXT"),  # the worker's backoff: not retried before this time
+    ("messages", "sending_at", "TEXT"),  # a request of the current claim went out; cleared with its outcome
+]
 
 
 def _ts(value: datetime | None = None) -> str:
@@ -127,6 +165,8 @@ class MessageRecord:
     created_at: str
     updated_at: str
     history: list[dict[str, Any]] = field(default_factory=list)
+    next_attempt_at: str | None = None
+    sending_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view (`from_` becomes `from`)."""
@@ -152,6 +192,45 @@ class InboundOutcome:
     event: Event
     created: bool = True
     change: StatusChange | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A stored event the platform side hears about: its type, channel, ordering key and JSON-ready data."""
+
+    type: str
+    channel: str
+    key: str
+    data: dict[str, Any]
+    at: str
+    message: MessageRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One delivery a planner wants: to `target`, in order with the other items of the same `key`."""
+
+    target: str
+    key: str
+    type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A stored outbox item taken for delivery: its stable id (the webhook-id) and attempt count."""
+
+    id: str
+    seq: int
+    target: str
+    key: str
+    type: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: str
+
+
+OutboxPlanner = Callable[[Notification], Sequence[OutboxItem]]
 
 
 class Store(Protocol):
@@ -193,6 +272,45 @@ class Store(Protocol):
     async def close(self) -> None:
         """Finish pending writes and close."""
 
+    def set_planner(self, planner: OutboxPlanner | None) -> None:
+        """Turn every stored event into outbox rows with `planner`, in the event's own transaction."""
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call `listener("queued")` / `listener("outbox")` (from the writer thread) when such rows are written."""
+
+    async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
+        """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
+
+    async def renew(self, message_id: str, lease_seconds: float) -> bool:
+        """Extend a live claim; False when the message is no longer claimed."""
+
+    async def mark_sending(self, message_id: str) -> None:
+        """Record that a request of the current claim is going out (the send is in doubt until its outcome)."""
+
+    async def clear_in_doubt(self, message_id: str) -> None:
+        """Forget that an unclaimed message's last request went out, so it is retried."""
+
+    async def schedule_retry(self, message_id: str, at: datetime) -> None:
+        """Do not attempt an errored message again before `at`."""
+
+    async def fail_message(self, message_id: str, error_code: str, error_reason: str) -> StatusChange:
+        """Make an unclaimed pending message `failed` (the worker gave up); unapplied if it is not pending."""
+
+    async def outbox_due(self, *, limit: int = 100, lease_seconds: float = 60) -> list[OutboxRow]:
+        """Take the first undelivered item of each (target, key) that is due, oldest first."""
+
+    async def outbox_done(self, item_id: str) -> None:
+        """Mark an outbox item delivered."""
+
+    async def outbox_retry(self, item_id: str, at: datetime, error: str) -> None:
+        """Release an outbox item after a failed delivery; try again at `at`."""
+
+    async def outbox_release(self) -> None:
+        """Release every outbox claim (a starting dispatcher: a dead one's claims are void)."""
+
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+
 
 class _Writer:
     """One thread owns the connection; concurrent jobs are committed together (group commit)."""
@@ -215,6 +333,10 @@ class _Writer:
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA busy_timeout=10000")
             conn.executescript(_SCHEMA)
+            for table, column, kind in _ADDED_COLUMNS:
+                have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         except Exception as exc:
             self._ready.set_exception(exc)
             return
@@ -285,6 +407,45 @@ class SQLiteStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = _Writer(self.path, synchronous)
+        self._planner: OutboxPlanner | None = None
+        self._listeners: list[Callable[[str], None]] = []
+
+    def set_planner(self, planner: OutboxPlanner | None) -> None:
+        """Turn every stored event into outbox rows with `planner`, in the event's own transaction."""
+        self._planner = planner
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call `listener("queued")` / `listener("outbox")` (from the writer thread) when such rows are written."""
+        self._listeners.append(listener)
+
+    def _signal(self, topic: str) -> None:
+        # called inside the writing job: a reader woken now runs in a later batch, after this commit
+        for listener in self._listeners:
+            try:
+                listener(topic)
+            except Exception:
+                log.exception("a store listener failed")
+
+    def _notify(self, conn: sqlite3.Connection, notes: Sequence[Notification]) -> None:
+        if self._planner is None or not notes:
+            return
+        now = _ts()
+        added = False
+        for note in notes:
+            try:
+                items = list(self._planner(note))
+            except Exception:  # a planning bug must not make the gateway refuse an aggregator's callback
+                log.exception("the outbox planner failed on %s %s", note.type, note.key)
+                continue
+            for item in items:
+                conn.execute(
+                    "INSERT INTO outbox (id, target, key, type, payload, next_attempt_at, created_at)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    (new_id(), item.target, item.key, item.type, json.dumps(item.payload, ensure_ascii=False,
+                                                                             default=str), now, now))
+                added = True
+        if added:
+            self._signal("outbox")
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.wrap_future(self._writer.submit(fn))
@@ -315,6 +476,9 @@ class SQLiteStore:
                              " VALUES (?,?,?,1,?)", (message.id, message.channel, Status.QUEUED.value, now))
             record = _get(conn, message.id)
             assert record is not None
+            if created:
+                self._notify(conn, [_status_note(record, None, None, None, None, now)])
+                self._signal("queued")
             return record, created
 
         return await self._call(op)
@@ -344,14 +508,19 @@ class SQLiteStore:
                 conn.execute("INSERT OR REPLACE INTO external_ids (channel, external_id, message_id) VALUES (?,?,?)",
                              (channel, ext, message_id))
             conn.execute(
-                "UPDATE messages SET lease_until = NULL, segments = ?, external_id = COALESCE(?, external_id),"
-                " external_ids = ?, error_code = ?, error_reason = ? WHERE id = ?",
+                "UPDATE messages SET lease_until = NULL, sending_at = NULL, next_attempt_at = NULL, segments = ?,"
+                " external_id = COALESCE(?, external_id), external_ids = ?, error_code = ?, error_reason = ?"
+                " WHERE id = ?",
                 (result.segments, result.external_ids[0] if result.external_ids else None,
                  json.dumps(result.external_ids), result.error_code, result.error_reason, message_id))
             change = _apply_status(conn, message_id, channel, result.status, None, result.error_code,
                                    result.error_reason, utcnow())
-            for event in result.events:
-                _store_event(conn, channel, event)
+            notes = []
+            if change.applied:
+                notes.append(_change_note(conn, change, None, result.error_code, result.error_reason, _ts()))
+            outcomes = [_store_event(conn, channel, event) for event in result.events]
+            notes.extend(_outcome_notes(conn, channel, outcomes))
+            self._notify(conn, notes)
             if log is not None:
                 _insert_log(conn, log)
             return change
@@ -370,6 +539,117 @@ class SQLiteStore:
 
         return await self._call(op)
 
+    async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
+        """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[MessageRecord]:
+            now = _ts()
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE direction = 'out' AND status IN ('queued', 'errored') AND channel = ?"
+                " AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+                " ORDER BY created_at, rowid LIMIT ?", (channel, now, now, limit)).fetchall()
+            return [_record(r) for r in rows]
+
+        return await self._call(op)
+
+    async def renew(self, message_id: str, lease_seconds: float) -> bool:
+        """Extend a live claim; False when the message is no longer claimed."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE messages SET lease_until = ? WHERE id = ? AND lease_until IS NOT NULL"
+                " AND status IN ('queued', 'errored')",
+                (_ts(utcnow() + timedelta(seconds=lease_seconds)), message_id))
+            return cur.rowcount == 1
+
+        return await self._call(op)
+
+    async def mark_sending(self, message_id: str) -> None:
+        """Record that a request of the current claim is going out (the send is in doubt until its outcome)."""
+        await self._call(lambda conn: conn.execute(
+            "UPDATE messages SET sending_at = ? WHERE id = ? AND sending_at IS NULL", (_ts(), message_id)))
+
+    async def clear_in_doubt(self, message_id: str) -> None:
+        """Forget that an unclaimed message's last request went out, so it is retried."""
+        await self._call(lambda conn: conn.execute(
+            "UPDATE messages SET sending_at = NULL WHERE id = ? AND (lease_until IS NULL OR lease_until < ?)",
+            (message_id, _ts())))
+
+    async def schedule_retry(self, message_id: str, at: datetime) -> None:
+        """Do not attempt an errored message again before `at`."""
+        await self._call(lambda conn: conn.execute(
+            "UPDATE messages SET next_attempt_at = ? WHERE id = ? AND status = 'errored'", (_ts(at), message_id)))
+
+    async def fail_message(self, message_id: str, error_code: str, error_reason: str) -> StatusChange:
+        """Make an unclaimed pending message `failed` (the worker gave up); unapplied if it is not pending."""
+
+        def op(conn: sqlite3.Connection) -> StatusChange:
+            cur = conn.execute(
+                "UPDATE messages SET lease_until = NULL, sending_at = NULL, next_attempt_at = NULL, error_code = ?,"
+                " error_reason = ? WHERE id = ? AND direction = 'out' AND status IN ('queued', 'errored')"
+                " AND (lease_until IS NULL OR lease_until < ?)", (error_code, error_reason, message_id, _ts()))
+            if cur.rowcount != 1:
+                row = conn.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()
+                current = Status(row["status"]) if row and row["status"] in {s.value for s in Status} else None
+                return StatusChange(message_id if row else None, current, current, False)
+            channel = conn.execute("SELECT channel FROM messages WHERE id = ?", (message_id,)).fetchone()["channel"]
+            change = _apply_status(conn, message_id, channel, Status.FAILED, None, error_code, error_reason,
+                                   utcnow())
+            if change.applied:
+                self._notify(conn, [_change_note(conn, change, None, error_code, error_reason, _ts())])
+            return change
+
+        return await self._call(op)
+
+    # -- outbox -----------------------------------------------------------------------------------
+
+    async def outbox_due(self, *, limit: int = 100, lease_seconds: float = 60) -> list[OutboxRow]:
+        """Take the first undelivered item of each (target, key) that is due, oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[OutboxRow]:
+            now = _ts()
+            # only the head of each (target, key) queue: a later event never overtakes an earlier one
+            rows = conn.execute(
+                "SELECT o.* FROM outbox o WHERE o.done_at IS NULL AND o.seq = (SELECT MIN(p.seq) FROM outbox p"
+                " WHERE p.target = o.target AND p.key = o.key AND p.done_at IS NULL)"
+                " AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)"
+                " ORDER BY o.seq LIMIT ?", (now, now, limit)).fetchall()
+            until = _ts(utcnow() + timedelta(seconds=lease_seconds))
+            for row in rows:
+                conn.execute("UPDATE outbox SET lease_until = ? WHERE seq = ?", (until, row["seq"]))
+            return [OutboxRow(id=r["id"], seq=r["seq"], target=r["target"], key=r["key"], type=r["type"],
+                              payload=json.loads(r["payload"]), attempts=r["attempts"], created_at=r["created_at"])
+                    for r in rows]
+
+        return await self._call(op)
+
+    async def outbox_done(self, item_id: str) -> None:
+        """Mark an outbox item delivered."""
+        await self._call(lambda conn: conn.execute(
+            "UPDATE outbox SET done_at = ?, lease_until = NULL, attempts = attempts + 1, last_error = NULL"
+            " WHERE id = ?", (_ts(), item_id)))
+
+    async def outbox_retry(self, item_id: str, at: datetime, error: str) -> None:
+        """Release an outbox item after a failed delivery; try again at `at`."""
+        await self._call(lambda conn: conn.execute(
+            "UPDATE outbox SET lease_until = NULL, attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+            " WHERE id = ?", (_ts(at), error, item_id)))
+
+    async def outbox_release(self) -> None:
+        """Release every outbox claim (a starting dispatcher: a dead one's claims are void)."""
+        await self._call(lambda conn: conn.execute(
+            "UPDATE outbox SET lease_until = NULL WHERE done_at IS NULL AND lease_until IS NOT NULL"))
+
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+        where = {None: "", True: " WHERE done_at IS NULL", False: " WHERE done_at IS NOT NULL"}[pending]
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+
+        return await self._call(op)
+
     # -- inbound ----------------------------------------------------------------------------------
 
     async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
@@ -378,6 +658,7 @@ class SQLiteStore:
 
         def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
             outcomes = [_store_event(conn, channel, e) for e in events]
+            self._notify(conn, _outcome_notes(conn, channel, outcomes))
             if log is not None:
                 _insert_log(conn, log)
             return outcomes
@@ -456,7 +737,8 @@ def _record(row: sqlite3.Row) -> MessageRecord:
         external_ids=json.loads(row["external_ids"]) or ([row["external_id"]] if row["external_id"] else []),
         attachments=json.loads(row["attachments"]), metadata=json.loads(row["metadata"]),
         segments=row["segments"], attempts=row["attempts"], error_code=row["error_code"],
-        error_reason=row["error_reason"], created_at=row["created_at"], updated_at=row["updated_at"])
+        error_reason=row["error_reason"], created_at=row["created_at"], updated_at=row["updated_at"],
+        next_attempt_at=row["next_attempt_at"], sending_at=row["sending_at"])
 
 
 def _get(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
@@ -534,3 +816,43 @@ def _insert_log(conn: sqlite3.Connection, log: ChannelLog) -> None:
         " VALUES (?,?,?,?,?,?,?,?)",
         (log.id, log.channel, log.kind, log.message_id, int(bool(log.errors)), log.elapsed_ms, data["created_at"],
          json.dumps(data, ensure_ascii=False)))
+
+
+# -- notifications: what the platform side is told, built inside the storing transaction ----------------
+
+
+def _status_note(record: MessageRecord, previous: Status | None, external_id: str | None, error_code: str | None,
+                 error_reason: str | None, at: str) -> Notification:
+    data = {"id": record.id, "channel": record.channel, "status": record.status,
+            "previous": previous.value if previous else None, "to": record.to, "from": record.from_,
+            "external_id": external_id, "external_ids": record.external_ids, "segments": record.segments,
+            "error_code": error_code, "error_reason": error_reason, "metadata": record.metadata, "at": at}
+    return Notification("message.status_changed", record.channel, record.id, data, at, record)
+
+
+def _change_note(conn: sqlite3.Connection, change: StatusChange, external_id: str | None, error_code: str | None,
+                 error_reason: str | None, at: str) -> Notification:
+    assert change.message_id is not None
+    record = _get(conn, change.message_id)
+    assert record is not None
+    return _status_note(record, change.previous, external_id, error_code, error_reason, at)
+
+
+def _outcome_notes(conn: sqlite3.Connection, channel: str, outcomes: Sequence[InboundOutcome]) -> list[Notification]:
+    """The same events the gateway's broadcast hooks fire for, in the same order."""
+    notes = []
+    for outcome in outcomes:
+        event = outcome.event
+        if isinstance(event, IncomingMessage) and outcome.created:
+            at = _ts(event.received_at)
+            data = {"id": event.id, "channel": channel, "from": event.from_, "to": event.to, "text": event.text,
+                    "attachments": event.attachments, "external_id": event.external_id, "received_at": at}
+            notes.append(Notification("message.received", channel, event.id, data, _ts()))
+        elif isinstance(event, StatusUpdate) and outcome.change and outcome.change.applied:
+            notes.append(_change_note(conn, outcome.change, event.external_id, event.error_code, event.error_reason,
+                                      _ts(event.at)))
+        elif isinstance(event, OptOut):
+            data = {"channel": channel, "address": event.address, "reason": event.reason, "at": _ts(event.at)}
+            notes.append(Notification("contact.opted_out", channel, f"opt-out:{channel}:{event.address}", data,
+                                      _ts(event.at)))
+    return notes

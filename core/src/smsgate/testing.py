@@ -9,6 +9,7 @@ tables with `run_inbound_case` / `run_outbound_case`, and `assert_no_secrets`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import urllib.parse
@@ -125,12 +126,14 @@ def _make_config(tmp: Path, channels: dict[str, dict[str, Any]], gateway: dict[s
 def smsgate_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     """A factory: `smsgate_harness(channels={...}, gateway={...}, adapters=[Cls], respond=fn)` → Harness."""
     made: list[Harness] = []
+    counter = itertools.count()
 
     def factory(channels: dict[str, dict[str, Any]], *, gateway: dict[str, Any] | None = None,
                 adapters: Iterable[type[Adapter]] | None = None, **kwargs: Any) -> Harness:
-        folder = tmp_path / f"gw{len(made)}"
+        folder = tmp_path / f"gw{next(counter)}"
+        config = _make_config(folder, channels, gateway, adapters)  # validate before touching the disk
         folder.mkdir()
-        harness = Harness(_make_config(folder, channels, gateway, adapters), **kwargs)
+        harness = Harness(config, **kwargs)
         made.append(harness)
         return harness
 
@@ -158,10 +161,24 @@ def smsgate_register() -> Iterator[Callable[[object, str], None]]:
 SECRET_QUERY = ["username", "password", "user", "pass", "pwd", "auth_token", "token", "api_key", "apikey", "secret"]
 
 
+_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_FAKE_SID = "AC" + "0" * 32
+
+
 def _filter_path(request: Any) -> Any:
     # a Twilio account SID sits in the URL path: keep it masked in every recorded URI
-    request.uri = re.sub(r"/Accounts/AC[0-9a-fA-F]{32}", "/Accounts/AC" + "0" * 32, request.uri)
+    request.uri = _SID.sub(_FAKE_SID, request.uri)
     return request
+
+
+def _filter_response(response: dict[str, Any]) -> dict[str, Any]:
+    # Twilio-style answers echo the account SID (`account_sid`, `uri`) in their bodies
+    body = response.get("body", {}).get("string")
+    if isinstance(body, bytes):
+        response["body"]["string"] = _SID.sub(_FAKE_SID, body.decode("utf-8", "replace")).encode()
+    elif isinstance(body, str):
+        response["body"]["string"] = _SID.sub(_FAKE_SID, body)
+    return response
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +189,7 @@ def vcr_config() -> dict[str, Any]:
         "filter_query_parameters": [(p, "REDACTED") for p in SECRET_QUERY],
         "filter_post_data_parameters": [(p, "REDACTED") for p in SECRET_QUERY],
         "before_record_request": _filter_path,
+        "before_record_response": _filter_response,
         "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
         "decode_compressed_response": True,
     }

@@ -1,0 +1,253 @@
+"""The outbound HTTP API (`/api/v1`): queue messages for the send worker, read them back, and its OpenAPI.
+
+Every route but the OpenAPI document needs `Authorization: Bearer <[gateway] api_token>`. Without a
+configured token the API refuses every request: it is never open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ._app import read_body
+from ._errors import ConfigError, MessageInvalid, RequestRejected
+from ._gateway import Gateway
+from ._models import Status
+from ._store import MessageRecord
+
+__all__ = ["OPENAPI", "SendRequest", "api_routes"]
+
+PREFIX = "/api/v1"
+MAX_LIMIT = 1000
+_STATUSES = sorted({s.value for s in Status} | {"received"})
+
+
+class SendRequest(BaseModel):
+    """The body of `POST /api/v1/messages`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(min_length=1, description="Name of the channel to send through.")
+    to: str = Field(min_length=1, description="Recipient: E.164, or local to the channel's country.")
+    text: str = Field("", description="Message text (may be empty when there are attachments).")
+    id: uuid.UUID | None = Field(None, description="Your UUID for the message: the same id is queued only once.")
+    attachments: list[str] = Field(default_factory=list, description="Attachment URLs, optionally `mime/type:url`.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Yours: stored and echoed in webhooks.")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _uuid_string(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be a UUID string")
+        return value
+
+
+def _reject(reason: str, status_code: int, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status_code, headers=headers or None)
+
+
+def _message_json(record: MessageRecord, *, detail: bool = False) -> dict[str, Any]:
+    data = record.as_dict()
+    data.pop("sending_at", None)  # internal crash-recovery state, not part of the API
+    if not detail:
+        data.pop("history", None)  # only the detail route loads it: an empty list would mislead
+    return data
+
+
+def api_routes(gateway: Gateway) -> list[BaseRoute]:
+    """The API's routes bound to `gateway`."""
+    settings = gateway.config.gateway
+
+    def authorize(request: Request) -> JSONResponse | None:
+        if settings.api_token is None or not settings.api_token.get_secret_value():
+            return _reject("the API is disabled: set [gateway] api_token (or SMSGATE_GATEWAY__API_TOKEN) and send "
+                           "it as 'Authorization: Bearer <token>'", 403)
+        scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _reject("authentication required: send 'Authorization: Bearer <api_token>'", 401,
+                           **{"WWW-Authenticate": "Bearer"})
+        expected = settings.api_token.get_secret_value().encode()
+        if not hmac.compare_digest(token.strip().encode("utf-8", "surrogateescape"), expected):
+            return _reject("invalid bearer token", 401, **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return None
+
+    async def create(request: Request) -> Response:
+        denied = authorize(request)
+        if denied is not None:
+            return denied
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+            try:
+                raw = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise RequestRejected(f"body is not valid JSON: {exc}") from None
+            if not isinstance(raw, dict):
+                raise RequestRejected('the body must be a JSON object such as {"channel": "ex", "to": "+250…", '
+                                      '"text": "hi"}')
+            try:
+                req = SendRequest.model_validate(raw)
+            except ValidationError as exc:
+                reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                                    for e in exc.errors())
+                raise RequestRejected(reasons, 422) from None
+            if req.channel not in gateway.adapters:
+                known = ", ".join(sorted(gateway.adapters)) or "none configured"
+                raise RequestRejected(f"unknown channel {req.channel!r} (known: {known})", 422)
+            fields: dict[str, Any] = {"attachments": req.attachments, "metadata": req.metadata}
+            if req.id is not None:
+                fields["id"] = str(req.id)
+                known_message = await gateway.store.get_message(str(req.id))
+                if known_message is not None:  # idempotent: the stored message wins, nothing is queued again
+                    return JSONResponse(_message_json(known_message), status_code=200)
+            try:
+                message = await gateway.prepare(req.channel, req.to, req.text, **fields)
+            except MessageInvalid as exc:
+                raise RequestRejected(exc.reason, 422) from None
+            record, created = await gateway.enqueue(message)
+        except RequestRejected as exc:
+            return _reject(exc.reason, exc.status_code)
+        except ConfigError as exc:
+            return _reject(str(exc), 422)
+        return JSONResponse(_message_json(record), status_code=202 if created else 200)
+
+    async def listing(request: Request) -> Response:
+        denied = authorize(request)
+        if denied is not None:
+            return denied
+        query = request.query_params
+        unknown = set(query) - {"channel", "status", "direction", "limit"}
+        if unknown:
+            return _reject(f"unknown query parameter(s) {', '.join(sorted(unknown))}", 400)
+        status = query.get("status") or None
+        if status is not None and status not in _STATUSES:
+            return _reject(f"unknown status {status!r} (one of {', '.join(_STATUSES)})", 400)
+        direction = query.get("direction") or None
+        if direction not in (None, "in", "out"):
+            return _reject("direction must be 'in' or 'out'", 400)
+        try:
+            limit = int(query.get("limit", "50"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_LIMIT:
+            return _reject(f"limit must be an integer from 1 to {MAX_LIMIT}", 400)
+        records = await gateway.store.list_messages(channel=query.get("channel") or None, status=status,
+                                                    direction=direction, limit=limit)
+        return JSONResponse({"messages": [_message_json(r) for r in records]})
+
+    async def detail(request: Request) -> Response:
+        denied = authorize(request)
+        if denied is not None:
+            return denied
+        record = await gateway.store.get_message(request.path_params["id"])
+        if record is None:
+            return _reject(f"no message with id {request.path_params['id']!r}", 404)
+        return JSONResponse(_message_json(record, detail=True))
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
+    return [
+        Route(f"{PREFIX}/messages", create, methods=["POST"]),
+        Route(f"{PREFIX}/messages", listing, methods=["GET"]),
+        Route(f"{PREFIX}/messages/{{id}}", detail, methods=["GET"]),
+        Route(f"{PREFIX}/openapi.json", openapi, methods=["GET"]),
+    ]
+
+
+# -- the OpenAPI document (hand-written; a test checks it lists every served route) ---------------------
+
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+_HISTORY = {"type": "object", "properties": {
+    "status": {"type": "string"}, "applied": {"type": "boolean"}, "external_id": {"type": ["string", "null"]},
+    "error_code": {"type": ["string", "null"]}, "error_reason": {"type": ["string", "null"]},
+    "at": {"type": "string", "format": "date-time"}}}
+_MESSAGE = {"type": "object", "required": ["id", "channel", "direction", "status"], "properties": {
+    "id": {"type": "string"}, "channel": {"type": "string"}, "direction": {"type": "string", "enum": ["in", "out"]},
+    "to": {"type": "string"}, "from": {"type": "string"}, "text": {"type": "string"},
+    "status": {"type": "string", "enum": _STATUSES},
+    "external_ids": {"type": "array", "items": {"type": "string"}},
+    "attachments": {"type": "array", "items": {"type": "string"}},
+    "metadata": {"type": "object"}, "segments": {"type": "integer"},
+    "attempts": {"type": "integer", "description": "Send attempts so far (each with the channel's own retries)."},
+    "error_code": {"type": ["string", "null"]}, "error_reason": {"type": ["string", "null"]},
+    "next_attempt_at": {"type": ["string", "null"], "format": "date-time",
+                        "description": "An errored message is not retried before this time."},
+    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+    "history": {"type": "array", "items": _HISTORY, "description": "Every status report, in order (detail only)."}}}
+
+
+def _error_responses(*codes: int) -> dict[str, Any]:
+    reasons = {400: "Bad request (the reason says why)", 401: "Missing or wrong bearer token",
+               403: "The API is disabled: no api_token is configured", 404: "Not found",
+               413: "Body too large", 422: "Invalid message (unknown channel, invalid number, bad field)"}
+    return {str(c): {"description": reasons[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
+
+
+_SEND_SCHEMA = SendRequest.model_json_schema()
+_SEND_SCHEMA["properties"]["id"] = {"type": "string", "format": "uuid",
+                                    "description": SendRequest.model_fields["id"].description}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "smsgate API", "version": "1.0.0",
+             "description": "Queue SMS for sending and read their status. Events come back as signed webhooks."},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                       "description": "The [gateway] api_token."}},
+        "schemas": {"SendRequest": _SEND_SCHEMA, "Message": _MESSAGE, "Error": _ERROR},
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        f"{PREFIX}/messages": {
+            "post": {
+                "summary": "Queue a message",
+                "description": "Answers once the message is on disk. An id already seen returns the stored "
+                               "message (200) and queues nothing.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/SendRequest"}}}},
+                "responses": {
+                    "202": {"description": "Queued", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Message"}}}},
+                    "200": {"description": "Already known: the stored message", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Message"}}}},
+                    **_error_responses(400, 401, 403, 413, 422)},
+            },
+            "get": {
+                "summary": "List messages, newest first",
+                "parameters": [
+                    {"name": "channel", "in": "query", "schema": {"type": "string"}},
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": _STATUSES}},
+                    {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["in", "out"]}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}},
+                ],
+                "responses": {
+                    "200": {"description": "Messages", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"messages": {"type": "array", "items": {
+                            "$ref": "#/components/schemas/Message"}}}}}}},
+                    **_error_responses(400, 401, 403)},
+            },
+        },
+        f"{PREFIX}/messages/{{id}}": {
+            "get": {
+                "summary": "One message with its status history and segments",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The message", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Message"}}}},
+                    **_error_responses(401, 403, 404)},
+            },
+        },
+        f"{PREFIX}/openapi.json": {
+            "get": {"summary": "This document", "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}},
+        },
+    },
+}

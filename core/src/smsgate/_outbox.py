@@ -1,0 +1,216 @@
+"""The platform outbox: signed webhooks and bridge calls, planned in the event's transaction, delivered until 2xx.
+
+Planning (`build_planner`) runs inside the store's transaction and only decides *what* to deliver. The
+`OutboxDispatcher` (started by `smsgate serve`) delivers each (target, key) queue in order — one message's
+events never overtake each other — retrying with exponential backoff until the receiver answers 2xx.
+Webhooks follow Standard Webhooks: headers `webhook-id` (stable across retries), `webhook-timestamp` and
+`webhook-signature` = `v1,` + base64(HMAC-SHA256(key, f"{id}.{timestamp}.{body}")).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ._config import WEBHOOK_EVENTS, WebhookSettings
+from ._http import parse_retry_after
+from ._models import utcnow
+from ._store import Notification, OutboxItem, OutboxPlanner, OutboxRow
+
+if TYPE_CHECKING:
+    from ._bridges import RapidProBridge
+    from ._gateway import Gateway
+
+__all__ = ["OutboxDispatcher", "build_planner", "sign_webhook", "webhook_body"]
+
+log = logging.getLogger("smsgate.outbox")
+
+
+def sign_webhook(key: bytes, msg_id: str, timestamp: int, body: str) -> str:
+    """The `webhook-signature` header value: `v1,` + base64(HMAC-SHA256(key, f"{id}.{timestamp}.{body}"))."""
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def webhook_body(payload: Mapping[str, Any]) -> str:
+    """The exact JSON text sent (and signed) for a webhook payload."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def build_planner(webhooks: Sequence[WebhookSettings], bridges: Mapping[str, RapidProBridge]) -> OutboxPlanner:
+    """A planner sending each event to every webhook that wants its type and to the bridges concerned."""
+
+    def plan(note: Notification) -> list[OutboxItem]:
+        items = []
+        for hook in webhooks:
+            if note.type in (hook.events or WEBHOOK_EVENTS):
+                payload = {"type": note.type, "timestamp": note.at, "data": note.data}
+                items.append(OutboxItem(f"webhook:{hook.url}", note.key, note.type, payload))
+        for bridge in bridges.values():
+            items.extend(bridge.plan(note))
+        return items
+
+    return plan
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not acknowledge: retry later (after `retry_after` seconds when it said so)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        self.reason, self.retry_after = reason, retry_after
+        super().__init__(reason)
+
+
+class OutboxDispatcher:
+    """Delivers the outbox: in order per (target, key), concurrently across keys, retried until 2xx."""
+
+    def __init__(self, gateway: Gateway, *, concurrency: int = 8, retry_base: float = 1.0,
+                 retry_max: float | None = None, poll_interval: float = 1.0) -> None:
+        self.gateway = gateway
+        self.store = gateway.store
+        self.concurrency = concurrency
+        self.retry_base = retry_base
+        self.retry_max = gateway.config.gateway.webhook_retry_max if retry_max is None else retry_max
+        self.poll_interval = poll_interval
+        self.targets: dict[str, Callable[[OutboxRow], Awaitable[None]]] = {}
+        for hook in gateway.config.gateway.webhooks:
+            self.targets[f"webhook:{hook.url}"] = self._webhook_sender(hook)
+        for bridge in gateway.bridges.values():
+            self.targets[bridge.target] = self._bridge_sender(bridge)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.store.subscribe(self._on_store)
+
+    def _on_store(self, topic: str) -> None:
+        loop = self._loop
+        if topic == "outbox" and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- delivery -------------------------------------------------------------------------------------
+
+    async def deliver_due(self) -> int:
+        """Attempt every item due now once (the head of each queue); return how many were attempted."""
+        rows = await self.store.outbox_due(limit=self.concurrency * 4, lease_seconds=self._lease())
+        if not rows:
+            return 0
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(row: OutboxRow) -> None:
+            async with limit:
+                await self._deliver(row)
+
+        await asyncio.gather(*(one(r) for r in rows))
+        return len(rows)
+
+    async def drain(self, rounds: int = 1000) -> int:
+        """Deliver until nothing is due now (what later rounds unblock included); return the attempts made."""
+        total = 0
+        for _ in range(rounds):
+            done = await self.deliver_due()
+            if not done:
+                break
+            total += done
+        return total
+
+    def _lease(self) -> float:
+        timeouts = [h.timeout for h in self.gateway.config.gateway.webhooks]
+        timeouts += [b.timeout for b in self.gateway.bridges.values()]
+        return max(timeouts, default=30.0) * 2 + 30
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        send = self.targets.get(row.target)
+        try:
+            if send is None:
+                # its webhook or bridge left the config: keep the item, in case it comes back
+                raise DeliveryFailed(f"{row.target} is not configured", retry_after=self.retry_max)
+            await send(row)
+        except DeliveryFailed as exc:
+            delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
+            log.warning("outbox %s to %s failed (attempt %d): %s; next in %.1fs", row.id, row.target,
+                        row.attempts + 1, exc.reason, delay)
+            await self.store.outbox_retry(row.id, utcnow() + timedelta(seconds=delay), exc.reason)
+        except Exception as exc:  # a bug must not stop the other deliveries; the item is retried
+            log.exception("outbox %s to %s crashed", row.id, row.target)
+            await self.store.outbox_retry(row.id, utcnow() + timedelta(seconds=self._backoff(row.attempts)),
+                                          f"{type(exc).__name__}: {exc}")
+        else:
+            await self.store.outbox_done(row.id)
+
+    def _backoff(self, attempts: int) -> float:
+        base = min(self.retry_max, self.retry_base * 2 ** min(attempts, 30))
+        return float(base * random.uniform(0.75, 1.0))  # jitter: receivers coming back are not hit all at once
+
+    async def _post(self, timeout: float, **request: Any) -> None:
+        client = self.gateway.http.client()
+        try:
+            response = await client.request(timeout=timeout, **request)
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+        if not 200 <= response.status_code < 300:
+            retry_after = None
+            if response.status_code in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                if retry_after is not None:
+                    retry_after = min(retry_after, self.retry_max)
+            raise DeliveryFailed(f"HTTP {response.status_code}", retry_after)
+
+    def _webhook_sender(self, hook: WebhookSettings) -> Callable[[OutboxRow], Awaitable[None]]:
+        key = hook.key()
+
+        async def send(row: OutboxRow) -> None:
+            body = webhook_body(row.payload)
+            timestamp = int(time.time())
+            headers = {"Content-Type": "application/json", "webhook-id": row.id,
+                       "webhook-timestamp": str(timestamp),
+                       "webhook-signature": sign_webhook(key, row.id, timestamp, body)}
+            await self._post(hook.timeout, method="POST", url=hook.url, content=body.encode(), headers=headers)
+
+        return send
+
+    def _bridge_sender(self, bridge: RapidProBridge) -> Callable[[OutboxRow], Awaitable[None]]:
+        async def send(row: OutboxRow) -> None:
+            await self._post(bridge.timeout, **bridge.request(row.payload))
+
+        return send
+
+    # -- running --------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Deliver forever: at once when the store writes outbox rows, else every `poll_interval` seconds."""
+        self._loop = asyncio.get_running_loop()
+        await self.store.outbox_release()  # claims of a process that died are void: only one dispatcher runs
+        while True:
+            self._wake.clear()
+            try:
+                if await self.deliver_due():
+                    continue
+            except Exception:
+                log.exception("outbox round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def start(self) -> None:
+        """Run in the background of the current event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self.run(), name="smsgate-outbox")
+
+    async def stop(self) -> None:
+        """Stop delivering; an interrupted delivery is retried by the next dispatcher."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

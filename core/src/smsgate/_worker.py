@@ -1,0 +1,197 @@
+"""The send worker of `smsgate serve`: drains queued and errored messages per channel, durably and only once.
+
+Each attempt goes through `Gateway.attempt` (claim with a lease, the channel's retries and `tps`, one stored
+outcome). The worker renews the claim while the attempt runs, so after a crash another worker resumes the
+message once the lease (`[gateway] send_lease`) expires. Between attempts an errored message backs off
+(`send_retry_base` doubling to `send_retry_max`, or the aggregator's Retry-After) until `send_max_attempts`,
+then it is failed.
+
+Sends that may already have reached the aggregator are never repeated automatically unless the channel sets
+`retry_on_timeout`: a read timeout (error code `read_timeout`) and a send whose request went out before the
+gateway died (error code `in_doubt`) are failed at once with a reason saying so, because retrying could
+deliver the SMS twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from ._gateway import SendOutcome
+from ._models import Status, utcnow
+from ._store import MessageRecord
+
+if TYPE_CHECKING:
+    from ._gateway import Gateway
+
+__all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "SendWorker"]
+
+log = logging.getLogger("smsgate.worker")
+
+READ_TIMEOUT_REASON = ("no answer after the request was sent, so the aggregator may have the message; not retried "
+                       "automatically to avoid a duplicate SMS (set retry_on_timeout = true on the channel to retry)")
+IN_DOUBT_REASON = ("the gateway stopped while this message's request was out, so the aggregator may have it; not "
+                   "retried automatically to avoid a duplicate SMS (set retry_on_timeout = true on the channel "
+                   "to retry)")
+
+
+class SendWorker:
+    """Attempts due messages, at most `concurrency` at once per channel, until stopped."""
+
+    def __init__(self, gateway: Gateway, *, concurrency: int | None = None, max_attempts: int | None = None,
+                 retry_base: float | None = None, retry_max: float | None = None, lease: float | None = None,
+                 poll_interval: float = 1.0) -> None:
+        settings = gateway.config.gateway
+        self.gateway = gateway
+        self.store = gateway.store
+        self.concurrency = concurrency or settings.send_concurrency
+        self.max_attempts = max_attempts or settings.send_max_attempts
+        self.retry_base = settings.send_retry_base if retry_base is None else retry_base
+        self.retry_max = settings.send_retry_max if retry_max is None else retry_max
+        self.lease = lease or settings.send_lease
+        self.poll_interval = poll_interval
+        self.inflight: dict[str, dict[str, asyncio.Task[None]]] = {name: {} for name in gateway.adapters}
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.store.subscribe(self._on_store)
+
+    def _on_store(self, topic: str) -> None:
+        loop = self._loop
+        if topic == "queued" and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- one round --------------------------------------------------------------------------------------
+
+    async def fill(self) -> int:
+        """Start an attempt for each due message a channel has room for; return how many started."""
+        started = 0
+        for channel, running in self.inflight.items():
+            room = self.concurrency - len(running)
+            if room <= 0 or self._stopping:
+                continue
+            for record in await self.store.due(channel, limit=room + len(running)):
+                if record.id in running or len(running) >= self.concurrency:
+                    continue  # due() may list what we are sending before its claim committed
+                task = asyncio.create_task(self._process(record), name=f"smsgate-send-{record.id}")
+                running[record.id] = task
+                task.add_done_callback(functools.partial(self._finished, channel, record.id))
+                started += 1
+        return started
+
+    def _finished(self, channel: str, message_id: str, _task: asyncio.Task[None]) -> None:
+        self.inflight[channel].pop(message_id, None)
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Start what is due now and wait for those attempts to end; return how many ran (for tests and tools)."""
+        started = await self.fill()
+        running = [t for tasks in self.inflight.values() for t in tasks.values()]
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        return started
+
+    async def drain(self, rounds: int = 1000) -> int:
+        """Run rounds until nothing is due now; return the attempts made."""
+        total = 0
+        for _ in range(rounds):
+            done = await self.run_once()
+            if not done:
+                break
+            total += done
+        return total
+
+    # -- one message ------------------------------------------------------------------------------------
+
+    async def _process(self, record: MessageRecord) -> None:
+        try:
+            await self._process_once(record)
+        except Exception:  # the claim lapses and a later round retries; never let one message stop the worker
+            log.exception("sending %s failed unexpectedly", record.id)
+
+    async def _process_once(self, record: MessageRecord) -> None:
+        gateway = self.gateway
+        settings = gateway.adapters[record.channel].settings
+        if record.sending_at is not None:
+            if not settings.retry_on_timeout:
+                await gateway.fail(record.id, "in_doubt", IN_DOUBT_REASON)
+                return
+            await self.store.clear_in_doubt(record.id)
+        if record.attempts >= self.max_attempts:  # the limit was lowered since this message was last tried
+            await self._give_up(record)
+            return
+        outcome = await self._attempt(record.id)
+        message = outcome.message
+        if not outcome.sent or message.status != Status.ERRORED.value:
+            return
+        if message.error_code == "read_timeout" and not settings.retry_on_timeout:
+            await gateway.fail(message.id, "read_timeout", READ_TIMEOUT_REASON)
+        elif message.attempts >= self.max_attempts:
+            await self._give_up(message)
+        else:
+            hinted = outcome.result.retry_after if outcome.result else None
+            delay = hinted if hinted is not None else self.backoff(message.attempts)
+            await self.store.schedule_retry(message.id, utcnow() + timedelta(seconds=delay))
+
+    async def _give_up(self, message: MessageRecord) -> None:
+        reason = f"gave up after {message.attempts} attempt(s); last error: {message.error_reason or 'none'}"
+        await self.gateway.fail(message.id, message.error_code or "errored", reason)
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before attempt number `attempts + 1`: exponential, capped, with jitter."""
+        base = min(self.retry_max, self.retry_base * 2 ** min(max(attempts - 1, 0), 30))
+        return float(base * random.uniform(0.8, 1.0))  # jitter: retries of one outage spread out
+
+    async def _attempt(self, message_id: str) -> SendOutcome:
+        task = asyncio.ensure_future(self.gateway.attempt(message_id, lease_seconds=self.lease))
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.lease / 3)
+                if done:
+                    return task.result()
+                # still sending (retries, a slow aggregator): keep the claim so no other worker takes it
+                await self.store.renew(message_id, self.lease)
+        finally:
+            if not task.done():
+                task.cancel()
+
+    # -- running ----------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send until stopped: at once when a message is queued, else every `poll_interval` seconds."""
+        self._loop = asyncio.get_running_loop()
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.fill()
+            except Exception:
+                log.exception("send round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def start(self) -> None:
+        """Run in the background of the current event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self.run(), name="smsgate-worker")
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Take nothing new; let attempts in flight finish for up to `grace` seconds, then cancel them."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        running = [t for tasks in self.inflight.values() for t in tasks.values()]
+        if running:
+            _done, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:  # their claims lapse; a restarted worker resumes them
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
