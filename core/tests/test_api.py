@@ -160,7 +160,8 @@ def test_openapi_lists_every_served_api_route(api):
     documented = {(path, method) for path, ops in OPENAPI["paths"].items() for method in ops}
     assert served == documented
     send = OPENAPI["components"]["schemas"]["SendRequest"]
-    assert set(send["properties"]) == {"channel", "to", "text", "id", "attachments", "metadata"}
+    assert set(send["properties"]) == {"channel", "to", "text", "id", "attachments", "metadata", "quick_replies",
+                                        "high_priority"}
     assert set(send["required"]) == {"channel", "to"}
     for path, ops in OPENAPI["paths"].items():
         for method, op in ops.items():

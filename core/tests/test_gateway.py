@@ -215,3 +215,24 @@ def test_adapter_bug_is_recorded_not_raised(toy, monkeypatch):
     h = toy()
     outcome = h.send("t", "+250788383383", "hello", id=ID)
     assert outcome.message.status == "failed" and outcome.message.error_code == "adapter_error"
+
+
+def test_quick_replies_and_priority_survive_a_retry_from_the_store(toy):
+    answers = iter([httpx.Response(500), httpx.Response(500), httpx.Response(500), httpx.Response(200, text="ok")])
+    h = toy(respond=lambda r: next(answers))
+    first = h.send("t", "+250788383383", "pick one", id=ID, quick_replies=["Yes", "No"], high_priority=True)
+    assert first.message.status == "errored"
+    seen = []
+
+    async def spy(self, message, log):
+        seen.append((message.quick_replies, message.high_priority))
+        return await original(self, message, log)
+
+    original = Toy.send
+    Toy.send = spy
+    try:
+        retried = h.run(h.gateway.attempt(ID))  # no message object: rebuilt from the store
+    finally:
+        Toy.send = original
+    assert retried.message.status == "wired"
+    assert seen == [(["Yes", "No"], True)]

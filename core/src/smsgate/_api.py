@@ -40,6 +40,8 @@ class SendRequest(BaseModel):
     id: uuid.UUID | None = Field(None, description="Your UUID for the message: the same id is queued only once.")
     attachments: list[str] = Field(default_factory=list, description="Attachment URLs, optionally `mime/type:url`.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Yours: stored and echoed in webhooks.")
+    quick_replies: list[str] = Field(default_factory=list, description="Reply options, for adapters that send them.")
+    high_priority: bool = Field(False, description="Ask the aggregator for priority delivery where it supports it.")
 
     @field_validator("id", mode="before")
     @classmethod
@@ -100,7 +102,8 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
             if req.channel not in gateway.adapters:
                 known = ", ".join(sorted(gateway.adapters)) or "none configured"
                 raise RequestRejected(f"unknown channel {req.channel!r} (known: {known})", 422)
-            fields: dict[str, Any] = {"attachments": req.attachments, "metadata": req.metadata}
+            fields: dict[str, Any] = {"attachments": req.attachments, "metadata": req.metadata,
+                                      "quick_replies": req.quick_replies, "high_priority": req.high_priority}
             if req.id is not None:
                 fields["id"] = str(req.id)
                 known_message = await gateway.store.get_message(str(req.id))
@@ -175,6 +178,7 @@ _MESSAGE = {"type": "object", "required": ["id", "channel", "direction", "status
     "external_ids": {"type": "array", "items": {"type": "string"}},
     "attachments": {"type": "array", "items": {"type": "string"}},
     "metadata": {"type": "object"}, "segments": {"type": "integer"},
+    "quick_replies": {"type": "array", "items": {"type": "string"}}, "high_priority": {"type": "boolean"},
     "attempts": {"type": "integer", "description": "Send attempts so far (each with the channel's own retries)."},
     "error_code": {"type": ["string", "null"]}, "error_reason": {"type": ["string", "null"]},
     "next_attempt_at": {"type": ["string", "null"], "format": "date-time",

@@ -152,7 +152,8 @@ class Gateway:
         if message is None:
             message = OutgoingMessage(channel=claimed.channel, to=claimed.to, text=claimed.text, id=claimed.id,
                                       from_=claimed.from_, attachments=claimed.attachments,
-                                      metadata=claimed.metadata)
+                                      metadata=claimed.metadata, quick_replies=claimed.quick_replies,
+                                      high_priority=claimed.high_priority)
         adapter = self.adapter(message.channel)
         channel = adapter.channel
         clog = adapter.new_log("send", message.id)

@@ -137,6 +137,8 @@ CREATE INDEX IF NOT EXISTS outbox_open ON outbox (target, key, seq) WHERE done_a
 _ADDED_COLUMNS = [
     ("messages", "next_attempt_at", "TEXT"),  # the worker's backoff: not retried before this time
     ("messages", "sending_at", "TEXT"),  # a request of the current claim went out; cleared with its outcome
+    ("messages", "quick_replies", "TEXT NOT NULL DEFAULT '[]'"),  # a retry from the store must send them too
+    ("messages", "high_priority", "INTEGER NOT NULL DEFAULT 0"),
 ]
 
 
@@ -167,6 +169,8 @@ class MessageRecord:
     history: list[dict[str, Any]] = field(default_factory=list)
     next_attempt_at: str | None = None
     sending_at: str | None = None
+    quick_replies: list[str] = field(default_factory=list)
+    high_priority: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view (`from_` becomes `from`)."""
@@ -467,9 +471,11 @@ class SQLiteStore:
             now = _ts()
             cur = conn.execute(
                 "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
-                " attachments, metadata, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " attachments, metadata, quick_replies, high_priority, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
-                 json.dumps(message.attachments), json.dumps(message.metadata), now, now))
+                 json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
+                 int(message.high_priority), now, now))
             created = cur.rowcount == 1
             if created:
                 conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
@@ -738,7 +744,8 @@ def _record(row: sqlite3.Row) -> MessageRecord:
         attachments=json.loads(row["attachments"]), metadata=json.loads(row["metadata"]),
         segments=row["segments"], attempts=row["attempts"], error_code=row["error_code"],
         error_reason=row["error_reason"], created_at=row["created_at"], updated_at=row["updated_at"],
-        next_attempt_at=row["next_attempt_at"], sending_at=row["sending_at"])
+        next_attempt_at=row["next_attempt_at"], sending_at=row["sending_at"],
+        quick_replies=json.loads(row["quick_replies"]), high_priority=bool(row["high_priority"]))
 
 
 def _get(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
