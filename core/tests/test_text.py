@@ -64,3 +64,22 @@ def test_split_bytes_parts_fit(text, limit):
 def test_attachments_are_appended_as_urls():
     assert with_attachments("My pic!", ["image/jpeg:https://foo.bar/image.jpg"]) == "My pic!\nhttps://foo.bar/image.jpg"
     assert with_attachments("", ["https://foo.bar/a.png"]) == "https://foo.bar/a.png"
+
+
+def test_new_ids_are_unique_version_4_uuids_and_differ_after_fork():
+    import os
+    import uuid
+
+    from smsgate import new_id
+
+    ids = {new_id() for _ in range(20000)}
+    assert len(ids) == 20000
+    sample = uuid.UUID(next(iter(ids)))
+    assert sample.version == 4 and sample.variant == uuid.RFC_4122
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports its next id; it must not repeat the parent's
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 64).decode() != new_id()
