@@ -455,10 +455,6 @@ def test_disconnect_after_the_request_is_sent_is_not_repeated(smsgate_harness, r
     assert len(other.requests) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="core _http._once: a connection reset after the whole request was sent "
-                                       "(httpx.ReadError) counts as 'cannot reach' and is retried, so the "
-                                       "aggregator gets the SMS max_attempts times; only ReadTimeout and "
-                                       "RemoteProtocolError are treated as maybe-sent")
 def test_reset_after_the_request_is_sent_is_not_repeated(smsgate_harness, raw_aggregator):
     aggregator = raw_aggregator("reset")
     harness = _real(smsgate_harness, aggregator.url)

@@ -272,9 +272,6 @@ def test_every_python_logger(exercised, caplog):
     assert find_secrets(_logged(caplog)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="core _gateway._send_once: an unexpected exception from an adapter is logged "
-                                       "with log.exception(): its message and traceback reach Python logging "
-                                       "unredacted (the stored error_reason and channel log are redacted)")
 def test_adapter_crash_is_logged_without_secrets(smsgate_harness, caplog):
     caplog.set_level(logging.DEBUG)
 

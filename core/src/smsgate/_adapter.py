@@ -78,6 +78,8 @@ class InboundRequest:
             return json.loads(self.body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RequestRejected(f"body is not valid JSON: {exc}") from None
+        except (RecursionError, ValueError):  # nested too deep, or an integer longer than Python will read
+            raise RequestRejected("body is not valid JSON: nested too deeply or a number too long") from None
 
     def query_params(self) -> dict[str, str]:
         """The query string only, first value per key."""

@@ -90,6 +90,8 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
                 raw = json.loads(body.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise RequestRejected(f"body is not valid JSON: {exc}") from None
+            except (RecursionError, ValueError):  # nested too deep, or a number longer than Python will read
+                raise RequestRejected("body is not valid JSON: nested too deeply or a number too long") from None
             if not isinstance(raw, dict):
                 raise RequestRejected('the body must be a JSON object such as {"channel": "ex", "to": "+250…", '
                                       '"text": "hi"}')

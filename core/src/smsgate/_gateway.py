@@ -220,7 +220,9 @@ class Gateway:
                               error_reason=adapter.redactor.text(exc.reason), retry_after=exc.retry_after,
                               events=events)
         except Exception as exc:  # an adapter bug is recorded, never allowed to lose the message or crash us
-            log.exception("adapter %s crashed sending %s", adapter.name, message.id)
+            # no traceback: its frames and message may hold credentials; the redacted reason is stored
+            log.error("adapter %s crashed sending %s: %s", adapter.name, message.id,
+                      adapter.redactor.text(f"{type(exc).__name__}: {exc}"))
             clog.error(f"adapter_error: {type(exc).__name__}: {exc}")
             return SendResult(Status.FAILED, error_code="adapter_error",
                               error_reason=adapter.redactor.text(f"{type(exc).__name__}: {exc}"))

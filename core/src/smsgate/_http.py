@@ -135,7 +135,8 @@ class HttpClient:
             await response.aread()
         except httpx.TransportError as exc:
             elapsed = (time.perf_counter() - start) * 1000
-            sent = isinstance(exc, httpx.ReadTimeout | httpx.RemoteProtocolError)
+            # once the request is written, a timeout or a dropped connection leaves it unknown whether it arrived
+            sent = isinstance(exc, httpx.ReadTimeout | httpx.ReadError | httpx.RemoteProtocolError)
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             log.trace(method, str(request.url), request.headers, request.content, elapsed_ms=elapsed, error=detail)
             error = ConnectionFailed(f"{'no answer after the request was sent' if sent else 'cannot reach'} "

@@ -51,6 +51,8 @@ def parse_xml(body: bytes) -> ET.Element:
         parser.Parse(body, True)
     except expat.ExpatError as exc:
         raise ValueError(str(exc)) from None
+    except LookupError as exc:  # the XML declaration names an encoding Python does not know
+        raise ValueError(f"unsupported encoding: {exc}") from None
     builder.end(_ROOT)
     return builder.close()
 

@@ -348,7 +348,7 @@ class TwilioAdapter(Adapter):
         except RequestRejected:
             to = to_raw  # our own number in a form we cannot parse: keep it as Twilio wrote it
         raw_count = fields.get("NumMedia", "").strip() or "0"
-        if not raw_count.isdigit():
+        if not (raw_count.isascii() and raw_count.isdigit() and len(raw_count) <= 6):  # "²" is a digit to isdigit()
             raise RequestRejected(f"field 'NumMedia' must be a number, not {raw_count[:20]!r}")
         attachments = [url for i in range(min(int(raw_count), _MAX_MEDIA))
                        if (url := fields.get(f"MediaUrl{i}", "").strip())]
