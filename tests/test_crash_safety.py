@@ -420,10 +420,6 @@ def test_read_timeout_after_the_request_is_sent_is_not_repeated(smsgate_harness,
     assert len(aggregator.requests) == 1  # the aggregator may have the message: never sent again
 
 
-@pytest.mark.xfail(strict=True, reason="core _worker._process_once: a message left `errored` with error_code "
-                                       "read_timeout by a direct send (`smsgate send`, Gateway.send) is attempted "
-                                       "again by the serve worker, so an SMS the aggregator may have is sent twice; "
-                                       "the worker only checks read_timeout on the outcome of its own attempts")
 def test_read_timeout_of_a_direct_send_is_not_repeated_by_the_worker(smsgate_harness, raw_aggregator):
     aggregator = raw_aggregator("hang")
     harness = _real(smsgate_harness, aggregator.url, timeout=0.3)

@@ -123,6 +123,10 @@ class SendWorker:
                 await gateway.fail(record.id, "in_doubt", IN_DOUBT_REASON)
                 return
             await self.store.clear_in_doubt(record.id)
+        if record.error_code == "read_timeout" and not settings.retry_on_timeout:
+            # left errored by a direct send (`smsgate send`): the aggregator may have it, so never resend
+            await gateway.fail(record.id, "read_timeout", READ_TIMEOUT_REASON)
+            return
         if record.attempts >= self.max_attempts:  # the limit was lowered since this message was last tried
             await self._give_up(record)
             return
