@@ -149,7 +149,9 @@ def compute_signature(token: str, url: str, params: Iterable[tuple[str, str]] = 
     for name in sorted(grouped):
         values = sorted(set(grouped[name])) if dedupe else sorted(grouped[name])
         data.extend(name + value for value in values)
-    digest = hmac.new(token.encode(), "".join(data).encode(), hashlib.sha1).digest()
+    # lone surrogates (undecodable multipart input) must not crash the check: they simply cannot match
+    digest = hmac.new(token.encode("utf-8", "surrogatepass"), "".join(data).encode("utf-8", "surrogatepass"),
+                      hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
 
