@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -53,6 +54,19 @@ def server(module: str, *args: str, port: int | None = None, env: dict[str, str]
             proc.wait()
 
 
+async def run_pool(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
+    """Run `one(i)` for i in range(n) with `concurrency` in flight; return messages per second."""
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            await one(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - start)
+
+
 @contextlib.contextmanager
 def peak_memory() -> Iterator[dict[str, float]]:
     """Measure peak Python heap (MiB) of the enclosed block with tracemalloc."""
@@ -72,7 +86,6 @@ async def hammer(port: int, path: str, bodies: list[bytes], concurrency: int,
     httpx's pool slows down sharply with many open connections, so as a load generator it would measure
     itself; this client costs a few microseconds per request and checks every answer is 2xx.
     """
-    import asyncio
 
     queue = iter(bodies)
 

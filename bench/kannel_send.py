@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -30,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _common import run_pool  # noqa: E402
 from peers import Kannel, free_port  # noqa: E402
 
 TEXT = "El amor es paciente. El amor es amable."
@@ -107,19 +107,6 @@ class DlrSink:
         except (ValueError, subprocess.TimeoutExpired):
             self.proc.kill()
             self.proc.wait()
-
-
-async def run_pool(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
-    """Run `one(i)` for i in range(n) with `concurrency` in flight; return messages per second."""
-    counter = iter(range(n))
-
-    async def worker() -> None:
-        for i in counter:
-            await one(i)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - start)
 
 
 def make_config(kannel: Kannel, public_url: str, workdir: Path, concurrency: int, dlr_mask: int,

@@ -22,24 +22,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import peak_memory, server
+from _common import peak_memory, run_pool, server
 
 TEXT = "El amor es paciente. El amor es amable."
 TO = "+250788123123"
 FROM = "+5582999489287"
-
-
-async def run_pool(n: int, concurrency: int, one) -> float:
-    """Run `one(i)` for i in range(n) with `concurrency` in flight; return messages per second."""
-    counter = iter(range(n))
-
-    async def worker() -> None:
-        for i in counter:
-            await one(i)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - start)
 
 
 async def raw_rate(url: str, n: int, concurrency: int) -> float:
