@@ -672,9 +672,6 @@ def test_concurrent_duplicate_reports_apply_once(smsgate_harness, recorder, acti
     assert len(harness.message(message_id).history) == 3  # queued, wired, and the report once
 
 
-@pytest.mark.xfail(strict=True, reason="core _store._apply_status: a report that is not applied (older than the "
-                                       "current status) is inserted into status_history again on every replay; the "
-                                       "duplicate check only compares with the current status")
 def test_replayed_stale_report_is_recorded_once(smsgate_harness):
     harness = smsgate_harness(_channel("https://aggregator.example/send"),
                               respond=lambda r: httpx.Response(200, text="ok"))

@@ -200,9 +200,6 @@ def _history_rows(harness):
     return harness.store.call_sync(lambda conn: conn.execute("SELECT count(*) FROM status_history").fetchone()[0])
 
 
-@pytest.mark.xfail(strict=True, reason="core _store._store_event: a status report for an unknown message is inserted "
-                                       "into status_history every time it is replayed (the duplicate check only "
-                                       "covers reports for known messages)")
 def test_replayed_report_for_an_unknown_message_is_stored_once(smsgate_harness):
     harness = _twilio_harness(smsgate_harness, validate=False)
     orphan = {"MessageSid": "SMnobodyknows01", "MessageStatus": "delivered"}

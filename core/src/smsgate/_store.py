@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS status_history (
     at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_by_message ON status_history (message_id, seq);
+CREATE INDEX IF NOT EXISTS history_orphans ON status_history (channel, external_id) WHERE message_id IS NULL;
 CREATE TABLE IF NOT EXISTS opt_outs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     channel TEXT NOT NULL,
@@ -758,9 +759,13 @@ def _apply_status(conn: sqlite3.Connection, message_id: str, channel: str, statu
                   at: datetime) -> StatusChange:
     row = conn.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()
     previous = Status(row["status"])
-    duplicate = previous is status and status is not Status.ERRORED
     applied = status.rank > previous.rank or (status is Status.ERRORED and previous is Status.ERRORED)
-    if not duplicate:  # a repeated report is neither applied nor recorded twice
+    # A replayed report (the current status, or an older one already on record) is neither applied nor recorded
+    # twice; errors are the exception: each failed attempt is its own event.
+    duplicate = status is not Status.ERRORED and not applied and (previous is status or conn.execute(
+        "SELECT 1 FROM status_history WHERE message_id = ? AND status = ? LIMIT 1",
+        (message_id, status.value)).fetchone() is not None)
+    if not duplicate:
         conn.execute(
             "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code, error_reason,"
             " at) VALUES (?,?,?,?,?,?,?,?)",
@@ -798,11 +803,14 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> Inboun
                                (channel, event.external_id)).fetchone()
             message_id = row["message_id"] if row else None
         if message_id is None:  # keep the report: a 2xx promises it is stored, even for a message we never sent
-            conn.execute(
-                "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code,"
-                " error_reason, at) VALUES (NULL,?,?,0,?,?,?,?)",
-                (channel, event.status.value, event.external_id or event.message_id, event.error_code,
-                 event.error_reason, _ts(event.at)))
+            reference = event.external_id or event.message_id
+            if conn.execute(  # once: an aggregator replaying an orphan report must not grow the history
+                    "SELECT 1 FROM status_history WHERE message_id IS NULL AND channel = ? AND external_id IS ?"
+                    " AND status = ? LIMIT 1", (channel, reference, event.status.value)).fetchone() is None:
+                conn.execute(
+                    "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code,"
+                    " error_reason, at) VALUES (NULL,?,?,0,?,?,?,?)",
+                    (channel, event.status.value, reference, event.error_code, event.error_reason, _ts(event.at)))
             return InboundOutcome(event, created=False, change=StatusChange(None, None, None, False))
         change = _apply_status(conn, message_id, channel, event.status, event.external_id, event.error_code,
                                event.error_reason, event.at)
