@@ -135,10 +135,14 @@ class Gateway:
 
     async def send(self, message: OutgoingMessage) -> SendOutcome:
         """Queue `message` (idempotently by id) and attempt it now unless it was already sent or taken."""
-        record, _ = await self.enqueue(message)
-        if record.status not in (Status.QUEUED.value, Status.ERRORED.value):
+        self.adapter(message.channel)
+        record, created, claimed = await self.store.add_and_claim(message)
+        if created:
+            await self._notify_status(message.channel, StatusUpdate(message.channel, Status.QUEUED, message.id),
+                                      None, Status.QUEUED)
+        if not claimed:  # already wired or final, or another worker holds it
             return SendOutcome(record, None, False)
-        return await self.attempt(message.id, message)
+        return await self._attempt_claimed(record, message)
 
     async def attempt(self, message_id: str, message: OutgoingMessage | None = None, *,
                       lease_seconds: float = 300) -> SendOutcome:
@@ -149,6 +153,10 @@ class Gateway:
             if current is None:
                 raise KeyError(message_id)
             return SendOutcome(current, None, False)
+        return await self._attempt_claimed(claimed, message)
+
+    async def _attempt_claimed(self, claimed: MessageRecord, message: OutgoingMessage | None) -> SendOutcome:
+        message_id = claimed.id
         if message is None:
             message = OutgoingMessage(channel=claimed.channel, to=claimed.to, text=claimed.text, id=claimed.id,
                                       from_=claimed.from_, attachments=claimed.attachments,
@@ -184,7 +192,7 @@ class Gateway:
                                                                     error_code=result.error_code,
                                                                     error_reason=result.error_reason),
                                       change.previous, change.current)
-        stored = await self.store.get_message(message.id)
+        stored = change.record or await self.store.get_message(message.id)
         assert stored is not None
         return SendOutcome(stored, result, True)
 

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -188,6 +188,8 @@ class StatusChange:
     previous: Status | None
     current: Status | None
     applied: bool
+    record: MessageRecord | None = field(default=None, compare=False, repr=False)
+    """The message as stored after the change, with its history, when the store read it anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +245,10 @@ class Store(Protocol):
 
     async def add_outgoing(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
         """Store a new queued message; for a known id return the existing record and False."""
+
+    async def add_and_claim(self, message: OutgoingMessage, lease_seconds: float = 300
+                            ) -> tuple[MessageRecord, bool, bool]:
+        """`add_outgoing` then `claim` in one durable write: (record, created, claimed)."""
 
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if it is wired, final or taken by another worker."""
@@ -469,37 +475,55 @@ class SQLiteStore:
         """Store a new queued message; for a known id return the existing record and False."""
 
         def op(conn: sqlite3.Connection) -> tuple[MessageRecord, bool]:
-            now = _ts()
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
-                " attachments, metadata, quick_replies, high_priority, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
-                 json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
-                 int(message.high_priority), now, now))
-            created = cur.rowcount == 1
-            if created:
-                conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
-                             " VALUES (?,?,?,1,?)", (message.id, message.channel, Status.QUEUED.value, now))
+            created = self._add(conn, message)
             record = _get(conn, message.id)
             assert record is not None
-            if created:
-                self._notify(conn, [_status_note(record, None, None, None, None, now)])
-                self._signal("queued")
+            self._added(conn, record, created)
             return record, created
 
         return await self._call(op)
+
+    async def add_and_claim(self, message: OutgoingMessage, lease_seconds: float = 300
+                            ) -> tuple[MessageRecord, bool, bool]:
+        """`add_outgoing` then `claim` in one durable write: (record, created, claimed)."""
+
+        def op(conn: sqlite3.Connection) -> tuple[MessageRecord, bool, bool]:
+            # one job instead of two: a direct send pays one trip through the writer thread, not two
+            created = self._add(conn, message)
+            claimed = _claim(conn, message.id, lease_seconds)
+            record = _get(conn, message.id)
+            assert record is not None
+            self._added(conn, record, created)
+            return record, created, claimed
+
+        return await self._call(op)
+
+    def _add(self, conn: sqlite3.Connection, message: OutgoingMessage) -> bool:
+        now = _ts()
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
+            " attachments, metadata, quick_replies, high_priority, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
+             json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
+             int(message.high_priority), now, now))
+        if cur.rowcount != 1:
+            return False
+        conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at) VALUES (?,?,?,1,?)",
+                     (message.id, message.channel, Status.QUEUED.value, now))
+        return True
+
+    def _added(self, conn: sqlite3.Connection, record: MessageRecord, created: bool) -> None:
+        if created:
+            if self._planner is not None:
+                self._notify(conn, [_status_note(record, None, None, None, None, record.created_at)])
+            self._signal("queued")
 
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if wired, final or leased by another worker."""
 
         def op(conn: sqlite3.Connection) -> MessageRecord | None:
-            now = utcnow()
-            cur = conn.execute(
-                "UPDATE messages SET lease_until = ?, attempts = attempts + 1 WHERE id = ? AND direction = 'out'"
-                " AND status IN ('queued', 'errored') AND (lease_until IS NULL OR lease_until < ?)",
-                (_ts(now + timedelta(seconds=lease_seconds)), message_id, _ts(now)))
-            return _get(conn, message_id) if cur.rowcount == 1 else None
+            return _get(conn, message_id) if _claim(conn, message_id, lease_seconds) else None
 
         return await self._call(op)
 
@@ -522,15 +546,19 @@ class SQLiteStore:
                  json.dumps(result.external_ids), result.error_code, result.error_reason, message_id))
             change = _apply_status(conn, message_id, channel, result.status, None, result.error_code,
                                    result.error_reason, utcnow())
-            notes = []
-            if change.applied:
-                notes.append(_change_note(conn, change, None, result.error_code, result.error_reason, _ts()))
             outcomes = [_store_event(conn, channel, event) for event in result.events]
-            notes.extend(_outcome_notes(conn, channel, outcomes))
-            self._notify(conn, notes)
+            record = _full(conn, message_id)
+            assert record is not None
+            if self._planner is not None:  # notes cost a read per event: only built when someone is told
+                notes = []
+                if change.applied:
+                    notes.append(_status_note(record, change.previous, None, result.error_code,
+                                              result.error_reason, _ts()))
+                notes.extend(_outcome_notes(conn, channel, outcomes))
+                self._notify(conn, notes)
             if log is not None:
                 _insert_log(conn, log)
-            return change
+            return replace(change, record=record)
 
         return await self._call(op)
 
@@ -681,17 +709,7 @@ class SQLiteStore:
     async def get_message(self, message_id: str) -> MessageRecord | None:
         """One message with its status history, or None."""
 
-        def op(conn: sqlite3.Connection) -> MessageRecord | None:
-            record = _get(conn, message_id)
-            if record is not None:
-                record.history = [dict(r) for r in conn.execute(
-                    "SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
-                    " WHERE message_id = ? ORDER BY seq", (message_id,))]
-                for item in record.history:
-                    item["applied"] = bool(item["applied"])
-            return record
-
-        return await self._call(op)
+        return await self._call(lambda conn: _full(conn, message_id))
 
     async def list_messages(self, *, channel: str | None = None, status: str | None = None,
                             direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
@@ -752,6 +770,26 @@ def _record(row: sqlite3.Row) -> MessageRecord:
 def _get(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
     row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
     return _record(row) if row else None
+
+
+def _full(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
+    record = _get(conn, message_id)
+    if record is not None:
+        record.history = [dict(r) for r in conn.execute(
+            "SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
+            " WHERE message_id = ? ORDER BY seq", (message_id,))]
+        for item in record.history:
+            item["applied"] = bool(item["applied"])
+    return record
+
+
+def _claim(conn: sqlite3.Connection, message_id: str, lease_seconds: float) -> bool:
+    now = utcnow()
+    cur = conn.execute(
+        "UPDATE messages SET lease_until = ?, attempts = attempts + 1 WHERE id = ? AND direction = 'out'"
+        " AND status IN ('queued', 'errored') AND (lease_until IS NULL OR lease_until < ?)",
+        (_ts(now + timedelta(seconds=lease_seconds)), message_id, _ts(now)))
+    return cur.rowcount == 1
 
 
 def _apply_status(conn: sqlite3.Connection, message_id: str, channel: str, status: Status,
