@@ -39,7 +39,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from smsgate import READ_TIMEOUT_REASON, SendWorker, Status, hookimpl
+from smsgate import READ_TIMEOUT_REASON, AiohttpTransport, SendWorker, Status, hookimpl
 from smsgate.plugins import get_adapters
 
 SMSGATE = Path(sys.executable).with_name("smsgate")
@@ -311,22 +311,14 @@ class RawAggregator:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
-            data = b""
             conn.settimeout(5)
-            try:
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                while len(body) < length:
-                    body += conn.recv(65536)
-            except OSError:
+            if self.mode == "answer-then-close":  # keep-alive: answer the first request, drop the second unanswered
+                if self._read(conn) is not None:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    self._read(conn)
                 return
-            self.requests.append(data)  # the whole request reached the aggregator
+            if self._read(conn) is None:
+                return
             if self.mode == "reset":
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
@@ -338,6 +330,25 @@ class RawAggregator:
             time.sleep(self.delay)
             with contextlib.suppress(OSError):
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    def _read(self, conn: socket.socket) -> bytes | None:
+        """Read one whole request and record it; None if the peer closed or failed first."""
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return None
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            while len(body) < length:
+                body += conn.recv(65536)
+        except OSError:
+            return None
+        self.requests.append(data)  # the whole request reached the aggregator
+        return data
 
     def close(self) -> None:
         self.stop.set()
@@ -362,8 +373,16 @@ def _channel(send_url: str, **settings: Any) -> dict[str, Any]:
                    "max_retry_wait": 0, "timeout": 2, **settings}}
 
 
-def _real(smsgate_harness, send_url: str, gateway: dict[str, Any] | None = None, **settings: Any) -> Any:
-    return smsgate_harness(_channel(send_url, **settings), transport=httpx.AsyncHTTPTransport(),
+@pytest.fixture(params=["aiohttp", "httpcore"])
+def backend(request: Any) -> str:
+    """Fault tests run over both HTTP backends (`gateway.http_backend`): each must map faults the same way."""
+    return str(request.param)
+
+
+def _real(smsgate_harness, backend: str, send_url: str, gateway: dict[str, Any] | None = None,
+          **settings: Any) -> Any:
+    transport = AiohttpTransport() if backend == "aiohttp" else httpx.AsyncHTTPTransport()
+    return smsgate_harness(_channel(send_url, **settings), transport=transport,
                            gateway={"send_retry_base": 0.01, "send_retry_max": 0.01, **(gateway or {})})
 
 
@@ -379,9 +398,9 @@ def _worker_until_final(harness: Any, message_id: str, *, max_attempts: int = 3,
     return harness.message(message_id)
 
 
-def test_connection_refused_is_retried_then_failed_by_the_worker(smsgate_harness):
+def test_connection_refused_is_retried_then_failed_by_the_worker(smsgate_harness, backend):
     port = free_port()  # nothing listens there
-    harness = _real(smsgate_harness, f"http://127.0.0.1:{port}/send")
+    harness = _real(smsgate_harness, backend, f"http://127.0.0.1:{port}/send")
     outcome = harness.send("ex", FROM, "refused")
     assert outcome.message.status == "errored" and outcome.message.error_code == "connection_failed"
     assert len(harness.logs(message_id=outcome.message.id)[0]["traces"]) == 3  # the channel's 3 tries
@@ -411,18 +430,18 @@ def _queue(harness: Any, text: str) -> str:
     return str(record.id)
 
 
-def test_read_timeout_after_the_request_is_sent_is_not_repeated(smsgate_harness, raw_aggregator):
+def test_read_timeout_after_the_request_is_sent_is_not_repeated(smsgate_harness, backend, raw_aggregator):
     aggregator = raw_aggregator("hang")
-    harness = _real(smsgate_harness, aggregator.url, timeout=0.3)
+    harness = _real(smsgate_harness, backend, aggregator.url, timeout=0.3)
     final = _worker_until_final(harness, _queue(harness, "slow aggregator"))
     assert final.status == "failed" and final.error_code == "read_timeout"
     assert final.error_reason == READ_TIMEOUT_REASON
     assert len(aggregator.requests) == 1  # the aggregator may have the message: never sent again
 
 
-def test_read_timeout_of_a_direct_send_is_not_repeated_by_the_worker(smsgate_harness, raw_aggregator):
+def test_read_timeout_of_a_direct_send_is_not_repeated_by_the_worker(smsgate_harness, backend, raw_aggregator):
     aggregator = raw_aggregator("hang")
-    harness = _real(smsgate_harness, aggregator.url, timeout=0.3)
+    harness = _real(smsgate_harness, backend, aggregator.url, timeout=0.3)
     outcome = harness.send("ex", FROM, "slow aggregator")  # what `smsgate send` does
     assert outcome.message.status == "errored" and outcome.message.error_code == "read_timeout"
     assert len(aggregator.requests) == 1
@@ -431,37 +450,47 @@ def test_read_timeout_of_a_direct_send_is_not_repeated_by_the_worker(smsgate_har
     assert len(aggregator.requests) == 1
 
 
-def test_read_timeout_is_repeated_when_the_channel_allows_it(smsgate_harness, raw_aggregator):
+def test_read_timeout_is_repeated_when_the_channel_allows_it(smsgate_harness, backend, raw_aggregator):
     aggregator = raw_aggregator("hang")
-    harness = _real(smsgate_harness, aggregator.url, timeout=0.3, retry_on_timeout=True)
+    harness = _real(smsgate_harness, backend, aggregator.url, timeout=0.3, retry_on_timeout=True)
     outcome = harness.send("ex", FROM, "slow aggregator")
     assert outcome.message.status == "errored" and len(aggregator.requests) == 3  # documented: may duplicate
 
 
-def test_disconnect_after_the_request_is_sent_is_not_repeated(smsgate_harness, raw_aggregator):
+def test_disconnect_after_the_request_is_sent_is_not_repeated(smsgate_harness, backend, raw_aggregator):
     aggregator = raw_aggregator("close")
-    harness = _real(smsgate_harness, aggregator.url)
+    harness = _real(smsgate_harness, backend, aggregator.url)
     outcome = harness.send("ex", FROM, "no answer")
     assert outcome.message.status == "errored" and "after the request was sent" in outcome.message.error_reason
     assert len(aggregator.requests) == 1
     other = raw_aggregator("close")
-    harness = _real(smsgate_harness, other.url)
+    harness = _real(smsgate_harness, backend, other.url)
     final = _worker_until_final(harness, _queue(harness, "no answer, via the worker"))
     assert final.status == "failed" and final.error_reason == READ_TIMEOUT_REASON
     assert len(other.requests) == 1
 
 
-def test_reset_after_the_request_is_sent_is_not_repeated(smsgate_harness, raw_aggregator):
+def test_disconnect_after_a_get_send_is_not_repeated(smsgate_harness, backend, raw_aggregator):
+    """Kannel's sendsms is a GET: no layer (aiohttp retries idempotent methods itself) may send it twice."""
+    aggregator = raw_aggregator("answer-then-close")
+    harness = _real(smsgate_harness, backend, aggregator.url, method="GET")
+    assert harness.send("ex", FROM, "answered").message.status == "wired"
+    dropped = harness.send("ex", FROM, "dropped on the reused connection")
+    assert dropped.message.status == "errored" and dropped.message.error_code == "read_timeout"
+    assert [r.split(b" ")[0] for r in aggregator.requests] == [b"GET", b"GET"]
+
+
+def test_reset_after_the_request_is_sent_is_not_repeated(smsgate_harness, backend, raw_aggregator):
     aggregator = raw_aggregator("reset")
-    harness = _real(smsgate_harness, aggregator.url)
+    harness = _real(smsgate_harness, backend, aggregator.url)
     outcome = harness.send("ex", FROM, "reset")
     assert outcome.message.status == "errored"
     assert len(aggregator.requests) == 1
 
 
-def test_slow_answer_within_the_timeout_is_wired_once(smsgate_harness, raw_aggregator):
+def test_slow_answer_within_the_timeout_is_wired_once(smsgate_harness, backend, raw_aggregator):
     aggregator = raw_aggregator("ok", delay=0.4)
-    harness = _real(smsgate_harness, aggregator.url, timeout=3)
+    harness = _real(smsgate_harness, backend, aggregator.url, timeout=3)
     outcome = harness.send("ex", FROM, "patience")
     assert outcome.message.status == "wired" and len(aggregator.requests) == 1
     assert harness.logs(message_id=outcome.message.id)[0]["traces"][0]["elapsed_ms"] >= 300

@@ -28,6 +28,8 @@ from ._store import *  # noqa: F403
 from ._store import __all__ as _store_all
 from ._text import *  # noqa: F403
 from ._text import __all__ as _text_all
+from ._transport import *  # noqa: F403
+from ._transport import __all__ as _transport_all
 from ._worker import *  # noqa: F403
 from ._worker import __all__ as _worker_all
 from .hookspecs import hookimpl as hookimpl
@@ -38,5 +40,5 @@ __all__ = sorted(
     {"hookimpl", "__version__"}
     | set(_adapter_all) | set(_api_all) | set(_app_all) | set(_bridges_all) | set(_channellog_all)
     | set(_config_all) | set(_errors_all) | set(_gateway_all) | set(_http_all) | set(_models_all)
-    | set(_outbox_all) | set(_phones_all) | set(_store_all) | set(_text_all) | set(_worker_all)
+    | set(_outbox_all) | set(_phones_all) | set(_store_all) | set(_text_all) | set(_transport_all) | set(_worker_all)
 )

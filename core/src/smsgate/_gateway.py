@@ -83,7 +83,7 @@ class Gateway:
         self.config = config
         self.pm = pm
         self.store: Store = store or SQLiteStore(config.gateway.database, synchronous=config.gateway.synchronous)
-        self.http: HttpClient = _MarkingHttpClient(transport)
+        self.http: HttpClient = _MarkingHttpClient(transport, backend=config.gateway.http_backend)
         self.public_url = config.gateway.base_url()
         self.adapters: dict[str, Adapter] = {}
         for name, channel in config.channels.items():

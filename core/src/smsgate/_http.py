@@ -70,9 +70,10 @@ class HttpClient:
     """Wraps one `httpx.AsyncClient` for the whole process; adapters call `request()`."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None, *, max_connections: int = 200,
-                 verify: Any = True) -> None:
+                 verify: Any = True, backend: str = "aiohttp") -> None:
         self._transport = transport
         self._verify = verify
+        self._backend = backend
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._clients: dict[Any, httpx.AsyncClient] = {}
         self._throttles: dict[str, _Throttle] = {}
@@ -83,7 +84,12 @@ class HttpClient:
         key = self._verify if verify is None else verify
         client = self._clients.get(key)
         if client is None:
-            client = httpx.AsyncClient(transport=self._transport, limits=self._limits, verify=key,
+            transport = self._transport
+            if transport is None and self._backend == "aiohttp":
+                from ._transport import AiohttpTransport  # aiohttp's import is paid by senders only, not the CLI
+
+                transport = AiohttpTransport(verify=key, limits=self._limits)
+            client = httpx.AsyncClient(transport=transport, limits=self._limits, verify=key,
                                        follow_redirects=False, headers={"User-Agent": "smsgate"})
             self._clients[key] = client
         return client
