@@ -106,3 +106,30 @@ def test_cli_lists_from_the_same_loader(site):
     assert [a["name"] for a in data["adapters"]] == ["good"]
     assert data["adapters"][0]["distribution"] == "smsgate-good"
     assert data["failed"][0]["distribution"] == "smsgate-broken"
+
+
+COMMANDS = """
+import typer
+import smsgate
+
+@smsgate.hookimpl
+def smsgate_register_commands(app):
+    @app.command(name="{name}")
+    def command() -> None:
+        typer.echo("{name} ran")
+    {extra}
+"""
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_cli_isolates_a_plugin_whose_commands_fail_to_register(tmp_path, strict):
+    make_dist(tmp_path, "smsgate-cmdgood", "smsgate_cmdgood", COMMANDS.format(name="hello", extra=""))
+    make_dist(tmp_path, "smsgate-cmdbad", "smsgate_cmdbad",
+              COMMANDS.format(name="oops", extra="raise RuntimeError('typer too old')"))
+    argv = ["smsgate", *(["--strict"] if strict else []), "hello"]
+    out = run(tmp_path, f"from smsgate_cli.main import main; import sys; sys.argv={argv!r}; main()")
+    assert "plugin 'cmdbad' failed to register its commands: RuntimeError: typer too old" in out.stderr
+    if strict:
+        assert out.returncode == 1 and "hello ran" not in out.stdout
+    else:
+        assert out.returncode == 0 and "hello ran" in out.stdout, out.stderr

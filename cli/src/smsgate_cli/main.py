@@ -303,8 +303,17 @@ def _register_plugin_commands() -> None:
     except Exception as exc:  # the strict check happens per command; listing must still work
         typer.echo(f"warning: {exc}", err=True)
         return
-    for result in pm.hook.smsgate_register_commands(app=app):
-        del result
+    # one plugin's broken command must not take the others' (or the built-in ones) down with it
+    for impl in pm.hook.smsgate_register_commands.get_hookimpls():
+        try:
+            impl.function(app=app)
+        except Exception as exc:
+            message = (f"plugin {impl.plugin_name!r} failed to register its commands: {type(exc).__name__}: {exc} "
+                       f"(skip it with SMSGATE_BLOCK_PLUGINS={impl.plugin_name})")
+            if _state.get("strict"):
+                typer.echo(f"error: {message}", err=True)
+                raise SystemExit(1) from None
+            typer.echo(f"warning: {message}", err=True)
 
 
 def main() -> None:
