@@ -263,9 +263,6 @@ def _kannel_installed() -> bool:
     return "kannel" in get_adapters()
 
 
-@pytest.mark.xfail(_kannel_installed(), strict=True,
-                   reason="httpx logs every request URL at INFO ('HTTP Request: GET http://...sendsms?...password=...'):"
-                          " with `smsgate --debug` (root logger at DEBUG) the Kannel password reaches the log output")
 def test_every_python_logger(exercised, caplog):
     """All loggers, formatted as they would be printed (httpx and httpcore included)."""
     assert "HTTP Request" in _logged(caplog)
@@ -287,10 +284,6 @@ def test_adapter_crash_is_logged_without_secrets(smsgate_harness, caplog):
     assert find_secrets(_logged(caplog, "smsgate")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="smsgate_http: a near-miss of inbound_secret (one character changed) is kept "
-                                       "in plain in the callback's channel log, since the X-Smsgate-Secret header is "
-                                       "not masked whole as Authorization is; a typo'd or old secret reveals the "
-                                       "current one but for a character")
 def test_near_miss_inbound_secret_is_masked(smsgate_harness):
     harness = smsgate_harness({"ex": _channels()["ex"]})
     near = INBOUND_SECRET[:-1] + "#"
@@ -299,10 +292,6 @@ def test_near_miss_inbound_secret_is_masked(smsgate_harness):
     assert INBOUND_SECRET[:-1] not in json.dumps(harness.logs(), ensure_ascii=False)
 
 
-@pytest.mark.xfail(strict=True, reason="core _channellog.Redactor masks a secret percent-encoded with quote(safe='') "
-                                       "and quote_plus only: the same secret percent-encoded with '/' kept (Python's "
-                                       "quote() default, JavaScript encodeURI, Go PathEscape) or with lower-case hex "
-                                       "digits is kept in plain in channel logs when an aggregator echoes it")
 @pytest.mark.parametrize("encode", [urllib.parse.quote, lambda s: urllib.parse.quote(s, safe="").lower()],
                          ids=["slash-kept", "lower-case-hex"])
 def test_other_percent_encodings_of_a_secret_are_masked(smsgate_harness, encode):
@@ -316,11 +305,6 @@ def test_other_percent_encodings_of_a_secret_are_masked(smsgate_harness, encode)
     assert encode(SEND_AUTHORIZATION) not in logged
 
 
-@pytest.mark.xfail(strict=True, reason="core/adapters: an inbound callback's parameters are stored verbatim as the "
-                                       "message's raw metadata, so a configured secret sent as a parameter "
-                                       "(aggregators that authenticate callbacks with ?secret= or a password field) "
-                                       "is kept in plain and shown by `smsgate messages --json` and the API (channel "
-                                       "logs mask it)")
 def test_secret_sent_as_a_callback_parameter_is_not_stored(smsgate_harness):
     harness = smsgate_harness({"ex": _channels()["ex"]})
     response = harness.request("POST", "/c/ex/receive", params={"secret": INBOUND_SECRET},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
@@ -13,7 +14,8 @@ from pydantic import SecretStr
 from ._channellog import ChannelLog, Redactor
 from ._config import Channel, ChannelSettings
 from ._errors import MessageInvalid, RequestRejected
-from ._models import Event, OutgoingMessage, SendResult
+from ._logging import redact_library_logs
+from ._models import Event, IncomingMessage, OutgoingMessage, SendResult, StatusUpdate
 from ._phones import InvalidNumber, normalize_number
 
 if TYPE_CHECKING:
@@ -41,6 +43,21 @@ def route(action: str, *methods: str) -> Callable[[RouteHandler], RouteHandler]:
         return fn
 
     return mark
+
+
+def _redacting(handler: RouteHandler) -> RouteHandler:
+    """`handler`, masking the channel's secrets in the raw data of its events: that is stored and shown as is."""
+
+    @functools.wraps(handler)
+    async def redacted(adapter: Adapter, request: InboundRequest) -> list[Event]:
+        events = await handler(adapter, request)
+        for event in events:
+            if isinstance(event, IncomingMessage | StatusUpdate) and event.raw:
+                event.raw = adapter.redactor.data(event.raw)
+        return events
+
+    redacted.__smsgate_redacts__ = True  # type: ignore[attr-defined]
+    return redacted
 
 
 @dataclass(slots=True)
@@ -121,13 +138,19 @@ class Adapter:
                 if marked is not None:
                     found[marked.action] = marked
         cls.routes = found
+        # every handler, even an override without @route: an aggregator may send a secret as a parameter
+        for marked in found.values():
+            handler = getattr(cls, marked.handler)
+            if not getattr(handler, "__smsgate_redacts__", False):
+                setattr(cls, marked.handler, _redacting(handler))
 
     def __init__(self, channel: Channel, http: HttpClient, public_url: str) -> None:
         self.channel = channel
         self.settings: Any = channel.settings
         self.http = http
         self.public_url = public_url.rstrip("/")
-        self.redactor = Redactor(self.secrets(), self.basic_auth_pairs())
+        self.redactor = Redactor(self.secrets(), self.basic_auth_pairs(), self.secret_headers())
+        redact_library_logs(self.redactor)
 
     @property
     def name_of_channel(self) -> str:
@@ -149,6 +172,10 @@ class Adapter:
 
     def basic_auth_pairs(self) -> Iterable[tuple[str, str]]:
         """(user, secret) pairs sent as basic auth, so their base64 form is masked too."""
+        return ()
+
+    def secret_headers(self) -> Iterable[str]:
+        """Names of headers carrying a credential, masked whole in channel logs (even a near-miss of a secret)."""
         return ()
 
     def new_log(self, kind: str, message_id: str | None = None) -> ChannelLog:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,19 +14,22 @@ __all__ = ["ChannelLog", "HttpTrace", "Redactor"]
 
 MASK = "**********"
 _SENSITIVE_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"}
-_SENSITIVE_PARAM = re.compile(
-    r"(?i)((?:^|[?&;\s])(?:password|passwd|pass|pwd|auth_token|token|api_key|apikey|secret)=)([^&;\s\"']+)")
+_PARAM_NAMES = "password|passwd|pass|pwd|auth_token|token|api_key|apikey|secret"
+_SENSITIVE_PARAM = re.compile(rf"(?i)((?:^|[?&;\s])(?:{_PARAM_NAMES})=)([^&;\s\"']+)")
+_SENSITIVE_KEY = re.compile(rf"(?i){_PARAM_NAMES}")
+_LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
 
 
 class Redactor:
-    """Masks known secret values (and their URL-encoded and basic-auth forms) in any text."""
+    """Masks known secret values (however URL-encoded, and their basic-auth forms) in any text."""
 
-    def __init__(self, secrets: Iterable[str] = (), basic_auth: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = (), basic_auth: Iterable[tuple[str, str]] = (),
+                 headers: Iterable[str] = ()) -> None:
         values: set[str] = set()
         plain = [s for s in secrets if s and len(s) >= 3]
         for secret in plain:
-            values.update({secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)})
-            values.add(base64.b64encode(secret.encode()).decode())
+            # a case-folded copy of a secret still gives most of it away
+            values.update({secret, secret.lower(), secret.upper(), base64.b64encode(secret.encode()).decode()})
         # basic-auth values combine a user with a secret: mask "user:secret" encodings too
         for secret in plain:
             for other in plain:
@@ -37,7 +39,9 @@ class Redactor:
             if password:
                 values.add(base64.b64encode(f"{user}:{password}".encode()).decode())
         self._values = sorted(values, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(v) for v in self._values)) if self._values else None
+        # not re.IGNORECASE: it makes every scan about 20 times slower
+        self._pattern = re.compile("|".join(_encodings(v) for v in self._values)) if self._values else None
+        self._headers = _SENSITIVE_HEADERS | {h.lower() for h in headers}
 
     def text(self, value: str) -> str:
         """`value` with every secret and every password-like query parameter masked."""
@@ -49,7 +53,33 @@ class Redactor:
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Headers with credential headers masked whole and secrets masked elsewhere."""
-        return {k: (MASK if k.lower() in _SENSITIVE_HEADERS else self.text(v)) for k, v in headers.items()}
+        return {k: (MASK if k.lower() in self._headers else self.text(v)) for k, v in headers.items()}
+
+    def data(self, value: Any) -> Any:
+        """JSON-like `value` with secrets masked in every string, and values of password-like keys masked whole."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {self.data(k): MASK if isinstance(k, str) and _SENSITIVE_KEY.fullmatch(k) and v else self.data(v)
+                    for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
+
+
+def _encodings(value: str) -> str:
+    """A pattern matching `value` plain or percent-encoded in any style (any safe characters, either hex case)."""
+    parts = []
+    for char in value:
+        if char in _LITERAL:
+            parts.append(re.escape(char))
+        else:
+            escaped = "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogateescape"))
+            escaped = re.sub("[A-F]", lambda m: f"[{m[0]}{m[0].lower()}]", escaped)
+            spaced = r"|\+" if char == " " else ""
+            # the escape first: a secret ending in "%" must not leave the "25" of its "%25" behind
+            parts.append(f"(?:{escaped}|{re.escape(char)}{spaced})")
+    return "".join(parts)
 
 
 @dataclass(slots=True)

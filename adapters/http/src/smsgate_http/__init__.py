@@ -223,6 +223,10 @@ class HttpAdapter(Adapter):
             return [(s.inbound_username, s.inbound_password.get_secret_value())]
         return []
 
+    def secret_headers(self) -> Iterable[str]:
+        """The header carrying `inbound_secret`: a caller's wrong value may differ from it by one character."""
+        return [self.settings.inbound_secret_header]
+
     # -- sending ------------------------------------------------------------------------------------
 
     async def send(self, message: OutgoingMessage, log: ChannelLog) -> SendResult:
