@@ -166,3 +166,86 @@ def test_openapi_lists_every_served_api_route(api):
     for path, ops in OPENAPI["paths"].items():
         for method, op in ops.items():
             assert op["responses"], f"{method} {path} documents no response"
+
+
+def _failed(h, text="hello"):
+    """A message the toy aggregator refused for good (HTTP 400 is final)."""
+    h.respond = lambda r: httpx.Response(400, text="bad credentials")
+    outcome = h.send("t", "+250788383383", text)
+    assert outcome.message.status == "failed"
+    h.respond = lambda r: httpx.Response(200, text="ext-2")
+    return outcome.message
+
+
+def test_resend_queues_a_copy_of_a_failed_message_once(api):
+    h = api()
+    original = _failed(h)
+    first = h.request("POST", f"/api/v1/messages/{original.id}/resend", headers=AUTH)
+    assert first.status_code == 202
+    copy = first.json()
+    assert copy["id"] != original.id and copy["status"] == "queued" and copy["metadata"]["resend_of"] == original.id
+    assert (copy["to"], copy["text"], copy["channel"]) == (original.to, original.text, original.channel)
+    again = h.request("POST", f"/api/v1/messages/{original.id}/resend", headers=AUTH)
+    assert again.status_code == 200 and again.json()["id"] == copy["id"]  # a retried call queues nothing new
+    assert len(h.messages()) == 2
+    sent_before = len(h.requests)
+    h.run(SendWorker(h.gateway).run_once())
+    assert h.message(copy["id"]).status == "wired" and len(h.requests) == sent_before + 1
+    assert h.message(original.id).status == "failed"  # the original's history stays as it happened
+
+
+def test_resend_refuses_what_is_not_a_failed_outgoing_message(api):
+    h = api()
+    wired = h.send("t", "+250788383383", "fine").message
+    queued = post(h, {"channel": "t", "to": "+250788383383", "text": "later"}).json()
+    for message_id, fragment in [(wired.id, "is wired"), (queued["id"], "the worker still retries it")]:
+        response = h.request("POST", f"/api/v1/messages/{message_id}/resend", headers=AUTH)
+        assert response.status_code == 409 and fragment in response.json()["error"]
+    assert h.request("POST", f"/api/v1/messages/{ID}/resend", headers=AUTH).status_code == 404
+    failed = _failed(h)
+    assert h.request("POST", f"/api/v1/messages/{failed.id}/resend").status_code == 401
+    assert len(h.messages()) == 3  # nothing was queued by any refused call
+
+
+def test_cli_resend_sends_the_copy_now(tmp_path):
+    import http.server
+    import json
+    import threading
+
+    from smsgate_cli.main import app
+    from typer.testing import CliRunner
+
+    answers = [400, 200]  # the first send is refused for good, the resend accepted
+
+    class Aggregator(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(answers.pop(0) if len(answers) > 1 else answers[0])
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Aggregator)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "smsgate.toml"
+        config.write_text(f'[gateway]\ndatabase = "{tmp_path / "db.sqlite3"}"\n\n[channels.ex]\nadapter = "http"\n'
+                          f'country = "RW"\nsend_url = "http://127.0.0.1:{server.server_address[1]}/send"\n')
+        runner = CliRunner()
+        sent = runner.invoke(app, ["--config", str(config), "send", "hello", "--channel", "ex", "--to", "0788383383",
+                                   "--json"])
+        original = json.loads(sent.stdout)
+        assert sent.exit_code == 1 and original["status"] == "failed"
+        result = runner.invoke(app, ["--config", str(config), "resend", original["id"], "--json"])
+        assert result.exit_code == 0, result.output
+        copy = json.loads(result.stdout)
+        assert copy["metadata"]["resend_of"] == original["id"] and copy["status"] == "wired" and copy["sent_now"]
+        again = runner.invoke(app, ["--config", str(config), "resend", original["id"]])
+        assert again.exit_code == 0 and "resent before: not sent again" in again.output
+        refused = runner.invoke(app, ["--config", str(config), "resend", copy["id"]])
+        assert refused.exit_code == 1 and "is wired (the aggregator accepted it)" in refused.output
+    finally:
+        server.shutdown()

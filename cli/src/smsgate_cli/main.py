@@ -189,6 +189,45 @@ def send(
 
 
 @app.command()
+def resend(
+    message_id: Annotated[str, typer.Argument(help="Id of the failed outgoing message.")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send a failed message again now, as a new message (`resend_of` names the original); exit 0 when accepted."""
+
+    def run() -> Any:
+        from smsgate import Gateway, MessageInvalid
+
+        cfg = load(config)
+
+        async def go() -> Any:
+            async with Gateway(cfg) as gateway:
+                try:
+                    message = await gateway.prepare_resend(message_id)
+                except KeyError:
+                    raise fail(f"no message with id {message_id!r} in {cfg.gateway.database}") from None
+                except MessageInvalid as exc:
+                    raise fail(exc.reason) from None
+                return await gateway.send(message)
+
+        return asyncio.run(go())
+
+    outcome = guarded(run)
+    record = outcome.message
+    if as_json:
+        _print_json({**record.as_dict(), "sent_now": outcome.sent})
+    else:
+        note = "" if outcome.sent else " (resent before: not sent again)"
+        typer.echo(f"{record.status}{note}: id {record.id} (resend of {message_id}) to {record.to} via "
+                   f"{record.channel}")
+        if record.error_code:
+            typer.echo(f"error: {record.error_code}: {record.error_reason}", err=True)
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Override [gateway] host.")] = None,

@@ -155,6 +155,22 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
             return _reject(f"no message with id {request.path_params['id']!r}", 404)
         return JSONResponse(_message_json(record, detail=True))
 
+    async def resend(request: Request) -> Response:
+        denied = authorize(request)
+        if denied is not None:
+            return denied
+        message_id = request.path_params["id"]
+        try:
+            message = await gateway.prepare_resend(message_id)
+        except KeyError:
+            return _reject(f"no message with id {message_id!r}", 404)
+        except MessageInvalid as exc:
+            return _reject(exc.reason, 409)
+        except ConfigError as exc:
+            return _reject(str(exc), 409)
+        record, created = await gateway.enqueue(message)
+        return JSONResponse(_message_json(record), status_code=202 if created else 200)
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
 
@@ -162,6 +178,7 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
         Route(f"{PREFIX}/messages", create, methods=["POST"]),
         Route(f"{PREFIX}/messages", listing, methods=["GET"]),
         Route(f"{PREFIX}/messages/{{id}}", detail, methods=["GET"]),
+        Route(f"{PREFIX}/messages/{{id}}/resend", resend, methods=["POST"]),
         Route(f"{PREFIX}/openapi.json", openapi, methods=["GET"]),
     ]
 
@@ -192,6 +209,7 @@ _MESSAGE = {"type": "object", "required": ["id", "channel", "direction", "status
 def _error_responses(*codes: int) -> dict[str, Any]:
     reasons = {400: "Bad request (the reason says why)", 401: "Missing or wrong bearer token",
                403: "The API is disabled: no api_token is configured", 404: "Not found",
+               409: "Not in a state that allows this (the reason says why)",
                413: "Body too large", 422: "Invalid message (unknown channel, invalid number, bad field)"}
     return {str(c): {"description": reasons[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
@@ -249,6 +267,21 @@ OPENAPI: dict[str, Any] = {
                     "200": {"description": "The message", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Message"}}}},
                     **_error_responses(401, 403, 404)},
+            },
+        },
+        f"{PREFIX}/messages/{{id}}/resend": {
+            "post": {
+                "summary": "Queue a failed message again, as a new message",
+                "description": "For a send that failed (a timeout left it in doubt, wrong credentials since fixed): "
+                               "queues a copy with a new id derived from the original's and `resend_of` in its "
+                               "metadata. Asking again returns that copy (200) and queues nothing.",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "202": {"description": "The copy, queued", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Message"}}}},
+                    "200": {"description": "Already resent: the copy", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Message"}}}},
+                    **_error_responses(401, 403, 404, 409)},
             },
         },
         f"{PREFIX}/openapi.json": {

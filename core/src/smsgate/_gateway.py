@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,6 +25,9 @@ from ._store import InboundOutcome, MessageRecord, SQLiteStore, StatusChange, St
 __all__ = ["Gateway", "SendOutcome"]
 
 log = logging.getLogger("smsgate")
+
+# Resends get ids derived from the original's: asking twice (a retried API call, a double-click) queues once.
+_RESEND_NAMESPACE = uuid.UUID("6f1c2a9e-8d4b-4f0e-9a57-3c1e5b7d2f10")
 
 # Set while a send attempt runs: called before each HTTP request the attempt makes.
 _on_request: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar(
@@ -123,6 +127,25 @@ class Gateway:
         if not message.text and not message.attachments:
             raise MessageInvalid("nothing to send: the text is empty and there are no attachments")
         return message
+
+    async def prepare_resend(self, message_id: str) -> OutgoingMessage:
+        """A copy of failed outgoing message `message_id` to queue again; KeyError if unknown, MessageInvalid if
+        it is not a failed outgoing message. The copy's id is derived from the original's, so it queues once."""
+        original = await self.store.get_message(message_id)
+        if original is None:
+            raise KeyError(message_id)
+        if original.direction != "out":
+            raise MessageInvalid(f"message {message_id} is incoming: only outgoing messages are resent")
+        if original.status != Status.FAILED.value:
+            hint = (" (the worker still retries it)" if original.status in (Status.QUEUED.value, Status.ERRORED.value)
+                    else " (the aggregator accepted it)")
+            raise MessageInvalid(f"message {message_id} is {original.status}{hint}: only failed messages are resent")
+        self.adapter(original.channel)  # a channel since removed from the config cannot send it
+        return OutgoingMessage(
+            channel=original.channel, to=original.to, text=original.text, from_=original.from_,
+            id=str(uuid.uuid5(_RESEND_NAMESPACE, original.id)), attachments=list(original.attachments),
+            quick_replies=list(original.quick_replies), high_priority=original.high_priority,
+            metadata={**original.metadata, "resend_of": original.id})
 
     async def enqueue(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
         """Durably queue `message`; an id seen before returns the stored message and False."""
