@@ -222,3 +222,49 @@ def test_bad_webhook_config_names_the_field(data, fragments):
     for fragment in fragments:
         assert fragment in str(info.value)
     assert "whsec_" not in str(info.value).replace("a whsec_ secret", "")
+
+
+def _counts(h):
+    def op(conn):
+        return {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("messages", "channel_logs", "outbox")}
+
+    return h.store.call_sync(op)
+
+
+def test_retention_prunes_old_logs_and_delivered_calls_only(hooked):
+    from datetime import timedelta
+
+    from smsgate import utcnow
+
+    h, receiver, outbox = hooked()
+    for i in range(3):
+        h.send("t", "+250788383383", f"hello {i}")
+    h.run(outbox.deliver_due())  # every event so far delivered
+    receiver.answers = [httpx.Response(500)]
+    h.send("t", "+250788383383", "its events stay undelivered")
+    h.run(outbox.deliver_due())
+    before = _counts(h)
+    pending = h.run(h.store.outbox_items(pending=True))
+    assert before["channel_logs"] == 4 and pending and before["outbox"] > len(pending)
+
+    assert h.run(h.store.prune(utcnow() - timedelta(days=1))) == 0  # nothing is a day old yet
+    assert _counts(h) == before
+    deleted = h.run(h.store.prune(utcnow() + timedelta(seconds=1)))
+    after = _counts(h)
+    assert after == {"messages": 4, "channel_logs": 0, "outbox": len(pending)}
+    assert deleted == before["channel_logs"] + before["outbox"] - len(pending)
+    assert h.run(h.store.outbox_items(pending=True)) == pending  # undelivered calls are never dropped
+
+
+def test_dispatcher_prunes_at_most_hourly_and_not_when_retention_is_zero(hooked, smsgate_harness):
+    h, _receiver, outbox = hooked()
+    h.send("t", "+250788383383", "hello")
+    outbox.retention_days = -1 / 86400  # "older than one second from now": everything
+    assert h.run(outbox.prune_if_due()) == 1  # the send's channel log (its outbox rows are not delivered yet)
+    h.send("t", "+250788383383", "again")
+    assert h.run(outbox.prune_if_due()) == 0  # the next pass waits an hour
+    kept = smsgate_harness({"t": {"adapter": "toy", "country": "RW"}}, gateway={"retention_days": 0},
+                           adapters=[Toy])
+    kept.send("t", "+250788383383", "kept")
+    assert kept.run(OutboxDispatcher(kept.gateway).prune_if_due()) == 0 and _counts(kept)["channel_logs"] == 1

@@ -133,6 +133,8 @@ class GatewaySettings(BaseModel):
                                                         "after a crash, its sends resume this much later.")
     webhook_retry_max: float = Field(300.0, gt=0, description="Longest wait between deliveries of an "
                                                               "unacknowledged webhook or bridge call, in seconds.")
+    retention_days: float = Field(30.0, ge=0, description="Channel logs and delivered webhook/bridge calls older "
+                                                          "than this are deleted hourly (0 keeps them); messages stay.")
     webhooks: list[WebhookSettings] = Field(default_factory=list,
                                             description="`[[gateway.webhooks]]`: URLs receiving signed events.")
 

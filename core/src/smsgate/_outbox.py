@@ -89,6 +89,8 @@ class OutboxDispatcher:
             self.targets[f"webhook:{hook.url}"] = self._webhook_sender(hook)
         for bridge in gateway.bridges.values():
             self.targets[bridge.target] = self._bridge_sender(bridge)
+        self.retention_days = gateway.config.gateway.retention_days
+        self._next_prune = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -195,12 +197,25 @@ class OutboxDispatcher:
         while True:
             self._wake.clear()
             try:
+                await self.prune_if_due()
                 if await self.deliver_due():
                     continue
             except Exception:
                 log.exception("outbox round failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def prune_if_due(self) -> int:
+        """At most hourly, delete what `gateway.retention_days` no longer keeps; the number of rows deleted."""
+        now = time.monotonic()
+        if not self.retention_days or now < self._next_prune:
+            return 0
+        self._next_prune = now + 3600
+        deleted = await self.store.prune(utcnow() - timedelta(days=self.retention_days))
+        if deleted:
+            log.info("deleted %d channel logs and delivered outbox items older than %g days", deleted,
+                     self.retention_days)
+        return deleted
 
     def start(self) -> None:
         """Run in the background of the current event loop."""

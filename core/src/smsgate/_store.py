@@ -322,6 +322,9 @@ class Store(Protocol):
     async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
 
+    async def prune(self, before: datetime) -> int:
+        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+
 
 class _Writer:
     """One thread owns the connection; concurrent jobs are committed together (group commit)."""
@@ -686,6 +689,25 @@ class SQLiteStore:
         return await self._call(op)
 
     # -- inbound ----------------------------------------------------------------------------------
+
+    async def prune(self, before: datetime) -> int:
+        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+        cutoff, total = _ts(before), 0
+        # Small chunks, oldest rows first by primary key (rows are written in time order): each chunk is one
+        # short job, so inbound callbacks waiting for a commit never queue behind a long delete.
+        chunks = {
+            "channel_logs": "DELETE FROM channel_logs WHERE seq IN (SELECT seq FROM channel_logs ORDER BY seq"
+                            " LIMIT 2000) AND created_at < ?",
+            "outbox": "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE done_at IS NOT NULL"
+                      " ORDER BY seq LIMIT 2000) AND done_at < ?",
+        }
+        for sql in chunks.values():
+            while True:
+                deleted = await self._call(lambda conn, sql=sql: conn.execute(sql, (cutoff,)).rowcount)
+                total += deleted
+                if deleted == 0:
+                    break
+        return total
 
     async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
                              ) -> list[InboundOutcome]:
