@@ -702,8 +702,11 @@ class SQLiteStore:
                       " ORDER BY seq LIMIT 2000) AND done_at < ?",
         }
         for sql in chunks.values():
+            def chunk(conn: sqlite3.Connection, sql: str = sql) -> int:
+                return conn.execute(sql, (cutoff,)).rowcount
+
             while True:
-                deleted = await self._call(lambda conn, sql=sql: conn.execute(sql, (cutoff,)).rowcount)
+                deleted = await self._call(chunk)
                 total += deleted
                 if deleted == 0:
                     break
