@@ -42,6 +42,35 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
     assert cfg.channels["a"].settings.password.get_secret_value() == "from-env"
 
 
+def test_whole_values_written_as_env_references_come_from_the_environment(tmp_path, monkeypatch):
+    path = write(tmp_path, """
+[gateway]
+api_token = "${SMSGATE_TEST_API_TOKEN}"
+
+[[gateway.webhooks]]
+url = "https://hooks.example/in"
+secret = "${SMSGATE_TEST_HOOK_SECRET}"
+
+[channels.a]
+adapter = "toy"
+password = "pa${SMSGATE_TEST_NOT_A_REFERENCE}ss"
+address = "$${literal}"
+""")
+    monkeypatch.setenv("SMSGATE_TEST_API_TOKEN", "token-from-env")
+    monkeypatch.setenv("SMSGATE_TEST_HOOK_SECRET", "hook-secret-from-env-0123")
+    cfg = load_config(path, ADAPTERS)
+    assert cfg.gateway.api_token.get_secret_value() == "token-from-env"
+    assert cfg.gateway.webhooks[0].secret.get_secret_value() == "hook-secret-from-env-0123"
+    password = cfg.channels["a"].settings.password.get_secret_value()
+    assert password == "pa${SMSGATE_TEST_NOT_A_REFERENCE}ss"  # only whole values are references
+    assert cfg.channels["a"].settings.address == "${literal}"
+    monkeypatch.delenv("SMSGATE_TEST_HOOK_SECRET")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ADAPTERS)
+    assert str(error.value) == (f"{path}: gateway.webhooks[0].secret: refers to environment variable "
+                                "SMSGATE_TEST_HOOK_SECRET, which is not set")
+
+
 def test_config_path_from_environment(tmp_path, monkeypatch):
     path = write(tmp_path, "[gateway]\nport = 9200\n")
     monkeypatch.setenv("SMSGATE_CONFIG", str(path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
@@ -240,9 +241,35 @@ def load_config(path: str | Path | None = None, adapters: dict[str, type[Adapter
             raise ConfigError(f"cannot read: {exc.strerror}", file=str(file)) from None
     elif required or (required is None and explicit):
         raise ConfigError("no such file", file=str(file))
-    config = config_from_dict(data, adapters, file=str(file))
+    config = config_from_dict(_expand_env(data, str(file)), adapters, file=str(file))
     config.path = file if file.exists() else None
     return config
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(value: Any, file: str, where: str = "") -> Any:
+    """Replace every value written exactly `"${NAME}"` with environment variable NAME; `$${` is a literal `${`.
+
+    Whole values only, so a password that merely contains `$` is never touched. This is how a secret inside a
+    list (`[[gateway.webhooks]]`, which SMSGATE_* variables cannot address item by item) stays out of the file.
+    """
+    if isinstance(value, dict):
+        return {k: _expand_env(v, file, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, file, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+        if value.startswith("$${"):
+            return value[1:]
+        match = _ENV_REFERENCE.fullmatch(value)
+        if match:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"refers to environment variable {name}, which is not set", file=file,
+                                  field=where)
+            return os.environ[name]
+    return value
 
 
 def config_from_dict(data: dict[str, Any], adapters: dict[str, type[Adapter]] | None = None, *,
