@@ -212,6 +212,15 @@ def test_unknown_dlr_is_logged(sent_harness, caplog):
     assert "unknown Kannel DLR type 66" in caplog.text
     callbacks = [entry for entry in sent_harness.logs(channel="kn") if entry["kind"] == "status"]
     assert callbacks and "status=66" in callbacks[0]["traces"][0]["url"]
+    assert callbacks[0]["errors"] == ["ignoring unknown status '66'"]  # shown by `smsgate logs --errors`
+
+
+@pytest.mark.parametrize("dlr_type", ["4", "8"])
+def test_deliberately_ignored_reports_are_not_errors(smsgate_harness, dlr_type):
+    h = smsgate_harness({"kn": {**CHANNEL, "ignore_sent": True}}, respond=lambda r: httpx.Response(202))
+    h.send("kn", "+250788383383", "hello", id=MSG_ID)
+    h.request("GET", dlr(dlr_type))
+    assert [entry["errors"] for entry in h.logs(channel="kn") if entry["kind"] == "status"] == [[]]
 
 
 # -- decoding and fuzzing ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from ._bridges import RapidProBridge, make_bridges
 from ._config import Channel, Config
 from ._errors import MessageInvalid, RequestRejected, SendError
 from ._http import HttpClient
-from ._models import Event, IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
+from ._models import Event, Ignored, IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
 from ._outbox import build_planner
 from ._store import InboundOutcome, MessageRecord, SQLiteStore, StatusChange, Store
 
@@ -277,6 +277,9 @@ class Gateway:
         clog = adapter.new_log(action)
         events = await getattr(adapter, route.handler)(request)
         clog.trace(request.method, request.url, request.headers, request.body, 200)
+        for event in events:
+            if isinstance(event, Ignored) and event.error:  # `smsgate logs --errors` is where operators look
+                clog.error(event.reason)
         outcomes = await self.store.record_inbound(channel_name, events, clog)
         await self._after_inbound(adapter.channel, outcomes)
         return adapter, events, outcomes

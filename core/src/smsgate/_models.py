@@ -138,6 +138,8 @@ class Ignored:
     """A well-formed callback that changes nothing (e.g. an unknown DLR type); answered 2xx."""
 
     reason: str
+    error: bool = False
+    """True when an operator should look: the reason is recorded as an error in the callback's channel log."""
 
 
 Event = IncomingMessage | StatusUpdate | OptOut | Ignored

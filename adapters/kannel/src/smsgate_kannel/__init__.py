@@ -347,7 +347,7 @@ class KannelAdapter(Adapter):
         if known is None:
             log.warning("channel %s: ignoring unknown Kannel DLR type %r for message %s (smsc reply %r)",
                         self.channel.name, dlr, message_id, reply)
-            return [Ignored(f"ignoring unknown status '{dlr}'")]
+            return [Ignored(f"ignoring unknown status '{dlr}'", error=True)]
         status, meaning = known
         if status is Status.SENT and self.settings.ignore_sent:
             return [Ignored("ignoring sent report (message already wired)")]
