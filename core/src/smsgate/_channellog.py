@@ -49,6 +49,8 @@ class Redactor:
             return value
         if self._pattern is not None:
             value = self._pattern.sub(MASK, value)
+        if "=" not in value:  # no parameter to mask: skip a regex scan on every header and message text
+            return value
         return _SENSITIVE_PARAM.sub(lambda m: m.group(1) + MASK, value)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:

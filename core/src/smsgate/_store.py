@@ -326,6 +326,16 @@ class Store(Protocol):
         """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
 
 
+def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in settled:
+        if future.done():  # its caller was cancelled; the write itself stands
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
 class _Writer:
     """One thread owns the connection; concurrent jobs are committed together (group commit)."""
 
@@ -372,40 +382,58 @@ class _Writer:
             self._execute(conn, batch)
         conn.close()
 
-    def _execute(self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any],
-                                                                     Future[Any]]]) -> None:
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _execute(self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], Any]]
+                 ) -> None:
+        results: list[tuple[Any, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for fn, fut in batch:
+            for fn, waiter in batch:
                 conn.execute("SAVEPOINT job")
                 try:
                     value = fn(conn)
                 except Exception as exc:  # one bad job must not undo its neighbours
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
-                    results.append((fut, None, exc))
+                    results.append((waiter, None, exc))
                 else:
                     conn.execute("RELEASE job")
-                    results.append((fut, value, None))
+                    results.append((waiter, value, None))
             conn.execute("COMMIT")
         except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            for _fn, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        for fut, value, error in results:  # only now is the data on disk
-            if error is not None:
-                fut.set_exception(error)
+            results = [(waiter, None, exc) for _fn, waiter in batch]
+        # Only now is the data on disk. Event-loop callers are woken with one call per loop and batch: a
+        # call_soon_threadsafe per job (what asyncio.wrap_future does) wakes the loop once per job, which cost
+        # as much of the writer thread's time as committing.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+        for waiter, value, error in results:
+            if isinstance(waiter, Future):
+                if error is not None:
+                    waiter.set_exception(error)
+                else:
+                    waiter.set_result(value)
             else:
-                fut.set_result(value)
+                loop, future = waiter
+                by_loop.setdefault(loop, []).append((future, value, error))
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the loop closed while its caller waited: nobody is left to tell
+                pass
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Queue `fn` for the writer thread; the returned future resolves once its transaction committed."""
         fut: Future[T] = Future()
         self._jobs.put((fn, fut))
         return fut
+
+    def submit_async(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """`submit` for the running event loop, without a concurrent future in between."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((fn, (loop, future)))
+        return future
 
     def stop(self) -> None:
         if self._thread.is_alive():
@@ -462,7 +490,7 @@ class SQLiteStore:
             self._signal("outbox")
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.wrap_future(self._writer.submit(fn))
+        return await self._writer.submit_async(fn)
 
     def call_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(connection)` on the writer thread and wait (for synchronous callers such as tests)."""
@@ -718,7 +746,8 @@ class SQLiteStore:
 
         def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
             outcomes = [_store_event(conn, channel, e) for e in events]
-            self._notify(conn, _outcome_notes(conn, channel, outcomes))
+            if self._planner is not None:  # notes cost reads and timestamps: only built when someone is told
+                self._notify(conn, _outcome_notes(conn, channel, outcomes))
             if log is not None:
                 _insert_log(conn, log)
             return outcomes
