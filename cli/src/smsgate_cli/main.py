@@ -174,13 +174,17 @@ def send(
 
         return asyncio.run(go())
 
-    outcome = guarded(run)
+    _report_send(guarded(run), as_json, "already known: not sent again")
+
+
+def _report_send(outcome: Any, as_json: bool, not_sent_note: str, detail: str = "") -> None:
+    """Print a send's outcome (JSON or one line, the error on stderr); exit 1 unless the aggregator accepted it."""
     record = outcome.message
     if as_json:
         _print_json({**record.as_dict(), "sent_now": outcome.sent})
     else:
-        note = "" if outcome.sent else " (already known: not sent again)"
-        typer.echo(f"{record.status}{note}: id {record.id} to {record.to} via {record.channel}, "
+        note = "" if outcome.sent else f" ({not_sent_note})"
+        typer.echo(f"{record.status}{note}: id {record.id}{detail} to {record.to} via {record.channel}, "
                    f"{record.segments} segment(s), external ids {', '.join(record.external_ids) or '-'}")
         if record.error_code:
             typer.echo(f"error: {record.error_code}: {record.error_reason}", err=True)
@@ -213,18 +217,7 @@ def resend(
 
         return asyncio.run(go())
 
-    outcome = guarded(run)
-    record = outcome.message
-    if as_json:
-        _print_json({**record.as_dict(), "sent_now": outcome.sent})
-    else:
-        note = "" if outcome.sent else " (resent before: not sent again)"
-        typer.echo(f"{record.status}{note}: id {record.id} (resend of {message_id}) to {record.to} via "
-                   f"{record.channel}")
-        if record.error_code:
-            typer.echo(f"error: {record.error_code}: {record.error_reason}", err=True)
-    if not outcome.ok:
-        raise typer.Exit(1)
+    _report_send(guarded(run), as_json, "resent before: not sent again", f" (resend of {message_id})")
 
 
 @app.command()
