@@ -1,5 +1,9 @@
-"""`smsgate serve` for the ingest benchmark: one http channel, SQLite at argv[2], same uvicorn settings as bare.py."""
+"""`smsgate serve` for the ingest benchmark: one http channel, SQLite at argv[2], same uvicorn settings as bare.py.
 
+What `smsgate serve` does, minus reading a config file: background worker and dispatcher, gc.freeze().
+"""
+
+import gc
 import sys
 
 import uvicorn
@@ -11,5 +15,6 @@ if __name__ == "__main__":
     config = config_from_dict({"gateway": {"port": port, "database": database, "synchronous": synchronous},
                                "channels": {"b": {"adapter": "http", "country": "RW",
                                                   "send_url": "http://127.0.0.1:9/unused"}}})
-    app = create_app(Gateway(config), own_gateway=True)
+    app = create_app(Gateway(config), own_gateway=True, background=True)
+    gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
