@@ -9,7 +9,8 @@ here means messages, their status history, opt-outs and the webhook outbox: a re
 channel is still written to the channel logs (an audit trail of what aggregators sent, secrets masked), so the
 log count may grow for those; a request to an unknown channel adds no log either.
 
-Known bugs found by the fuzzer are pinned by `xfail(strict=True)` tests at the end: inputs that hit them may
+Bugs the fuzzer found are regression tests at the end, with the inputs that found them. A new one is pinned by
+an `xfail(strict=True)` test and a `hostile.KNOWN_BUGS` entry until fixed (none is open): inputs that hit it may
 fail in exactly that known way inside the property tests, any other failure fails the test.
 """
 
@@ -209,7 +210,7 @@ def test_replayed_report_for_an_unknown_message_is_stored_once(smsgate_harness):
     assert _history_rows(harness) == rows
 
 
-# -- known bugs (each an xfail that must start passing once fixed; then drop its KNOWN_BUGS entry) -------------------
+# -- bugs the fuzzer found, fixed: their inputs stay as regression tests ---------------------------------------------
 
 DEEP = ("[" * 100_000 + "]" * 100_000).encode()
 BIG_INT = ('{"from": ' + "9" * 5000 + "}").encode()
