@@ -194,12 +194,13 @@ def test_kannel_dlr_reaches_local_server(kannel: Kannel, capture: Capture) -> No
     r = _send(kannel, text=f"dlr {our_id[:8]}", **{"dlr-mask": 31, "dlr-url": dlr_url})
     assert r.status_code == 202, r.text
     dlrs = capture.wait_for(lambda req: req["path"] == "/dlr" and req["query"].get("id") == our_id, count=2)
-    statuses = [d["query"]["status"] for d in dlrs]
-    assert statuses == ["8", "1"], dlrs  # accepted by SMSC, then delivered
-    assert dlrs[0]["query"]["answer"].startswith("ACK")
-    # in a DLR, %p/%P are swapped relative to the MT
-    assert dlrs[-1]["query"]["to"] == TO
-    assert dlrs[-1]["query"]["from"] == SHORTCODE
+    by_status = {d["query"]["status"]: d["query"] for d in dlrs}
+    # accepted by the SMSC (8) and delivered (1); Kannel fires its DLR callbacks concurrently, so either may
+    # arrive first (seen in CI under load): the reason smsgate never lets a status go backwards
+    assert sorted(by_status) == ["1", "8"], dlrs
+    assert by_status["8"]["answer"].startswith("ACK")
+    for query in by_status.values():  # in a DLR, %p/%P are swapped relative to the MT
+        assert (query["to"], query["from"]) == (TO, SHORTCODE)
     assert kannel.wait_for_mt(lambda m: our_id[:8] in m["text"])
 
 
