@@ -3,7 +3,9 @@
 - `smsgate send` (the CLI) → smsbox's sendsms → bearerbox → the fake SMSC prints the text (ASCII, and unicode in
   both `unicode_form`s);
 - the fake SMSC's delivery reports → Kannel calls the dlr-url → `smsgate serve` → the message ends `delivered`;
-- a mobile-originated message typed into fakesmsc → Kannel's sms-service get-url → `smsgate serve` → stored.
+- a mobile-originated message typed into fakesmsc → Kannel's sms-service get-url → `smsgate serve` → stored;
+- RapidPro (a local form-recording server) → `/b/rp/send` → Kannel → the SMSC, and back: `sent`, `delivered`
+  and the phone's answer reach RapidPro's channel URL through the outbox.
 
 Kannel runs with the sms-service group that `smsgate kannel-config` prints (so the documented kannel.conf text is
 the tested one). If Kannel cannot start, the fixture raises `PeerStartError`: these tests fail, never skip.
@@ -102,9 +104,11 @@ def _channel(kannel: Kannel, sendsms_url: str, **extra: str) -> str:
 
 @contextlib.contextmanager
 def running(tmp: Path, channels: dict[str, dict[str, Any]], *, printed_for: str,
-            extra_groups: Callable[[str], str] | None = None, **kannel_options: Any) -> Iterator[Setup]:
+            extra_groups: Callable[[str], str] | None = None, extra_config: str = "",
+            **kannel_options: Any) -> Iterator[Setup]:
     """A real Kannel running the sms-service `smsgate kannel-config --channel <printed_for>` prints, and
-    `smsgate serve` for `channels` (name → extra channel keys); `extra_groups(printed)` adds kannel.conf groups."""
+    `smsgate serve` for `channels` (name → extra channel keys); `extra_groups(printed)` adds kannel.conf groups,
+    `extra_config` more smsgate TOML (e.g. a bridge)."""
     port = free_port()
     database = tmp / "smsgate.sqlite3"
     kannel = PrintedServiceKannel(**kannel_options)  # ports are chosen here; processes start below
@@ -113,7 +117,7 @@ def running(tmp: Path, channels: dict[str, dict[str, Any]], *, printed_for: str,
             f'database = "{database}"\nsynchronous = "NORMAL"\n')
     for name, extra in channels.items():
         text += f"\n[channels.{name}]\n" + _channel(kannel, kannel.sendsms_url, **extra)
-    config.write_text(text)
+    config.write_text(text + extra_config)
     printed = subprocess.run([str(CLI), "--config", str(config), "kannel-config", "--channel", printed_for],
                              capture_output=True, text=True, timeout=60, env=CLEAN_ENV)
     assert printed.returncode == 0, printed.stderr
@@ -245,6 +249,85 @@ def test_wrong_password_fails_with_kannels_reason(setup, tmp_path):
                           capture_output=True, text=True, timeout=60, env=CLEAN_ENV)
     assert "Authorization failed for sendsms" in logs.stdout and "**********" in logs.stdout
     assert "wrong-password" not in logs.stdout + done.stdout + done.stderr
+
+
+# -- RapidPro through the bridge, to a real Kannel and back ---------------------------------------------------
+
+
+class FakeRapidPro:
+    """RapidPro's side of an External API channel: records every form POST smsgate makes to its channel URL."""
+
+    def __init__(self) -> None:
+        import threading
+        import urllib.parse
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.calls: list[tuple[str, dict[str, str], dict[str, str]]] = []  # (action, query, form)
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                with fake.lock:
+                    fake.calls.append((url.path.rsplit("/", 1)[-1], dict(urllib.parse.parse_qsl(url.query)),
+                                       dict(urllib.parse.parse_qsl(body, keep_blank_values=True))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/c/ex/0bd8a2f4-2a5b-4c73-9d3c-1f5a2f0e9b77"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, what: str, predicate: Callable[[tuple[str, dict[str, str], dict[str, str]]], bool],
+                 timeout: float = 20.0) -> tuple[str, dict[str, str], dict[str, str]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = [c for c in self.calls if predicate(c)]
+            if found:
+                return found[0]
+            time.sleep(0.05)
+        raise AssertionError(f"RapidPro never got {what}; it got {self.calls}")
+
+
+BRIDGE_SECRET = "rapidpro-bridge-secret-01"
+
+
+def test_rapidpro_bridge_to_a_real_kannel_and_back(tmp_path):
+    """RapidPro posts the seed's JSON to /b/rp/send; Kannel delivers it; RapidPro hears sent, delivered and an MO."""
+    rapidpro = FakeRapidPro()
+    bridge = (f'\n[bridges.rp]\nplatform = "rapidpro"\nchannel = "kn"\nreceive_url = "{rapidpro.url}"\n'
+              f'secret = "{BRIDGE_SECRET}"\n')
+    try:
+        with running(tmp_path, {"kn": {}}, printed_for="kn", extra_config=bridge) as setup:
+            rp_id = str(uuid.uuid4())
+            body = {"id": rp_id, "text": "El amor es paciente. El amor es amable.", "to": PHONE,
+                    "to_no_plus": PHONE[1:], "from": SHORTCODE, "from_no_plus": SHORTCODE, "channel": "0bd8a2f4"}
+            answer = httpx.post(f"{setup.url}/b/rp/send", json=body,
+                                headers={"Authorization": f"Bearer {BRIDGE_SECRET}"}, timeout=10)
+            assert answer.status_code == 200 and answer.json()["status"] == "queued", answer.text
+            # the serve worker sends it through Kannel to the SMSC
+            mt = setup.kannel.wait_for_mt(lambda m: m["text"] == body["text"])
+            assert (mt["from"], mt["to"]) == (SHORTCODE, PHONE)
+            # Kannel's DLRs come back to smsgate, which tells RapidPro with its own id
+            rapidpro.wait_for("sent", lambda c: c[0] == "sent" and c[1] == {"id": rp_id})
+            rapidpro.wait_for("delivered", lambda c: c[0] == "delivered" and c[1] == {"id": rp_id})
+            # a phone answers: Kannel's get-url → smsgate → RapidPro's receive, with an ISO-8601 date
+            marker = uuid.uuid4().hex[:8]
+            setup.kannel.send_mo(PHONE, SHORTCODE, f"gracias {marker}")
+            _, _, form = rapidpro.wait_for("the MO", lambda c: c[0] == "receive" and marker in c[2].get("text", ""))
+            assert form["from"] == PHONE and form["text"] == f"gracias {marker}"
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", form["date"]), form
+            sent_order = [c[0] for c in rapidpro.calls if c[1].get("id") == rp_id]
+            assert sent_order == ["sent", "delivered"]  # per message, in order, each once
+    finally:
+        rapidpro.server.shutdown()
 
 
 # -- SMPP: the smsc group `smsgate kannel-config` prints, against a minimal SMPP 3.4 SMSC --------------------
