@@ -236,3 +236,14 @@ def test_quick_replies_and_priority_survive_a_retry_from_the_store(toy):
         Toy.send = original
     assert retried.message.status == "wired"
     assert seen == [(["Yes", "No"], True)]
+
+
+def test_aggregator_cookies_are_never_sent_back(smsgate_harness):
+    """One client serves every channel: a session cookie from one account's answer must not reach the next request."""
+    harness = smsgate_harness({"a": {"adapter": "http", "country": "RW", "send_url": "https://agg.example/send"},
+                               "b": {"adapter": "http", "country": "RW", "send_url": "https://agg.example/send"}},
+                              respond=lambda r: httpx.Response(200, text="ok",
+                                                               headers={"Set-Cookie": "session=account-a; Path=/"}))
+    for channel in ("a", "b", "a"):
+        assert harness.send(channel, "+250788383383", "hi").message.status == "wired"
+    assert [r.headers.get("cookie") for r in harness.requests] == [None, None, None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -66,6 +67,16 @@ class _Throttle:
             await asyncio.sleep(delay)
 
 
+class _NoCookies(http.cookiejar.CookieJar):
+    """Keeps no cookie: an aggregator's Set-Cookie must not ride along on later requests, maybe another account's."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        """Ignore the response's cookies."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        """Ignore a cookie set by hand."""
+
+
 class HttpClient:
     """Wraps one `httpx.AsyncClient` for the whole process; adapters call `request()`."""
 
@@ -89,7 +100,8 @@ class HttpClient:
                 from ._transport import AiohttpTransport  # aiohttp's import is paid by senders only, not the CLI
 
                 transport = AiohttpTransport(verify=key, limits=self._limits)
-            client = httpx.AsyncClient(transport=transport, limits=self._limits, verify=key,
+            # one client serves every channel, and courier (RapidPro) keeps no cookie jar either
+            client = httpx.AsyncClient(transport=transport, limits=self._limits, verify=key, cookies=_NoCookies(),
                                        follow_redirects=False, headers={"User-Agent": "smsgate"})
             self._clients[key] = client
         return client
