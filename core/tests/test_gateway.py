@@ -247,3 +247,46 @@ def test_aggregator_cookies_are_never_sent_back(smsgate_harness):
     for channel in ("a", "b", "a"):
         assert harness.send(channel, "+250788383383", "hi").message.status == "wired"
     assert [r.headers.get("cookie") for r in harness.requests] == [None, None, None]
+
+
+def test_proxy_environment_variables_are_honoured(tmp_path, monkeypatch):
+    """HTTP_PROXY reaches a corporate proxy whichever http_backend is configured (httpx ignores it under a
+    custom transport, so smsgate steps aside)."""
+    import asyncio
+    import http.server
+    import threading
+
+    from smsgate import Gateway, config_from_dict
+
+    seen: list[str] = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.path)  # a proxy gets the absolute URL
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    config = config_from_dict({"gateway": {"database": str(tmp_path / "db.sqlite3")}, "channels": {"ex": {
+        "adapter": "http", "country": "RW", "send_url": "http://aggregator.invalid/send", "max_attempts": 1}}})
+
+    async def send() -> str:
+        async with Gateway(config) as gateway:
+            outcome = await gateway.send(await gateway.prepare("ex", "+250788383383", "via the proxy"))
+            return outcome.message.status
+
+    try:
+        assert asyncio.run(send()) == "wired"
+    finally:
+        proxy.shutdown()
+    assert seen == ["http://aggregator.invalid/send"]

@@ -96,7 +96,7 @@ class HttpClient:
         client = self._clients.get(key)
         if client is None:
             transport = self._transport
-            if transport is None and self._backend == "aiohttp":
+            if transport is None and self._backend == "aiohttp" and not _env_proxies():
                 from ._transport import AiohttpTransport  # aiohttp's import is paid by senders only, not the CLI
 
                 transport = AiohttpTransport(verify=key, limits=self._limits)
@@ -170,6 +170,14 @@ class HttpClient:
             log.error(f"{exc.code}: {exc.reason}")
             raise
         return response
+
+
+def _env_proxies() -> bool:
+    """Whether HTTP_PROXY, HTTPS_PROXY or ALL_PROXY is set: httpx honours them (and NO_PROXY) only when it
+    builds its own transport, so behind a proxy smsgate leaves the transport to httpx."""
+    import urllib.request
+
+    return any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all"))
 
 
 def _should_retry(exc: BaseException, settings: ChannelSettings) -> bool:
