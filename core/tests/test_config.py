@@ -106,3 +106,32 @@ def test_no_file_means_embedded_defaults(tmp_path, monkeypatch):
     monkeypatch.delenv("SMSGATE_CONFIG", raising=False)
     cfg = load_config(adapters=ADAPTERS)
     assert cfg.channels == {} and cfg.gateway.database == "smsgate.sqlite3" and cfg.path is None
+
+
+def _reference_table(model, title):
+    """The docs/gateway.md table of `model`'s keys, rendered from the model (defaults and docstrings)."""
+    from pydantic_core import PydanticUndefined
+
+    rows = [f"| `{title}` key | default | meaning |", "|---|---|---|"]
+    for name, field in model.model_fields.items():
+        default = field.default
+        if default is PydanticUndefined:
+            shown = "required" if field.default_factory is None else "none"
+        elif default is None or default == "":
+            shown = "—"
+        else:
+            shown = f"`{default}`"
+        rows.append(f"| `{name}` | {shown} | {field.description} |")
+    return "\n".join(rows)
+
+
+@pytest.mark.parametrize("title", ["[gateway]", "[channels.<name>]"])
+def test_every_core_config_key_is_in_the_reference(title):
+    from pathlib import Path
+
+    from smsgate import ChannelSettings, GatewaySettings
+
+    model = {"[gateway]": GatewaySettings, "[channels.<name>]": ChannelSettings}[title]
+    expected = _reference_table(model, title)
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text(encoding="utf-8")
+    assert expected in docs, f"docs/gateway.md's configuration reference is stale; the table should read:\n{expected}"
