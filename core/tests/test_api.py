@@ -247,5 +247,11 @@ def test_cli_resend_sends_the_copy_now(tmp_path):
         assert again.exit_code == 0 and "resent before: not sent again" in again.output
         refused = runner.invoke(app, ["--config", str(config), "resend", copy["id"]])
         assert refused.exit_code == 1 and "is wired (the aggregator accepted it)" in refused.output
+        shown = runner.invoke(app, ["--config", str(config), "show", original["id"], "--json"])
+        assert [h["status"] for h in json.loads(shown.stdout)["history"]] == ["queued", "failed"]
+        table = runner.invoke(app, ["--config", str(config), "show", original["id"]])
+        assert table.exit_code == 0 and "status failed, 1 attempt(s)" in table.output and "HTTP 400" in table.output
+        missing = runner.invoke(app, ["--config", str(config), "show", "nope"])
+        assert missing.exit_code == 1 and "no message with id 'nope'" in missing.output
     finally:
         server.shutdown()

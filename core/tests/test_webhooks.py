@@ -268,3 +268,25 @@ def test_dispatcher_prunes_at_most_hourly_and_not_when_retention_is_zero(hooked,
                            adapters=[Toy])
     kept.send("t", "+250788383383", "kept")
     assert kept.run(OutboxDispatcher(kept.gateway).prune_if_due()) == 0 and _counts(kept)["channel_logs"] == 1
+
+
+def test_cli_outbox_lists_unacknowledged_calls(tmp_path):
+    from smsgate_cli.main import app
+    from typer.testing import CliRunner
+
+    config = tmp_path / "smsgate.toml"
+    config.write_text(f'[gateway]\ndatabase = "{tmp_path / "db.sqlite3"}"\n\n[[gateway.webhooks]]\n'
+                      f'url = "http://127.0.0.1:9/hooks"\nsecret = "{SECRET}"\n\n'
+                      '[channels.ex]\nadapter = "http"\ncountry = "RW"\nsend_url = "http://127.0.0.1:9/send"\n'
+                      'max_attempts = 1\n')
+    runner = CliRunner()
+    runner.invoke(app, ["--config", str(config), "send", "hi", "--channel", "ex", "--to", "0788383383"])
+    listed = runner.invoke(app, ["--config", str(config), "outbox", "--json"])
+    assert listed.exit_code == 0, listed.output
+    items = json.loads(listed.stdout)
+    assert [i["type"] for i in items] == ["message.status_changed", "message.status_changed"]  # queued, errored
+    assert {i["target"] for i in items} == {"webhook:http://127.0.0.1:9/hooks"}
+    assert not any(i["done_at"] for i in items)
+    one = runner.invoke(app, ["--config", str(config), "outbox", "--all", "--limit", "1", "--json"])
+    assert [i["id"] for i in json.loads(one.stdout)] == [items[0]["id"]]
+    assert runner.invoke(app, ["--config", str(config), "outbox"]).exit_code == 0  # the table form

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -268,21 +268,8 @@ def messages(
     if direction not in (None, "in", "out"):
         raise fail("--direction must be 'in' or 'out'", 2)
 
-    def run() -> list[Any]:
-        from smsgate import SQLiteStore
-
-        cfg = load(config)
-
-        async def go() -> list[Any]:
-            store = SQLiteStore(cfg.gateway.database)
-            try:
-                return await store.list_messages(channel=channel, status=status, direction=direction, limit=limit)
-            finally:
-                await store.close()
-
-        return asyncio.run(go())
-
-    records = guarded(run)
+    records = _read_store(config, lambda store: store.list_messages(channel=channel, status=status,
+                                                                    direction=direction, limit=limit))
     if as_json:
         _print_json([r.as_dict() for r in records])
         return
@@ -302,21 +289,8 @@ def logs(
 ) -> None:
     """Show channel logs (every aggregator exchange, secrets redacted), newest first."""
 
-    def run() -> list[dict[str, Any]]:
-        from smsgate import SQLiteStore
-
-        cfg = load(config)
-
-        async def go() -> list[dict[str, Any]]:
-            store = SQLiteStore(cfg.gateway.database)
-            try:
-                return await store.list_logs(channel=channel, message_id=message, errors_only=errors, limit=limit)
-            finally:
-                await store.close()
-
-        return asyncio.run(go())
-
-    items = guarded(run)
+    items = _read_store(config, lambda store: store.list_logs(channel=channel, message_id=message,
+                                                              errors_only=errors, limit=limit))
     if as_json:
         _print_json(items)
         return
@@ -331,6 +305,68 @@ def logs(
                 typer.echo(f"    < {trace['response_body'][:200]}")
         for error in item["errors"]:
             typer.echo(f"  ! {error}")
+
+
+@app.command()
+def show(
+    message_id: Annotated[str, typer.Argument(help="The message id.")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one message with its status history (every report, applied or not) and its errors."""
+    record = _read_store(config, lambda store: store.get_message(message_id))
+    if record is None:
+        raise fail(f"no message with id {message_id!r}")
+    if as_json:
+        _print_json(record.as_dict())
+        return
+    typer.echo(f"{record.id}  {record.direction} via {record.channel}  {record.from_} -> {record.to}")
+    typer.echo(f"status {record.status}, {record.attempts} attempt(s), {record.segments} segment(s), "
+               f"external ids {', '.join(record.external_ids) or '-'}")
+    if record.error_code:
+        typer.echo(f"error {record.error_code}: {record.error_reason}")
+    typer.echo(f"text: {record.text}")
+    _table("history", ["at", "status", "applied", "external id", "error"],
+           [[h["at"][:23], h["status"], "yes" if h["applied"] else "no (older or repeated)", h["external_id"] or "",
+             f"{h['error_code']}: {h['error_reason']}" if h["error_code"] else ""] for h in record.history])
+
+
+@app.command()
+def outbox(
+    pending: Annotated[bool, typer.Option("--pending/--all", help="Only calls not yet acknowledged (default).")
+                       ] = True,
+    limit: Annotated[int, typer.Option(min=1, help="How many, oldest first.")] = 20,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show webhook and bridge calls, oldest first: by default those their receivers have not acknowledged."""
+    items = _read_store(config, lambda store: store.outbox_items(pending=True if pending else None, limit=limit))
+    if as_json:
+        _print_json(items)
+        return
+    _table("outbox", ["created", "type", "target", "attempts", "next attempt", "last error", "delivered"],
+           [[i["created_at"][:19], i["type"], i["target"], i["attempts"], (i["next_attempt_at"] or "")[:19],
+             i["last_error"] or "", (i["done_at"] or "")[:19]] for i in items])
+
+
+def _read_store(config: Path | None, read: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the configured database, run `read(store)`, close it; errors as one line."""
+
+    def run() -> T:
+        from smsgate import SQLiteStore
+
+        cfg = load(config)
+
+        async def go() -> T:
+            store = SQLiteStore(cfg.gateway.database)
+            try:
+                return await read(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(go())
+
+    return guarded(run)
 
 
 def _register_plugin_commands() -> None:
