@@ -226,7 +226,7 @@ def test_answers_to_callers(exercised):
     assert find_secrets("\n".join(answers)) == []
 
 
-def test_cli_logs_and_messages(exercised, tmp_path):
+def test_cli_logs_messages_show_and_outbox(exercised, tmp_path):
     from smsgate_cli.main import app
 
     harness, _ = exercised
@@ -240,6 +240,14 @@ def test_cli_logs_and_messages(exercised, tmp_path):
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
     assert len(json.loads(outputs[0])) == len(harness.logs(limit=100_000))
+    for record in harness.messages():  # each message's whole history, errors included
+        for command in (["show", record.id, "--json"], ["show", record.id]):
+            result = runner.invoke(app, ["--config", str(config), *command])
+            assert result.exit_code == 0, result.output
+            outputs.append(result.output)
+    result = runner.invoke(app, ["--config", str(config), "outbox", "--all", "--json", "--limit", "100000"])
+    assert result.exit_code == 0, result.output
+    outputs.append(result.output)
     assert find_secrets("\n".join(outputs)) == []
 
 
