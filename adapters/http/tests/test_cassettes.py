@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from smsgate.testing import RecordingTransport
 from smsgate_http import HttpAdapter
 
 REPO = Path(__file__).resolve().parents[3]
@@ -63,25 +64,9 @@ def httpbin_url(request):
         yield hb.url
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """A real transport (which vcrpy records or replays) that keeps each request with its response."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        await response.aread()
-        self.exchanges.append((request, response))
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
 
 def send(factory, url: str, text: str = TEXT, quick_replies=(), **keys):
-    recorder = Recorder()
+    recorder = RecordingTransport()
     h = factory({"hb": {"adapter": "http", "address": FROM, "country": "US", "max_attempts": 1, "send_url": url,
                         **keys}}, adapters=[HttpAdapter], transport=recorder)
     outcome = h.send("hb", TO, text, id=MSG_ID, quick_replies=list(quick_replies))

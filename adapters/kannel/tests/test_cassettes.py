@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
-from smsgate.testing import assert_no_secrets
+from smsgate.testing import RecordingTransport, assert_no_secrets
 from smsgate_kannel import KannelAdapter
 
 HERE = Path(__file__).resolve().parent
@@ -124,22 +123,6 @@ def kannel(request):
         yield k, k.sendsms_url
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """A real transport (which vcrpy records or replays) keeping each exchange."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        await response.aread()
-        self.exchanges.append((request, response))
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
 
 @pytest.mark.vcr
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -148,7 +131,8 @@ def test_recorded(smsgate_harness, kannel, case):
     keys = {"address": FROM, "send_url": sendsms, "username": "gate", "password": PASSWORD, "max_attempts": 1,
             **case.settings}
     keys["send_url"] = keys["send_url"].format(sendsms=sendsms)
-    h = smsgate_harness({"kannel": {"adapter": "kannel", **keys}}, adapters=[KannelAdapter], transport=Recorder())
+    h = smsgate_harness({"kannel": {"adapter": "kannel", **keys}}, adapters=[KannelAdapter],
+                        transport=RecordingTransport())
     outcome = h.send("kannel", TO, case.text, id=case.message_id, attachments=case.attachments)
     assert (outcome.message.status, outcome.message.error_code) == (case.status, case.error_code), (
         outcome.message.error_reason)

@@ -3,7 +3,8 @@
 Fixtures: `smsgate_harness` builds a gateway for a channel config with a fake aggregator, drives inbound
 requests through the real ASGI app and sends through the real pipeline; `smsgate_register` registers a
 plugin for one test; `vcr_config` filters secrets from cassettes. Helpers: `InboundCase` / `OutboundCase`
-tables with `run_inbound_case` / `run_outbound_case`, and `assert_no_secrets`.
+tables with `run_inbound_case` / `run_outbound_case`, `assert_no_secrets`, and `RecordingTransport` for
+cassette tests that inspect what was really exchanged.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "Harness",
     "InboundCase",
     "OutboundCase",
+    "RecordingTransport",
     "assert_no_secrets",
     "run_inbound_case",
     "run_outbound_case",
@@ -40,6 +42,25 @@ __all__ = [
 
 T = TypeVar("T")
 Responder = Callable[[httpx.Request], httpx.Response]
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """httpx's real transport (which vcrpy records or replays), keeping each request with its read response."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send through the real transport and keep the exchange."""
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        self.exchanges.append((request, response))
+        return response
+
+    async def aclose(self) -> None:
+        """Close the real transport."""
+        await self.inner.aclose()
 
 
 class Harness:
