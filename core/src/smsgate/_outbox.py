@@ -27,7 +27,7 @@ import httpx
 from ._config import WEBHOOK_EVENTS, WebhookSettings
 from ._http import parse_retry_after
 from ._models import utcnow
-from ._store import Notification, OutboxItem, OutboxPlanner, OutboxRow
+from ._store import Notification, OutboxItem, OutboxPlanner, OutboxRow, Wakeup
 
 if TYPE_CHECKING:
     from ._bridges import RapidProBridge
@@ -91,15 +91,8 @@ class OutboxDispatcher:
             self.targets[bridge.target] = self._bridge_sender(bridge)
         self.retention_days = gateway.config.gateway.retention_days
         self._next_prune = 0.0
-        self._wake = asyncio.Event()
+        self._wake = Wakeup(self.store, "outbox")
         self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.store.subscribe(self._on_store)
-
-    def _on_store(self, topic: str) -> None:
-        loop = self._loop
-        if topic == "outbox" and loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
 
     # -- delivery -------------------------------------------------------------------------------------
 
@@ -192,7 +185,7 @@ class OutboxDispatcher:
 
     async def run(self) -> None:
         """Deliver forever: at once when the store writes outbox rows, else every `poll_interval` seconds."""
-        self._loop = asyncio.get_running_loop()
+        self._wake.bind()
         await self.store.outbox_release()  # claims of a process that died are void: only one dispatcher runs
         while True:
             self._wake.clear()
@@ -202,8 +195,7 @@ class OutboxDispatcher:
                     continue
             except Exception:
                 log.exception("outbox round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            await self._wake.wait(self.poll_interval)
 
     async def prune_if_due(self) -> int:
         """At most hourly, delete what `gateway.retention_days` no longer keeps; the number of rows deleted."""
@@ -219,7 +211,7 @@ class OutboxDispatcher:
 
     def start(self) -> None:
         """Run in the background of the current event loop."""
-        self._loop = asyncio.get_running_loop()
+        self._wake.bind()
         self._task = asyncio.create_task(self.run(), name="smsgate-outbox")
 
     async def stop(self) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ._gateway import SendOutcome
 from ._models import Status, utcnow
-from ._store import MessageRecord
+from ._store import MessageRecord, Wakeup
 
 if TYPE_CHECKING:
     from ._gateway import Gateway
@@ -56,16 +56,9 @@ class SendWorker:
         self.lease = lease or settings.send_lease
         self.poll_interval = poll_interval
         self.inflight: dict[str, dict[str, asyncio.Task[None]]] = {name: {} for name in gateway.adapters}
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = Wakeup(self.store, "queued")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self.store.subscribe(self._on_store)
-
-    def _on_store(self, topic: str) -> None:
-        loop = self._loop
-        if topic == "queued" and loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
 
     # -- one round --------------------------------------------------------------------------------------
 
@@ -169,19 +162,18 @@ class SendWorker:
 
     async def run(self) -> None:
         """Send until stopped: at once when a message is queued, else every `poll_interval` seconds."""
-        self._loop = asyncio.get_running_loop()
+        self._wake.bind()
         while not self._stopping:
             self._wake.clear()
             try:
                 await self.fill()
             except Exception:
                 log.exception("send round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            await self._wake.wait(self.poll_interval)
 
     def start(self) -> None:
         """Run in the background of the current event loop."""
-        self._loop = asyncio.get_running_loop()
+        self._wake.bind()
         self._task = asyncio.create_task(self.run(), name="smsgate-worker")
 
     async def stop(self, grace: float = 30.0) -> None:
