@@ -152,17 +152,19 @@ class Gateway:
         self.adapter(message.channel)
         record, created = await self.store.add_outgoing(message)
         if created:
-            await self._notify_status(message.channel, StatusUpdate(message.channel, Status.QUEUED, message.id),
-                                      None, Status.QUEUED)
+            await self._announce_queued(message)
         return record, created
+
+    async def _announce_queued(self, message: OutgoingMessage) -> None:
+        await self._notify_status(message.channel, StatusUpdate(message.channel, Status.QUEUED, message.id),
+                                  None, Status.QUEUED)
 
     async def send(self, message: OutgoingMessage) -> SendOutcome:
         """Queue `message` (idempotently by id) and attempt it now unless it was already sent or taken."""
         self.adapter(message.channel)
         record, created, claimed = await self.store.add_and_claim(message)
         if created:
-            await self._notify_status(message.channel, StatusUpdate(message.channel, Status.QUEUED, message.id),
-                                      None, Status.QUEUED)
+            await self._announce_queued(message)
         if not claimed:  # already wired or final, or another worker holds it
             return SendOutcome(record, None, False)
         return await self._attempt_claimed(record, message)

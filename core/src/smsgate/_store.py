@@ -537,51 +537,37 @@ class SQLiteStore:
 
     async def add_outgoing(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
         """Store a new queued message; for a known id return the existing record and False."""
-
-        def op(conn: sqlite3.Connection) -> tuple[MessageRecord, bool]:
-            created = self._add(conn, message)
-            record = _get(conn, message.id)
-            assert record is not None
-            self._added(conn, record, created)
-            return record, created
-
-        return await self._call(op)
+        record, created, _ = await self._call(lambda conn: self._add(conn, message, None))
+        return record, created
 
     async def add_and_claim(self, message: OutgoingMessage, lease_seconds: float = 300
                             ) -> tuple[MessageRecord, bool, bool]:
         """`add_outgoing` then `claim` in one durable write: (record, created, claimed)."""
+        # one job instead of two: a direct send pays one trip through the writer thread, not two
+        return await self._call(lambda conn: self._add(conn, message, lease_seconds))
 
-        def op(conn: sqlite3.Connection) -> tuple[MessageRecord, bool, bool]:
-            # one job instead of two: a direct send pays one trip through the writer thread, not two
-            created = self._add(conn, message)
-            claimed = _claim(conn, message.id, lease_seconds)
-            record = _get(conn, message.id)
-            assert record is not None
-            self._added(conn, record, created)
-            return record, created, claimed
-
-        return await self._call(op)
-
-    def _add(self, conn: sqlite3.Connection, message: OutgoingMessage) -> bool:
+    def _add(self, conn: sqlite3.Connection, message: OutgoingMessage, lease_seconds: float | None
+             ) -> tuple[MessageRecord, bool, bool]:
+        """Insert `message` as queued unless its id is known, then claim it when given a lease."""
         now = _ts()
-        cur = conn.execute(
+        created = conn.execute(
             "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
             " attachments, metadata, quick_replies, high_priority, created_at, updated_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
              json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
-             int(message.high_priority), now, now))
-        if cur.rowcount != 1:
-            return False
-        conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at) VALUES (?,?,?,1,?)",
-                     (message.id, message.channel, Status.QUEUED.value, now))
-        return True
-
-    def _added(self, conn: sqlite3.Connection, record: MessageRecord, created: bool) -> None:
+             int(message.high_priority), now, now)).rowcount == 1
+        if created:
+            conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at) VALUES (?,?,?,1,?)",
+                         (message.id, message.channel, Status.QUEUED.value, now))
+        claimed = lease_seconds is not None and _claim(conn, message.id, lease_seconds)
+        record = _get(conn, message.id)
+        assert record is not None
         if created:
             if self._planner is not None:
-                self._notify(conn, [_status_note(record, None, None, None, None, record.created_at)])
+                self._notify(conn, [_status_note(record, None, None, None, None, now)])
             self._signal("queued")
+        return record, created, claimed
 
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if wired, final or leased by another worker."""
@@ -756,13 +742,11 @@ class SQLiteStore:
         cutoff, total = _ts(before), 0
         # Small chunks, oldest rows first by primary key (rows are written in time order): each chunk is one
         # short job, so inbound callbacks waiting for a commit never queue behind a long delete.
-        chunks = {
-            "channel_logs": "DELETE FROM channel_logs WHERE seq IN (SELECT seq FROM channel_logs ORDER BY seq"
-                            " LIMIT 2000) AND created_at < ?",
-            "outbox": "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE done_at IS NOT NULL"
-                      " ORDER BY seq LIMIT 2000) AND done_at < ?",
-        }
-        for sql in chunks.values():
+        chunks = ("DELETE FROM channel_logs WHERE seq IN (SELECT seq FROM channel_logs ORDER BY seq LIMIT 2000)"
+                  " AND created_at < ?",
+                  "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE done_at IS NOT NULL ORDER BY seq"
+                  " LIMIT 2000) AND done_at < ?")
+        for sql in chunks:
             def chunk(conn: sqlite3.Connection, sql: str = sql) -> int:
                 return conn.execute(sql, (cutoff,)).rowcount
 
