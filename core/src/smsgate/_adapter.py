@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
+from . import _json as strict_json
 from ._channellog import ChannelLog, Redactor
 from ._config import Channel, ChannelSettings
 from ._errors import MessageInvalid, RequestRejected
@@ -90,13 +91,11 @@ class InboundRequest:
         return [v for k, v in (*self.form, *self.query) if k == key]
 
     def json(self) -> Any:
-        """The body parsed as JSON, or a 400 saying why it is not JSON."""
+        """The body parsed as strict JSON, or a 400 saying why it is not (NaN, lone surrogates, too deep...)."""
         try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return strict_json.loads(self.body)
+        except strict_json.JSONRejected as exc:
             raise RequestRejected(f"body is not valid JSON: {exc}") from None
-        except (RecursionError, ValueError):  # nested too deep, or an integer longer than Python will read
-            raise RequestRejected("body is not valid JSON: nested too deeply or a number too long") from None
 
     def query_params(self) -> dict[str, str]:
         """The query string only, first value per key."""

@@ -7,7 +7,6 @@ configured token the API refuses every request: it is never open.
 from __future__ import annotations
 
 import hmac
-import json
 import uuid
 from typing import Any
 
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from . import _json as strict_json
 from ._app import read_body
 from ._errors import ConfigError, MessageInvalid, RequestRejected
 from ._gateway import Gateway
@@ -26,6 +26,7 @@ __all__ = ["OPENAPI", "SendRequest", "api_routes"]
 
 PREFIX = "/api/v1"
 MAX_LIMIT = 1000
+MAX_METADATA_BYTES = 64 * 1024
 _STATUSES = sorted({s.value for s in Status} | {"received"})
 
 
@@ -39,9 +40,17 @@ class SendRequest(BaseModel):
     text: str = Field("", description="Message text (may be empty when there are attachments).")
     id: uuid.UUID | None = Field(None, description="Your UUID for the message: the same id is queued only once.")
     attachments: list[str] = Field(default_factory=list, description="Attachment URLs, optionally `mime/type:url`.")
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Yours: stored and echoed in webhooks.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Yours: stored and echoed in webhooks "
+                                     f"(at most {MAX_METADATA_BYTES // 1024} KiB as JSON).")
     quick_replies: list[str] = Field(default_factory=list, description="Reply options, for adapters that send them.")
     high_priority: bool = Field(False, description="Ask the aggregator for priority delivery where it supports it.")
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(strict_json.dumps(value).encode()) > MAX_METADATA_BYTES:
+            raise ValueError(f"larger than {MAX_METADATA_BYTES // 1024} KiB as JSON")
+        return value
 
     @field_validator("id", mode="before")
     @classmethod
@@ -87,11 +96,9 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
         try:
             body = await read_body(request, settings.max_body_bytes)
             try:
-                raw = json.loads(body.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raw = strict_json.loads(body)
+            except strict_json.JSONRejected as exc:  # refused before anything is stored: nothing to render later
                 raise RequestRejected(f"body is not valid JSON: {exc}") from None
-            except (RecursionError, ValueError):  # nested too deep, or a number longer than Python will read
-                raise RequestRejected("body is not valid JSON: nested too deeply or a number too long") from None
             if not isinstance(raw, dict):
                 raise RequestRejected('the body must be a JSON object such as {"channel": "ex", "to": "+250…", '
                                       '"text": "hi"}')

@@ -14,7 +14,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import random
 import time
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from . import _json as strict_json
 from ._config import WEBHOOK_EVENTS, WebhookSettings
 from ._http import parse_retry_after
 from ._models import utcnow
@@ -46,7 +46,7 @@ def sign_webhook(key: bytes, msg_id: str, timestamp: int, body: str) -> str:
 
 def webhook_body(payload: Mapping[str, Any]) -> str:
     """The exact JSON text sent (and signed) for a webhook payload."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return strict_json.dumps(payload)
 
 
 def build_planner(webhooks: Sequence[WebhookSettings], bridges: Mapping[str, RapidProBridge]) -> OutboxPlanner:

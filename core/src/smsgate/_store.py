@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ._channellog import ChannelLog
+from ._json import loads_stored
 from ._models import (
     Event,
     Ignored,
@@ -703,7 +704,7 @@ class SQLiteStore:
             for row in rows:
                 conn.execute("UPDATE outbox SET lease_until = ? WHERE seq = ?", (until, row["seq"]))
             return [OutboxRow(id=r["id"], seq=r["seq"], target=r["target"], key=r["key"], type=r["type"],
-                              payload=json.loads(r["payload"]), attempts=r["attempts"], created_at=r["created_at"])
+                              payload=loads_stored(r["payload"]), attempts=r["attempts"], created_at=r["created_at"])
                     for r in rows]
 
         return await self._call(op)
@@ -731,7 +732,7 @@ class SQLiteStore:
 
         def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq LIMIT ?", (limit,)).fetchall()
-            return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+            return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
 
         return await self._call(op)
 
@@ -762,7 +763,7 @@ class SQLiteStore:
         """Store every event of one inbound request in one transaction."""
 
         def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
-            outcomes = [_store_event(conn, channel, e) for e in events]
+            outcomes = [_store_event(conn, channel, e, log) for e in events]
             if self._planner is not None:  # notes cost reads and timestamps: only built when someone is told
                 self._notify(conn, _outcome_notes(conn, channel, outcomes))
             if log is not None:
@@ -804,7 +805,7 @@ class SQLiteStore:
         def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = conn.execute(f"SELECT data FROM channel_logs{where} ORDER BY seq DESC LIMIT ?",
                                 (*args, limit)).fetchall()
-            return [json.loads(r["data"]) for r in rows]
+            return [loads_stored(r["data"]) for r in rows]
 
         return await self._call(op)
 
@@ -830,12 +831,12 @@ def _record(row: sqlite3.Row) -> MessageRecord:
     return MessageRecord(
         id=row["id"], channel=row["channel"], direction=row["direction"], to=row["to_addr"],
         from_=row["from_addr"], text=row["text"], status=row["status"],
-        external_ids=json.loads(row["external_ids"]) or ([row["external_id"]] if row["external_id"] else []),
-        attachments=json.loads(row["attachments"]), metadata=json.loads(row["metadata"]),
+        external_ids=loads_stored(row["external_ids"]) or ([row["external_id"]] if row["external_id"] else []),
+        attachments=loads_stored(row["attachments"]), metadata=loads_stored(row["metadata"]),
         segments=row["segments"], attempts=row["attempts"], error_code=row["error_code"],
         error_reason=row["error_reason"], created_at=row["created_at"], updated_at=row["updated_at"],
         next_attempt_at=row["next_attempt_at"], sending_at=row["sending_at"],
-        quick_replies=json.loads(row["quick_replies"]), high_priority=bool(row["high_priority"]))
+        quick_replies=loads_stored(row["quick_replies"]), high_priority=bool(row["high_priority"]))
 
 
 def _get(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
