@@ -8,13 +8,11 @@ incoming messages to <channel URL>/receive (from, text, date ISO-8601) and repor
 
 import asyncio
 import urllib.parse
-import uuid
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from smsgate import (
-    BRIDGE_NAMESPACE,
     ConfigError,
     Gateway,
     IncomingMessage,
@@ -78,6 +76,11 @@ def bridge(tmp_path):
     h.close()
 
 
+def our_id(h, platform_id):
+    """smsgate's id for a RapidPro message: keyed by the bridge secret, so nobody else can derive it."""
+    return h.gateway.bridges["rp"].message_id(str(platform_id))
+
+
 def send(h, body=None, *, json=None, data=None, headers=AUTH, params=None):
     return h.request("POST", "/b/rp/send", json=json if json is not None else body, data=data, headers=headers,
                      params=params)
@@ -87,7 +90,7 @@ def test_the_seeds_example_is_queued_under_a_stable_uuid(bridge):
     h, peers, _ = bridge
     response = send(h, SEED_SEND)
     assert response.status_code == 200, response.text
-    expected = str(uuid.uuid5(BRIDGE_NAMESPACE, "rp:1241244"))  # an integer id maps to a fixed UUID
+    expected = our_id(h, 1241244)  # an integer id maps to a fixed UUID
     assert response.json() == {"id": expected, "status": "queued", "rapidpro_id": "1241244", "duplicate": False}
     stored = h.message(expected)
     assert (stored.channel, stored.to, stored.text, stored.from_) == (
@@ -98,7 +101,7 @@ def test_the_seeds_example_is_queued_under_a_stable_uuid(bridge):
 
 
 @pytest.mark.parametrize("kind", ["json", "form", "query"])
-def test_rapidpros_request_as_json_form_or_query_keeps_its_uuid(bridge, kind):
+def test_rapidpros_request_as_json_form_or_query_is_queued_under_a_derived_uuid(bridge, kind):
     h, _, _ = bridge
     if kind == "json":
         response = send(h, RAPIDPRO_SEND)
@@ -107,15 +110,17 @@ def test_rapidpros_request_as_json_form_or_query_keeps_its_uuid(bridge, kind):
     else:
         response = h.request("GET", "/b/rp/send", params={**RAPIDPRO_SEND, "secret": SECRET})
     assert response.status_code == 200, response.text
-    assert response.json()["id"] == RAPIDPRO_SEND["id"]  # a UUID id is kept as the message id
-    assert h.message(RAPIDPRO_SEND["id"]).text == "Love is patient. Love is kind."
+    # RapidPro's UUIDs are visible in its UI: smsgate's id is derived from it with the bridge secret
+    assert response.json()["id"] == our_id(h, RAPIDPRO_SEND["id"]) != RAPIDPRO_SEND["id"]
+    assert response.json()["rapidpro_id"] == RAPIDPRO_SEND["id"]
+    assert h.message(our_id(h, RAPIDPRO_SEND["id"])).text == "Love is patient. Love is kind."
 
 
 def test_to_no_plus_alone_is_enough(bridge):
     h, _, _ = bridge
     body = {k: v for k, v in RAPIDPRO_SEND.items() if k != "to"}
     assert send(h, body).status_code == 200
-    assert h.message(RAPIDPRO_SEND["id"]).to == "+250788123123"
+    assert h.message(our_id(h, RAPIDPRO_SEND["id"])).to == "+250788123123"
 
 
 @pytest.mark.parametrize(("headers", "params", "status"), [
@@ -159,9 +164,9 @@ def test_a_retried_post_queues_once_and_a_new_part_is_kept(bridge):
     h, peers, _ = bridge
     assert send(h, RAPIDPRO_SEND).json()["duplicate"] is False
     again = send(h, RAPIDPRO_SEND).json()
-    assert again["duplicate"] is True and again["id"] == RAPIDPRO_SEND["id"]
+    assert again["duplicate"] is True and again["id"] == our_id(h, RAPIDPRO_SEND["id"])
     part = send(h, {**RAPIDPRO_SEND, "text": "second part"}).json()  # RapidPro splits long texts, same id
-    assert part["id"] != RAPIDPRO_SEND["id"] and part["duplicate"] is False
+    assert part["id"] != our_id(h, RAPIDPRO_SEND["id"]) and part["duplicate"] is False
     assert send(h, {**RAPIDPRO_SEND, "text": "second part"}).json()["duplicate"] is True
     h.run(SendWorker(h.gateway).drain())
     assert sorted(r.url.params["text"] for r in peers.aggregator) == ["Love is patient. Love is kind.",
@@ -170,13 +175,13 @@ def test_a_retried_post_queues_once_and_a_new_part_is_kept(bridge):
 
 def test_statuses_go_back_with_rapidpros_own_id(bridge):
     h, peers, outbox = bridge
-    rp_message = str(uuid.uuid5(BRIDGE_NAMESPACE, "rp:1241244"))
+    rp_message = our_id(h, 1241244)
     send(h, SEED_SEND)
     send(h, RAPIDPRO_SEND)
     h.run(SendWorker(h.gateway).drain())
     h.request("POST", "/c/agg/status", data={"id": rp_message, "status": "sent"})  # already reported as wired
     h.request("POST", "/c/agg/status", data={"id": rp_message, "status": "delivered"})
-    h.request("POST", "/c/agg/status", data={"id": RAPIDPRO_SEND["id"], "status": "failed"})
+    h.request("POST", "/c/agg/status", data={"id": our_id(h, RAPIDPRO_SEND["id"]), "status": "failed"})
     h.run(outbox.drain())
     calls = peers.calls()
     assert all(r.method == "POST" and str(r.url).startswith(RECEIVE + "/") for r in peers.rapidpro)
@@ -224,7 +229,7 @@ def test_rapidpro_down_is_retried_in_order(bridge):
     peers.rapidpro_answers = [httpx.Response(502), httpx.Response(502)]
     send(h, RAPIDPRO_SEND)
     h.run(SendWorker(h.gateway).drain())
-    h.request("POST", "/c/agg/status", data={"id": RAPIDPRO_SEND["id"], "status": "delivered"})
+    h.request("POST", "/c/agg/status", data={"id": our_id(h, RAPIDPRO_SEND["id"]), "status": "delivered"})
     h.run(outbox.drain())
     assert [a for a, _, _ in peers.calls()] == ["sent", "sent", "sent", "delivered"]
 
@@ -309,7 +314,8 @@ def test_end_to_end_rapidpro_stand_in_bridge_and_aggregator(tmp_path):
             assert sent.message.status == "wired", sent.message.error_reason
             await worker.drain()  # A wires it to the aggregator
             assert [r.url.params["text"] for r in aggregator] == ["Hello from RapidPro"]
-            assert (await a.store.get_message(message.id)).status == "wired"  # same id on both sides
+            # A's id for it is derived from RapidPro's with the bridge secret; RapidPro keeps its own
+            assert (await a.store.get_message(a.bridges["rp"].message_id(message.id))).status == "wired"
             await outbox.drain()  # A tells B: sent
             assert (await b.store.get_message(message.id)).status == "sent"
             # the aggregator's delivery report reaches A, and through the bridge, B

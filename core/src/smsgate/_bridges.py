@@ -8,6 +8,7 @@ to `{receive_url}/stopped`, all through the durable outbox.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import uuid
@@ -23,10 +24,8 @@ from ._store import Notification, OutboxItem
 if TYPE_CHECKING:
     from ._gateway import Gateway
 
-__all__ = ["BRIDGE_NAMESPACE", "RapidProBridge", "make_bridges"]
+__all__ = ["RapidProBridge", "make_bridges"]
 
-# Fixed namespace: the same RapidPro id always maps to the same smsgate id, across restarts and installs.
-BRIDGE_NAMESPACE = uuid.UUID("5b0e7d1c-3f53-4d5e-9a55-6f1a2c9b8e47")
 _TIMEOUT = 30.0
 
 
@@ -60,12 +59,18 @@ class RapidProBridge:
 
     # -- platform → smsgate ---------------------------------------------------------------------------
 
-    def message_id(self, platform_id: str) -> str:
-        """RapidPro's id when it is a UUID (modern RapidPro), else a UUID derived from it (older integer ids)."""
-        try:
-            return str(uuid.UUID(platform_id))
-        except ValueError:
-            return str(uuid.uuid5(BRIDGE_NAMESPACE, f"{self.name}:{platform_id}"))
+    def message_id(self, platform_id: str, part: str | None = None) -> str:
+        """smsgate's id for RapidPro's message `platform_id` (and text `part`): the same every time, guessable by
+        nobody without the bridge secret.
+
+        The id is the only credential some callback routes check (Kannel's DLR URL carries it), so it is an
+        HMAC of RapidPro's id keyed by this bridge's secret: RapidPro's integer ids are sequential and its UUIDs
+        are shown in its UI. Deterministic, so a retried POST still queues once.
+        """
+        key = self.settings.secret.get_secret_value().encode()
+        text = f"{self.name}:{platform_id}" if part is None else f"{self.name}:{platform_id}:{part}"
+        digest = hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
 
     def authenticate(self, req: InboundRequest) -> None:
         """Accept the secret as `Authorization: Bearer|Token <secret>` (or bare) or as the `secret` query parameter."""
@@ -76,9 +81,10 @@ class RapidProBridge:
             scheme, _, rest = header.partition(" ")
             offered.append(rest.strip() if scheme.lower() in ("bearer", "token") and rest else header)
         offered.extend(v for k, v in req.query if k == "secret")
-        ok = False
+        # every credential presented must be right: a wrong one next to a right one is an attacker probing
+        ok = bool(offered)
         for value in offered:  # compare every offer in constant time, no early exit
-            ok |= hmac.compare_digest(value.encode("utf-8", "surrogateescape"), expected)
+            ok &= hmac.compare_digest(value.encode("utf-8", "surrogateescape"), expected)
         if not ok:
             where = "invalid secret" if offered else "secret required"
             raise RequestRejected(f"{where}: send the bridge secret as 'Authorization: Bearer <secret>' or as "
@@ -108,7 +114,7 @@ class RapidProBridge:
         record, created = await gateway.enqueue(message)
         if not created and record.text != message.text:
             # RapidPro posts each part of a split message with the same id: a new text is the next part
-            part_id = str(uuid.uuid5(BRIDGE_NAMESPACE, f"{self.name}:{platform_id}:{text}"))
+            part_id = self.message_id(platform_id, text)
             message.id, message.metadata = part_id, {"rapidpro": {**meta, "part": True}}
             record, created = await gateway.enqueue(message)
         return (200, {"id": record.id, "status": record.status, "rapidpro_id": platform_id,

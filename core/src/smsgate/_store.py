@@ -887,7 +887,8 @@ def _apply_status(conn: sqlite3.Connection, message_id: str, channel: str, statu
     return StatusChange(message_id, previous, status if applied else previous, applied)
 
 
-def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> InboundOutcome:
+def _store_event(conn: sqlite3.Connection, channel: str, event: Event, log: ChannelLog | None = None
+                 ) -> InboundOutcome:
     if isinstance(event, IncomingMessage):
         now = _ts()
         cur = conn.execute(
@@ -897,16 +898,24 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> Inboun
              json.dumps([event.external_id] if event.external_id else []), json.dumps(event.attachments),
              json.dumps({"received_at": _ts(event.received_at), "raw": event.raw}, default=str), now, now))
         if cur.rowcount == 1:
+            if log is not None and log.message_id is None:
+                log.message_id = event.id
             return InboundOutcome(event)
         row = conn.execute("SELECT id FROM messages WHERE channel = ? AND direction = 'in' AND external_id = ?",
                            (channel, event.external_id)).fetchone()
         if row is not None:  # a retried delivery: answer with the id stored the first time
             event.id = row["id"]
+            if log is not None and log.message_id is None:
+                log.message_id = event.id
         return InboundOutcome(event, created=False)
     if isinstance(event, StatusUpdate):
+        # Every lookup is scoped to the channel the report arrived on: a callback route that needs no credentials
+        # (Kannel's DLR, an http channel without inbound_secret) must not reach another channel's messages. A
+        # foreign id therefore looks exactly like an unknown one.
         message_id = event.message_id
         if message_id is not None:
-            row = conn.execute("SELECT id FROM messages WHERE id = ? AND direction = 'out'", (message_id,)).fetchone()
+            row = conn.execute("SELECT id FROM messages WHERE id = ? AND channel = ? AND direction = 'out'",
+                               (message_id, channel)).fetchone()
             message_id = row["id"] if row else None
         if message_id is None and event.external_id:
             row = conn.execute("SELECT message_id FROM external_ids WHERE channel = ? AND external_id = ?",
@@ -914,6 +923,10 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> Inboun
             message_id = row["message_id"] if row else None
         if message_id is None:  # keep the report: a 2xx promises it is stored, even for a message we never sent
             reference = event.external_id or event.message_id
+            if log is not None:
+                log.error(f"status report {event.status.value!r} names no message of channel {channel!r} "
+                          f"(id {event.message_id or '-'}, external id {event.external_id or '-'}): recorded, "
+                          "nothing changed")
             if conn.execute(  # once: an aggregator replaying an orphan report must not grow the history
                     "SELECT 1 FROM status_history WHERE message_id IS NULL AND channel = ? AND external_id IS ?"
                     " AND status = ? LIMIT 1", (channel, reference, event.status.value)).fetchone() is None:
@@ -922,6 +935,8 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> Inboun
                     " error_reason, at) VALUES (NULL,?,?,0,?,?,?,?)",
                     (channel, event.status.value, reference, event.error_code, event.error_reason, _ts(event.at)))
             return InboundOutcome(event, created=False, change=StatusChange(None, None, None, False))
+        if log is not None and log.message_id is None:  # `smsgate logs --message ID` finds its callbacks
+            log.message_id = message_id
         change = _apply_status(conn, message_id, channel, event.status, event.external_id, event.error_code,
                                event.error_reason, event.at)
         return InboundOutcome(event, created=change.applied, change=change)
