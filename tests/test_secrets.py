@@ -167,6 +167,15 @@ def _exercise_inbound(harness: Any) -> list[str]:
         assert call("GET", "/c/kn/status", params={"id": "nope", "status": "1"}).status_code == 400
         unknown_type = {"id": "5d0c7a4e-3f0e-4c1b-9a57-0c6f1e2d3b4a", "status": "3", "smsc_reply": "ACK/"}
         assert call("GET", "/c/kn/status", params=unknown_type).status_code == 200  # logged as a warning
+    # every channel masks every secret of the config, not only its own: other channels', the API token and the
+    # webhook secret, sent (by mistake or by an attacker) to a route that stores its parameters
+    foreign = {"x": API_TOKEN, "y": WEBHOOK_SECRET, "z": TWILIO_TOKEN, "w": KANNEL_PASSWORD, "v": HEADER_PASSWORD}
+    assert call("POST", "/c/ex/receive", data={**mo, **foreign}, headers=secret_header).status_code == 200
+    if "kn" in harness.gateway.adapters:
+        query = {"sender": TO, "id": "mo-2", "ts": "1700000000", "message": "hi", **foreign}
+        assert call("GET", "/c/kn/receive", params=query).status_code == 200
+    assert call("POST", "/c/tw/status", data={**status, **foreign}, headers={"X-Twilio-Signature": compute_signature(
+        TWILIO_TOKEN, "https://gateway.example/c/tw/status", list({**status, **foreign}.items()))}).status_code == 200
     return answers
 
 

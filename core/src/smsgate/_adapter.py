@@ -151,6 +151,12 @@ class Adapter:
         self.redactor = Redactor(self.secrets(), self.basic_auth_pairs(), self.secret_headers())
         redact_library_logs(self.redactor)
 
+    def share_secrets(self, others: Iterable[str]) -> None:
+        """Mask the config's other secrets too (the gateway passes them all), e.g. an API token sent to a
+        callback route by mistake or by an attacker, in this channel's logs and stored raw data."""
+        self.redactor = Redactor(self.secrets(), self.basic_auth_pairs(), self.secret_headers(), others)
+        redact_library_logs(self.redactor)
+
     @property
     def name_of_channel(self) -> str:
         """The channel's configured name."""

@@ -24,10 +24,12 @@ class Redactor:
     """Masks known secret values (however URL-encoded, and their basic-auth forms) in any text."""
 
     def __init__(self, secrets: Iterable[str] = (), basic_auth: Iterable[tuple[str, str]] = (),
-                 headers: Iterable[str] = ()) -> None:
+                 headers: Iterable[str] = (), others: Iterable[str] = ()) -> None:
+        """`secrets` are the channel's own; `others` every other secret of the config, masked in the same forms
+        but not combined pairwise into basic-auth values (only the channel's own credentials travel that way)."""
         values: set[str] = set()
         plain = [s for s in secrets if s and len(s) >= 3]
-        for secret in plain:
+        for secret in [*plain, *(s for s in others if s and len(s) >= 3)]:
             # a case-folded copy of a secret still gives most of it away
             values.update({secret, secret.lower(), secret.upper(), base64.b64encode(secret.encode()).decode()})
         # basic-auth values combine a user with a secret: mask "user:secret" encodings too

@@ -200,6 +200,16 @@ class Config:
     def _file(self) -> str | None:
         return str(self.path) if self.path else None
 
+    def secrets(self) -> list[str]:
+        """Every secret value in the config (API token, webhook and bridge secrets, every channel's SecretStr
+        fields), so each channel's logs mask them all: a secret sent to the wrong route is still a secret."""
+        values: list[Any] = [self.gateway.api_token, *(h.secret for h in self.gateway.webhooks),
+                             *(b.secret for b in self.bridges.values())]
+        for channel in self.channels.values():
+            values.extend(getattr(channel.settings, name) for name in type(channel.settings).model_fields)
+        found = (v.get_secret_value() for v in values if isinstance(v, SecretStr))
+        return sorted({v for v in found if v})
+
 
 class _Root(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SMSGATE_", env_nested_delimiter="__", extra="ignore")

@@ -91,8 +91,10 @@ class Gateway:
         self.public_url = config.gateway.base_url()
         self.adapters: dict[str, Adapter] = {}
         for name, channel in config.channels.items():
-            adapter = channel.adapter_cls(channel, self.http, self.public_url)
-            self.adapters[name] = adapter
+            self.adapters[name] = channel.adapter_cls(channel, self.http, self.public_url)
+        secrets = set(config.secrets()).union(*(a.secrets() for a in self.adapters.values()))
+        for adapter in self.adapters.values():
+            adapter.share_secrets(secrets)
             self.pm.hook.smsgate_adapter_started(adapter=adapter)
         self.bridges: dict[str, RapidProBridge] = make_bridges(config.bridges)
         if config.gateway.webhooks or self.bridges:

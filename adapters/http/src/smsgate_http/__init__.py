@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import re
 from collections.abc import Iterable
@@ -211,9 +212,14 @@ class HttpAdapter(Adapter):
         for name, value in self.settings.headers.items():
             if _SENSITIVE_HEADER.search(name) and value:
                 values.append(value)
-                _scheme, _, credential = value.partition(" ")
+                scheme, _, credential = value.partition(" ")
                 if credential and len(credential) >= 6:
                     values.append(credential)  # "Bearer xyz": xyz alone must not leak either
+                if scheme.lower() == "basic":  # and the password inside "Basic base64(user:password)"
+                    with contextlib.suppress(ValueError, UnicodeDecodeError):
+                        password = base64.b64decode(credential, validate=True).decode().partition(":")[2]
+                        if password:
+                            values.append(password)
         return values
 
     def basic_auth_pairs(self) -> Iterable[tuple[str, str]]:
