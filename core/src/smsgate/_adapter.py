@@ -72,6 +72,8 @@ class InboundRequest:
     body: bytes = b""
     form: list[tuple[str, str]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+    """`time.perf_counter()` when the request began arriving: channel logs show how long it took."""
 
     @property
     def content_type(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -61,6 +62,14 @@ def _literal(reply: Reply) -> Response:
                     headers=reply.headers or None)
 
 
+class ClientGone(RequestRejected):
+    """The client disconnected (or was dropped for stalling) before its whole body arrived: nobody hears an
+    answer, so it is one log line, not a stored channel log or a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__("the client disconnected before sending the whole body", 400)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, or a 413 as soon as it grows past `limit` bytes."""
     declared = request.headers.get("content-length")
@@ -72,16 +81,26 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise RequestRejected("invalid Content-Length header") from None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestRejected(f"body larger than {limit} bytes", 413)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestRejected(f"body larger than {limit} bytes", 413)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGone() from None
     return b"".join(chunks)
+
+
+def _gone(request: Request) -> None:
+    client = request.client
+    log.info("%s %r: the client disconnected mid-body (%s)", request.method, request.scope["path"][:200],
+             f"{client.host}:{client.port}" if client else "?")
 
 
 async def parse_request(request: Request, public_url: str, trust_proxy: bool, limit: int) -> InboundRequest:
     """Turn a Starlette request into an `InboundRequest`, with the URL as the aggregator called it."""
+    started = time.perf_counter()
     body = await read_body(request, limit)
     headers = {k.lower(): v for k, v in request.headers.items()}
     query_string = request.scope.get("query_string", b"").decode("latin-1")
@@ -121,7 +140,7 @@ async def parse_request(request: Request, public_url: str, trust_proxy: bool, li
             else:
                 form.append((key, value))
     return InboundRequest(method=request.method, url=url, headers=headers, query=query, body=body, form=form,
-                          files=files)
+                          files=files, started=started)
 
 
 def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: list[BaseRoute] | None = None,
@@ -139,7 +158,15 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         try:
             parsed = await parse_request(request, gateway.public_url, settings.trust_proxy, settings.max_body_bytes)
             adapter, events, outcomes = await gateway.handle_inbound(channel, action, parsed)
+        except ClientGone:
+            _gone(request)
+            return _error("client disconnected", 400)
         except RequestRejected as exc:
+            # an operator sees every refused callback (a misconfigured aggregator, or someone probing) in one line,
+            # unknown channels included, which have no channel log
+            reason = adapter.redactor.text(exc.reason) if adapter is not None else exc.reason
+            log.warning("callback refused: %s %r -> %d %s", request.method, request.scope["path"][:200],
+                        exc.status_code, reason[:300])
             if adapter is not None and parsed is not None:
                 custom = adapter.error_reply(action, exc, parsed)
                 if custom is not None:
@@ -147,7 +174,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
                 with contextlib.suppress(Exception):  # a rejected request is logged when storage allows
                     clog = adapter.new_log(action)
                     clog.trace(parsed.method, parsed.url, parsed.headers, parsed.body, exc.status_code,
-                               error=exc.reason)
+                               elapsed_ms=(time.perf_counter() - parsed.started) * 1000, error=exc.reason)
                     clog.error(exc.reason)
                     await gateway.store.add_log(clog)
             return _error(exc.reason, exc.status_code)
@@ -172,6 +199,9 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         try:
             parsed = await parse_request(request, gateway.public_url, settings.trust_proxy, settings.max_body_bytes)
             status_code, body = await bridge.handle_send(gateway, parsed)
+        except ClientGone:
+            _gone(request)
+            return _error("client disconnected", 400)
         except RequestRejected as exc:
             return _error(exc.reason, exc.status_code)
         except sqlite3.Error as exc:  # not stored: the platform must retry
@@ -180,7 +210,8 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         return JSONResponse(body, status_code=status_code)
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "channels": sorted(gateway.adapters)})
+        # public, so it names nothing: which channels and bridges exist is for the API's token holders
+        return JSONResponse({"status": "ok"})
 
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),

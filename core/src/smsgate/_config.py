@@ -124,6 +124,10 @@ class GatewaySettings(BaseModel):
     api_token: SecretStr | None = Field(None, description="Bearer token required by the outbound HTTP API.")
     trust_proxy: bool = Field(False, description="Honour X-Forwarded-Proto/Host when rebuilding request URLs.")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Inbound bodies larger than this get a 413.")
+    header_timeout: float = Field(10.0, gt=0, description="Seconds a client has to send a request's headers "
+                                                          "(from connecting or its previous response); then dropped.")
+    body_timeout: float = Field(30.0, gt=0, description="Seconds a client has to send a request's headers and "
+                                                        "whole body; then dropped.")
     send_concurrency: int = Field(4, ge=1, le=256, description="Sends in flight per channel in the serve worker.")
     send_max_attempts: int = Field(
         10, ge=1, le=1000, description="Worker attempts per message (each with the channel's retries) before failed.")
@@ -138,6 +142,13 @@ class GatewaySettings(BaseModel):
                                                           "than this are deleted hourly (0 keeps them); messages stay.")
     webhooks: list[WebhookSettings] = Field(default_factory=list,
                                             description="`[[gateway.webhooks]]`: URLs receiving signed events.")
+
+    @field_validator("api_token")
+    @classmethod
+    def _api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty or blank (leave it out to keep the API off)")
+        return value
 
     def base_url(self) -> str:
         """The public base URL without a trailing slash."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -278,9 +279,12 @@ class Gateway:
         if request.method not in route.methods and not (request.method == "HEAD" and "GET" in route.methods):
             raise RequestRejected(f"method {request.method} not allowed on {action!r}; use "
                                   f"{' or '.join(route.methods)}", 405)
+        if request.method == "HEAD":  # a HEAD asks whether the route exists: it must not store anything
+            return adapter, [], []
         clog = adapter.new_log(action)
         events = await getattr(adapter, route.handler)(request)
-        clog.trace(request.method, request.url, request.headers, request.body, 200)
+        clog.trace(request.method, request.url, request.headers, request.body, 200,
+                   elapsed_ms=(time.perf_counter() - request.started) * 1000)
         for event in events:
             if isinstance(event, Ignored) and event.error:  # `smsgate logs --errors` is where operators look
                 clog.error(event.reason)
