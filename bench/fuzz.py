@@ -1,4 +1,4 @@
-"""Fuzz every inbound route of every installed adapter: the hostile-input property tests, 10,000 examples a route.
+"""Fuzz every inbound route of every installed adapter, the API and the bridge: 10,000 examples a route.
 
     .venv/bin/python bench/fuzz.py [--examples N] [--jobs J] [--only LABEL] [--seed S] [--json PATH]
 
@@ -26,6 +26,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+# beside the adapters' inbound routes: the outbound API and the RapidPro bridge, with hostile JSON bodies
+PLATFORM_TARGETS = {"api": "messages", "bridge": "send"}
 
 
 def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
@@ -38,15 +40,28 @@ def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
     from smsgate import config_from_dict
     from smsgate.testing import Harness
 
-    profile = next(p for p in hostile.profiles() if p.label == label)
     folder = Path(tempfile.mkdtemp(prefix=f"smsgate-fuzz-{label}-{action}-"))
 
-    def make(channels: dict[str, Any], *, gateway: dict[str, Any], **kwargs: Any) -> Harness:
+    def make(channels: dict[str, Any], *, gateway: dict[str, Any], bridges: dict[str, Any] | None = None,
+             **kwargs: Any) -> Harness:
         config = config_from_dict({"gateway": {"database": str(folder / "db.sqlite3"), **gateway},
-                                   "channels": channels})
+                                   "channels": channels, "bridges": bridges or {}})
         return Harness(config, **kwargs)
 
-    harness = hostile.setup_harness(make, profile)
+    platform = label in PLATFORM_TARGETS
+    if platform:  # the API or the bridge: hostile JSON bodies, checked by check_platform
+        harness = hostile.api_harness(make)
+        strategy = hostile.api_requests() if label == "api" else hostile.bridge_requests()
+
+        def check(spec: Any) -> Any:
+            return hostile.check_platform(harness, spec)
+    else:
+        profile = next(p for p in hostile.profiles() if p.label == label)
+        harness = hostile.setup_harness(make, profile)
+        strategy = hostile.requests(profile, action)
+
+        def check(spec: Any) -> Any:
+            return hostile.check(harness, profile, action, spec)
     classes: Counter[str] = Counter()
     codes: Counter[int] = Counter()
     problems: dict[str, dict[str, Any]] = {}
@@ -54,9 +69,9 @@ def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
     @hypothesis_seed(seed)
     @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(spec=hostile.requests(profile, action))
+    @given(spec=strategy)
     def run(spec: Any) -> None:
-        outcome = hostile.check(harness, profile, action, spec)
+        outcome = check(spec)
         classes[outcome.status_class] += 1
         codes[outcome.status] += 1
         if outcome.problem:
@@ -65,7 +80,7 @@ def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
                                               "request": spec.short()[:600]})
             entry["count"] += 1
 
-    valid = hostile.valid_example(profile, action)
+    valid = None if platform else hostile.valid_example(profile, action)
     if valid is not None:
         from hypothesis import example
 
@@ -94,8 +109,9 @@ def main() -> int:
     import hostile
 
     seed = args.seed if args.seed is not None else random.randrange(2**32)
-    routes = [(p.label, action) for p in hostile.profiles() for action in p.routes()
-              if args.only in f"{p.label}/{action}"]
+    routes = [(p.label, action) for p in hostile.profiles() for action in p.routes()]
+    routes += list(PLATFORM_TARGETS.items())
+    routes = [(label, action) for label, action in routes if args.only in f"{label}/{action}"]
     # one seed per route (from the run's seed), so routes with the same shape do not see the same requests
     tasks = [(label, action, args.examples, (seed + i) % 2**32) for i, (label, action) in enumerate(routes)]
     print(f"fuzzing {len(tasks)} routes x {args.examples} examples, {args.jobs} processes, seed {seed}", flush=True)

@@ -51,6 +51,10 @@ __all__ = [
     "requests",
     "setup_harness",
     "valid_example",
+    "api_harness",
+    "api_requests",
+    "bridge_requests",
+    "check_platform",
 ]
 
 CHANNEL = "ch"
@@ -366,7 +370,8 @@ def _body(draw: Any, pairs_strategy: Any, xml_first: bool) -> tuple[str, bytes, 
     pairs = draw(pairs_strategy)
     kind = "xml" if xml_first and draw(DIGIT) < 5 else draw(_one([
         "empty", "form", "form", "form", "form", "form", "form-latin1", "form-utf16", "json", "json", "json",
-        "json-utf16", "json-deep", "json-bigint", "xml", "xml", "xml", "xml-special", "xml-deep", "multipart",
+        "json-utf16", "json-deep", "json-bigint", "json-hostile", "json-hostile", "xml", "xml", "xml", "xml-special",
+        "xml-deep", "multipart",
         "multipart", "multipart", "multipart-broken", "multipart-many", "binary", "text", "huge", "truncated"]))
     if kind == "empty":
         return kind, b"", draw(_one(CTYPES)), []
@@ -391,6 +396,10 @@ def _body(draw: Any, pairs_strategy: Any, xml_first: bool) -> tuple[str, bytes, 
         depth = draw(_one([2, 50, 900, 5000, 100_000]))
         body = ("[" * depth + "]" * depth) if draw(BOOL) else ('{"a":' * depth + "1" + "}" * depth)
         return kind, body.encode(), "application/json", []
+    if kind == "json-hostile":  # the route's fields, one of them NaN, 1e999, a lone surrogate, too deep...
+        items = [f"{json.dumps(k)}:{json.dumps(v)}" for k, v in pairs]
+        items.insert(draw(st.integers(0, len(items))), f"{json.dumps(draw(KEYS))}:{draw(_one(HOSTILE_JSON))}")
+        return kind, ("{" + ",".join(items) + "}").encode(), "application/json", pairs
     if kind == "json-bigint":
         digits = draw(_one([5, 4300, 4301, 20_000]))
         return kind, ('{"from": ' + "9" * digits + ', "text": "x"}').encode(), "application/json", []
@@ -750,6 +759,8 @@ def _check_2xx(harness: Harness, profile: Profile, action: str, spec: Spec, befo
     route = profile.routes()[action]
     if spec.method not in route.methods and not (spec.method == "HEAD" and "GET" in route.methods):
         return f"2xx for method {spec.method}, the route takes {route.methods}"
+    if spec.method == "HEAD":  # a HEAD only asks whether the route exists
+        return None if after == before else f"HEAD changed the store: {before} -> {after}"
     if profile.twilio_token and not spec.signed:
         return "2xx without a valid X-Twilio-Signature"
     if (profile.secret_header or profile.basic_auth) and not spec.auth_ok:
@@ -829,3 +840,154 @@ def check(harness: Harness, profile: Profile, action: str, spec: Spec) -> Outcom
     if 200 <= status < 300:
         return Outcome(status, _check_2xx(harness, profile, action, spec, before, after, headers, body))
     return Outcome(status, f"unexpected status {status}")
+
+
+# -- the API and the bridge: JSON that Python reads but smsgate must refuse ----------------------------------------
+
+API_TOKEN = "fuzz-api-token-4c1d"
+BRIDGE_SECRET = "fuzz-bridge-secret-9e2b"
+API_PATH = "/api/v1/messages"
+BRIDGE_PATH = "/b/rp/send"
+# what a careless client writes: Python's json reads all of these, strict JSON (and smsgate) does not
+HOSTILE_JSON = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "9" * 400 + ".0", '"\\ud800"', '"a\\udfffb"',
+                '"\\ud83d\\ude00"', "[" * 40 + "]" * 40, '{"a":' * 600 + "1" + "}" * 600, "1" + "0" * 4299,
+                "1" + "0" * 4400, '"\\u0000"', "0.1", "-0", "true", "null", '"x"', "[]", "{}"]
+# st.text() never yields lone surrogates: build strings from characters to get them
+ANY_TEXT = st.lists(st.one_of(st.characters(), st.characters(categories=["Cs"])), max_size=12).map("".join)
+
+
+def api_harness(make: Callable[..., Harness]) -> Harness:
+    """An http channel `ch` with the API on, a RapidPro bridge `rp` on it and a webhook (events plan outbox rows)."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="ok")
+
+    return make({CHANNEL: {"adapter": "http", "country": "US", "address": "+12025550100",
+                           "send_url": "http://aggregator.invalid/send"}},
+                gateway={**GATEWAY, "api_token": API_TOKEN}, respond=respond,
+                bridges={"rp": {"platform": "rapidpro", "channel": CHANNEL, "secret": BRIDGE_SECRET,
+                                "receive_url": "https://rapidpro.example/c/ex/0b7a"}})
+
+
+def _raw_json_value(draw: Any) -> str:
+    """One JSON value as text: mostly ordinary, often hostile (non-finite, lone surrogates, deep, huge)."""
+    kind = draw(_one(["hostile", "hostile", "text", "number", "object"]))
+    if kind == "hostile":
+        return str(draw(_one(HOSTILE_JSON)))
+    if kind == "text":
+        return json.dumps(draw(ANY_TEXT))  # escapes lone surrogates as \udXXX, as any JSON encoder would
+    if kind == "number":
+        return json.dumps(draw(st.floats(allow_nan=True, allow_infinity=True)), allow_nan=True)
+    inner = ",".join(f"{json.dumps(draw(ANY_TEXT))}:{draw(_one(HOSTILE_JSON))}" for _ in range(draw(TWENTY) % 3))
+    return "{" + inner + "}"
+
+
+@st.composite
+def api_requests(draw: Any) -> Spec:
+    """A hostile `POST /api/v1/messages`: mostly authorised and well aimed, with hostile JSON in any field."""
+    fields = {"channel": json.dumps(CHANNEL) if draw(DIGIT) < 8 else _raw_json_value(draw),
+              "to": json.dumps(draw(_one(NUMBERS[:5]))) if draw(DIGIT) < 8 else _raw_json_value(draw),
+              "text": json.dumps(draw(ANY_TEXT)) if draw(BOOL) else _raw_json_value(draw)}
+    if draw(BOOL):
+        fields["metadata"] = _raw_json_value(draw) if draw(BOOL) else "{\"k\":" + _raw_json_value(draw) + "}"
+    if draw(DIGIT) < 3:
+        fields["attachments"] = "[" + _raw_json_value(draw) + "]"
+    if draw(DIGIT) < 2:
+        fields["quick_replies"] = "[" + _raw_json_value(draw) + "]"
+    if draw(DIGIT) < 3:
+        fields["id"] = json.dumps(str(draw(st.uuids()))) if draw(BOOL) else _raw_json_value(draw)
+    if draw(DIGIT) == 0:
+        fields[draw(ANY_TEXT)] = _raw_json_value(draw)
+    body = ("{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in fields.items()) + "}").encode("utf-8",
+                                                                                             "surrogatepass")
+    headers = [(b"content-type", b"application/json")]
+    if draw(DIGIT) < 9:
+        headers.append((b"authorization", f"Bearer {API_TOKEN}".encode()))
+    method = "POST" if draw(DIGIT) < 9 else draw(_one(["PUT", "GET", "DELETE"]))
+    return Spec(method, API_PATH.encode(), b"", headers, [body], "api-json", "application/json",
+                auth_ok=any(k == b"authorization" for k, _ in headers))
+
+
+@st.composite
+def bridge_requests(draw: Any) -> Spec:
+    """A hostile RapidPro `POST /b/rp/send`: JSON (hostile values) or a form, secret mostly right."""
+    values = {"id": json.dumps(str(draw(st.integers(1, 10**9)))) if draw(DIGIT) < 7 else _raw_json_value(draw),
+              "to": json.dumps(draw(_one(NUMBERS[:5]))) if draw(DIGIT) < 8 else _raw_json_value(draw),
+              "text": json.dumps(draw(ANY_TEXT)) if draw(BOOL) else _raw_json_value(draw),
+              "from": json.dumps("+5582999489287"), "channel": _raw_json_value(draw)}
+    headers: list[tuple[bytes, bytes]] = []
+    query = b""
+    how = draw(_one(["bearer", "bearer", "query", "both", "both-wrong", "none", "wrong"]))
+    if how in ("bearer", "both", "both-wrong"):
+        headers.append((b"authorization", f"Bearer {BRIDGE_SECRET}".encode()))
+    if how in ("query", "both"):
+        query = b"secret=" + BRIDGE_SECRET.encode()
+    if how == "both-wrong":  # one right credential and one wrong: refused
+        query = b"secret=" + BRIDGE_SECRET[:-1].encode()
+    if how == "wrong":
+        headers.append((b"authorization", b"Bearer nope"))
+    if draw(DIGIT) < 7:
+        body = ("{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in values.items()) + "}").encode(
+            "utf-8", "surrogatepass")
+        headers.append((b"content-type", b"application/json"))
+        kind, ctype = "bridge-json", "application/json"
+    else:
+        pairs = [(k, draw(ANY_TEXT)) for k in values]
+        body = urllib.parse.urlencode(pairs, encoding="utf-8", errors="surrogatepass").encode()
+        headers.append((b"content-type", FORM.encode()))
+        kind, ctype = "bridge-form", FORM
+    return Spec("POST", BRIDGE_PATH.encode(), query, headers, [body], kind, ctype,
+                auth_ok=how in ("bearer", "query", "both"))
+
+
+def _strict(body: bytes) -> Any:
+    """`body` parsed as strict JSON (UTF-8, no NaN/Infinity), or an AssertionError saying why not."""
+
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"{name} in a response")
+
+    return json.loads(body.decode("utf-8"), parse_constant=refuse)
+
+
+def check_platform(harness: Harness, spec: Spec) -> Outcome:
+    """The API's or bridge's answer to `spec`: never 5xx; a 4xx says why and stores nothing; whatever it stores
+    renders back as strict JSON (the message, the listing, and every planned webhook or bridge call)."""
+    from smsgate._outbox import webhook_body
+
+    before = fingerprint(harness)
+    try:
+        status, headers, body = harness.run(_call(harness.app, spec))
+    except Exception as exc:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return Outcome(0, f"the app raised {type(exc).__name__}: {str(exc)[:200]} at {where.filename}:"
+                          f"{where.lineno}")
+    after = fingerprint(harness)
+    if status >= 500:
+        return Outcome(status, f"answered {status}: {body[:300]!r}")
+    if 400 <= status < 500:
+        if reason(headers, body) is None:
+            return Outcome(status, f"{status} without a reason: {body[:200]!r}")
+        if after != before:
+            return Outcome(status, f"{status} changed the store: {before} -> {after}")
+        return Outcome(status)
+    if not spec.auth_ok:
+        return Outcome(status, f"{status} without valid credentials")
+    if spec.method != "POST":  # a read (GET of the listing): it must render, and store nothing
+        try:
+            _strict(body)
+        except (AssertionError, ValueError, UnicodeError) as exc:
+            return Outcome(status, f"a read that is not strict JSON: {exc}")
+        return Outcome(status, None if after == before else f"a {spec.method} changed the store")
+    try:
+        answer = _strict(body)
+        auth = [(b"authorization", f"Bearer {API_TOKEN}".encode())]
+        for path in (f"{API_PATH}/{answer['id']}".encode(), API_PATH.encode()):
+            got, _, shown = harness.run(_call(harness.app, Spec("GET", path, b"limit=1000", auth, [], "read")))
+            if got != 200:
+                return Outcome(status, f"stored, then GET {path!r} answered {got}: {shown[:200]!r}")
+            _strict(shown)
+        for item in harness.run(harness.store.outbox_items(limit=100_000)):
+            webhook_body(item["payload"])
+    except (AssertionError, ValueError, UnicodeError, KeyError) as exc:
+        return Outcome(status, f"stored something that does not render as strict JSON: {exc}")
+    return Outcome(status)

@@ -61,6 +61,68 @@ def test_hostile_requests(smsgate_harness, profile, action):
         assert seen.get("2xx", 0) > 0, seen
 
 
+@pytest.mark.parametrize("target", ["api", "bridge"])
+def test_hostile_api_and_bridge_requests(smsgate_harness, target):
+    """NaN, Infinity, 1e999, lone surrogates and deep nesting in any field: a 4xx storing nothing, or stored and
+    rendered back as strict JSON everywhere; never a 5xx."""
+    harness = hostile.api_harness(smsgate_harness)
+    seen: dict[str, int] = {}
+    strategy = hostile.api_requests() if target == "api" else hostile.bridge_requests()
+
+    @settings(max_examples=EXAMPLES * 2, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(spec=strategy)
+    def run(spec):
+        outcome = hostile.check_platform(harness, spec)
+        seen[outcome.status_class] = seen.get(outcome.status_class, 0) + 1
+        if outcome.problem:
+            raise AssertionError(f"{outcome.problem}\nrequest: {spec.short()}")
+
+    run()
+    assert seen.get("4xx", 0) > 0 and seen.get("2xx", 0) > 0, seen
+
+
+@pytest.mark.parametrize(("label", "action", "body"), [
+    ("http", "receive", '{"from": "+12025550123", "text": "\\ud800"}'),
+    ("http", "receive", '{"from": "\\ud800", "text": "hi"}'),
+    ("twilio-unsigned", "receive", '{"MessageSid": "SM1", "From": "+12025550123", "Body": "\\ud800"}'),
+    ("twilio-unsigned", "status", '{"MessageSid": "\\ud800", "MessageStatus": "delivered"}'),
+    ("http", "receive", '{"from": "+12025550123", "text": "hi", "n": NaN}'),
+    ("twilio-unsigned", "status", '{"MessageSid": "SM1", "MessageStatus": "delivered", "x": 1e999}'),
+])
+def test_lone_surrogates_and_non_finite_numbers_in_inbound_json_are_a_400(smsgate_harness, label, action, body):
+    harness = hostile.setup_harness(smsgate_harness, next(p for p in PROFILES if p.label == label))
+    before = _store(harness)
+    response = harness.request("POST", f"/c/{hostile.CHANNEL}/{action}", content=body.encode(),
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and "JSON" in response.json()["data"][0]["error"], response.text
+    assert _store(harness) == before
+
+
+@pytest.mark.parametrize("body", ['{"id": "1", "to": "+12025550123", "text": "\\ud800"}',
+                                  '{"id": "\\ud800", "to": "+12025550123", "text": "hi"}',
+                                  '{"id": "1", "to": "+12025550123", "text": "hi", "channel": Infinity}'])
+def test_lone_surrogates_and_non_finite_numbers_at_the_bridge_are_a_400(smsgate_harness, body):
+    harness = hostile.api_harness(smsgate_harness)
+    before = _store(harness)
+    response = harness.request("POST", hostile.BRIDGE_PATH, content=body.encode(), headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {hostile.BRIDGE_SECRET}"})
+    assert response.status_code == 400 and "JSON" in response.text, response.text
+    assert _store(harness) == before
+
+
+def test_the_bridge_refuses_a_right_secret_next_to_a_wrong_one(smsgate_harness):
+    harness = hostile.api_harness(smsgate_harness)
+    body = {"id": "1", "to": "+12025550123", "text": "hi"}
+    good = {"Authorization": f"Bearer {hostile.BRIDGE_SECRET}"}
+    assert harness.request("POST", hostile.BRIDGE_PATH, json=body, headers=good,
+                           params={"secret": "guess"}).status_code == 401
+    assert harness.request("POST", hostile.BRIDGE_PATH, json=body, headers={"Authorization": "Bearer guess"},
+                           params={"secret": hostile.BRIDGE_SECRET}).status_code == 401
+    assert harness.messages() == []
+    assert harness.request("POST", hostile.BRIDGE_PATH, json=body, headers=good).status_code == 200
+
+
 # -- unknown channels, forged signatures and replays leave the store unchanged -----------------------------------
 
 FROM = "+12025550123"

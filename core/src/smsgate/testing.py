@@ -135,24 +135,26 @@ class Harness:
 
 
 def _make_config(tmp: Path, channels: dict[str, dict[str, Any]], gateway: dict[str, Any] | None,
-                 adapters: Iterable[type[Adapter]] | None) -> Config:
+                 adapters: Iterable[type[Adapter]] | None, bridges: dict[str, dict[str, Any]] | None = None
+                 ) -> Config:
     registry = None
     if adapters is not None:
         registry = {cls.name: cls for cls in adapters}
     gw = {"database": str(tmp / "smsgate.sqlite3"), "public_url": "https://gateway.example", **(gateway or {})}
-    return config_from_dict({"gateway": gw, "channels": channels}, registry)
+    return config_from_dict({"gateway": gw, "channels": channels, "bridges": bridges or {}}, registry)
 
 
 @pytest.fixture
 def smsgate_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
-    """A factory: `smsgate_harness(channels={...}, gateway={...}, adapters=[Cls], respond=fn)` → Harness."""
+    """A factory: `smsgate_harness(channels={...}, gateway={...}, adapters=[Cls], bridges={...}, respond=fn)`."""
     made: list[Harness] = []
     counter = itertools.count()
 
     def factory(channels: dict[str, dict[str, Any]], *, gateway: dict[str, Any] | None = None,
-                adapters: Iterable[type[Adapter]] | None = None, **kwargs: Any) -> Harness:
+                adapters: Iterable[type[Adapter]] | None = None, bridges: dict[str, dict[str, Any]] | None = None,
+                **kwargs: Any) -> Harness:
         folder = tmp_path / f"gw{next(counter)}"
-        config = _make_config(folder, channels, gateway, adapters)  # validate before touching the disk
+        config = _make_config(folder, channels, gateway, adapters, bridges)  # validate before touching the disk
         folder.mkdir()
         harness = Harness(config, **kwargs)
         made.append(harness)
