@@ -37,7 +37,7 @@ def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
     import hostile
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
-    from smsgate import config_from_dict
+    from smsgate.host import config_from_dict, installed_adapters
     from smsgate.testing import Harness
 
     folder = Path(tempfile.mkdtemp(prefix=f"smsgate-fuzz-{label}-{action}-"))
@@ -45,7 +45,7 @@ def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
     def make(channels: dict[str, Any], *, gateway: dict[str, Any], bridges: dict[str, Any] | None = None,
              **kwargs: Any) -> Harness:
         config = config_from_dict({"gateway": {"database": str(folder / "db.sqlite3"), **gateway},
-                                   "channels": channels, "bridges": bridges or {}})
+                                   "channels": channels, "bridges": bridges or {}}, installed_adapters())
         return Harness(config, **kwargs)
 
     platform = label in PLATFORM_TARGETS

@@ -7,14 +7,14 @@ import gc
 import sys
 
 import uvicorn
-from smsgate import Gateway, config_from_dict, create_app
+from smsgate.host import config_from_dict, create_app, installed_adapters, open_gateway
 
 if __name__ == "__main__":
     port, database = int(sys.argv[1]), sys.argv[2]
     synchronous = sys.argv[3] if len(sys.argv) > 3 else "FULL"
     config = config_from_dict({"gateway": {"port": port, "database": database, "synchronous": synchronous},
                                "channels": {"b": {"adapter": "http", "country": "RW",
-                                                  "send_url": "http://127.0.0.1:9/unused"}}})
-    app = create_app(Gateway(config), own_gateway=True, background=True)
+                                                  "send_url": "http://127.0.0.1:9/unused"}}}, installed_adapters())
+    app = create_app(open_gateway(config), own_gateway=True, background=True)
     gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

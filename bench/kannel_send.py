@@ -111,14 +111,14 @@ class DlrSink:
 
 def make_config(kannel: Kannel, public_url: str, workdir: Path, concurrency: int, dlr_mask: int,
                 synchronous: str = "FULL"):
-    from smsgate import config_from_dict
+    from smsgate.host import config_from_dict, installed_adapters
 
     return config_from_dict({
         "gateway": {"database": str(workdir / f"bench-{uuid.uuid4().hex}.sqlite3"), "public_url": public_url,
                     "synchronous": synchronous},
         "channels": {"kn": {"adapter": "kannel", "address": FROM, "country": "RW", "send_url": kannel.sendsms_url,
                             "username": kannel.username, "password": kannel.password, "dlr_mask": dlr_mask,
-                            "max_in_flight": concurrency, "max_attempts": 1}}})
+                            "max_in_flight": concurrency, "max_attempts": 1}}}, installed_adapters())
 
 
 def messages(n: int, tag: str):
@@ -129,9 +129,9 @@ def messages(n: int, tag: str):
 
 async def raw_rate(config, n: int, concurrency: int, tag: str) -> float:
     """The baseline: the adapter's own sendsms URLs, GET from one pooled httpx.AsyncClient."""
-    from smsgate import Gateway
+    from smsgate.host import open_gateway
 
-    async with Gateway(config) as gateway:  # only to build the URLs exactly as the adapter does
+    async with open_gateway(config) as gateway:  # only to build the URLs exactly as the adapter does
         adapter = gateway.adapters["kn"]
         urls = [adapter.sendsms_url(m) for m in messages(n, tag)]
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -146,9 +146,9 @@ async def raw_rate(config, n: int, concurrency: int, tag: str) -> float:
 
 async def adapter_rate(config, n: int, concurrency: int, tag: str) -> float:
     """`adapter.send` with a channel log per message (no store)."""
-    from smsgate import Gateway
+    from smsgate.host import open_gateway
 
-    async with Gateway(config) as gateway:
+    async with open_gateway(config) as gateway:
         adapter = gateway.adapters["kn"]
         batch = messages(n, tag)
 
@@ -162,9 +162,9 @@ async def adapter_rate(config, n: int, concurrency: int, tag: str) -> float:
 
 async def gateway_rate(config, n: int, concurrency: int, tag: str) -> float:
     """`Gateway.send`: store, claim, adapter, record (SQLite), hooks."""
-    from smsgate import Gateway
+    from smsgate.host import open_gateway
 
-    async with Gateway(config) as gateway:
+    async with open_gateway(config) as gateway:
         batch = messages(n, tag)
 
         async def one(i: int) -> None:

@@ -35,7 +35,7 @@ async def raw_rate(url: str, n: int, concurrency: int, transport: str = "httpcor
     With transport="aiohttp" it is smsgate's own transport and nothing else: the ceiling for any send
     pipeline built on it here, since smsgate adds the store, claims, channel logs and hooks on top.
     """
-    from smsgate import AiohttpTransport
+    from smsgate.host import AiohttpTransport
 
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     chosen = AiohttpTransport(limits=limits) if transport == "aiohttp" else None
@@ -51,12 +51,13 @@ async def raw_rate(url: str, n: int, concurrency: int, transport: str = "httpcor
 
 async def smsgate_rate(url: str, n: int, concurrency: int, workdir: Path) -> float:
     """The full pipeline: prepare (number parsing), store, claim, adapter render + send, record, hooks."""
-    from smsgate import Gateway, config_from_dict
+    from smsgate.host import config_from_dict, installed_adapters, open_gateway
 
     db = workdir / f"bench-{uuid.uuid4().hex}.sqlite3"
     config = config_from_dict({"gateway": {"database": str(db)}, "channels": {"bench": {
-        "adapter": "http", "address": FROM, "country": "RW", "send_url": url, "content_type": "json"}}})
-    async with Gateway(config) as gateway:
+        "adapter": "http", "address": FROM, "country": "RW", "send_url": url, "content_type": "json"}}},
+        installed_adapters())
+    async with open_gateway(config) as gateway:
         failures = 0
 
         async def one(i: int) -> None:

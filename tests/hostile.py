@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from hypothesis import strategies as st
 from pydantic import SecretStr
-from smsgate import config_from_dict
+from smsgate.host import config_from_dict, installed_adapters
 from smsgate.plugins import get_adapters
 from smsgate.testing import Harness
 from starlette.datastructures import Headers
@@ -118,7 +118,7 @@ def _generic_settings(adapter_cls: type[Any]) -> dict[str, Any]:
 
 def _valid(adapter: str, settings: dict[str, Any]) -> bool:
     try:
-        config_from_dict({"channels": {CHANNEL: {"adapter": adapter, **settings}}})
+        config_from_dict({"channels": {CHANNEL: {"adapter": adapter, **settings}}}, installed_adapters())
     except Exception:
         return False
     return True
@@ -952,7 +952,7 @@ def _strict(body: bytes) -> Any:
 def check_platform(harness: Harness, spec: Spec) -> Outcome:
     """The API's or bridge's answer to `spec`: never 5xx; a 4xx says why and stores nothing; whatever it stores
     renders back as strict JSON (the message, the listing, and every planned webhook or bridge call)."""
-    from smsgate._outbox import webhook_body
+    from smsgate.host import webhook_body
 
     before = fingerprint(harness)
     try:

@@ -36,7 +36,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from served import Served, free_port
-from smsgate import READ_TIMEOUT_REASON, AiohttpTransport, SendWorker, Status, hookimpl
+from smsgate import Status, hookimpl
+from smsgate.host import READ_TIMEOUT_REASON, AiohttpTransport, SendWorker
 from smsgate.plugins import get_adapters
 
 FROM = "+12025550123"
@@ -396,7 +397,8 @@ def test_read_timeout_of_a_direct_send_is_not_repeated_by_the_worker(smsgate_har
     aggregator = raw_aggregator("hang")
     harness = _real(smsgate_harness, backend, aggregator.url, timeout=0.3)
     outcome = harness.send("ex", FROM, "slow aggregator")  # what `smsgate send` does
-    assert outcome.message.status == "errored" and outcome.message.error_code == "read_timeout"
+    assert outcome.message.status == "failed" and outcome.message.error_code == "read_timeout"
+    assert outcome.message.error_reason == READ_TIMEOUT_REASON
     assert len(aggregator.requests) == 1
     final = _worker_until_final(harness, outcome.message.id)  # then `smsgate serve` starts on the same database
     assert final.status == "failed" and final.error_code == "read_timeout"
@@ -414,7 +416,8 @@ def test_disconnect_after_the_request_is_sent_is_not_repeated(smsgate_harness, b
     aggregator = raw_aggregator("close")
     harness = _real(smsgate_harness, backend, aggregator.url)
     outcome = harness.send("ex", FROM, "no answer")
-    assert outcome.message.status == "errored" and "after the request was sent" in outcome.message.error_reason
+    assert outcome.message.status == "failed" and outcome.message.error_reason == READ_TIMEOUT_REASON
+    assert "after the request was sent" in harness.logs(message_id=outcome.message.id)[0]["errors"][0]
     assert len(aggregator.requests) == 1
     other = raw_aggregator("close")
     harness = _real(smsgate_harness, backend, other.url)
@@ -429,7 +432,7 @@ def test_disconnect_after_a_get_send_is_not_repeated(smsgate_harness, backend, r
     harness = _real(smsgate_harness, backend, aggregator.url, method="GET")
     assert harness.send("ex", FROM, "answered").message.status == "wired"
     dropped = harness.send("ex", FROM, "dropped on the reused connection")
-    assert dropped.message.status == "errored" and dropped.message.error_code == "read_timeout"
+    assert dropped.message.status == "failed" and dropped.message.error_code == "read_timeout"
     assert [r.split(b" ")[0] for r in aggregator.requests] == [b"GET", b"GET"]
 
 
@@ -437,7 +440,7 @@ def test_reset_after_the_request_is_sent_is_not_repeated(smsgate_harness, backen
     aggregator = raw_aggregator("reset")
     harness = _real(smsgate_harness, backend, aggregator.url)
     outcome = harness.send("ex", FROM, "reset")
-    assert outcome.message.status == "errored"
+    assert outcome.message.status == "failed" and outcome.message.error_code == "read_timeout"
     assert len(aggregator.requests) == 1
 
 

@@ -2,7 +2,7 @@
 
 import httpx
 import pytest
-from smsgate import OPENAPI, SendWorker
+from smsgate.host import OPENAPI, SendWorker
 from starlette.routing import Route
 from toy_adapter import Toy
 

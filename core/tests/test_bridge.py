@@ -12,16 +12,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from smsgate import (
-    ConfigError,
-    Gateway,
-    IncomingMessage,
-    OutboxDispatcher,
-    SendWorker,
-    SQLiteStore,
-    config_from_dict,
-    create_app,
-)
+from smsgate import ConfigError, IncomingMessage
+from smsgate.host import Platform, SendWorker, config_from_dict, create_app, open_gateway, open_outbox
+from smsgate.store import SQLiteStore
 from smsgate.testing import Harness
 from toy_adapter import Toy
 
@@ -72,13 +65,13 @@ def bridge(tmp_path):
                          {"rp": {"platform": "rapidpro", "channel": "agg", "receive_url": RECEIVE + "/",
                                  "secret": SECRET}}, {"toy": Toy})
     h = Harness(config, respond=peers)
-    yield h, peers, OutboxDispatcher(h.gateway, retry_base=0)
+    yield h, peers, open_outbox(h.gateway, retry_base=0)
     h.close()
 
 
 def our_id(h, platform_id):
     """smsgate's id for a RapidPro message: keyed by the bridge secret, so nobody else can derive it."""
-    return h.gateway.bridges["rp"].message_id(str(platform_id))
+    return h.app.state.platform.bridges["rp"].message_id(str(platform_id))
 
 
 def send(h, body=None, *, json=None, data=None, headers=AUTH, params=None):
@@ -218,7 +211,7 @@ def test_other_channels_and_api_messages_are_not_reported(tmp_path):
     try:
         h.send("agg", "+250788123123", "not from RapidPro")
         h.request("POST", "/c/other/receive", data={"from": "+250788123123", "text": "elsewhere"})
-        h.run(OutboxDispatcher(h.gateway).drain())
+        h.run(open_outbox(h.gateway).drain())
         assert peers.rapidpro == []
     finally:
         h.close()
@@ -301,12 +294,12 @@ def test_end_to_end_rapidpro_stand_in_bridge_and_aggregator(tmp_path):
         public_url="http://rapidpro.test")
 
     async def scenario():
-        a = Gateway(config_a, store=SQLiteStore(config_a.gateway.database), transport=to_a)
-        b = Gateway(config_b, store=SQLiteStore(config_b.gateway.database), transport=to_b)
+        a = open_gateway(config_a, store=SQLiteStore(config_a.gateway.database), transport=to_a)
+        b = open_gateway(config_b, store=SQLiteStore(config_b.gateway.database), transport=to_b)
         to_a.routes.update({"rapidpro.test": httpx.ASGITransport(app=create_app(b)),
                             "aggregator.test": httpx.MockTransport(aggregator_answer)})
         to_b.routes["bridge.test"] = httpx.ASGITransport(app=create_app(a))
-        worker, outbox = SendWorker(a), OutboxDispatcher(a, retry_base=0)
+        worker, outbox = SendWorker(a), open_outbox(a, retry_base=0)
         try:
             # RapidPro (B) sends: its http channel POSTs the External API JSON to the bridge, which queues it
             message = await b.prepare("ex", "0788123123", "Hello from RapidPro")
@@ -315,7 +308,8 @@ def test_end_to_end_rapidpro_stand_in_bridge_and_aggregator(tmp_path):
             await worker.drain()  # A wires it to the aggregator
             assert [r.url.params["text"] for r in aggregator] == ["Hello from RapidPro"]
             # A's id for it is derived from RapidPro's with the bridge secret; RapidPro keeps its own
-            assert (await a.store.get_message(a.bridges["rp"].message_id(message.id))).status == "wired"
+            ours = Platform(a.config).bridges["rp"].message_id(message.id)
+            assert (await a.store.get_message(ours)).status == "wired"
             await outbox.drain()  # A tells B: sent
             assert (await b.store.get_message(message.id)).status == "sent"
             # the aggregator's delivery report reaches A, and through the bridge, B

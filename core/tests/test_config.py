@@ -1,5 +1,6 @@
 import pytest
-from smsgate import ConfigError, load_config
+from smsgate import ConfigError
+from smsgate.host import load_config
 from toy_adapter import Toy
 
 ADAPTERS = {"toy": Toy}
@@ -74,7 +75,7 @@ address = "$${literal}"
 def test_config_path_from_environment(tmp_path, monkeypatch):
     path = write(tmp_path, "[gateway]\nport = 9200\n")
     monkeypatch.setenv("SMSGATE_CONFIG", str(path))
-    assert load_config(adapters=ADAPTERS).gateway.port == 9200
+    assert load_config(None, ADAPTERS).gateway.port == 9200
 
 
 @pytest.mark.parametrize(("text", "fragments"), [
@@ -104,7 +105,7 @@ def test_missing_explicit_file_is_an_error(tmp_path):
 def test_no_file_means_embedded_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SMSGATE_CONFIG", raising=False)
-    cfg = load_config(adapters=ADAPTERS)
+    cfg = load_config(None, ADAPTERS)
     assert cfg.channels == {} and cfg.gateway.database == "smsgate.sqlite3" and cfg.path is None
 
 
@@ -129,7 +130,8 @@ def _reference_table(model, title):
 def test_every_core_config_key_is_in_the_reference(title):
     from pathlib import Path
 
-    from smsgate import ChannelSettings, GatewaySettings
+    from smsgate import ChannelSettings
+    from smsgate.host import GatewaySettings
 
     model = {"[gateway]": GatewaySettings, "[channels.<name>]": ChannelSettings}[title]
     expected = _reference_table(model, title)

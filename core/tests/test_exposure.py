@@ -6,7 +6,8 @@ import logging
 
 import httpx
 import pytest
-from smsgate import ConfigError, config_from_dict
+from smsgate import ConfigError
+from smsgate.host import config_from_dict
 from toy_adapter import Toy
 
 CHANNELS = {"secret-channel-name": {"adapter": "toy", "country": "RW"}}

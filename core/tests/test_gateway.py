@@ -4,6 +4,7 @@ import httpx
 import pytest
 import smsgate
 from smsgate import OutgoingMessage, hookimpl
+from smsgate.host import READ_TIMEOUT_REASON
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from toy_adapter import Toy
@@ -60,7 +61,9 @@ def test_read_timeout_is_not_retried_unless_configured(toy):
 
     h = toy(respond=timeout)
     outcome = h.send("t", "+250788383383", "hello", id=ID)
-    assert outcome.message.status == "errored" and outcome.message.error_code == "read_timeout"
+    # final at once: the aggregator may have it, so no worker (and no `smsgate send` retry) may send it again
+    assert outcome.message.status == "failed" and outcome.message.error_code == "read_timeout"
+    assert outcome.message.error_reason == READ_TIMEOUT_REASON
     assert len(h.requests) == 1
     h2 = toy(respond=timeout, retry_on_timeout=True)
     h2.send("t", "+250788383383", "hello", id=ID)
@@ -256,7 +259,7 @@ def test_proxy_environment_variables_are_honoured(tmp_path, monkeypatch):
     import http.server
     import threading
 
-    from smsgate import Gateway, config_from_dict
+    from smsgate.host import config_from_dict, installed_adapters, open_gateway
 
     seen: list[str] = []
 
@@ -278,10 +281,11 @@ def test_proxy_environment_variables_are_honoured(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     config = config_from_dict({"gateway": {"database": str(tmp_path / "db.sqlite3")}, "channels": {"ex": {
-        "adapter": "http", "country": "RW", "send_url": "http://aggregator.invalid/send", "max_attempts": 1}}})
+        "adapter": "http", "country": "RW", "send_url": "http://aggregator.invalid/send", "max_attempts": 1}}},
+        installed_adapters())
 
     async def send() -> str:
-        async with Gateway(config) as gateway:
+        async with open_gateway(config) as gateway:
             outcome = await gateway.send(await gateway.prepare("ex", "+250788383383", "via the proxy"))
             return outcome.message.status
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from smsgate import OutboxDispatcher
+from smsgate.host import open_outbox
 from toy_adapter import Toy
 
 TOKEN = "api-token-0123456789"
@@ -112,7 +112,7 @@ def test_rows_stored_before_the_check_still_render_as_strict_json_everywhere(h):
     assert strict(listing.content)["messages"][0]["id"] == message_id
     # the webhook about its next status carries the same, strict
     h.request("POST", "/c/t/status", data={"id": message_id, "status": "failed"})
-    h.run(OutboxDispatcher(h.gateway).drain())
+    h.run(open_outbox(h.gateway).drain())
     assert h.hooks and all(strict(body) for body in h.hooks)
     assert strict(h.hooks[-1])["data"]["metadata"]["inf"] is None
 
@@ -163,7 +163,7 @@ def test_whatever_the_api_accepts_renders_back_as_strict_json(h, text, metadata,
         answer = h.request("GET", path, headers=AUTH)
         assert answer.status_code == 200 and strict(answer.content)
     h.request("POST", "/c/t/status", data={"id": message_id, "status": "delivered"})
-    h.run(OutboxDispatcher(h.gateway).drain())
+    h.run(open_outbox(h.gateway).drain())
     assert all(strict(body) for body in h.hooks)
 
 

@@ -70,7 +70,7 @@ def test_new_ids_are_unique_version_4_uuids_and_differ_after_fork():
     import os
     import uuid
 
-    from smsgate import new_id
+    from smsgate.host import new_id
 
     ids = {new_id() for _ in range(20000)}
     assert len(ids) == 20000

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from smsgate import AiohttpTransport
+from smsgate.host import AiohttpTransport
 
 ANSWER = (b"HTTP/1.1 202 Accepted for delivery\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
           b"Set-Cookie: b=2\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"

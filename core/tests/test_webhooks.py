@@ -6,16 +6,9 @@ import json
 
 import httpx
 import pytest
-from smsgate import (
-    ConfigError,
-    Gateway,
-    OutboxDispatcher,
-    OutgoingMessage,
-    SendWorker,
-    SQLiteStore,
-    config_from_dict,
-    sign_webhook,
-)
+from smsgate import ConfigError, OutgoingMessage
+from smsgate.host import SendWorker, config_from_dict, open_gateway, open_outbox, sign_webhook
+from smsgate.store import SQLiteStore
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from toy_adapter import Toy
 
@@ -50,7 +43,7 @@ def hooked(smsgate_harness):
         hooks = webhooks if webhooks is not None else [{"url": HOOK, "secret": SECRET}]
         h = smsgate_harness({"t": {"adapter": "toy", "country": "RW", "max_retry_wait": 0, "max_attempts": 1}},
                             gateway={"webhooks": hooks}, adapters=[Toy], respond=receiver)
-        return h, receiver, OutboxDispatcher(h.gateway, **{"retry_base": 0, **dispatcher})
+        return h, receiver, open_outbox(h.gateway, **{"retry_base": 0, **dispatcher})
 
     return make
 
@@ -161,14 +154,14 @@ def test_pending_webhooks_survive_a_restart(tmp_path):
     transport = httpx.MockTransport(receiver)
 
     async def first_life():
-        gateway = Gateway(config, store=SQLiteStore(config.gateway.database), transport=transport)
+        gateway = open_gateway(config, store=SQLiteStore(config.gateway.database), transport=transport)
         await gateway.enqueue(OutgoingMessage("t", "+250788383383", "a", id=IDS[0]))
         await gateway.store.outbox_due(lease_seconds=3600)  # taken by a dispatcher that then dies
         await gateway.close()
 
     async def second_life():
-        gateway = Gateway(config, store=SQLiteStore(config.gateway.database), transport=transport)
-        outbox = OutboxDispatcher(gateway, poll_interval=0.01)
+        gateway = open_gateway(config, store=SQLiteStore(config.gateway.database), transport=transport)
+        outbox = open_outbox(gateway, poll_interval=0.01)
         outbox.start()
         for _ in range(500):
             if receiver.hooks:
@@ -200,7 +193,7 @@ def test_events_filter(hooked):
 def test_an_unconfigured_target_keeps_its_items(hooked):
     h, receiver, outbox = hooked()
     h.request("POST", "/c/t/receive", data={"from": "+250788123123", "text": "x"})
-    outbox.targets.clear()  # as if the webhook left the config before a restart
+    outbox.deliveries.clear()  # as if the webhook left the config before a restart
     h.run(outbox.drain())
     (item,) = h.run(h.store.outbox_items())
     assert item["done_at"] is None and "not configured" in item["last_error"] and receiver.hooks == []
@@ -235,7 +228,7 @@ def _counts(h):
 def test_retention_prunes_old_logs_and_delivered_calls_only(hooked):
     from datetime import timedelta
 
-    from smsgate import utcnow
+    from smsgate.host import utcnow
 
     h, receiver, outbox = hooked()
     for i in range(3):
@@ -267,7 +260,7 @@ def test_dispatcher_prunes_at_most_hourly_and_not_when_retention_is_zero(hooked,
     kept = smsgate_harness({"t": {"adapter": "toy", "country": "RW"}}, gateway={"retention_days": 0},
                            adapters=[Toy])
     kept.send("t", "+250788383383", "kept")
-    assert kept.run(OutboxDispatcher(kept.gateway).prune_if_due()) == 0 and _counts(kept)["channel_logs"] == 1
+    assert kept.run(open_outbox(kept.gateway).prune_if_due()) == 0 and _counts(kept)["channel_logs"] == 1
 
 
 def test_cli_outbox_lists_unacknowledged_calls(tmp_path):

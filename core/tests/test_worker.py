@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from smsgate import IN_DOUBT_REASON, READ_TIMEOUT_REASON, OutgoingMessage, SendWorker
+from smsgate import OutgoingMessage
+from smsgate.host import IN_DOUBT_REASON, READ_TIMEOUT_REASON, SendWorker
 from toy_adapter import Toy
 
 IDS = [f"00000000-0000-4000-8000-{i:012d}" for i in range(10)]
@@ -236,7 +237,7 @@ CREATE TABLE messages (
 def test_a_database_from_before_the_worker_gains_its_columns(tmp_path):
     import sqlite3
 
-    from smsgate import SQLiteStore
+    from smsgate.store import SQLiteStore
 
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:

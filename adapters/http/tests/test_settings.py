@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from smsgate import ConfigError, config_from_dict
+from smsgate import ConfigError
+from smsgate.host import config_from_dict
 from smsgate_http import HttpAdapter, HttpSettings, parse_rfc3339
 
 URL = "https://agg.example/send"

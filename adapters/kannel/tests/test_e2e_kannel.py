@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
-from smsgate import SQLiteStore
+from smsgate.store import SQLiteStore
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]

@@ -73,11 +73,10 @@ def guarded(fn: Callable[[], T]) -> T:
 
 def load(config: Path | None = None) -> Any:
     """Load the config named by --config (the command's or the global one), $SMSGATE_CONFIG or ./smsgate.toml."""
-    from smsgate import load_config
-    from smsgate.plugins import load_plugins
+    from smsgate.host import installed_adapters, load_config, load_plugins
 
     load_plugins(strict=_state["strict"] or None)
-    return load_config(config or _state["config"])
+    return load_config(config or _state["config"], installed_adapters())
 
 
 def _print_json(data: Any) -> None:
@@ -101,7 +100,7 @@ def adapters(as_json: JsonOption = False) -> None:
     """List the installed adapters (the same discovery the gateway uses) and plugins that failed to load."""
 
     def run() -> None:
-        from smsgate.plugins import get_adapters, load_plugins
+        from smsgate.host import get_adapters, load_plugins
 
         failures = load_plugins(strict=_state["strict"] or None)
         found = get_adapters()
@@ -160,12 +159,12 @@ def send(
             raise fail(f"--id must be a UUID, got {message_id!r}", 2) from None
 
     def run() -> Any:
-        from smsgate import Gateway
+        from smsgate.host import open_gateway
 
         cfg = load(config)
 
         async def go() -> Any:
-            async with Gateway(cfg) as gateway:
+            async with open_gateway(cfg) as gateway:
                 fields: dict[str, Any] = {"attachments": attachment or []}
                 if message_id:
                     fields["id"] = message_id
@@ -201,12 +200,13 @@ def resend(
     """Send a failed message again now, as a new message (`resend_of` names the original); exit 0 when accepted."""
 
     def run() -> Any:
-        from smsgate import Gateway, MessageInvalid
+        from smsgate import MessageInvalid
+        from smsgate.host import open_gateway
 
         cfg = load(config)
 
         async def go() -> Any:
-            async with Gateway(cfg) as gateway:
+            async with open_gateway(cfg) as gateway:
                 try:
                     message = await gateway.prepare_resend(message_id)
                 except KeyError:
@@ -232,11 +232,11 @@ def serve(
     def run() -> None:
         import gc
 
-        from smsgate import Gateway, create_app
-        from smsgate._server import serve as run_server
+        from smsgate.host import create_app, open_gateway
+        from smsgate.host import serve as run_server
 
         cfg = load(config)
-        gateway = Gateway(cfg)
+        gateway = open_gateway(cfg)
         application = create_app(gateway, own_gateway=True, background=True)
         bind_host = host or cfg.gateway.host
         bind_port = cfg.gateway.port if port is None else port
@@ -352,7 +352,7 @@ def _read_store(config: Path | None, read: Callable[[Any], Awaitable[T]]) -> T:
     """Open the configured database, run `read(store)`, close it; errors as one line."""
 
     def run() -> T:
-        from smsgate import SQLiteStore
+        from smsgate.store import SQLiteStore
 
         cfg = load(config)
 
@@ -368,8 +368,24 @@ def _read_store(config: Path | None, read: Callable[[Any], Awaitable[T]]) -> T:
     return guarded(run)
 
 
+class _Context:
+    """What plugins' sub-commands get from the CLI (`smsgate.hookspecs.CommandContext`)."""
+
+    def load_config(self, path: Path | None = None) -> Any:
+        """The config of --config (or `path`), validated with the installed adapters."""
+        return load(path)
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """Run `fn` with the built-in commands' error handling."""
+        return guarded(fn)
+
+    def fail(self, message: str, code: int = 1) -> Exception:
+        """Print `error: message`; raise the returned exit."""
+        return fail(message, code)
+
+
 def _register_plugin_commands() -> None:
-    from smsgate.plugins import load_plugins, pm
+    from smsgate.plugins import call_each, load_plugins
 
     try:
         load_plugins()
@@ -377,16 +393,13 @@ def _register_plugin_commands() -> None:
         typer.echo(f"warning: {exc}", err=True)
         return
     # one plugin's broken command must not take the others' (or the built-in ones) down with it
-    for impl in pm.hook.smsgate_register_commands.get_hookimpls():
-        try:
-            impl.function(app=app)
-        except Exception as exc:
-            message = (f"plugin {impl.plugin_name!r} failed to register its commands: {type(exc).__name__}: {exc} "
-                       f"(skip it with SMSGATE_BLOCK_PLUGINS={impl.plugin_name})")
-            if _state.get("strict"):
-                typer.echo(f"error: {message}", err=True)
-                raise SystemExit(1) from None
-            typer.echo(f"warning: {message}", err=True)
+    for plugin, exc in call_each("smsgate_register_commands", app=app, context=_Context()).items():
+        message = (f"plugin {plugin!r} failed to register its commands: {type(exc).__name__}: {exc} "
+                   f"(skip it with SMSGATE_BLOCK_PLUGINS={plugin})")
+        if _state.get("strict"):
+            typer.echo(f"error: {message}", err=True)
+            raise SystemExit(1) from None
+        typer.echo(f"warning: {message}", err=True)
 
 
 def main() -> None:

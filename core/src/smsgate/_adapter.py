@@ -7,7 +7,7 @@ import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import SecretStr
 
@@ -15,14 +15,14 @@ from . import _json as strict_json
 from ._channellog import ChannelLog, Redactor
 from ._config import Channel, ChannelSettings
 from ._errors import MessageInvalid, RequestRejected
+from ._http import HttpClient
 from ._logging import redact_library_logs
 from ._models import Event, IncomingMessage, OutgoingMessage, SendResult, StatusUpdate
 from ._phones import InvalidNumber, normalize_number
 
-if TYPE_CHECKING:
-    from ._http import HttpClient
-
 __all__ = ["Adapter", "InboundRequest", "Reply", "Route", "route"]
+
+SettingsT = TypeVar("SettingsT", bound=ChannelSettings)
 
 RouteHandler = Callable[[Any, "InboundRequest"], Awaitable[list[Event]]]
 
@@ -50,7 +50,7 @@ def _redacting(handler: RouteHandler) -> RouteHandler:
     """`handler`, masking the channel's secrets in the raw data of its events: that is stored and shown as is."""
 
     @functools.wraps(handler)
-    async def redacted(adapter: Adapter, request: InboundRequest) -> list[Event]:
+    async def redacted(adapter: Adapter[Any], request: InboundRequest) -> list[Event]:
         events = await handler(adapter, request)
         for event in events:
             if isinstance(event, IncomingMessage | StatusUpdate) and event.raw:
@@ -88,6 +88,36 @@ class InboundRequest:
             out.setdefault(key, value)
         return out
 
+    def fields(self) -> dict[str, str]:
+        """Every parameter, one value per key: the body's (a form, or a JSON object's top-level values) first,
+        then the query string's. JSON numbers and booleans come as their JSON text, nested values as compact
+        JSON, nulls not at all; a JSON body that is not an object is a 400."""
+        out = self.params
+        if not self.body.strip() or not self._is_json():
+            return out
+        data = self.json()
+        if not isinstance(data, dict):
+            raise RequestRejected("a JSON body must be an object of fields, such as {\"from\": \"+250788383383\"}")
+        values = {str(k): v if isinstance(v, str) else strict_json.dumps(v) for k, v in data.items() if v is not None}
+        return {**out, **values}
+
+    def _is_json(self) -> bool:
+        ctype = self.content_type
+        if ctype == "application/json" or ctype.endswith("+json"):
+            return True
+        # RapidPro-style senders may omit the type: a body that opens an object is read as one
+        return not ctype and self.body.lstrip()[:1] == b"{"
+
+    def require(self, *names: str, fields: dict[str, str] | None = None) -> list[str]:
+        """The stripped values of `names` from `fields()` (or the given fields), or one 400 naming every
+        missing one."""
+        given = self.fields() if fields is None else fields
+        values = [given.get(name, "").strip() for name in names]
+        missing = [f"field '{name}' required" for name, value in zip(names, values, strict=True) if not value]
+        if missing:
+            raise RequestRejected("; ".join(missing))
+        return values
+
     def get_all(self, key: str) -> list[str]:
         """Every value of `key` from the body and the query string."""
         return [v for k, v in (*self.form, *self.query) if k == key]
@@ -117,11 +147,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class Adapter:
+class Adapter(Generic[SettingsT]):
     """Base class of every adapter; a subclass sets `name`, `settings_model`, `send` and `@route` handlers.
 
     One instance serves one channel for the life of a gateway. `send` is called for each outgoing
     message; each `@route` handler turns an inbound request into events or raises `RequestRejected`.
+    Subclass it as `Adapter[MySettings]` so `self.settings` has your settings model's type.
     """
 
     name: ClassVar[str] = ""
@@ -147,7 +178,7 @@ class Adapter:
 
     def __init__(self, channel: Channel, http: HttpClient, public_url: str) -> None:
         self.channel = channel
-        self.settings: Any = channel.settings
+        self.settings = cast(SettingsT, channel.settings)  # validated with `settings_model` by the config
         self.http = http
         self.public_url = public_url.rstrip("/")
         self.redactor = Redactor(self.secrets(), self.basic_auth_pairs(), self.secret_headers())
@@ -185,9 +216,12 @@ class Adapter:
         """Names of headers carrying a credential, masked whole in channel logs (even a near-miss of a secret)."""
         return ()
 
-    def new_log(self, kind: str, message_id: str | None = None) -> ChannelLog:
-        """A channel log for this channel that redacts this channel's secrets."""
-        return ChannelLog(channel=self.channel.name, kind=kind, redactor=self.redactor, message_id=message_id)
+    def new_log(self, kind: str, message_id: str | None = None, *,
+                going_out: Callable[[], Awaitable[None]] | None = None) -> ChannelLog:
+        """A channel log for this channel that redacts this channel's secrets; for a send, `going_out` is the
+        gateway's durable mark (see `ChannelLog.going_out`)."""
+        return ChannelLog(channel=self.channel.name, kind=kind, redactor=self.redactor, message_id=message_id,
+                          on_going_out=going_out)
 
     def callback_url(self, action: str, **query: str) -> str:
         """The public URL of this channel's `action` route, with `query` appended (values URL-encoded)."""

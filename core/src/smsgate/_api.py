@@ -16,11 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import _json as strict_json
-from ._app import read_body
 from ._errors import ConfigError, MessageInvalid, RequestRejected
 from ._gateway import Gateway
-from ._models import Status
-from ._store import MessageRecord
+from ._models import MessageRecord, Status
+from ._requests import read_body
 
 __all__ = ["OPENAPI", "SendRequest", "api_routes"]
 

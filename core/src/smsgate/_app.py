@@ -1,38 +1,50 @@
-"""The ASGI app: channels' inbound routes at `/c/{channel}/{action}`, the API at `/api/v1`, bridges at `/b/{name}`.
-
-Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also runs the send
+"""The ASGI app: one place composes the gateway with its platform side (webhooks, bridges), the API, the send
 worker and the outbox dispatcher.
+
+Routes: channels' callbacks at `/c/{channel}/{action}`, the API at `/api/v1`, bridges at `/b/{name}/send`,
+`/healthz`. Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also
+runs the send worker and the outbox dispatcher.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 import time
-import urllib.parse
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ._adapter import InboundRequest, Reply
-from ._errors import RequestRejected
+from ._api import api_routes
+from ._config import Config
+from ._errors import RequestRejected, StoreUnavailable
 from ._gateway import Gateway
 from ._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
 from ._outbox import OutboxDispatcher
-from ._store import InboundOutcome
+from ._platform import Platform
+from ._requests import ClientGone, gone, parse_request
 from ._worker import SendWorker
+from .store import InboundOutcome, Store
 
-__all__ = ["create_app", "event_json"]
+__all__ = ["create_app", "event_json", "open_gateway", "open_outbox"]
 
 log = logging.getLogger("smsgate.app")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def open_gateway(config: Config, *, store: Store | None = None, pm: Any = None, transport: Any = None) -> Gateway:
+    """A gateway whose store plans its config's webhooks and bridge calls from every stored event."""
+    return Gateway(config, store=store, pm=pm, transport=transport, planner=Platform(config).plan)
+
+
+def open_outbox(gateway: Gateway, **options: Any) -> OutboxDispatcher:
+    """The outbox dispatcher of `gateway`'s config (`options` override its timings, e.g. in tests)."""
+    return Platform(gateway.config).dispatcher(gateway.store, gateway.http, **options)
 
 
 def event_json(event: Event, outcome: InboundOutcome | None = None) -> dict[str, Any]:
@@ -62,93 +74,15 @@ def _literal(reply: Reply) -> Response:
                     headers=reply.headers or None)
 
 
-class ClientGone(RequestRejected):
-    """The client disconnected (or was dropped for stalling) before its whole body arrived: nobody hears an
-    answer, so it is one log line, not a stored channel log or a traceback."""
-
-    def __init__(self) -> None:
-        super().__init__("the client disconnected before sending the whole body", 400)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, or a 413 as soon as it grows past `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise RequestRejected(f"body larger than {limit} bytes", 413)
-        except ValueError:
-            raise RequestRejected("invalid Content-Length header") from None
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise RequestRejected(f"body larger than {limit} bytes", 413)
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientGone() from None
-    return b"".join(chunks)
-
-
-def _gone(request: Request) -> None:
-    client = request.client
-    log.info("%s %r: the client disconnected mid-body (%s)", request.method, request.scope["path"][:200],
-             f"{client.host}:{client.port}" if client else "?")
-
-
-async def parse_request(request: Request, public_url: str, trust_proxy: bool, limit: int) -> InboundRequest:
-    """Turn a Starlette request into an `InboundRequest`, with the URL as the aggregator called it."""
-    started = time.perf_counter()
-    body = await read_body(request, limit)
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    query_string = request.scope.get("query_string", b"").decode("latin-1")
-    query = urllib.parse.parse_qsl(query_string, keep_blank_values=True)
-    root = request.scope.get("root_path", "")
-    # the path as sent on the wire (still percent-encoded): signatures are computed over that form
-    raw_path = request.scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else urllib.parse.quote(request.scope["path"])
-    if root and path.startswith(root):  # Starlette keeps the mount prefix in `path`
-        path = path[len(root):]
-    if trust_proxy:
-        proto = headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
-        host = headers.get("x-forwarded-host", headers.get("host", request.url.netloc)).split(",")[0].strip()
-        base = f"{proto}://{host}{root}"
-    else:
-        base = public_url  # the URL the aggregator was told to call, whatever proxies sit in between
-    url = base + path + (f"?{query_string}" if query_string else "")
-    form: list[tuple[str, str]] = []
-    files: dict[str, bytes] = {}
-    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-    if body and ctype == "application/x-www-form-urlencoded":
-        try:
-            form = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            raise RequestRejected("form body is not valid UTF-8") from None
-    elif body and ctype == "multipart/form-data":
-        async def stream() -> AsyncGenerator[bytes, None]:
-            yield body
-
-        try:
-            data = await MultiPartParser(request.headers, stream(), max_files=20, max_fields=1000).parse()
-        except (MultiPartException, ValueError, UnicodeDecodeError) as exc:
-            raise RequestRejected(f"invalid multipart body: {exc}") from None
-        for key, value in data.multi_items():
-            if isinstance(value, UploadFile):
-                files[key] = await value.read()
-            else:
-                form.append((key, value))
-    return InboundRequest(method=request.method, url=url, headers=headers, query=query, body=body, form=form,
-                          files=files, started=started)
-
-
 def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: list[BaseRoute] | None = None,
                background: bool = False) -> Starlette:
-    """An ASGI app serving `gateway`; `background` runs the send worker and outbox, `own_gateway` closes it."""
-    from ._api import api_routes  # it builds on this module's helpers
+    """An ASGI app serving `gateway`; `background` runs the send worker and outbox, `own_gateway` closes it.
 
+    The gateway's store plans the config's webhooks and bridge calls from here on (as `open_gateway` does).
+    """
     settings = gateway.config.gateway
+    platform = Platform(gateway.config)
+    gateway.store.set_planner(platform.plan)
 
     async def inbound(request: Request) -> Response:
         channel = request.path_params["channel"]
@@ -159,7 +93,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             parsed = await parse_request(request, gateway.public_url, settings.trust_proxy, settings.max_body_bytes)
             adapter, events, outcomes = await gateway.handle_inbound(channel, action, parsed)
         except ClientGone:
-            _gone(request)
+            gone(request)
             return _error("client disconnected", 400)
         except RequestRejected as exc:
             # an operator sees every refused callback (a misconfigured aggregator, or someone probing) in one line,
@@ -178,7 +112,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
                     clog.error(exc.reason)
                     await gateway.store.add_log(clog)
             return _error(exc.reason, exc.status_code)
-        except sqlite3.Error as exc:  # not stored, so the aggregator must retry: never a 2xx here
+        except StoreUnavailable as exc:  # not stored, so the aggregator must retry: never a 2xx here
             log.error("store unavailable: %s", exc)
             return _error("storage unavailable, retry later", 503)
         custom = adapter.reply(action, events, parsed)
@@ -192,19 +126,19 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
 
     async def bridge_send(request: Request) -> Response:
         name = request.path_params["bridge"]
-        bridge = gateway.bridges.get(name)
+        bridge = platform.bridges.get(name)
         if bridge is None:
-            known = ", ".join(sorted(gateway.bridges)) or "none configured"
+            known = ", ".join(sorted(platform.bridges)) or "none configured"
             return _error(f"unknown bridge {name!r} (known: {known})", 404)
         try:
             parsed = await parse_request(request, gateway.public_url, settings.trust_proxy, settings.max_body_bytes)
             status_code, body = await bridge.handle_send(gateway, parsed)
         except ClientGone:
-            _gone(request)
+            gone(request)
             return _error("client disconnected", 400)
         except RequestRejected as exc:
             return _error(exc.reason, exc.status_code)
-        except sqlite3.Error as exc:  # not stored: the platform must retry
+        except StoreUnavailable as exc:  # not stored: the platform must retry
             log.error("store unavailable: %s", exc)
             return _error("storage unavailable, retry later", 503)
         return JSONResponse(body, status_code=status_code)
@@ -225,7 +159,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         worker = outbox = None
         if background:
-            worker, outbox = SendWorker(gateway), OutboxDispatcher(gateway)
+            worker, outbox = SendWorker(gateway), platform.dispatcher(gateway.store, gateway.http)
             app.state.worker, app.state.outbox = worker, outbox
             worker.start()
             outbox.start()
@@ -239,6 +173,6 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
                 await gateway.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.gateway = gateway
+    app.state.gateway, app.state.platform = gateway, platform
     return app
 

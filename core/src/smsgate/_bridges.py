@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._adapter import InboundRequest
 from ._config import BridgeSettings
 from ._errors import MessageInvalid, RequestRejected
-from ._models import Status
-from ._store import Notification, OutboxItem
-
-if TYPE_CHECKING:
-    from ._gateway import Gateway
+from ._events import OPTED_OUT, RECEIVED, STATUS_CHANGED, PlatformEvent
+from ._models import MessageRecord, OutgoingMessage, Status
+from .store import OutboxItem
 
 __all__ = ["RapidProBridge", "make_bridges"]
 
 _TIMEOUT = 30.0
+
+
+class Queue(Protocol):
+    """What a bridge needs of the gateway: building a message and queueing it durably."""
+
+    async def prepare(self, channel: str, to: str, text: str, **fields: Any) -> OutgoingMessage:
+        """An outgoing message for `channel`, `to` normalised; MessageInvalid if it cannot be sent."""
+
+    async def enqueue(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
+        """Queue durably; a known id returns the stored message and False."""
 
 
 def make_bridges(bridges: dict[str, BridgeSettings]) -> dict[str, RapidProBridge]:
@@ -90,10 +97,10 @@ class RapidProBridge:
             raise RequestRejected(f"{where}: send the bridge secret as 'Authorization: Bearer <secret>' or as "
                                   "the 'secret' query parameter", 401)
 
-    async def handle_send(self, gateway: Gateway, req: InboundRequest) -> tuple[int, dict[str, Any]]:
+    async def handle_send(self, gateway: Queue, req: InboundRequest) -> tuple[int, dict[str, Any]]:
         """Queue RapidPro's outgoing message on the bridge channel; a known id queues nothing again."""
         self.authenticate(req)
-        params = _params(req)
+        params = req.fields()
         platform_id = _first(params, "id", "uuid").strip()
         if not platform_id:
             raise RequestRejected("field 'id' required")
@@ -122,12 +129,12 @@ class RapidProBridge:
 
     # -- smsgate → platform ---------------------------------------------------------------------------
 
-    def plan(self, note: Notification) -> list[OutboxItem]:
+    def plan(self, note: PlatformEvent) -> list[OutboxItem]:
         """The calls RapidPro must receive for one stored event (none for other channels' traffic)."""
         if note.channel != self.channel:
             return []
         data = note.data
-        if note.type == "message.received":
+        if note.type == RECEIVED:
             text = data["text"]
             for url in data.get("attachments") or []:  # RapidPro's receive has no media field
                 text = f"{text}\n{url}" if text else url
@@ -135,7 +142,7 @@ class RapidProBridge:
             date = received.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as RapidPro's docs show
             form = {"from": data["from"], "text": text, "date": date}
             return [OutboxItem(self.target, note.key, note.type, {"action": "receive", "form": form})]
-        if note.type == "message.status_changed":
+        if note.type == STATUS_CHANGED:
             origin = (note.message.metadata if note.message else data.get("metadata") or {}).get("rapidpro")
             if not isinstance(origin, dict) or origin.get("bridge") != self.name:
                 return []  # not a message RapidPro sent: it has no id to report on
@@ -144,7 +151,7 @@ class RapidProBridge:
             if action is None:
                 return []
             return [OutboxItem(self.target, note.key, note.type, {"action": action, "query": {"id": origin["id"]}})]
-        if note.type == "contact.opted_out":
+        if note.type == OPTED_OUT:
             return [OutboxItem(self.target, note.key, note.type, {"action": "stopped",
                                                                   "form": {"from": data["address"]}})]
         return []
@@ -154,19 +161,6 @@ class RapidProBridge:
         return {"method": "POST", "url": f"{self.settings.receive_url}/{payload['action']}",
                 "params": payload.get("query") or None, "data": payload.get("form") or None,
                 "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
-
-
-def _params(req: InboundRequest) -> dict[str, str]:
-    """Form and query parameters, overridden by the scalar fields of a JSON object body."""
-    params = req.params
-    body = req.body.strip()
-    if req.content_type.endswith("json") or body.startswith(b"{"):
-        data = req.json() if body else {}
-        if not isinstance(data, dict):
-            raise RequestRejected('a JSON body must be an object such as {"id": "…", "text": "hi", "to": "+250…"}')
-        params = {**params, **{k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()
-                               if isinstance(v, str | int | float) and not isinstance(v, bool)}}
-    return params
 
 
 def _first(params: dict[str, str], *keys: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,15 @@ class ChannelLog:
     traces: list[HttpTrace] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    on_going_out: Callable[[], Awaitable[None]] | None = field(default=None, repr=False, compare=False)
+    """Handed in by the gateway for a send: durably marks the message as possibly at the aggregator."""
+
+    async def going_out(self) -> None:
+        """Call just before a request of this send leaves (core's HttpClient does; an adapter that speaks
+        another protocol calls it before writing): once it returns, a crash leaves the message in doubt instead
+        of resent blind. A no-op outside a gateway send."""
+        if self.on_going_out is not None:
+            await self.on_going_out()
 
     def trace(self, method: str, url: str, request_headers: Mapping[str, str], request_body: bytes | str,
               status_code: int | None = None, response_headers: Mapping[str, str] | None = None,

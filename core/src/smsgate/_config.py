@@ -8,19 +8,18 @@ import os
 import re
 import tomllib
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ._errors import ConfigError
 
-if TYPE_CHECKING:
-    from ._adapter import Adapter
-
 __all__ = [
+    "AdapterClass",
     "BridgeSettings",
     "Channel",
     "ChannelSettings",
@@ -182,13 +181,25 @@ class ChannelSettings(BaseModel):
         return value.upper()
 
 
+class AdapterClass(Protocol):
+    """What the config needs of an adapter class: the model its channel's table is validated with.
+
+    (The config validates; it never imports adapters or discovers plugins: its caller passes the classes in.)
+    """
+
+    settings_model: type[ChannelSettings]
+
+    def __call__(self, channel: Channel, http: Any, public_url: str) -> Any:
+        """The adapter instance serving `channel` (the gateway builds it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Channel:
     """A configured channel: its name, its validated settings and the adapter class serving it."""
 
     name: str
     settings: ChannelSettings
-    adapter_cls: type[Adapter]
+    adapter_cls: AdapterClass
 
 
 @dataclass(slots=True)
@@ -247,9 +258,10 @@ def _loc(error: Any) -> str:
     return ".".join(str(p) for p in error["loc"]) or "(top level)"
 
 
-def load_config(path: str | Path | None = None, adapters: dict[str, type[Adapter]] | None = None,
-                *, required: bool | None = None) -> Config:
-    """Read and validate a config; `adapters` maps adapter names to classes (default: the loaded plugins)."""
+def load_config(path: str | Path | None, adapters: Mapping[str, AdapterClass], *,
+                required: bool | None = None) -> Config:
+    """Read and validate a config (`path`, else $SMSGATE_CONFIG, else ./smsgate.toml); `adapters` maps adapter
+    names to classes (`smsgate.plugins.installed_adapters()` for the installed ones)."""
     explicit = path is not None or "SMSGATE_CONFIG" in os.environ
     file = Path(path) if path is not None else default_config_path()
     data: dict[str, Any] = {}
@@ -293,7 +305,7 @@ def _expand_env(value: Any, file: str, where: str = "") -> Any:
     return value
 
 
-def config_from_dict(data: dict[str, Any], adapters: dict[str, type[Adapter]] | None = None, *,
+def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass], *,
                      file: str = "<config>") -> Config:
     """Validate an already-parsed config (the TOML's tables as a dict), with `SMSGATE_*` overrides applied."""
     if "webhooks" in data:
@@ -311,10 +323,6 @@ def config_from_dict(data: dict[str, Any], adapters: dict[str, type[Adapter]] | 
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(first["msg"], file=file, field="gateway." + _loc(first)) from None
-    if adapters is None:
-        from .plugins import get_adapters
-
-        adapters = {name: info.adapter for name, info in get_adapters().items()}
     channels = {name: _channel(name, raw, adapters, file) for name, raw in root.channels.items()}
     bridges = {name: _bridge(name, raw, channels, file) for name, raw in root.bridges.items()}
     return Config(gateway=gateway, channels=channels, bridges=bridges)
@@ -335,7 +343,7 @@ def _bridge(name: str, raw: Any, channels: dict[str, Channel], file: str) -> Bri
     return bridge
 
 
-def _channel(name: str, raw: Any, adapters: dict[str, type[Adapter]], file: str) -> Channel:
+def _channel(name: str, raw: Any, adapters: Mapping[str, AdapterClass], file: str) -> Channel:
     if not isinstance(raw, dict):
         raise ConfigError("must be a table", file=file, channel=name)
     adapter_name = raw.get("adapter")

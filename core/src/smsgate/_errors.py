@@ -6,9 +6,11 @@ The whole hierarchy::
     ├── ConfigError                 bad config: names the file, channel and field
     ├── PluginError                 a plugin failed to load or registered something invalid
     ├── RequestRejected             an inbound request is invalid: answered 4xx with the reason
+    ├── StoreUnavailable            the database cannot be reached or written now: answered 503, retried
     └── SendError                   a send did not succeed (`retryable`, `retry_after`, `code`)
         ├── RetryableError          the same request may succeed later → status `errored`
         │   ├── ConnectionFailed    transport error, timeout or HTTP 5xx
+        │   │   └── SentButUnanswered  the request left, no answer came: the aggregator may have it
         │   └── Throttled           HTTP 429 or the aggregator's rate-limit code
         └── PermanentError          retrying cannot help → status `failed`
             ├── ResponseStatusError other non-2xx answer
@@ -35,7 +37,9 @@ __all__ = [
     "ResponseStatusError",
     "RetryableError",
     "SendError",
+    "SentButUnanswered",
     "SmsgateError",
+    "StoreUnavailable",
     "Throttled",
 ]
 
@@ -66,6 +70,10 @@ class RequestRejected(SmsgateError):
         super().__init__(reason)
 
 
+class StoreUnavailable(SmsgateError):
+    """The database cannot be reached or written right now: nothing was stored, so the caller must retry."""
+
+
 class SendError(SmsgateError):
     """A send that did not succeed; `code` is a short machine-readable tag."""
 
@@ -93,6 +101,13 @@ class ConnectionFailed(RetryableError):
     """Transport error, timeout or 5xx answer."""
 
     code = "connection_failed"
+
+
+class SentButUnanswered(ConnectionFailed):
+    """The request was written but no answer came (a read timeout, a dropped connection): the aggregator may
+    have the message, so it is retried only where the channel allows a duplicate (`retry_on_timeout`)."""
+
+    code = "read_timeout"
 
 
 class Throttled(RetryableError):

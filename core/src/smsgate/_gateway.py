@@ -1,56 +1,46 @@
-"""The gateway: channels bound to adapter instances, the send pipeline and the inbound pipeline."""
+"""The gateway: channels bound to adapter instances, the send pipeline and the inbound pipeline.
+
+Send: store the message (queued, claimed in the same write) → `before_send` hooks → the adapter, whose log
+marks the message durably before each request leaves → store the outcome → `after_send` hooks and the
+platform events of the write. Inbound: the route's handler → store the events (answer only after that) →
+the platform events. What the platform hears is decided once, in `smsgate._events`, by the store.
+"""
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 import pluggy
 
+from . import _events
 from ._adapter import Adapter, InboundRequest
-from ._bridges import RapidProBridge, make_bridges
+from ._channellog import ChannelLog
 from ._config import Channel, Config
-from ._errors import MessageInvalid, RequestRejected, SendError
+from ._errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
+from ._events import PlatformEvent
 from ._http import HttpClient
-from ._models import Event, Ignored, IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
-from ._outbox import build_planner
-from ._store import InboundOutcome, MessageRecord, SQLiteStore, StatusChange, Store
+from ._models import Event, Ignored, MessageRecord, OptOut, OutgoingMessage, SendResult, Status
+from .store import InboundOutcome, OutboxPlanner, SQLiteStore, StatusChange, Store
 
-__all__ = ["Gateway", "SendOutcome"]
+__all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "Gateway", "SendOutcome"]
 
 log = logging.getLogger("smsgate")
 
+READ_TIMEOUT_REASON = ("no answer after the request was sent, so the aggregator may have the message; not retried "
+                       "automatically to avoid a duplicate SMS (set retry_on_timeout = true on the channel to retry)")
+IN_DOUBT_REASON = ("the gateway stopped while this message's request was out, so the aggregator may have it; not "
+                   "retried automatically to avoid a duplicate SMS (set retry_on_timeout = true on the channel "
+                   "to retry)")
+
 # Resends get ids derived from the original's: asking twice (a retried API call, a double-click) queues once.
 _RESEND_NAMESPACE = uuid.UUID("6f1c2a9e-8d4b-4f0e-9a57-3c1e5b7d2f10")
-
-# Set while a send attempt runs: called before each HTTP request the attempt makes.
-_on_request: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar(
-    "smsgate_on_request", default=None)
-
-
-async def _before_request(request: httpx.Request) -> None:
-    callback = _on_request.get()
-    if callback is not None:
-        await callback()
-
-
-class _MarkingHttpClient(HttpClient):
-    """The shared client, plus a request hook that durably marks a send as started before its first request."""
-
-    def client(self, verify: Any = None) -> httpx.AsyncClient:
-        """The pooled client, with the marking hook installed once."""
-        client = super().client(verify)
-        hooks = client.event_hooks["request"]
-        if _before_request not in hooks:
-            hooks.append(_before_request)
-        return client
 
 
 async def await_me_maybe(value: Any) -> Any:
@@ -75,10 +65,14 @@ class SendOutcome:
 
 
 class Gateway:
-    """Binds a config's channels to adapters, owns the store and the HTTP client, and runs both pipelines."""
+    """Binds a config's channels to adapters, owns the store and the HTTP client, and runs both pipelines.
+
+    `planner` turns each stored platform event into webhook and bridge calls (`smsgate.host.Platform.plan`);
+    without one, nothing is planned. `smsgate.host.open_gateway` builds a gateway with its config's planner.
+    """
 
     def __init__(self, config: Config, *, store: Store | None = None, pm: pluggy.PluginManager | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, planner: OutboxPlanner | None = None) -> None:
         if pm is None:
             from .plugins import load_plugins
             from .plugins import pm as default_pm
@@ -88,18 +82,17 @@ class Gateway:
         self.config = config
         self.pm = pm
         self.store: Store = store or SQLiteStore(config.gateway.database, synchronous=config.gateway.synchronous)
-        self.http: HttpClient = _MarkingHttpClient(transport, backend=config.gateway.http_backend)
+        if planner is not None:
+            self.store.set_planner(planner)
+        self.http = HttpClient(transport, backend=config.gateway.http_backend)
         self.public_url = config.gateway.base_url()
-        self.adapters: dict[str, Adapter] = {}
+        self.adapters: dict[str, Adapter[Any]] = {}
         for name, channel in config.channels.items():
             self.adapters[name] = channel.adapter_cls(channel, self.http, self.public_url)
         secrets = set(config.secrets()).union(*(a.secrets() for a in self.adapters.values()))
         for adapter in self.adapters.values():
             adapter.share_secrets(secrets)
             self.pm.hook.smsgate_adapter_started(adapter=adapter)
-        self.bridges: dict[str, RapidProBridge] = make_bridges(config.bridges)
-        if config.gateway.webhooks or self.bridges:
-            self.store.set_planner(build_planner(config.gateway.webhooks, self.bridges))
 
     async def close(self) -> None:
         """Close pooled connections and the store."""
@@ -112,7 +105,7 @@ class Gateway:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def adapter(self, channel: str) -> Adapter:
+    def adapter(self, channel: str) -> Adapter[Any]:
         """The adapter serving `channel`, or a ConfigError naming the known channels."""
         try:
             return self.adapters[channel]
@@ -153,24 +146,18 @@ class Gateway:
     async def enqueue(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
         """Durably queue `message`; an id seen before returns the stored message and False."""
         self.adapter(message.channel)
-        record, created = await self.store.add_outgoing(message)
-        if created:
-            await self._announce_queued(message)
-        return record, created
+        added = await self.store.add_outgoing(message)
+        await self.announce(added.platform_events)
+        return added.record, added.created
 
-    async def _announce_queued(self, message: OutgoingMessage) -> None:
-        await self._notify_status(message.channel, StatusUpdate(message.channel, Status.QUEUED, message.id),
-                                  None, Status.QUEUED)
-
-    async def send(self, message: OutgoingMessage) -> SendOutcome:
+    async def send(self, message: OutgoingMessage, *, lease_seconds: float = 300) -> SendOutcome:
         """Queue `message` (idempotently by id) and attempt it now unless it was already sent or taken."""
         self.adapter(message.channel)
-        record, created, claimed = await self.store.add_and_claim(message)
-        if created:
-            await self._announce_queued(message)
-        if not claimed:  # already wired or final, or another worker holds it
-            return SendOutcome(record, None, False)
-        return await self._attempt_claimed(record, message)
+        added = await self.store.add_outgoing(message, claim_for=lease_seconds)
+        await self.announce(added.platform_events)
+        if not added.claimed:  # already wired or final, or another worker holds it
+            return SendOutcome(added.record, None, False)
+        return await self._attempt_claimed(added.record, message)
 
     async def attempt(self, message_id: str, message: OutgoingMessage | None = None, *,
                       lease_seconds: float = 300) -> SendOutcome:
@@ -184,7 +171,6 @@ class Gateway:
         return await self._attempt_claimed(claimed, message)
 
     async def _attempt_claimed(self, claimed: MessageRecord, message: OutgoingMessage | None) -> SendOutcome:
-        message_id = claimed.id
         if message is None:
             message = OutgoingMessage(channel=claimed.channel, to=claimed.to, text=claimed.text, id=claimed.id,
                                       from_=claimed.from_, attachments=claimed.attachments,
@@ -192,52 +178,39 @@ class Gateway:
                                       high_priority=claimed.high_priority)
         adapter = self.adapter(message.channel)
         channel = adapter.channel
-        clog = adapter.new_log("send", message.id)
-        marked = False
-
-        async def mark_sending() -> None:
-            # durable before the first request leaves: after a crash, the worker knows the send is in doubt
-            nonlocal marked
-            if not marked:
-                marked = True
-                try:
-                    await self.store.mark_sending(message_id)
-                except Exception:
-                    log.exception("cannot mark %s as being sent", message_id)
-
-        token = _on_request.set(mark_sending)
-        try:
-            result = await self._send_once(adapter, channel, message, clog)
-        finally:
-            _on_request.reset(token)
+        clog = adapter.new_log("send", message.id, going_out=self._marker(message.id))
+        result = await self._send_once(adapter, channel, message, clog)
         change = await self.store.record_send(message.id, result, clog)
-        for event in result.events:
-            if isinstance(event, OptOut):
-                await self._fire(self.pm.hook.smsgate_opted_out, event=event, channel=channel)
         await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)
-        if change.applied and change.current is not None:
-            await self._notify_status(message.channel, StatusUpdate(message.channel, change.current, message.id,
-                                                                    error_code=result.error_code,
-                                                                    error_reason=result.error_reason),
-                                      change.previous, change.current)
+        await self.announce(change.platform_events)
         stored = change.record or await self.store.get_message(message.id)
         assert stored is not None
         return SendOutcome(stored, result, True)
 
+    def _marker(self, message_id: str) -> Any:
+        """The durable "a request of this send is leaving" mark, made once per attempt (`ChannelLog.going_out`)."""
+        marked = False
+
+        async def going_out() -> None:
+            nonlocal marked
+            if marked:
+                return
+            marked = True
+            try:
+                await self.store.mark_sending(message_id)
+            except Exception:  # the send itself must not fail on it; a crash now would resend, as before marks
+                log.exception("cannot mark %s as being sent", message_id)
+
+        return going_out
+
     async def fail(self, message_id: str, error_code: str, error_reason: str) -> StatusChange:
         """Give up on an unclaimed queued or errored message: `failed` with the reason, hooks fired."""
         change = await self.store.fail_message(message_id, error_code, error_reason)
-        if change.applied and change.current is not None:
-            stored = await self.store.get_message(message_id)
-            if stored is not None:
-                await self._notify_status(stored.channel, StatusUpdate(stored.channel, change.current, message_id,
-                                                                       error_code=error_code,
-                                                                       error_reason=error_reason),
-                                          change.previous, change.current)
+        await self.announce(change.platform_events)
         return change
 
-    async def _send_once(self, adapter: Adapter, channel: Channel, message: OutgoingMessage,
-                         clog: Any) -> SendResult:
+    async def _send_once(self, adapter: Adapter[Any], channel: Channel, message: OutgoingMessage,
+                         clog: ChannelLog) -> SendResult:
         verdict = await await_me_maybe(self.pm.hook.smsgate_before_send(message=message, channel=channel))
         if isinstance(verdict, str):
             clog.error(f"vetoed: {verdict}")
@@ -245,29 +218,30 @@ class Gateway:
         if isinstance(verdict, OutgoingMessage):
             message = replace(verdict, id=message.id, channel=message.channel)
         try:
-            result = await adapter.send(message, clog)
+            return await adapter.send(message, clog)
         except SendError as exc:
             if not clog.errors:
                 clog.error(f"{exc.code}: {exc.reason}")
+            if isinstance(exc, SentButUnanswered) and not channel.settings.retry_on_timeout:
+                # the aggregator may have it: final now, so neither the worker nor a user's retry resends it
+                return SendResult(Status.FAILED, error_code=exc.code, error_reason=READ_TIMEOUT_REASON)
             events: list[Event] = []
-            if exc.code == "contact_stopped":
+            if isinstance(exc, ContactStopped):
                 events.append(OptOut(message.channel, message.to, reason=exc.reason))
             return SendResult(Status.ERRORED if exc.retryable else Status.FAILED, error_code=exc.ext_code or exc.code,
                               error_reason=adapter.redactor.text(exc.reason), retry_after=exc.retry_after,
                               events=events)
         except Exception as exc:  # an adapter bug is recorded, never allowed to lose the message or crash us
             # no traceback: its frames and message may hold credentials; the redacted reason is stored
-            log.error("adapter %s crashed sending %s: %s", adapter.name, message.id,
-                      adapter.redactor.text(f"{type(exc).__name__}: {exc}"))
+            reason = adapter.redactor.text(f"{type(exc).__name__}: {exc}")
+            log.error("adapter %s crashed sending %s: %s", adapter.name, message.id, reason)
             clog.error(f"adapter_error: {type(exc).__name__}: {exc}")
-            return SendResult(Status.FAILED, error_code="adapter_error",
-                              error_reason=adapter.redactor.text(f"{type(exc).__name__}: {exc}"))
-        return result
+            return SendResult(Status.FAILED, error_code="adapter_error", error_reason=reason)
 
     # -- receiving --------------------------------------------------------------------------------
 
     async def handle_inbound(self, channel_name: str, action: str, request: InboundRequest
-                             ) -> tuple[Adapter, list[Event], list[InboundOutcome]]:
+                             ) -> tuple[Adapter[Any], list[Event], list[InboundOutcome]]:
         """Run `action`'s handler, durably store the events, then fire hooks; RequestRejected for bad input."""
         adapter = self.adapters.get(channel_name)
         if adapter is None:
@@ -285,31 +259,37 @@ class Gateway:
         events = await getattr(adapter, route.handler)(request)
         clog.trace(request.method, request.url, request.headers, request.body, 200,
                    elapsed_ms=(time.perf_counter() - request.started) * 1000)
-        for event in events:
-            if isinstance(event, Ignored) and event.error:  # `smsgate logs --errors` is where operators look
-                clog.error(event.reason)
+        return adapter, events, await self.receive(channel_name, events, clog)
+
+    async def receive(self, channel_name: str, events: Sequence[Event], clog: ChannelLog | None
+                      ) -> list[InboundOutcome]:
+        """Store what a channel received (any transport: a callback, a bind's PDUs), then announce it; returns
+        only after the commit, so the aggregator may be acknowledged then."""
+        if clog is not None:
+            for event in events:
+                if isinstance(event, Ignored) and event.error:  # `smsgate logs --errors` is where operators look
+                    clog.error(event.reason)
         outcomes = await self.store.record_inbound(channel_name, events, clog)
-        await self._after_inbound(adapter.channel, outcomes)
-        return adapter, events, outcomes
+        await self.announce([e for outcome in outcomes for e in outcome.platform_events])
+        return outcomes
 
-    async def _after_inbound(self, channel: Channel, outcomes: Sequence[InboundOutcome]) -> None:
-        for outcome in outcomes:
-            event = outcome.event
-            if isinstance(event, IncomingMessage) and outcome.created:
-                await self._fire(self.pm.hook.smsgate_message_received, message=event, channel=channel)
-            elif isinstance(event, StatusUpdate) and outcome.change and outcome.change.applied:
-                assert outcome.change.current is not None
-                update = replace(event, message_id=outcome.change.message_id)
-                await self._notify_status(channel.name, update, outcome.change.previous, outcome.change.current)
-            elif isinstance(event, OptOut):
-                await self._fire(self.pm.hook.smsgate_opted_out, event=event, channel=channel)
+    # -- telling plugins ------------------------------------------------------------------------------
 
-    async def _notify_status(self, channel: str, update: StatusUpdate, previous: Status | None,
-                             current: Status) -> None:
-        chan = self.config.channels.get(channel)
-        if chan is not None:
-            await self._fire(self.pm.hook.smsgate_status_changed, update=update, previous=previous,
-                             current=current, channel=chan)
+    async def announce(self, events: Sequence[PlatformEvent]) -> None:
+        """Fire the plugin hook of each platform event a write made, in order (webhooks were planned from the
+        same events in the write's own transaction)."""
+        for event in events:
+            channel = self.config.channels.get(event.channel)
+            if channel is None:  # a message of a channel since removed from the config
+                continue
+            subject = event.subject
+            if event.type == _events.RECEIVED:
+                await self._fire(self.pm.hook.smsgate_message_received, message=subject, channel=channel)
+            elif event.type == _events.STATUS_CHANGED:
+                await self._fire(self.pm.hook.smsgate_status_changed, update=subject, previous=event.previous,
+                                 current=event.current, channel=channel)
+            elif event.type == _events.OPTED_OUT:
+                await self._fire(self.pm.hook.smsgate_opted_out, event=subject, channel=channel)
 
     async def _fire(self, hook: Any, **kwargs: Any) -> None:
         # a listener's failure must not undo or block what is already stored
@@ -323,4 +303,3 @@ class Gateway:
                 await await_me_maybe(value)
             except Exception:
                 log.exception("a plugin's %s hook failed", hook.name)
-

@@ -14,7 +14,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from ._channellog import ChannelLog
 from ._config import ChannelSettings
-from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, SendError, Throttled
+from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, SendError, SentButUnanswered, Throttled
 
 __all__ = ["HttpClient", "check_response", "merge_headers", "parse_retry_after"]
 
@@ -147,20 +147,20 @@ class HttpClient:
     async def _once(self, client: httpx.AsyncClient, log: ChannelLog, settings: ChannelSettings, method: str,
                     url: str, check: ResponseCheck, kwargs: dict[str, Any]) -> httpx.Response:
         request = client.build_request(method, url, timeout=settings.timeout, **kwargs)
+        await log.going_out()  # durable before the request leaves: after a crash the send is in doubt, not resent
         start = time.perf_counter()
         try:
             response = await client.send(request)
             await response.aread()
         except httpx.TransportError as exc:
             elapsed = (time.perf_counter() - start) * 1000
-            # once the request is written, a timeout or a dropped connection leaves it unknown whether it arrived
-            sent = isinstance(exc, httpx.ReadTimeout | httpx.ReadError | httpx.RemoteProtocolError)
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             log.trace(method, str(request.url), request.headers, request.content, elapsed_ms=elapsed, error=detail)
-            error = ConnectionFailed(f"{'no answer after the request was sent' if sent else 'cannot reach'} "
-                                     f"{request.url.host}: {detail}", code="read_timeout" if sent else None)
-            error.maybe_sent = sent  # type: ignore[attr-defined]
-            raise error from None
+            # once the request is written, a timeout or a dropped connection leaves it unknown whether it arrived
+            if isinstance(exc, httpx.ReadTimeout | httpx.ReadError | httpx.RemoteProtocolError):
+                raise SentButUnanswered(f"no answer after the request was sent to {request.url.host}: "
+                                        f"{detail}") from None
+            raise ConnectionFailed(f"cannot reach {request.url.host}: {detail}") from None
         elapsed = (time.perf_counter() - start) * 1000
         log.trace(method, str(request.url), request.headers, request.content, response.status_code,
                   response.headers, response.content, elapsed)
@@ -183,7 +183,7 @@ def _env_proxies() -> bool:
 def _should_retry(exc: BaseException, settings: ChannelSettings) -> bool:
     if not isinstance(exc, RetryableError):
         return False
-    if getattr(exc, "maybe_sent", False) and not settings.retry_on_timeout:
+    if isinstance(exc, SentButUnanswered) and not settings.retry_on_timeout:
         return False  # the aggregator may have the message already: a retry could send the SMS twice
     return exc.retry_after is None or exc.retry_after <= settings.max_retry_wait
 

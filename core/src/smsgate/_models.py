@@ -6,7 +6,7 @@ import enum
 import os
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ __all__ = [
     "Event",
     "IncomingMessage",
     "Ignored",
+    "MessageRecord",
     "OptOut",
     "OutgoingMessage",
     "SendResult",
@@ -181,3 +182,36 @@ class SendResult:
     def ok(self) -> bool:
         """True when the aggregator accepted the message."""
         return self.status not in (Status.ERRORED, Status.FAILED)
+
+
+@dataclass(slots=True)
+class MessageRecord:
+    """A stored message (either direction) as the API, the CLI and webhooks show it."""
+
+    id: str
+    channel: str
+    direction: str
+    to: str
+    from_: str
+    text: str
+    status: str
+    external_ids: list[str]
+    attachments: list[str]
+    metadata: dict[str, Any]
+    segments: int
+    attempts: int
+    error_code: str | None
+    error_reason: str | None
+    created_at: str
+    updated_at: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    next_attempt_at: str | None = None
+    sending_at: str | None = None
+    quick_replies: list[str] = field(default_factory=list)
+    high_priority: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (`from_` becomes `from`)."""
+        data = asdict(self)
+        data["from"] = data.pop("from_")
+        return data

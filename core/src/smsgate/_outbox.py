@@ -17,23 +17,22 @@ import hmac
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from . import _json as strict_json
-from ._config import WEBHOOK_EVENTS, WebhookSettings
-from ._http import parse_retry_after
+from ._config import WebhookSettings
+from ._http import HttpClient, parse_retry_after
 from ._models import utcnow
-from ._store import Notification, OutboxItem, OutboxPlanner, OutboxRow, Wakeup
+from .store import OutboxRow, Store, Wakeup
 
-if TYPE_CHECKING:
-    from ._bridges import RapidProBridge
-    from ._gateway import Gateway
+__all__ = ["DeliveryFailed", "Deliver", "OutboxDispatcher", "post", "sign_webhook", "webhook_body", "webhook_delivery"]
 
-__all__ = ["OutboxDispatcher", "build_planner", "sign_webhook", "webhook_body"]
+Deliver = Callable[[OutboxRow], Awaitable[None]]
+"""Delivers one outbox row to its target; raises `DeliveryFailed` (or anything) when it was not acknowledged."""
 
 log = logging.getLogger("smsgate.outbox")
 
@@ -49,22 +48,6 @@ def webhook_body(payload: Mapping[str, Any]) -> str:
     return strict_json.dumps(payload)
 
 
-def build_planner(webhooks: Sequence[WebhookSettings], bridges: Mapping[str, RapidProBridge]) -> OutboxPlanner:
-    """A planner sending each event to every webhook that wants its type and to the bridges concerned."""
-
-    def plan(note: Notification) -> list[OutboxItem]:
-        items = []
-        for hook in webhooks:
-            if note.type in (hook.events or WEBHOOK_EVENTS):
-                payload = {"type": note.type, "timestamp": note.at, "data": note.data}
-                items.append(OutboxItem(f"webhook:{hook.url}", note.key, note.type, payload))
-        for bridge in bridges.values():
-            items.extend(bridge.plan(note))
-        return items
-
-    return plan
-
-
 class DeliveryFailed(Exception):
     """The receiver did not acknowledge: retry later (after `retry_after` seconds when it said so)."""
 
@@ -73,23 +56,51 @@ class DeliveryFailed(Exception):
         super().__init__(reason)
 
 
-class OutboxDispatcher:
-    """Delivers the outbox: in order per (target, key), concurrently across keys, retried until 2xx."""
+async def post(http: HttpClient, timeout: float, **request: Any) -> None:
+    """Send one request with the shared client; DeliveryFailed unless the answer is 2xx."""
+    try:
+        response = await http.client().request(timeout=timeout, **request)
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+    if not 200 <= response.status_code < 300:
+        retry_after = None
+        if response.status_code in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        raise DeliveryFailed(f"HTTP {response.status_code}", retry_after)
 
-    def __init__(self, gateway: Gateway, *, concurrency: int = 8, retry_base: float = 1.0,
-                 retry_max: float | None = None, poll_interval: float = 1.0) -> None:
-        self.gateway = gateway
-        self.store = gateway.store
+
+def webhook_delivery(http: HttpClient, hook: WebhookSettings) -> Deliver:
+    """Delivers rows to `hook`: the payload as JSON, signed per Standard Webhooks with the row's stable id."""
+    key = hook.key()
+
+    async def deliver(row: OutboxRow) -> None:
+        body = webhook_body(row.payload)
+        timestamp = int(time.time())
+        headers = {"Content-Type": "application/json", "webhook-id": row.id, "webhook-timestamp": str(timestamp),
+                   "webhook-signature": sign_webhook(key, row.id, timestamp, body)}
+        await post(http, hook.timeout, method="POST", url=hook.url, content=body.encode(), headers=headers)
+
+    return deliver
+
+
+class OutboxDispatcher:
+    """Delivers the outbox: in order per (target, key), concurrently across keys, retried until 2xx.
+
+    `deliveries` maps each target (`webhook:<url>`, `bridge:<name>`) to what delivers to it; an item whose
+    target is not there (removed from the config) is kept and retried, in case it comes back.
+    """
+
+    def __init__(self, store: Store, deliveries: Mapping[str, Deliver], *, lease_seconds: float = 90.0,
+                 concurrency: int = 8, retry_base: float = 1.0, retry_max: float = 300.0,
+                 poll_interval: float = 1.0, retention_days: float = 30.0) -> None:
+        self.store = store
+        self.deliveries = dict(deliveries)
+        self.lease_seconds = lease_seconds
         self.concurrency = concurrency
         self.retry_base = retry_base
-        self.retry_max = gateway.config.gateway.webhook_retry_max if retry_max is None else retry_max
+        self.retry_max = retry_max
         self.poll_interval = poll_interval
-        self.targets: dict[str, Callable[[OutboxRow], Awaitable[None]]] = {}
-        for hook in gateway.config.gateway.webhooks:
-            self.targets[f"webhook:{hook.url}"] = self._webhook_sender(hook)
-        for bridge in gateway.bridges.values():
-            self.targets[bridge.target] = self._bridge_sender(bridge)
-        self.retention_days = gateway.config.gateway.retention_days
+        self.retention_days = retention_days
         self._next_prune = 0.0
         self._wake = Wakeup(self.store, "outbox")
         self._task: asyncio.Task[None] | None = None
@@ -98,7 +109,7 @@ class OutboxDispatcher:
 
     async def deliver_due(self) -> int:
         """Attempt every item due now once (the head of each queue); return how many were attempted."""
-        rows = await self.store.outbox_due(limit=self.concurrency * 4, lease_seconds=self._lease())
+        rows = await self.store.outbox_due(limit=self.concurrency * 4, lease_seconds=self.lease_seconds)
         if not rows:
             return 0
         limit = asyncio.Semaphore(self.concurrency)
@@ -120,20 +131,16 @@ class OutboxDispatcher:
             total += done
         return total
 
-    def _lease(self) -> float:
-        timeouts = [h.timeout for h in self.gateway.config.gateway.webhooks]
-        timeouts += [b.timeout for b in self.gateway.bridges.values()]
-        return max(timeouts, default=30.0) * 2 + 30
-
     async def _deliver(self, row: OutboxRow) -> None:
-        send = self.targets.get(row.target)
+        deliver = self.deliveries.get(row.target)
         try:
-            if send is None:
+            if deliver is None:
                 # its webhook or bridge left the config: keep the item, in case it comes back
                 raise DeliveryFailed(f"{row.target} is not configured", retry_after=self.retry_max)
-            await send(row)
+            await deliver(row)
         except DeliveryFailed as exc:
-            delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
+            delay = (min(exc.retry_after, self.retry_max) if exc.retry_after is not None
+                     else self._backoff(row.attempts))
             log.warning("outbox %s to %s failed (attempt %d): %s; next in %.1fs", row.id, row.target,
                         row.attempts + 1, exc.reason, delay)
             await self.store.outbox_retry(row.id, utcnow() + timedelta(seconds=delay), exc.reason)
@@ -147,39 +154,6 @@ class OutboxDispatcher:
     def _backoff(self, attempts: int) -> float:
         base = min(self.retry_max, self.retry_base * 2 ** min(attempts, 30))
         return float(base * random.uniform(0.75, 1.0))  # jitter: receivers coming back are not hit all at once
-
-    async def _post(self, timeout: float, **request: Any) -> None:
-        client = self.gateway.http.client()
-        try:
-            response = await client.request(timeout=timeout, **request)
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
-        if not 200 <= response.status_code < 300:
-            retry_after = None
-            if response.status_code in (429, 503):
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                if retry_after is not None:
-                    retry_after = min(retry_after, self.retry_max)
-            raise DeliveryFailed(f"HTTP {response.status_code}", retry_after)
-
-    def _webhook_sender(self, hook: WebhookSettings) -> Callable[[OutboxRow], Awaitable[None]]:
-        key = hook.key()
-
-        async def send(row: OutboxRow) -> None:
-            body = webhook_body(row.payload)
-            timestamp = int(time.time())
-            headers = {"Content-Type": "application/json", "webhook-id": row.id,
-                       "webhook-timestamp": str(timestamp),
-                       "webhook-signature": sign_webhook(key, row.id, timestamp, body)}
-            await self._post(hook.timeout, method="POST", url=hook.url, content=body.encode(), headers=headers)
-
-        return send
-
-    def _bridge_sender(self, bridge: RapidProBridge) -> Callable[[OutboxRow], Awaitable[None]]:
-        async def send(row: OutboxRow) -> None:
-            await self._post(bridge.timeout, **bridge.request(row.payload))
-
-        return send
 
     # -- running --------------------------------------------------------------------------------------
 

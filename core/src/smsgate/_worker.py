@@ -7,9 +7,9 @@ message once the lease (`[gateway] send_lease`) expires. Between attempts an err
 then it is failed.
 
 Sends that may already have reached the aggregator are never repeated automatically unless the channel sets
-`retry_on_timeout`: a read timeout (error code `read_timeout`) and a send whose request went out before the
-gateway died (error code `in_doubt`) are failed at once with a reason saying so, because retrying could
-deliver the SMS twice.
+`retry_on_timeout`: a request left without an answer is failed by the gateway at once (`read_timeout`), and a
+send whose request was out when the gateway died (its durable `sending` mark) is failed here (`in_doubt`),
+with a reason saying so, because retrying could deliver the SMS twice.
 """
 
 from __future__ import annotations
@@ -20,24 +20,14 @@ import functools
 import logging
 import random
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from ._gateway import SendOutcome
-from ._models import Status, utcnow
-from ._store import MessageRecord, Wakeup
+from ._gateway import IN_DOUBT_REASON, Gateway, SendOutcome
+from ._models import MessageRecord, Status, utcnow
+from .store import Wakeup
 
-if TYPE_CHECKING:
-    from ._gateway import Gateway
-
-__all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "SendWorker"]
+__all__ = ["SendWorker"]
 
 log = logging.getLogger("smsgate.worker")
-
-READ_TIMEOUT_REASON = ("no answer after the request was sent, so the aggregator may have the message; not retried "
-                       "automatically to avoid a duplicate SMS (set retry_on_timeout = true on the channel to retry)")
-IN_DOUBT_REASON = ("the gateway stopped while this message's request was out, so the aggregator may have it; not "
-                   "retried automatically to avoid a duplicate SMS (set retry_on_timeout = true on the channel "
-                   "to retry)")
 
 
 class SendWorker:
@@ -116,10 +106,6 @@ class SendWorker:
                 await gateway.fail(record.id, "in_doubt", IN_DOUBT_REASON)
                 return
             await self.store.clear_in_doubt(record.id)
-        if record.error_code == "read_timeout" and not settings.retry_on_timeout:
-            # left errored by a direct send (`smsgate send`): the aggregator may have it, so never resend
-            await gateway.fail(record.id, "read_timeout", READ_TIMEOUT_REASON)
-            return
         if record.attempts >= self.max_attempts:  # the limit was lowered since this message was last tried
             await self._give_up(record)
             return
@@ -127,9 +113,7 @@ class SendWorker:
         message = outcome.message
         if not outcome.sent or message.status != Status.ERRORED.value:
             return
-        if message.error_code == "read_timeout" and not settings.retry_on_timeout:
-            await gateway.fail(message.id, "read_timeout", READ_TIMEOUT_REASON)
-        elif message.attempts >= self.max_attempts:
+        if message.attempts >= self.max_attempts:
             await self._give_up(message)
         else:
             hinted = outcome.result.retry_after if outcome.result else None

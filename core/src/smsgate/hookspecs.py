@@ -4,27 +4,46 @@ docs/plugin-hooks.md (a test fails if one is not)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import pluggy
 
-if TYPE_CHECKING:
-    from ._adapter import Adapter
-    from ._config import Channel
-    from ._models import IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
+from ._adapter import Adapter
+from ._config import Channel, Config
+from ._models import IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
+
+__all__ = ["CommandContext", "hookimpl", "hookspec"]
 
 hookspec = pluggy.HookspecMarker("smsgate")
 hookimpl = pluggy.HookimplMarker("smsgate")
+T = TypeVar("T")
+
+
+class CommandContext(Protocol):
+    """What the `smsgate` command offers a plugin's sub-commands (instead of the CLI's internals)."""
+
+    def load_config(self, path: Path | None = None) -> Config:
+        """The config of `--config` (or `path`, $SMSGATE_CONFIG, ./smsgate.toml), validated with the installed
+        adapters."""
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """Run `fn`, turning smsgate's errors into one `error: ...` line and an exit status (a traceback with
+        --debug)."""
+
+    def fail(self, message: str, code: int = 1) -> Exception:
+        """Print `error: message` to stderr; raise what this returns to exit with `code`."""
 
 
 @hookspec
-def smsgate_register_adapters(register: Callable[[type[Adapter]], None]) -> None:
+def smsgate_register_adapters(register: Callable[[type[Adapter[Any]]], None]) -> None:
     """Call `register(AdapterClass)` for each adapter this plugin provides; channels pick one by name."""
 
 
 @hookspec
-def smsgate_register_commands(app: Any) -> None:
-    """Add sub-commands to the `smsgate` Typer `app`."""
+def smsgate_register_commands(app: Any, context: CommandContext) -> None:
+    """Add sub-commands to the `smsgate` Typer `app`; `context` loads the config and reports errors as the
+    built-in commands do."""
 
 
 @hookspec(firstresult=True)
@@ -54,5 +73,5 @@ def smsgate_opted_out(event: OptOut, channel: Channel) -> None:
 
 
 @hookspec
-def smsgate_adapter_started(adapter: Adapter) -> None:
+def smsgate_adapter_started(adapter: Adapter[Any]) -> None:
     """After a gateway built the adapter instance serving a channel (e.g. to warm a cache)."""

@@ -12,9 +12,10 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from ._adapter import Adapter
 from ._errors import PluginError
 
-__all__ = ["AdapterInfo", "PluginFailure", "get_adapters", "load_plugins", "pm"]
+__all__ = ["AdapterInfo", "PluginFailure", "call_each", "get_adapters", "installed_adapters", "load_plugins", "pm"]
 
 log = logging.getLogger("smsgate.plugins")
 pm = pluggy.PluginManager("smsgate")
@@ -35,7 +36,7 @@ class AdapterInfo:
     """An adapter class with the distribution (name, version) that registered it."""
 
     name: str
-    adapter: type[Any]
+    adapter: type[Adapter[Any]]
     plugin: str
     distribution: str
     version: str
@@ -102,21 +103,44 @@ def _describe(failure: PluginFailure) -> str:
             f"(skip it with SMSGATE_BLOCK_PLUGINS={failure.name})")
 
 
+def call_each(hook_name: str, **kwargs: Any) -> dict[str, Exception]:
+    """Call hook `hook_name` through pluggy once per implementing plugin, so one plugin's exception cannot stop
+    the others (hook wrappers and SMSGATE_TRACE_PLUGINS see every call); the failures by plugin name."""
+    load_plugins()
+    failures: dict[str, Exception] = {}
+    implementers = [impl.plugin for impl in getattr(pm.hook, hook_name).get_hookimpls()]
+    for plugin in implementers:
+        others = [p for p in pm.get_plugins() if p is not plugin]
+        try:
+            pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+        except Exception as exc:  # reported with the plugin's name by the caller
+            failures[pm.get_name(plugin) or repr(plugin)] = exc
+    return failures
+
+
 def get_adapters() -> dict[str, AdapterInfo]:
     """Every registered adapter by name, from the same loader the runtime uses."""
     load_plugins()
     found: dict[str, AdapterInfo] = {}
-    for impl in pm.hook.smsgate_register_adapters.get_hookimpls():
-        plugin_name = impl.plugin_name
+    registering: list[str] = [""]  # the plugin whose hook implementation is running
+
+    def register(cls: type[Adapter[Any]]) -> None:
+        plugin_name = registering[0]
         dist, version = _state["dists"].get(plugin_name, (plugin_name, ""))
+        name = getattr(cls, "name", "")
+        if not name:
+            raise PluginError(f"plugin {plugin_name!r} registered adapter {cls!r} without a name")
+        if name in found and found[name].adapter is not cls:
+            raise PluginError(f"adapter {name!r} registered twice: by {found[name].plugin!r} and {plugin_name!r}")
+        found[name] = AdapterInfo(name, cls, plugin_name, dist, version)
 
-        def register(cls: type[Any], _p: str = plugin_name, _d: str = dist, _v: str = version) -> None:
-            name = getattr(cls, "name", "")
-            if not name:
-                raise PluginError(f"plugin {_p!r} registered adapter {cls!r} without a name")
-            if name in found and found[name].adapter is not cls:
-                raise PluginError(f"adapter {name!r} registered twice: by {found[name].plugin!r} and {_p!r}")
-            found[name] = AdapterInfo(name, cls, _p, _d, _v)
-
-        impl.function(register=register)
+    for impl in pm.hook.smsgate_register_adapters.get_hookimpls():
+        registering[0] = impl.plugin_name
+        others = [p for p in pm.get_plugins() if p is not impl.plugin]
+        pm.subset_hook_caller("smsgate_register_adapters", remove_plugins=others)(register=register)
     return dict(sorted(found.items()))
+
+
+def installed_adapters() -> dict[str, type[Adapter[Any]]]:
+    """Adapter classes by name, as a config needs them (`smsgate.host.load_config(path, installed_adapters())`)."""
+    return {name: info.adapter for name, info in get_adapters().items()}

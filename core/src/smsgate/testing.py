@@ -23,11 +23,13 @@ import httpx
 import pytest
 
 from ._adapter import Adapter
-from ._app import create_app
+from ._app import create_app, open_gateway, open_outbox
 from ._config import Config, config_from_dict
-from ._gateway import Gateway, SendOutcome
-from ._models import OutgoingMessage
-from ._store import MessageRecord, SQLiteStore
+from ._gateway import SendOutcome
+from ._models import MessageRecord, OutgoingMessage
+from ._outbox import OutboxDispatcher
+from .plugins import installed_adapters
+from .store import SQLiteStore
 
 __all__ = [
     "ExpectedRequest",
@@ -79,7 +81,7 @@ class Harness:
             transport = httpx.MockTransport(self._record)
         self.config = config
         self.store = SQLiteStore(config.gateway.database, synchronous="NORMAL")
-        self.gateway = Gateway(config, store=self.store, transport=transport, pm=pm)
+        self.gateway = open_gateway(config, store=self.store, transport=transport, pm=pm)
         self.app = create_app(self.gateway)
         self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver")
 
@@ -129,17 +131,19 @@ class Harness:
         """Stored channel logs, newest first."""
         return self.run(self.store.list_logs(**filters))
 
+    def outbox(self, **options: Any) -> OutboxDispatcher:
+        """This gateway's outbox dispatcher (webhooks and bridge calls); `options` override its timings."""
+        return open_outbox(self.gateway, **options)
+
     def opt_outs(self, **filters: Any) -> list[dict[str, Any]]:
         """Stored opt-out events."""
         return self.run(self.store.opt_outs(**filters))
 
 
 def _make_config(tmp: Path, channels: dict[str, dict[str, Any]], gateway: dict[str, Any] | None,
-                 adapters: Iterable[type[Adapter]] | None, bridges: dict[str, dict[str, Any]] | None = None
+                 adapters: Iterable[type[Adapter[Any]]] | None, bridges: dict[str, dict[str, Any]] | None = None
                  ) -> Config:
-    registry = None
-    if adapters is not None:
-        registry = {cls.name: cls for cls in adapters}
+    registry = installed_adapters() if adapters is None else {cls.name: cls for cls in adapters}
     gw = {"database": str(tmp / "smsgate.sqlite3"), "public_url": "https://gateway.example", **(gateway or {})}
     return config_from_dict({"gateway": gw, "channels": channels, "bridges": bridges or {}}, registry)
 
@@ -151,7 +155,7 @@ def smsgate_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     counter = itertools.count()
 
     def factory(channels: dict[str, dict[str, Any]], *, gateway: dict[str, Any] | None = None,
-                adapters: Iterable[type[Adapter]] | None = None, bridges: dict[str, dict[str, Any]] | None = None,
+                adapters: Iterable[type[Adapter[Any]]] | None = None, bridges: dict[str, dict[str, Any]] | None = None,
                 **kwargs: Any) -> Harness:
         folder = tmp_path / f"gw{next(counter)}"
         config = _make_config(folder, channels, gateway, adapters, bridges)  # validate before touching the disk

@@ -365,8 +365,8 @@ def smsgate_register_adapters(register: Callable[[type[Adapter]], None]) -> None
 
 
 @smsgate.hookimpl
-def smsgate_register_commands(app: Any) -> None:
+def smsgate_register_commands(app: Any, context: smsgate.hookspecs.CommandContext) -> None:
     """Add `smsgate kannel-config` to the CLI."""
     from ._conf import register_command
 
-    register_command(app)
+    register_command(app, context)

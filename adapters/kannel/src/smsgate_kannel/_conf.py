@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from smsgate import ConfigError
 
 if TYPE_CHECKING:
-    from smsgate import Config
+    from smsgate.hookspecs import CommandContext
+    from smsgate.host import Config
 
 __all__ = ["GET_URL_QUERY", "kannel_config_text", "receive_get_url", "register_command"]
 
@@ -83,7 +84,7 @@ get-url = "{get_url}"
 """
 
 
-def register_command(app: Any) -> None:
+def register_command(app: Any, context: "CommandContext") -> None:
     """Register `kannel-config` on the smsgate Typer app."""
     from typing import Annotated
 
@@ -96,6 +97,4 @@ def register_command(app: Any) -> None:
                                                                            "or ./smsgate.toml).")] = None,
     ) -> None:
         """Print the kannel.conf sms-service group (and SMSC examples) that connects Kannel to a channel."""
-        from smsgate_cli.main import guarded, load
-
-        typer.echo(guarded(lambda: kannel_config_text(load(config), channel)), nl=False)
+        typer.echo(context.run(lambda: kannel_config_text(context.load_config(config), channel)), nl=False)

@@ -1,18 +1,13 @@
-"""Durable storage of messages, status history, opt-outs, channel logs and the platform outbox.
+"""The embedded store: one SQLite file in WAL mode, written by one thread with group commit.
 
-`Store` is the interface the gateway and the CLI use; `SQLiteStore` is the embedded default. It runs
-every operation on one writer thread and commits a batch of concurrent operations in one transaction
-(group commit), so each caller's `await` returns only after its data is on disk.
-
-The outbox holds what the platform side (webhooks, bridges) must still be told. A planner set with
-`set_planner` turns each stored event into outbox rows inside the transaction that stores the event, so a
-crash can never keep the event and lose its webhook.
+Every operation runs on the writer thread; concurrent operations are committed together in one transaction,
+each in its own savepoint, and each caller's `await` returns only after its data is on disk. The platform
+events a write makes are built (`smsgate._events`) and planned into the outbox inside that same transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import queue
@@ -20,17 +15,22 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from ._channellog import ChannelLog
-from ._json import loads_stored
-from ._models import (
+from .. import _events
+from .._channellog import ChannelLog
+from .._errors import StoreUnavailable
+from .._events import PlatformEvent
+from .._events import timestamp as _ts
+from .._json import loads_stored
+from .._models import (
     Event,
     Ignored,
     IncomingMessage,
+    MessageRecord,
     OptOut,
     OutgoingMessage,
     SendResult,
@@ -39,325 +39,37 @@ from ._models import (
     new_id,
     utcnow,
 )
+from . import _rules
+from ._migrations import SQLITE, missing
+from ._records import Added, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
 
-__all__ = [
-    "InboundOutcome",
-    "MessageRecord",
-    "Notification",
-    "OutboxItem",
-    "OutboxPlanner",
-    "OutboxRow",
-    "SQLiteStore",
-    "Store",
-    "StatusChange",
-]
+__all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 log = logging.getLogger("smsgate.store")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY,
-    channel TEXT NOT NULL,
-    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
-    to_addr TEXT NOT NULL DEFAULT '',
-    from_addr TEXT NOT NULL DEFAULT '',
-    text TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL,
-    external_id TEXT,
-    external_ids TEXT NOT NULL DEFAULT '[]',
-    attachments TEXT NOT NULL DEFAULT '[]',
-    metadata TEXT NOT NULL DEFAULT '{}',
-    segments INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error_code TEXT,
-    error_reason TEXT,
-    lease_until TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS messages_inbound_dedupe
-    ON messages (channel, external_id) WHERE direction = 'in' AND external_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_by_channel ON messages (channel, created_at);
-CREATE INDEX IF NOT EXISTS messages_pending ON messages (status) WHERE status IN ('queued', 'errored');
-CREATE TABLE IF NOT EXISTS external_ids (
-    channel TEXT NOT NULL,
-    external_id TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    PRIMARY KEY (channel, external_id)
-);
-CREATE TABLE IF NOT EXISTS status_history (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT,
-    channel TEXT NOT NULL,
-    status TEXT NOT NULL,
-    applied INTEGER NOT NULL,
-    external_id TEXT,
-    error_code TEXT,
-    error_reason TEXT,
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_by_message ON status_history (message_id, seq);
-CREATE INDEX IF NOT EXISTS history_orphans ON status_history (channel, external_id) WHERE message_id IS NULL;
-CREATE TABLE IF NOT EXISTS opt_outs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    channel TEXT NOT NULL,
-    address TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS channel_logs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    message_id TEXT,
-    is_error INTEGER NOT NULL,
-    elapsed_ms REAL NOT NULL,
-    created_at TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS logs_by_channel ON channel_logs (channel, seq);
-CREATE INDEX IF NOT EXISTS logs_by_message ON channel_logs (message_id);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    target TEXT NOT NULL,
-    key TEXT NOT NULL,
-    type TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT NOT NULL,
-    lease_until TEXT,
-    last_error TEXT,
-    created_at TEXT NOT NULL,
-    done_at TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_open ON outbox (target, key, seq) WHERE done_at IS NULL;
-"""
 
-# Columns added after the first schema: (table, column, type). Added in place when an older file lacks them.
-_ADDED_COLUMNS = [
-    ("messages", "next_attempt_at", "TEXT"),  # the worker's backoff: not retried before this time
-    ("messages", "sending_at", "TEXT"),  # a request of the current claim went out; cleared with its outcome
-    ("messages", "quick_replies", "TEXT NOT NULL DEFAULT '[]'"),  # a retry from the store must send them too
-    ("messages", "high_priority", "INTEGER NOT NULL DEFAULT 0"),
-]
-
-
-def _ts(value: datetime | None = None) -> str:
-    return (value or utcnow()).astimezone(UTC).isoformat(timespec="microseconds")
-
-
-@dataclass(slots=True)
-class MessageRecord:
-    """A stored message (either direction) as the CLI and the API show it."""
-
-    id: str
-    channel: str
-    direction: str
-    to: str
-    from_: str
-    text: str
-    status: str
-    external_ids: list[str]
-    attachments: list[str]
-    metadata: dict[str, Any]
-    segments: int
-    attempts: int
-    error_code: str | None
-    error_reason: str | None
-    created_at: str
-    updated_at: str
-    history: list[dict[str, Any]] = field(default_factory=list)
-    next_attempt_at: str | None = None
-    sending_at: str | None = None
-    quick_replies: list[str] = field(default_factory=list)
-    high_priority: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (`from_` becomes `from`)."""
-        data = asdict(self)
-        data["from"] = data.pop("from_")
-        return data
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    """What applying a status did: the message it hit, its status before and after, and whether it moved."""
-
-    message_id: str | None
-    previous: Status | None
-    current: Status | None
-    applied: bool
-    record: MessageRecord | None = field(default=None, compare=False, repr=False)
-    """The message as stored after the change, with its history, when the store read it anyway."""
-
-
-@dataclass(frozen=True, slots=True)
-class InboundOutcome:
-    """The stored result of one inbound event: new or a duplicate, or the status change it caused."""
-
-    event: Event
-    created: bool = True
-    change: StatusChange | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """A stored event the platform side hears about: its type, channel, ordering key and JSON-ready data."""
-
-    type: str
-    channel: str
-    key: str
-    data: dict[str, Any]
-    at: str
-    message: MessageRecord | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """One delivery a planner wants: to `target`, in order with the other items of the same `key`."""
-
-    target: str
-    key: str
-    type: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """A stored outbox item taken for delivery: its stable id (the webhook-id) and attempt count."""
-
-    id: str
-    seq: int
-    target: str
-    key: str
-    type: str
-    payload: dict[str, Any]
-    attempts: int
-    created_at: str
-
-
-OutboxPlanner = Callable[[Notification], Sequence[OutboxItem]]
-
-
-class Store(Protocol):
-    """What the gateway needs from storage; every write is durable when its coroutine returns."""
-
-    async def add_outgoing(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
-        """Store a new queued message; for a known id return the existing record and False."""
-
-    async def add_and_claim(self, message: OutgoingMessage, lease_seconds: float = 300
-                            ) -> tuple[MessageRecord, bool, bool]:
-        """`add_outgoing` then `claim` in one durable write: (record, created, claimed)."""
-
-    async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
-        """Take a queued or errored message for sending; None if it is wired, final or taken by another worker."""
-
-    async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
-        """Store a send's outcome, its external ids, its events and its channel log; release the claim."""
-
-    async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
-                             ) -> list[InboundOutcome]:
-        """Store every event of one inbound request in one transaction."""
-
-    async def add_log(self, log: ChannelLog) -> None:
-        """Store a channel log on its own."""
-
-    async def get_message(self, message_id: str) -> MessageRecord | None:
-        """One message with its status history, or None."""
-
-    async def list_messages(self, *, channel: str | None = None, status: str | None = None,
-                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
-        """Messages newest first, optionally filtered."""
-
-    async def list_logs(self, *, channel: str | None = None, message_id: str | None = None,
-                        errors_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
-        """Channel logs newest first."""
-
-    async def pending(self, *, limit: int = 100) -> list[MessageRecord]:
-        """Outgoing messages still to send (queued or errored, not claimed), oldest first."""
-
-    async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
-        """Stored opt-out events, oldest first."""
-
-    async def close(self) -> None:
-        """Finish pending writes and close."""
-
-    def set_planner(self, planner: OutboxPlanner | None) -> None:
-        """Turn every stored event into outbox rows with `planner`, in the event's own transaction."""
-
-    def subscribe(self, listener: Callable[[str], None]) -> None:
-        """Call `listener("queued")` / `listener("outbox")` (from the writer thread) when such rows are written."""
-
-    async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
-        """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
-
-    async def renew(self, message_id: str, lease_seconds: float) -> bool:
-        """Extend a live claim; False when the message is no longer claimed."""
-
-    async def mark_sending(self, message_id: str) -> None:
-        """Record that a request of the current claim is going out (the send is in doubt until its outcome)."""
-
-    async def clear_in_doubt(self, message_id: str) -> None:
-        """Forget that an unclaimed message's last request went out, so it is retried."""
-
-    async def schedule_retry(self, message_id: str, at: datetime) -> None:
-        """Do not attempt an errored message again before `at`."""
-
-    async def fail_message(self, message_id: str, error_code: str, error_reason: str) -> StatusChange:
-        """Make an unclaimed pending message `failed` (the worker gave up); unapplied if it is not pending."""
-
-    async def outbox_due(self, *, limit: int = 100, lease_seconds: float = 60) -> list[OutboxRow]:
-        """Take the first undelivered item of each (target, key) that is due, oldest first."""
-
-    async def outbox_done(self, item_id: str) -> None:
-        """Mark an outbox item delivered."""
-
-    async def outbox_retry(self, item_id: str, at: datetime, error: str) -> None:
-        """Release an outbox item after a failed delivery; try again at `at`."""
-
-    async def outbox_release(self) -> None:
-        """Release every outbox claim (a starting dispatcher: a dead one's claims are void)."""
-
-    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
-
-    async def prune(self, before: datetime) -> int:
-        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
-
-
-class Wakeup:
-    """Wakes a background loop when the store writes rows of `topic` (the writer thread calls it) or on `set()`."""
-
-    def __init__(self, store: Store, topic: str) -> None:
-        self.topic = topic
-        self.event = asyncio.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        store.subscribe(self._on_store)
-
-    def _on_store(self, topic: str) -> None:
-        loop = self.loop
-        if topic == self.topic and loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self.event.set)
-
-    def bind(self) -> None:
-        """Deliver wake-ups to the running event loop."""
-        self.loop = asyncio.get_running_loop()
-
-    def set(self) -> None:
-        """Wake the loop now (from the loop's own thread)."""
-        self.event.set()
-
-    def clear(self) -> None:
-        """Forget earlier wake-ups: call at the start of a round, which sees everything written before it."""
-        self.event.clear()
-
-    async def wait(self, timeout: float) -> None:
-        """Return when woken (since the last `clear`) or after `timeout` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.event.wait(), timeout)
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply the SQLite migrations this file lacks, in one BEGIN IMMEDIATE transaction; the versions applied."""
+    conn.execute("BEGIN IMMEDIATE")  # another process opening the file at once waits here, then finds it done
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                     " applied_at TEXT NOT NULL)")
+        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        done = []
+        for migration in missing(applied, SQLITE):
+            for statement in migration.statements:
+                conn.execute(statement)
+            if migration.step is not None:
+                migration.step(conn)
+            conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?,?,?)",
+                         (migration.version, migration.name, _ts()))
+            done.append(migration.version)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return done
 
 
 def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
@@ -390,11 +102,7 @@ class _Writer:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA busy_timeout=10000")
-            conn.executescript(_SCHEMA)
-            for table, column, kind in _ADDED_COLUMNS:
-                have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
-                if column not in have:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            migrate(conn)
         except Exception as exc:
             self._ready.set_exception(exc)
             return
@@ -428,6 +136,8 @@ class _Writer:
                 except Exception as exc:  # one bad job must not undo its neighbours
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
+                    if isinstance(exc, sqlite3.OperationalError):  # locked, disk I/O, full: not the job's fault
+                        exc = StoreUnavailable(f"{type(exc).__name__}: {exc}")
                     results.append((waiter, None, exc))
                 else:
                     conn.execute("RELEASE job")
@@ -436,7 +146,10 @@ class _Writer:
         except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            results = [(waiter, None, exc) for _fn, waiter in batch]
+            # the commit itself failed (disk full, I/O error, locked past busy_timeout): nothing of the batch is
+            # stored, and the callers answer 503 so aggregators retry
+            failed = StoreUnavailable(f"{type(exc).__name__}: {exc}") if isinstance(exc, sqlite3.Error) else exc
+            results = [(waiter, None, failed) for _fn, waiter in batch]
         # Only now is the data on disk. Event-loop callers are woken with one call per loop and batch: a
         # call_soon_threadsafe per job (what asyncio.wrap_future does) wakes the loop once per job, which cost
         # as much of the writer thread's time as committing.
@@ -502,16 +215,17 @@ class SQLiteStore:
             except Exception:
                 log.exception("a store listener failed")
 
-    def _notify(self, conn: sqlite3.Connection, notes: Sequence[Notification]) -> None:
-        if self._planner is None or not notes:
+    def _plan(self, conn: sqlite3.Connection, events: Sequence[PlatformEvent]) -> None:
+        """Write the outbox rows the planner wants for `events`, in the transaction that stores them."""
+        if self._planner is None or not events:
             return
         now = _ts()
         added = False
-        for note in notes:
+        for event in events:
             try:
-                items = list(self._planner(note))
+                items = list(self._planner(event))
             except Exception:  # a planning bug must not make the gateway refuse an aggregator's callback
-                log.exception("the outbox planner failed on %s %s", note.type, note.key)
+                log.exception("the outbox planner failed on %s %s", event.type, event.key)
                 continue
             for item in items:
                 conn.execute(
@@ -522,6 +236,10 @@ class SQLiteStore:
                 added = True
         if added:
             self._signal("outbox")
+
+    def _reader(self, conn: sqlite3.Connection) -> Callable[[str], MessageRecord | None] | None:
+        """What events need to read their message's payload: only a planner needs it (a read per event)."""
+        return None if self._planner is None else (lambda message_id: _get(conn, message_id))
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._writer.submit_async(fn)
@@ -536,39 +254,34 @@ class SQLiteStore:
 
     # -- outgoing ---------------------------------------------------------------------------------
 
-    async def add_outgoing(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
-        """Store a new queued message; for a known id return the existing record and False."""
-        record, created, _ = await self._call(lambda conn: self._add(conn, message, None))
-        return record, created
+    async def add_outgoing(self, message: OutgoingMessage, claim_for: float | None = None) -> Added:
+        """Store a new queued message (a known id: the stored one, not created); claim it if `claim_for`
+        seconds are given, in the same write (a direct send pays one trip through the writer thread, not two)."""
 
-    async def add_and_claim(self, message: OutgoingMessage, lease_seconds: float = 300
-                            ) -> tuple[MessageRecord, bool, bool]:
-        """`add_outgoing` then `claim` in one durable write: (record, created, claimed)."""
-        # one job instead of two: a direct send pays one trip through the writer thread, not two
-        return await self._call(lambda conn: self._add(conn, message, lease_seconds))
+        def op(conn: sqlite3.Connection) -> Added:
+            now = _ts()
+            created = conn.execute(
+                "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
+                " attachments, metadata, quick_replies, high_priority, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
+                 json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
+                 int(message.high_priority), now, now)).rowcount == 1
+            if created:
+                conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
+                             " VALUES (?,?,?,1,?)", (message.id, message.channel, Status.QUEUED.value, now))
+            claimed = claim_for is not None and _claim(conn, message.id, claim_for)
+            record = _get(conn, message.id)
+            assert record is not None
+            events: tuple[PlatformEvent, ...] = ()
+            if created:
+                update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=datetime.fromisoformat(now))
+                events = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
+                self._plan(conn, events)
+                self._signal("queued")
+            return Added(record, created, claimed, events)
 
-    def _add(self, conn: sqlite3.Connection, message: OutgoingMessage, lease_seconds: float | None
-             ) -> tuple[MessageRecord, bool, bool]:
-        """Insert `message` as queued unless its id is known, then claim it when given a lease."""
-        now = _ts()
-        created = conn.execute(
-            "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
-            " attachments, metadata, quick_replies, high_priority, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
-             json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
-             int(message.high_priority), now, now)).rowcount == 1
-        if created:
-            conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at) VALUES (?,?,?,1,?)",
-                         (message.id, message.channel, Status.QUEUED.value, now))
-        claimed = lease_seconds is not None and _claim(conn, message.id, lease_seconds)
-        record = _get(conn, message.id)
-        assert record is not None
-        if created:
-            if self._planner is not None:
-                self._notify(conn, [_status_note(record, None, None, None, None, now)])
-            self._signal("queued")
-        return record, created, claimed
+        return await self._call(op)
 
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if wired, final or leased by another worker."""
@@ -600,28 +313,17 @@ class SQLiteStore:
             outcomes = [_store_event(conn, channel, event) for event in result.events]
             record = _full(conn, message_id)
             assert record is not None
-            if self._planner is not None:  # notes cost a read per event: only built when someone is told
-                notes = []
-                if change.applied:
-                    notes.append(_status_note(record, change.previous, None, result.error_code,
-                                              result.error_reason, _ts()))
-                notes.extend(_outcome_notes(conn, channel, outcomes))
-                self._notify(conn, notes)
+            events: list[PlatformEvent] = []
+            if change.applied:
+                assert change.current is not None
+                update = StatusUpdate(channel, change.current, message_id, error_code=result.error_code,
+                                      error_reason=result.error_reason)
+                events.append(_events.status_changed(channel, update, change.previous, change.current, record))
+            events.extend(_events.from_inbound(channel, outcomes, self._reader(conn)))
+            self._plan(conn, events)
             if log is not None:
                 _insert_log(conn, log)
-            return replace(change, record=record)
-
-        return await self._call(op)
-
-    async def pending(self, *, limit: int = 100) -> list[MessageRecord]:
-        """Outgoing messages still to send (queued or errored, not claimed), oldest first."""
-
-        def op(conn: sqlite3.Connection) -> list[MessageRecord]:
-            rows = conn.execute(
-                "SELECT * FROM messages WHERE direction = 'out' AND status IN ('queued', 'errored')"
-                " AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at LIMIT ?",
-                (_ts(), limit)).fetchall()
-            return [_record(r) for r in rows]
+            return replace(change, record=record, platform_events=tuple(events))
 
         return await self._call(op)
 
@@ -681,9 +383,14 @@ class SQLiteStore:
             channel = conn.execute("SELECT channel FROM messages WHERE id = ?", (message_id,)).fetchone()["channel"]
             change = _apply_status(conn, message_id, channel, Status.FAILED, None, error_code, error_reason,
                                    utcnow())
-            if change.applied:
-                self._notify(conn, [_change_note(conn, change, None, error_code, error_reason, _ts())])
-            return change
+            if not change.applied:
+                return change
+            update = StatusUpdate(channel, Status.FAILED, message_id, error_code=error_code, error_reason=error_reason)
+            read = self._reader(conn)
+            events = (_events.status_changed(channel, update, change.previous, Status.FAILED,
+                                             read(message_id) if read else None),)
+            self._plan(conn, events)
+            return replace(change, platform_events=events)
 
         return await self._call(op)
 
@@ -763,9 +470,13 @@ class SQLiteStore:
         """Store every event of one inbound request in one transaction."""
 
         def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
-            outcomes = [_store_event(conn, channel, e, log) for e in events]
-            if self._planner is not None:  # notes cost reads and timestamps: only built when someone is told
-                self._notify(conn, _outcome_notes(conn, channel, outcomes))
+            read = self._reader(conn)
+            outcomes = []
+            for event in events:
+                outcome = _store_event(conn, channel, event, log)
+                made = _events.made_by(channel, outcome, read)
+                outcomes.append(replace(outcome, platform_events=made) if made else outcome)
+            self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
             if log is not None:
                 _insert_log(conn, log)
             return outcomes
@@ -869,13 +580,11 @@ def _apply_status(conn: sqlite3.Connection, message_id: str, channel: str, statu
                   at: datetime) -> StatusChange:
     row = conn.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()
     previous = Status(row["status"])
-    applied = status.rank > previous.rank or (status is Status.ERRORED and previous is Status.ERRORED)
-    # A replayed report (the current status, or an older one already on record) is neither applied nor recorded
-    # twice; errors are the exception: each failed attempt is its own event.
-    duplicate = status is not Status.ERRORED and not applied and (previous is status or conn.execute(
+    applied = _rules.moves(previous, status)
+    seen = not applied and previous is not status and status is not Status.ERRORED and conn.execute(
         "SELECT 1 FROM status_history WHERE message_id = ? AND status = ? LIMIT 1",
-        (message_id, status.value)).fetchone() is not None)
-    if not duplicate:
+        (message_id, status.value)).fetchone() is not None
+    if _rules.recorded(previous, status, applied, seen):
         conn.execute(
             "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code, error_reason,"
             " at) VALUES (?,?,?,?,?,?,?,?)",
@@ -956,43 +665,3 @@ def _insert_log(conn: sqlite3.Connection, log: ChannelLog) -> None:
         " VALUES (?,?,?,?,?,?,?,?)",
         (log.id, log.channel, log.kind, log.message_id, int(bool(log.errors)), log.elapsed_ms, data["created_at"],
          json.dumps(data, ensure_ascii=False)))
-
-
-# -- notifications: what the platform side is told, built inside the storing transaction ----------------
-
-
-def _status_note(record: MessageRecord, previous: Status | None, external_id: str | None, error_code: str | None,
-                 error_reason: str | None, at: str) -> Notification:
-    data = {"id": record.id, "channel": record.channel, "status": record.status,
-            "previous": previous.value if previous else None, "to": record.to, "from": record.from_,
-            "external_id": external_id, "external_ids": record.external_ids, "segments": record.segments,
-            "error_code": error_code, "error_reason": error_reason, "metadata": record.metadata, "at": at}
-    return Notification("message.status_changed", record.channel, record.id, data, at, record)
-
-
-def _change_note(conn: sqlite3.Connection, change: StatusChange, external_id: str | None, error_code: str | None,
-                 error_reason: str | None, at: str) -> Notification:
-    assert change.message_id is not None
-    record = _get(conn, change.message_id)
-    assert record is not None
-    return _status_note(record, change.previous, external_id, error_code, error_reason, at)
-
-
-def _outcome_notes(conn: sqlite3.Connection, channel: str, outcomes: Sequence[InboundOutcome]) -> list[Notification]:
-    """The same events the gateway's broadcast hooks fire for, in the same order."""
-    notes = []
-    for outcome in outcomes:
-        event = outcome.event
-        if isinstance(event, IncomingMessage) and outcome.created:
-            at = _ts(event.received_at)
-            data = {"id": event.id, "channel": channel, "from": event.from_, "to": event.to, "text": event.text,
-                    "attachments": event.attachments, "external_id": event.external_id, "received_at": at}
-            notes.append(Notification("message.received", channel, event.id, data, _ts()))
-        elif isinstance(event, StatusUpdate) and outcome.change and outcome.change.applied:
-            notes.append(_change_note(conn, outcome.change, event.external_id, event.error_code, event.error_reason,
-                                      _ts(event.at)))
-        elif isinstance(event, OptOut):
-            data = {"channel": channel, "address": event.address, "reason": event.reason, "at": _ts(event.at)}
-            notes.append(Notification("contact.opted_out", channel, f"opt-out:{channel}:{event.address}", data,
-                                      _ts(event.at)))
-    return notes

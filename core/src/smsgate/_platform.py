@@ -1,0 +1,65 @@
+"""The platform side of a config: its webhooks and bridges, what each stored event plans for them, and how each
+planned call is delivered.
+
+Stateless: built from the config wherever it is needed (the gateway's planner, the app's bridge routes, the
+outbox dispatcher), it always plans and delivers the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._bridges import RapidProBridge, make_bridges
+from ._config import Config
+from ._events import TYPES, PlatformEvent
+from ._http import HttpClient
+from ._outbox import Deliver, OutboxDispatcher, post, webhook_delivery
+from .store import OutboxItem, OutboxRow, Store
+
+__all__ = ["Platform"]
+
+
+class Platform:
+    """Webhooks and bridges of one config: `plan` for the store, `dispatcher` for `smsgate serve`."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.webhooks = list(config.gateway.webhooks)
+        self.bridges: dict[str, RapidProBridge] = make_bridges(config.bridges)
+
+    def plan(self, event: PlatformEvent) -> list[OutboxItem]:
+        """The calls one stored event makes: every webhook that wants its type, and the bridges concerned."""
+        items = []
+        for hook in self.webhooks:
+            if event.type in (hook.events or TYPES):
+                payload = {"type": event.type, "timestamp": event.at, "data": event.data}
+                items.append(OutboxItem(f"webhook:{hook.url}", event.key, event.type, payload))
+        for bridge in self.bridges.values():
+            items.extend(bridge.plan(event))
+        return items
+
+    def deliveries(self, http: HttpClient) -> dict[str, Deliver]:
+        """What delivers to each target, through the shared HTTP client."""
+        out: dict[str, Deliver] = {f"webhook:{hook.url}": webhook_delivery(http, hook) for hook in self.webhooks}
+        for bridge in self.bridges.values():
+            out[bridge.target] = _bridge_delivery(http, bridge)
+        return out
+
+    def lease_seconds(self) -> float:
+        """How long a dispatcher holds an item: long enough for the slowest receiver to answer, twice."""
+        timeouts = [h.timeout for h in self.webhooks] + [b.timeout for b in self.bridges.values()]
+        return max(timeouts, default=30.0) * 2 + 30
+
+    def dispatcher(self, store: Store, http: HttpClient, **options: Any) -> OutboxDispatcher:
+        """An outbox dispatcher for this config (`options` override its timings, e.g. in tests)."""
+        settings = self.config.gateway
+        defaults: dict[str, Any] = {"lease_seconds": self.lease_seconds(), "retry_max": settings.webhook_retry_max,
+                                    "retention_days": settings.retention_days}
+        return OutboxDispatcher(store, self.deliveries(http), **{**defaults, **options})
+
+
+def _bridge_delivery(http: HttpClient, bridge: RapidProBridge) -> Deliver:
+    async def deliver(row: OutboxRow) -> None:
+        await post(http, bridge.timeout, **bridge.request(row.payload))
+
+    return deliver

@@ -1,0 +1,110 @@
+"""The `Store` protocol: the one seam a storage backend implements (SQLite now, PostgreSQL next).
+
+Every write is durable when its coroutine returns: the gateway answers 2xx only after that. Grouped as
+nyaruka/courier groups its backend, by entity: outgoing messages and their sends, inbound events, channel
+logs, the platform outbox, and upkeep. `smsgate.store.conformance` holds the tests every backend passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from .._channellog import ChannelLog
+from .._models import Event, MessageRecord, OutgoingMessage, SendResult
+from ._records import Added, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    """What the gateway, the worker, the outbox and the CLI need from storage."""
+
+    # -- outgoing messages and their sends ------------------------------------------------------------
+
+    async def add_outgoing(self, message: OutgoingMessage, claim_for: float | None = None) -> Added:
+        """Store a new queued message (a known id: the stored one, not created); claim it if `claim_for`
+        seconds are given, in the same write."""
+
+    async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
+        """Take a queued or errored message for sending; None if it is wired, final or taken by another worker."""
+
+    async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
+        """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
+
+    async def renew(self, message_id: str, lease_seconds: float) -> bool:
+        """Extend a live claim; False when the message is no longer claimed."""
+
+    async def mark_sending(self, message_id: str) -> None:
+        """Record that a request of the current claim is going out (the send is in doubt until its outcome)."""
+
+    async def clear_in_doubt(self, message_id: str) -> None:
+        """Forget that an unclaimed message's last request went out, so it is retried."""
+
+    async def schedule_retry(self, message_id: str, at: datetime) -> None:
+        """Do not attempt an errored message again before `at`."""
+
+    async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
+        """Store a send's outcome, its external ids, its events and its channel log; release the claim."""
+
+    async def fail_message(self, message_id: str, error_code: str, error_reason: str) -> StatusChange:
+        """Make an unclaimed pending message `failed` (the worker gave up); unapplied if it is not pending."""
+
+    # -- inbound ------------------------------------------------------------------------------------------
+
+    async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
+                             ) -> list[InboundOutcome]:
+        """Store every event of one inbound request in one transaction; status lookups only within `channel`."""
+
+    # -- reads --------------------------------------------------------------------------------------------
+
+    async def get_message(self, message_id: str) -> MessageRecord | None:
+        """One message with its status history, or None."""
+
+    async def list_messages(self, *, channel: str | None = None, status: str | None = None,
+                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
+        """Messages newest first, optionally filtered."""
+
+    async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
+        """Stored opt-out events, oldest first."""
+
+    # -- channel logs -------------------------------------------------------------------------------------
+
+    async def add_log(self, log: ChannelLog) -> None:
+        """Store a channel log on its own."""
+
+    async def list_logs(self, *, channel: str | None = None, message_id: str | None = None,
+                        errors_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        """Channel logs newest first (redacted when they were recorded)."""
+
+    # -- the platform outbox ----------------------------------------------------------------------------
+
+    def set_planner(self, planner: OutboxPlanner | None) -> None:
+        """Turn every stored platform event into outbox rows with `planner`, in the event's own transaction."""
+
+    async def outbox_due(self, *, limit: int = 100, lease_seconds: float = 60) -> list[OutboxRow]:
+        """Take the first undelivered item of each (target, key) that is due, oldest first."""
+
+    async def outbox_done(self, item_id: str) -> None:
+        """Mark an outbox item delivered."""
+
+    async def outbox_retry(self, item_id: str, at: datetime, error: str) -> None:
+        """Release an outbox item after a failed delivery; try again at `at`."""
+
+    async def outbox_release(self) -> None:
+        """Release every outbox claim (a starting dispatcher: a dead one's claims are void)."""
+
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+
+    # -- upkeep -------------------------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call `listener("queued")` / `listener("outbox")` when such rows are committed (from any thread)."""
+
+    async def prune(self, before: datetime) -> int:
+        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+
+    async def close(self) -> None:
+        """Finish pending writes and close."""

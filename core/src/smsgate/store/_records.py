@@ -1,0 +1,76 @@
+"""What the store answers: the outcome of each write, and the outbox's items and rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._events import PlatformEvent
+from .._models import Event, MessageRecord, Status
+
+__all__ = ["Added", "InboundOutcome", "OutboxItem", "OutboxPlanner", "OutboxRow", "StatusChange"]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """What applying a status did: the message it hit, its status before and after, and whether it moved."""
+
+    message_id: str | None
+    previous: Status | None
+    current: Status | None
+    applied: bool
+    record: MessageRecord | None = field(default=None, compare=False, repr=False)
+    """The message as stored after the change, with its history, when the store read it anyway."""
+    platform_events: tuple[PlatformEvent, ...] = field(default=(), compare=False, repr=False)
+    """What the platform hears about this write (webhooks were planned from these; hooks fire from them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundOutcome:
+    """The stored result of one inbound event: new or a duplicate, or the status change it caused."""
+
+    event: Event
+    created: bool = True
+    change: StatusChange | None = None
+    platform_events: tuple[PlatformEvent, ...] = field(default=(), compare=False, repr=False)
+    """What the platform hears about this event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """An outgoing message written (or found): the stored record, whether it is new, whether it was claimed."""
+
+    record: MessageRecord
+    created: bool
+    claimed: bool = False
+    platform_events: tuple[PlatformEvent, ...] = field(default=(), compare=False, repr=False)
+    """`queued`, when the message is new."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One delivery a planner wants: to `target`, in order with the other items of the same `key`."""
+
+    target: str
+    key: str
+    type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A stored outbox item taken for delivery: its stable id (the webhook-id) and attempt count."""
+
+    id: str
+    seq: int
+    target: str
+    key: str
+    type: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: str
+
+
+OutboxPlanner = Callable[[PlatformEvent], Sequence[OutboxItem]]
+"""Turns one platform event into outbox items; called inside the transaction that stores the event."""
