@@ -207,13 +207,13 @@ def test_an_unconfigured_target_keeps_its_items(hooked):
 
 
 @pytest.mark.parametrize(("data", "fragments"), [
-    ({"gateway": {"webhooks": [{"url": "ftp://x", "secret": "s"}]}}, ["gateway.webhooks.0.url", "http://"]),
-    ({"gateway": {"webhooks": [{"url": HOOK}]}}, ["gateway.webhooks.0.secret", "Field required"]),
-    ({"gateway": {"webhooks": [{"url": HOOK, "secret": ""}]}}, ["gateway.webhooks.0.secret", "empty"]),
-    ({"gateway": {"webhooks": [{"url": HOOK, "secret": "whsec_%%%"}]}}, ["gateway.webhooks.0.secret", "base64"]),
+    ({"gateway": {"webhooks": [{"url": "ftp://x", "secret": "s"}]}}, ["gateway.webhooks[0].url", "http://"]),
+    ({"gateway": {"webhooks": [{"url": HOOK}]}}, ["gateway.webhooks[0].secret", "Field required"]),
+    ({"gateway": {"webhooks": [{"url": HOOK, "secret": ""}]}}, ["gateway.webhooks[0].secret", "empty"]),
+    ({"gateway": {"webhooks": [{"url": HOOK, "secret": "whsec_%%%"}]}}, ["gateway.webhooks[0].secret", "base64"]),
     ({"gateway": {"webhooks": [{"url": HOOK, "secret": "s", "events": ["sms.sent"]}]}},
-     ["gateway.webhooks.0.events.0", "message.received"]),
-    ({"gateway": {"webhooks": [{"url": HOOK, "secret": "s", "retries": 3}]}}, ["gateway.webhooks.0.retries"]),
+     ["gateway.webhooks[0].events[0]", "message.received"]),
+    ({"gateway": {"webhooks": [{"url": HOOK, "secret": "s", "retries": 3}]}}, ["gateway.webhooks[0].retries"]),
     ({"webhooks": [{"url": HOOK, "secret": "s"}]}, ["cfg.toml", "[[gateway.webhooks]]"]),
 ])
 def test_bad_webhook_config_names_the_field(data, fragments):

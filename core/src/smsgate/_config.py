@@ -244,7 +244,11 @@ def default_config_path() -> Path:
 
 
 def _loc(error: Any) -> str:
-    return ".".join(str(p) for p in error["loc"]) or "(top level)"
+    # list items as TOML readers and `${NAME}` errors name them: `webhooks[0].secret`, not `webhooks.0.secret`
+    out = ""
+    for part in error["loc"]:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out or "(top level)"
 
 
 def load_config(path: str | Path | None = None, adapters: dict[str, type[Adapter]] | None = None,
