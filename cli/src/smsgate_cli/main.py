@@ -113,7 +113,10 @@ def adapters(as_json: JsonOption = False) -> None:
             _print_json({"adapters": items, "failed": [dataclasses.asdict(f) for f in failures]})
             return
         if not items:
-            typer.echo("no adapters installed (pip install smsgate-http, smsgate-kannel or smsgate-twilio)")
+            from smsgate.plugins import loading_note
+
+            typer.echo(f"no adapters loaded ({loading_note()})" if loading_note() else
+                       "no adapters installed (pip install smsgate-http, smsgate-kannel or smsgate-twilio)")
         else:
             _table("adapters", ["name", "distribution", "version", "routes"],
                    [[i["name"], i["distribution"], i["version"],

@@ -315,11 +315,13 @@ def config_from_dict(data: dict[str, Any], adapters: dict[str, type[Adapter]] | 
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(first["msg"], file=file, field="gateway." + _loc(first)) from None
+    note = ""
     if adapters is None:
-        from .plugins import get_adapters
+        from .plugins import get_adapters, loading_note
 
         adapters = {name: info.adapter for name, info in get_adapters().items()}
-    channels = {name: _channel(name, raw, adapters, file) for name, raw in root.channels.items()}
+        note = loading_note()
+    channels = {name: _channel(name, raw, adapters, file, note) for name, raw in root.channels.items()}
     bridges = {name: _bridge(name, raw, channels, file) for name, raw in root.bridges.items()}
     return Config(gateway=gateway, channels=channels, bridges=bridges)
 
@@ -339,7 +341,7 @@ def _bridge(name: str, raw: Any, channels: dict[str, Channel], file: str) -> Bri
     return bridge
 
 
-def _channel(name: str, raw: Any, adapters: dict[str, type[Adapter]], file: str) -> Channel:
+def _channel(name: str, raw: Any, adapters: dict[str, type[Adapter]], file: str, note: str = "") -> Channel:
     if not isinstance(raw, dict):
         raise ConfigError("must be a table", file=file, channel=name)
     adapter_name = raw.get("adapter")
@@ -347,9 +349,11 @@ def _channel(name: str, raw: Any, adapters: dict[str, type[Adapter]], file: str)
         raise ConfigError("field required", file=file, channel=name, field="adapter")
     adapter_cls = adapters.get(str(adapter_name))
     if adapter_cls is None:
-        known = ", ".join(sorted(adapters)) or "none installed"
-        raise ConfigError(f"unknown adapter {adapter_name!r} (installed: {known})", file=file, channel=name,
-                          field="adapter")
+        known = ", ".join(sorted(adapters))
+        # with SMSGATE_LOAD_PLUGINS set, "none installed" would send the user to pip for what is only switched off
+        why = (f"({note})" if not known else f"(installed: {known}; {note})") if note else \
+            f"(installed: {known or 'none installed'})"
+        raise ConfigError(f"unknown adapter {adapter_name!r} {why}", file=file, channel=name, field="adapter")
     try:
         settings = adapter_cls.settings_model.model_validate(raw)
     except ValidationError as exc:
