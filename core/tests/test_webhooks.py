@@ -284,7 +284,9 @@ def test_cli_outbox_lists_unacknowledged_calls(tmp_path):
     listed = runner.invoke(app, ["--config", str(config), "outbox", "--json"])
     assert listed.exit_code == 0, listed.output
     items = json.loads(listed.stdout)
-    assert [i["type"] for i in items] == ["message.status_changed", "message.status_changed"]  # queued, errored
+    # queued, errored, then failed: a command-line send is not retried later
+    assert [i["payload"]["data"]["status"] for i in items] == ["queued", "errored", "failed"], items
+    assert {i["type"] for i in items} == {"message.status_changed"}
     assert {i["target"] for i in items} == {"webhook:http://127.0.0.1:9/hooks"}
     assert not any(i["done_at"] for i in items)
     one = runner.invoke(app, ["--config", str(config), "outbox", "--all", "--limit", "1", "--json"])
