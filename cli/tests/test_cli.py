@@ -161,5 +161,5 @@ def test_listings_keep_ids_whole_and_fit_80_columns_in_a_pipe(setup):
     assert all(len(line) <= 80 for line in lines), lines
     assert lines[3] == "    to +250788123123: hello" and lines[1].endswith("...")  # newest first
     shown = smsgate("--config", str(config), "show", ids[0]).stdout.splitlines()
-    assert shown[0].startswith(ids[0]) and all(len(line) <= 80 for line in shown[4:]), shown
+    assert shown[0] == f"{ids[0]}  out  ex" and all(len(line) <= 80 for line in shown), shown
     assert [line.split()[2] for line in shown if line.startswith("20")] == ["queued", "wired"]

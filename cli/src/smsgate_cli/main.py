@@ -169,10 +169,12 @@ def check(config: ConfigOption = None) -> None:
     def run() -> None:
         cfg = load(config)
         where = cfg.path or "(no file: embedded defaults)"
-        typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s), database {cfg.gateway.database}, "
-                   f"public URL {cfg.gateway.base_url()}")
+        typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s)")
+        typer.echo(f"  database {cfg.gateway.database}")
+        typer.echo(f"  public URL {cfg.gateway.base_url()}")
         for name, channel in cfg.channels.items():
-            typer.echo(f"  {name}: adapter {channel.settings.adapter}, address {channel.settings.address or '-'}")
+            typer.echo(f"  channel {name}: adapter {channel.settings.adapter}, "
+                       f"address {channel.settings.address or '-'}")
 
     guarded(run)
 
@@ -401,7 +403,8 @@ def show(
     if as_json:
         _print_json(record.as_dict())
         return
-    typer.echo(f"{record.id}  {record.direction} via {record.channel}  {record.from_} -> {record.to}")
+    typer.echo(f"{record.id}  {record.direction}  {record.channel}")
+    typer.echo(f"from {record.from_} to {record.to}")
     typer.echo(f"status {record.status}, {record.attempts} attempt(s), {record.segments} segment(s), "
                f"external ids {', '.join(record.external_ids) or '-'}")
     if record.error_code:
