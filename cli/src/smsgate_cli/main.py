@@ -27,7 +27,7 @@ _state: dict[str, Any] = {"debug": False, "config": None, "strict": False}
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $SMSGATE_CONFIG "
                                                                           "or ./smsgate.toml).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
 @app.callback()
@@ -191,8 +191,7 @@ def send(
 ) -> None:
     """Send one message now (a test send); exit 0 only when the aggregator accepted it, else it is failed for good.
 
-    Unlike a message queued through the API, a send from here is never retried later by `smsgate serve`: when
-    this attempt ends in an error the message is recorded as failed; `smsgate resend ID` sends it again.
+    Never retried later by `smsgate serve`, unlike API sends: `smsgate resend ID` sends a failed one again.
     """
     import uuid
 
@@ -276,7 +275,7 @@ def resend(
 ) -> None:
     """Send a failed message again now, as a new message (`resend_of` names the original); exit 0 when accepted.
 
-    Like `send`, a test send: if this attempt errors, the copy is failed too and nothing retries it later.
+    Like `send`, a test send: if this attempt fails, the copy is failed too and nothing retries it later.
     """
 
     def run() -> Any:
