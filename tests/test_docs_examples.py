@@ -72,7 +72,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, list[str]]] = {
                         '-d \'{"id": "2b2ab2a0-3cda-4f4e-9c3c-7b8f4a1f0d55", "text": "Love is patient.", '
                         '"to": "+250788123123", "to_no_plus": "250788123123", "from": "+5582999489287", '
                         '"from_no_plus": "5582999489287", "channel": "c4e0b1f5"}\''): (
-        0, ['"id":"2b2ab2a0-3cda-4f4e-9c3c-7b8f4a1f0d55"', '"status":"queued"', '"duplicate":false']),
+        0, ['"rapidpro_id":"2b2ab2a0-3cda-4f4e-9c3c-7b8f4a1f0d55"', '"status":"queued"', '"duplicate":false']),
     # the message above is still the worker's to retry (errored or queued), so both refuse with the reason
     ("docs/gateway.md", f"smsgate resend {ID}"): (1, [f"error: message {ID} is ", "only failed messages are resent"]),
     ("docs/gateway.md", f"curl -X POST http://127.0.0.1:8080/api/v1/messages/{ID}/resend "
