@@ -146,7 +146,7 @@ def profiles() -> list[Profile]:
             ]
         else:
             guesses = []
-            if name == "kannel":  # tests/peers.py's Kannel set-up (docs: /work/shared/reference/kannel.md)
+            if name == "kannel":  # tests/peers.py's Kannel set-up (tests/PEERS.md)
                 guesses.append({"send_url": "http://127.0.0.1:13013/cgi-bin/sendsms", "username": "gate",
                                 "password": "fuzz-kannel-password-1", "address": "2020", "country": "RW"})
             guesses += [{"country": "RW", **_generic_settings(info.adapter)}, _generic_settings(info.adapter)]

@@ -38,7 +38,6 @@ from typing import Any, Self
 
 __all__ = [
     "REPO_ROOT",
-    "SHARED_DIR",
     "TWILIO_SPEC",
     "PRISM_BIN",
     "PeerStartError",
@@ -53,9 +52,8 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# CI places the shared folder beside the repo clone (../shared); overridable.
-SHARED_DIR = Path(os.environ.get("SMSGATE_SHARED_DIR", str(REPO_ROOT.parent / "shared")))
-TWILIO_SPEC = SHARED_DIR / "contracts" / "twilio_api_v2010_messages.json"
+# Twilio's Messages contract, vendored with its source and licence (adapters/twilio/contract/README.md)
+TWILIO_SPEC = REPO_ROOT / "adapters" / "twilio" / "contract" / "twilio_api_v2010_messages.json"
 PRISM_BIN = REPO_ROOT / "tools" / "prism" / "node_modules" / ".bin" / "prism"
 
 BEARERBOX = os.environ.get("SMSGATE_BEARERBOX", "/usr/sbin/bearerbox")
@@ -427,7 +425,7 @@ class Prism(_Peer):
         if not self.prism_bin.exists():
             raise PeerStartError(f"Prism: {self.prism_bin} not found; run .ci/install-peers")
         if not self.spec_path.exists():
-            raise PeerStartError(f"Prism: spec {self.spec_path} not found (SMSGATE_SHARED_DIR={SHARED_DIR})")
+            raise PeerStartError(f"Prism: spec {self.spec_path} not found")
         deadline = time.monotonic() + self.startup_timeout
         self._spawn(
             "prism",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 import threading
@@ -287,9 +289,15 @@ def _messages_url(p: Prism) -> str:
     return f"{p.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 
 
-def test_prism_default_spec_is_beside_the_repo() -> None:
-    assert TWILIO_SPEC.exists(), TWILIO_SPEC
-    assert TWILIO_SPEC.parent.parent.parent == Path(__file__).resolve().parent.parent.parent
+def test_prism_default_spec_is_vendored_with_its_source_noted() -> None:
+    root = Path(__file__).resolve().parent.parent
+    assert TWILIO_SPEC.is_relative_to(root) and TWILIO_SPEC.exists(), TWILIO_SPEC
+    spec = json.loads(TWILIO_SPEC.read_text())
+    assert "/2010-04-01/Accounts/{AccountSid}/Messages.json" in spec["paths"]
+    # the README beside it names the source commit and licence of exactly this file
+    notes = (TWILIO_SPEC.parent / "README.md").read_text()
+    assert hashlib.sha256(TWILIO_SPEC.read_bytes()).hexdigest() in notes
+    assert "twilio/twilio-oai" in notes and "Apache License\n" in (TWILIO_SPEC.parent / "LICENSE").read_text()
 
 
 def test_prism_valid_create_201(prism: Prism) -> None:

@@ -78,21 +78,23 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
     assert load_config(None, ADAPTERS).gateway.port == 9200
 
 
-@pytest.mark.parametrize(("text", "fragments"), [
-    ("[gateway\nport = 1", ["smsgate.toml", "not valid TOML"]),
-    ("[gateway]\nport = 'x'", ["smsgate.toml", "gateway.port"]),
-    ("[gateway]\nportt = 1", ["smsgate.toml", "gateway.portt", "Extra inputs"]),
-    ('[channels.kn1]\naddress = "1"', ["smsgate.toml", "channels.kn1", "adapter", "field required"]),
-    ('[channels.kn1]\nadapter = "nope"', ["channels.kn1", "adapter", "unknown adapter 'nope'", "toy"]),
-    ('[channels.kn1]\nadapter = "toy"\ntps = -1', ["channels.kn1", "tps", "greater than 0"]),
-    ('[channels.kn1]\nadapter = "toy"\ncountry = "Rwanda"', ["channels.kn1", "country", "alpha-2"]),
-    ('[channels.kn1]\nadapter = "toy"\npasword = "x"', ["channels.kn1", "pasword", "Extra inputs"]),
-    ("[channel.kn1]\nadapter = 'toy'", ["smsgate.toml", "unknown table(s) channel"]),
+@pytest.mark.parametrize(("text", "start", "fragments"), [
+    ("[gateway\nport = 1", "", ["not valid TOML"]),
+    ("[gateway]\nport = 'x'", "gateway.port: ", []),
+    ("[gateway]\nportt = 1", "gateway.portt: ", ["Extra inputs"]),
+    ('[channels.kn1]\naddress = "1"', "channels.kn1.adapter: ", ["field required"]),
+    ('[channels.kn1]\nadapter = "nope"', "channels.kn1.adapter: ", ["unknown adapter 'nope'", "toy"]),
+    ('[channels.kn1]\nadapter = "toy"\ntps = -1', "channels.kn1.tps: ", ["greater than 0"]),
+    ('[channels.kn1]\nadapter = "toy"\ncountry = "Rwanda"', "channels.kn1.country: ", ["alpha-2"]),
+    ('[channels.kn1]\nadapter = "toy"\npasword = "x"', "channels.kn1.pasword: ", ["Extra inputs"]),
+    ("[channel.kn1]\nadapter = 'toy'", "", ["unknown table(s) channel"]),
 ])
-def test_bad_config_names_file_channel_and_field(tmp_path, text, fragments):
+def test_bad_config_names_file_channel_and_field(tmp_path, text, start, fragments):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_config(path, ADAPTERS)
+    # one style: `file: dotted.key: reason`, the key written as it is in TOML
+    assert str(info.value).startswith(f"{path}: {start}"), str(info.value)
     for fragment in fragments:
         assert fragment in str(info.value)
 

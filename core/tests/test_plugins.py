@@ -87,6 +87,33 @@ def test_load_plugins_restricts_and_empty_disables(site):
     assert none == {"adapters": {}, "failures": []}
 
 
+def cli(site, *args, **env):
+    import os
+
+    full_env = {**os.environ, "PYTHONPATH": str(site), **env}
+    for key in ("SMSGATE_LOAD_PLUGINS", "SMSGATE_STRICT_PLUGINS", "SMSGATE_BLOCK_PLUGINS", "SMSGATE_CONFIG"):
+        if key not in env:
+            full_env.pop(key, None)
+    code = "from smsgate_cli.main import main; import sys; sys.argv[0] = 'smsgate'; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=full_env,
+                          timeout=60)
+
+
+def test_disabled_plugins_are_named_as_such_not_as_missing(site):
+    config = site / "smsgate.toml"
+    config.write_text('[channels.kn]\nadapter = "good"\n')
+    listed = cli(site, "adapters", SMSGATE_LOAD_PLUGINS="")
+    assert (listed.returncode, listed.stdout) == (
+        0, "no adapters loaded (plugins are disabled: SMSGATE_LOAD_PLUGINS is set and empty)\n")
+    checked = cli(site, "--config", str(config), "check", SMSGATE_LOAD_PLUGINS="")
+    assert (checked.returncode, checked.stderr) == (2, f"error: {config}: channels.kn.adapter: unknown adapter "
+                                                       "'good' (plugins are disabled: SMSGATE_LOAD_PLUGINS is set "
+                                                       "and empty)\n")
+    blocked = cli(site, "--config", str(config), "check", SMSGATE_BLOCK_PLUGINS="good,broken")
+    assert blocked.returncode == 2 and "unknown adapter 'good'" in blocked.stderr
+    assert blocked.stderr.endswith("; SMSGATE_BLOCK_PLUGINS=good,broken skips those)\n")
+
+
 def test_block_plugins(site):
     data = json.loads(run(site, LIST, SMSGATE_BLOCK_PLUGINS="broken").stdout)
     assert "good" in data["adapters"] and data["failures"] == []

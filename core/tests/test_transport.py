@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from smsgate.host import AiohttpTransport
+from smsgate.host import AiohttpTransport, transport_error_reason
 
 ANSWER = (b"HTTP/1.1 202 Accepted for delivery\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
           b"Set-Cookie: b=2\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
@@ -146,8 +146,10 @@ def test_tls_verifies_with_a_ca_bundle_and_refuses_an_unknown_certificate(certif
         trusted = ssl.create_default_context(cafile=str(cert))
         assert _exchange(backend, url, verify=trusted, method="POST", data={"a": "b"}).status_code == 202
         assert _exchange(backend, url, verify=False, method="GET").status_code == 202
-        with pytest.raises(httpx.ConnectError):  # "cannot reach": nothing was sent, safe to retry elsewhere
+        with pytest.raises(httpx.ConnectError) as refused:  # nothing was sent: safe to retry elsewhere
             _exchange(backend, url, method="GET")
+        assert transport_error_reason(refused.value, httpx.URL(url)) == (
+            f"cannot connect to 127.0.0.1:{server.port} (TLS certificate not trusted: self-signed certificate)")
     finally:
         server.close()
     assert len(server.requests) == 2

@@ -200,13 +200,13 @@ def test_an_unconfigured_target_keeps_its_items(hooked):
 
 
 @pytest.mark.parametrize(("data", "fragments"), [
-    ({"gateway": {"webhooks": [{"url": "ftp://x", "secret": "s"}]}}, ["gateway.webhooks.0.url", "http://"]),
-    ({"gateway": {"webhooks": [{"url": HOOK}]}}, ["gateway.webhooks.0.secret", "Field required"]),
-    ({"gateway": {"webhooks": [{"url": HOOK, "secret": ""}]}}, ["gateway.webhooks.0.secret", "empty"]),
-    ({"gateway": {"webhooks": [{"url": HOOK, "secret": "whsec_%%%"}]}}, ["gateway.webhooks.0.secret", "base64"]),
+    ({"gateway": {"webhooks": [{"url": "ftp://x", "secret": "s"}]}}, ["gateway.webhooks[0].url", "http://"]),
+    ({"gateway": {"webhooks": [{"url": HOOK}]}}, ["gateway.webhooks[0].secret", "Field required"]),
+    ({"gateway": {"webhooks": [{"url": HOOK, "secret": ""}]}}, ["gateway.webhooks[0].secret", "empty"]),
+    ({"gateway": {"webhooks": [{"url": HOOK, "secret": "whsec_%%%"}]}}, ["gateway.webhooks[0].secret", "base64"]),
     ({"gateway": {"webhooks": [{"url": HOOK, "secret": "s", "events": ["sms.sent"]}]}},
-     ["gateway.webhooks.0.events.0", "message.received"]),
-    ({"gateway": {"webhooks": [{"url": HOOK, "secret": "s", "retries": 3}]}}, ["gateway.webhooks.0.retries"]),
+     ["gateway.webhooks[0].events[0]", "message.received"]),
+    ({"gateway": {"webhooks": [{"url": HOOK, "secret": "s", "retries": 3}]}}, ["gateway.webhooks[0].retries"]),
     ({"webhooks": [{"url": HOOK, "secret": "s"}]}, ["cfg.toml", "[[gateway.webhooks]]"]),
 ])
 def test_bad_webhook_config_names_the_field(data, fragments):
@@ -277,7 +277,9 @@ def test_cli_outbox_lists_unacknowledged_calls(tmp_path):
     listed = runner.invoke(app, ["--config", str(config), "outbox", "--json"])
     assert listed.exit_code == 0, listed.output
     items = json.loads(listed.stdout)
-    assert [i["type"] for i in items] == ["message.status_changed", "message.status_changed"]  # queued, errored
+    # queued, errored, then failed: a command-line send is not retried later
+    assert [i["payload"]["data"]["status"] for i in items] == ["queued", "errored", "failed"], items
+    assert {i["type"] for i in items} == {"message.status_changed"}
     assert {i["target"] for i in items} == {"webhook:http://127.0.0.1:9/hooks"}
     assert not any(i["done_at"] for i in items)
     one = runner.invoke(app, ["--config", str(config), "outbox", "--all", "--limit", "1", "--json"])

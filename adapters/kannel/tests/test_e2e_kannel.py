@@ -243,8 +243,10 @@ def test_wrong_password_fails_with_kannels_reason(setup, tmp_path):
     message_id = str(uuid.uuid4())
     done = subprocess.run([str(CLI), "--config", str(config), "send", "x", "--channel", "kn", "--to", PHONE,
                            "--id", message_id], capture_output=True, text=True, timeout=60, env=CLEAN_ENV)
-    assert done.returncode == 1
-    assert done.stdout.startswith("failed") and "Authorization failed for sendsms" in done.stderr
+    assert done.returncode == 1 and done.stdout == ""
+    [line] = done.stderr.splitlines()  # one line: what failed and how to send it again
+    assert line.startswith("error: failed, not retried: ") and "Authorization failed for sendsms" in line
+    assert line.endswith(f"to send it again: smsgate resend {message_id}")
     logs = subprocess.run([str(CLI), "--config", str(config), "logs", "--message", message_id, "--json"],
                           capture_output=True, text=True, timeout=60, env=CLEAN_ENV)
     assert "Authorization failed for sendsms" in logs.stdout and "**********" in logs.stdout

@@ -1,6 +1,7 @@
 """`smsgate`: list adapters, check the config, send, serve the gateway, show messages and logs.
 
-User errors print one line and exit non-zero; `--debug` shows the traceback instead.
+User errors print one line and exit non-zero (2 for usage and config errors); `--debug` shows the traceback
+instead. A `send` or `resend` from here is a test send: its outcome is final, never retried later by a gateway.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,7 +27,7 @@ _state: dict[str, Any] = {"debug": False, "config": None, "strict": False}
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $SMSGATE_CONFIG "
                                                                           "or ./smsgate.toml).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
 @app.callback()
@@ -74,25 +76,57 @@ def guarded(fn: Callable[[], T]) -> T:
 def load(config: Path | None = None) -> Any:
     """Load the config named by --config (the command's or the global one), $SMSGATE_CONFIG or ./smsgate.toml."""
     from smsgate.host import installed_adapters, load_config, load_plugins
+    from smsgate.plugins import loading_note
 
     load_plugins(strict=_state["strict"] or None)
-    return load_config(config or _state["config"], installed_adapters())
+    return load_config(config or _state["config"], installed_adapters(), why_missing=loading_note())
 
 
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+def _table(title: str, columns: list[str], rows: list[list[Any]], *, text: tuple[str, ...] = ()) -> None:
+    """Print a table whose cells never wrap, except the free-text `text` columns (at words, 38 wide at most).
+
+    Ids, times and statuses stay whole so they can be copied; columns empty in every row are left out. Off a
+    terminal (a pipe, a file, CI) rich would squeeze everything into 80 columns and fold ids mid-way: there the
+    table gets the width it needs instead.
+    """
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+    if not rows:
+        typer.echo(f"{title}: none")
+        return
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    keep = [i for i, _ in enumerate(columns) if any(row[i] for row in cells)]
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for i in keep:
+        if columns[i] in text:
+            table.add_column(columns[i], overflow="fold", max_width=38)
+        else:
+            table.add_column(columns[i], no_wrap=True, min_width=max([len(columns[i])] + [len(r[i]) for r in cells]))
+    for row in cells:
+        table.add_row(*(row[i] for i in keep))
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, Console(width=1000).measure(table).maximum))
+    with console.capture() as captured:
+        console.print(table)
+    typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))  # no padding to the width
+
+
+def _one_line(text: str) -> str:
+    """`text` with every run of whitespace, newlines included, made one space."""
+    return " ".join(text.split())
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` on one line, cut to `width` characters with `...`."""
+    text = _one_line(text)
+    return text if len(text) <= width else text[:max(width - 3, 0)] + "..."
 
 
 @app.command()
@@ -112,11 +146,15 @@ def adapters(as_json: JsonOption = False) -> None:
             _print_json({"adapters": items, "failed": [dataclasses.asdict(f) for f in failures]})
             return
         if not items:
-            typer.echo("no adapters installed (pip install smsgate-http, smsgate-kannel or smsgate-twilio)")
+            from smsgate.plugins import loading_note
+
+            typer.echo(f"no adapters loaded ({loading_note()})" if loading_note() else
+                       "no adapters installed (pip install smsgate-http, smsgate-kannel or smsgate-twilio)")
         else:
             _table("adapters", ["name", "distribution", "version", "routes"],
                    [[i["name"], i["distribution"], i["version"],
-                     ", ".join(f"{a} ({'/'.join(m)})" for a, m in i["routes"].items())] for i in items])
+                     ", ".join(f"{a} ({'/'.join(m)})" for a, m in i["routes"].items())] for i in items],
+                   text=("routes",))
         for failure in failures:
             typer.echo(f"warning: plugin {failure.name!r} ({failure.distribution}) failed to load: {failure.error}",
                        err=True)
@@ -131,17 +169,19 @@ def check(config: ConfigOption = None) -> None:
     def run() -> None:
         cfg = load(config)
         where = cfg.path or "(no file: embedded defaults)"
-        typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s), database {cfg.gateway.database}, "
-                   f"public URL {cfg.gateway.base_url()}")
+        typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s)")
+        typer.echo(f"  database {cfg.gateway.database}")
+        typer.echo(f"  public URL {cfg.gateway.base_url()}")
         for name, channel in cfg.channels.items():
-            typer.echo(f"  {name}: adapter {channel.settings.adapter}, address {channel.settings.address or '-'}")
+            typer.echo(f"  channel {name}: adapter {channel.settings.adapter}, "
+                       f"address {channel.settings.address or '-'}")
 
     guarded(run)
 
 
 @app.command()
 def send(
-    text: Annotated[str, typer.Argument(help="The message text.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The message text.")],
     channel: Annotated[str, typer.Option("--channel", help="Channel name from the config.")],
     to: Annotated[str, typer.Option("--to", help="Recipient (E.164, or local to the channel's country).")],
     message_id: Annotated[str | None, typer.Option("--id", help="Message UUID; the same id is sent once.")] = None,
@@ -149,14 +189,17 @@ def send(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Send one message now through the channel's adapter; exit 0 only when the aggregator accepted it."""
+    """Send one message now (a test send); exit 0 only when the aggregator accepted it, else it is failed for good.
+
+    Never retried later by `smsgate serve`, unlike API sends: `smsgate resend ID` sends a failed one again.
+    """
     import uuid
 
     if message_id is not None:
         try:
             message_id = str(uuid.UUID(message_id))
         except ValueError:
-            raise fail(f"--id must be a UUID, got {message_id!r}", 2) from None
+            raise fail(f"--id must be a UUID such as {uuid.uuid4()}, got {message_id!r}", 2) from None
 
     def run() -> Any:
         from smsgate.host import open_gateway
@@ -169,35 +212,71 @@ def send(
                 if message_id:
                     fields["id"] = message_id
                 message = await gateway.prepare(channel, to, text, **fields)
-                return await gateway.send(message)
+                return await _final(gateway, await gateway.send(message))
 
         return asyncio.run(go())
 
     _report_send(guarded(run), as_json, "already known: not sent again")
 
 
-def _report_send(outcome: Any, as_json: bool, not_sent_note: str, detail: str = "") -> None:
-    """Print a send's outcome (JSON or one line, the error on stderr); exit 1 unless the aggregator accepted it."""
+# Kept with the error in the message's history, so `smsgate show` says why nothing retried it.
+CLI_NOT_RETRIED = "sent from the command line, which does not retry"
+
+
+async def _final(gateway: Any, outcome: Any) -> Any:
+    """Make the CLI's own attempt final: an `errored` message it just tried is failed with its error recorded.
+
+    Left errored, the running (or next) `smsgate serve` would send it later, after the user saw it fail and maybe
+    sent it again: two SMS. `gateway.fail` only takes a message nobody holds, so if a gateway's worker claimed it
+    in the meantime it stays with that worker, and the report says so.
+    """
+    record = outcome.message
+    if not outcome.sent or record.status != "errored":
+        return outcome
+    reason = f"{record.error_reason}; {CLI_NOT_RETRIED}" if record.error_reason else CLI_NOT_RETRIED
+    change = await gateway.fail(record.id, record.error_code or "errored", reason)
+    if not change.applied:
+        return outcome
+    stored = await gateway.store.get_message(record.id)
+    return dataclasses.replace(outcome, message=stored)
+
+
+def _report_send(outcome: Any, as_json: bool, not_sent_note: str, resend_of: str | None = None) -> None:
+    """Print a send's outcome: JSON, or one line (stdout when accepted, else `error: ...` on stderr); exit 1
+    unless the aggregator accepted it."""
     record = outcome.message
     if as_json:
         _print_json({**record.as_dict(), "sent_now": outcome.sent})
-    else:
+    elif outcome.ok:
+        detail = f" (resend of {resend_of})" if resend_of else ""
         note = "" if outcome.sent else f" ({not_sent_note})"
         typer.echo(f"{record.status}{note}: id {record.id}{detail} to {record.to} via {record.channel}, "
                    f"{record.segments} segment(s), external ids {', '.join(record.external_ids) or '-'}")
-        if record.error_code:
-            typer.echo(f"error: {record.error_code}: {record.error_reason}", err=True)
+    else:
+        reason = (record.error_reason or "").removesuffix(f"; {CLI_NOT_RETRIED}") or "no reason recorded"
+        if record.status == "failed":
+            what = "failed, not retried" if outcome.sent else "failed earlier, not sent again"
+            then = f"to send it again: smsgate resend {record.id}"
+        elif outcome.sent:  # errored, and a running gateway took it before it could be failed
+            what, then = record.status, f"a running smsgate serve took message {record.id} over and retries it"
+        else:  # queued or errored through the API or by an earlier gateway, and held by a gateway now
+            what, then = f"{record.status}, not sent now", f"smsgate serve sends message {record.id}"
+            reason = record.error_reason or "waiting for the gateway's send worker"
+        typer.echo(f"error: {what}: {reason}; {then}", err=True)
     if not outcome.ok:
         raise typer.Exit(1)
 
 
 @app.command()
 def resend(
-    message_id: Annotated[str, typer.Argument(help="Id of the failed outgoing message.")],
+    message_id: Annotated[str, typer.Argument(metavar="ID", help="Id of the failed outgoing message.")],
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Send a failed message again now, as a new message (`resend_of` names the original); exit 0 when accepted."""
+    """Send a failed message again now, as a new message (`resend_of` names the original); exit 0 when accepted.
+
+    Like `send`, a test send: if this attempt fails, the copy is failed too and nothing retries it later.
+    """
 
     def run() -> Any:
         from smsgate import MessageInvalid
@@ -213,11 +292,11 @@ def resend(
                     raise fail(f"no message with id {message_id!r} in {cfg.gateway.database}") from None
                 except MessageInvalid as exc:
                     raise fail(exc.reason) from None
-                return await gateway.send(message)
+                return await _final(gateway, await gateway.send(message))
 
         return asyncio.run(go())
 
-    _report_send(guarded(run), as_json, "resent before: not sent again", f" (resend of {message_id})")
+    _report_send(guarded(run), as_json, "resent before: not sent again", message_id)
 
 
 @app.command()
@@ -272,9 +351,14 @@ def messages(
     if as_json:
         _print_json([r.as_dict() for r in records])
         return
-    _table("messages", ["created", "dir", "channel", "from", "to", "status", "text", "id"],
-           [[r.created_at[:19], r.direction, r.channel, r.from_, r.to, r.status,
-             r.text if len(r.text) <= 60 else r.text[:57] + "...", r.id] for r in records])
+    if not records:
+        typer.echo("no messages")
+    # two lines a message, not a table: a whole id, its time and status, then who and what, fit in 80 columns
+    width = max(shutil.get_terminal_size().columns, 80)
+    for r in records:
+        typer.echo(f"{r.id}  {_when(r.created_at)}  {r.direction:<3}  {r.status:<9}  {r.channel}")
+        contact = f"to {r.to}" if r.direction == "out" else f"from {r.from_}"
+        typer.echo("    " + _fit(f"{contact}: {r.text}", width - 4))
 
 
 @app.command()
@@ -308,7 +392,7 @@ def logs(
 
 @app.command()
 def show(
-    message_id: Annotated[str, typer.Argument(help="The message id.")],
+    message_id: Annotated[str, typer.Argument(metavar="ID", help="The message id.")],
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -319,15 +403,19 @@ def show(
     if as_json:
         _print_json(record.as_dict())
         return
-    typer.echo(f"{record.id}  {record.direction} via {record.channel}  {record.from_} -> {record.to}")
+    typer.echo(f"{record.id}  {record.direction}  {record.channel}")
+    typer.echo(f"from {record.from_} to {record.to}")
     typer.echo(f"status {record.status}, {record.attempts} attempt(s), {record.segments} segment(s), "
                f"external ids {', '.join(record.external_ids) or '-'}")
     if record.error_code:
         typer.echo(f"error {record.error_code}: {record.error_reason}")
     typer.echo(f"text: {record.text}")
     _table("history", ["at", "status", "applied", "external id", "error"],
-           [[h["at"][:23], h["status"], "yes" if h["applied"] else "no (older or repeated)", h["external_id"] or "",
-             f"{h['error_code']}: {h['error_reason']}" if h["error_code"] else ""] for h in record.history])
+           [[_when(h["at"]), h["status"], "yes" if h["applied"] else "no", h["external_id"] or "",
+             f"{h['error_code']}: {h['error_reason']}" if h["error_code"] else ""] for h in record.history],
+           text=("error",))
+    if not all(h["applied"] for h in record.history):
+        typer.echo("applied no: a report older than the status it found, or a repeat; kept, not applied")
 
 
 @app.command()
@@ -344,20 +432,37 @@ def outbox(
         _print_json(items)
         return
     _table("outbox", ["created", "type", "target", "attempts", "next attempt", "last error", "delivered"],
-           [[i["created_at"][:19], i["type"], i["target"], i["attempts"], (i["next_attempt_at"] or "")[:19],
-             i["last_error"] or "", (i["done_at"] or "")[:19]] for i in items])
+           [[_when(i["created_at"]), i["type"], i["target"], i["attempts"], _when(i["next_attempt_at"]),
+             i["last_error"] or "", _when(i["done_at"])] for i in items], text=("target", "last error"))
+
+
+def _when(stamp: str | None) -> str:
+    """A stored UTC timestamp as `2026-12-01 13:57:01`, or ``""``."""
+    return (stamp or "")[:19].replace("T", " ")
 
 
 def _read_store(config: Path | None, read: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the configured database, run `read(store)`, close it; errors as one line."""
+    """Open the configured database read-only, run `read(store)`, close it; errors as one line.
+
+    Read-only so that a wrong path is an error naming it, not a new empty database (and folder) listing nothing.
+    """
 
     def run() -> T:
+        import sqlite3
+
         from smsgate.store import SQLiteStore
 
         cfg = load(config)
+        path = cfg.gateway.database
+        where = f"[gateway] database in {cfg.path}" if cfg.path else "no config file, so the default"
+        try:
+            store = SQLiteStore(path, readonly=True)
+        except FileNotFoundError:
+            raise fail(f"no database at {path} ({where}; `smsgate serve` or `smsgate send` creates it)") from None
+        except sqlite3.DatabaseError as exc:
+            raise fail(f"{path} is not an smsgate database ({exc}; {where})") from None
 
         async def go() -> T:
-            store = SQLiteStore(cfg.gateway.database)
             try:
                 return await read(store)
             finally:
@@ -408,4 +513,32 @@ def main() -> None:
         _state["strict"] = True
         os.environ["SMSGATE_STRICT_PLUGINS"] = "1"
     _register_plugin_commands()
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        code = _usage_error(exc)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(exc: Exception) -> int:
+    """Report a Click usage error in one line, `error: <what> (see <command> --help)`, and return its exit code.
+
+    Click (and Typer, which since 0.22 carries its own copy of it) draws a box of several lines instead. The
+    classes are matched by name because the two copies' exception classes are different objects.
+    """
+    kinds = {cls.__name__ for cls in type(exc).__mro__}
+    ctx = getattr(exc, "ctx", None)
+    if "NoArgsIsHelpError" in kinds and ctx is not None:  # a bare `smsgate`: the help, as asked for
+        typer.echo(ctx.get_help())
+        return 0
+    if "UsageError" in kinds:
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        typer.echo(f"error: {_one_line(exc.format_message()).rstrip('.')}{hint}", err=True)  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
+    if "ClickException" in kinds:
+        typer.echo(f"error: {_one_line(exc.format_message())}", err=True)  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 1))
+    if "Abort" in kinds:
+        typer.echo("error: aborted", err=True)
+        return 130
+    raise exc

@@ -255,11 +255,15 @@ def default_config_path() -> Path:
 
 
 def _loc(error: Any) -> str:
-    return ".".join(str(p) for p in error["loc"]) or "(top level)"
+    # list items as TOML readers and `${NAME}` errors name them: `webhooks[0].secret`, not `webhooks.0.secret`
+    out = ""
+    for part in error["loc"]:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out or "(top level)"
 
 
 def load_config(path: str | Path | None, adapters: Mapping[str, AdapterClass], *,
-                required: bool | None = None) -> Config:
+                required: bool | None = None, why_missing: str = "") -> Config:
     """Read and validate a config (`path`, else $SMSGATE_CONFIG, else ./smsgate.toml); `adapters` maps adapter
     names to classes (`smsgate.plugins.installed_adapters()` for the installed ones)."""
     explicit = path is not None or "SMSGATE_CONFIG" in os.environ
@@ -274,7 +278,7 @@ def load_config(path: str | Path | None, adapters: Mapping[str, AdapterClass], *
             raise ConfigError(f"cannot read: {exc.strerror}", file=str(file)) from None
     elif required or (required is None and explicit):
         raise ConfigError("no such file", file=str(file))
-    config = config_from_dict(_expand_env(data, str(file)), adapters, file=str(file))
+    config = config_from_dict(_expand_env(data, str(file)), adapters, file=str(file), why_missing=why_missing)
     config.path = file if file.exists() else None
     return config
 
@@ -305,8 +309,8 @@ def _expand_env(value: Any, file: str, where: str = "") -> Any:
     return value
 
 
-def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass], *,
-                     file: str = "<config>") -> Config:
+def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass], *, file: str = "<config>",
+                     why_missing: str = "") -> Config:
     """Validate an already-parsed config (the TOML's tables as a dict), with `SMSGATE_*` overrides applied."""
     if "webhooks" in data:
         raise ConfigError("unknown table webhooks: webhooks go in [[gateway.webhooks]]", file=file)
@@ -323,7 +327,7 @@ def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass],
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(first["msg"], file=file, field="gateway." + _loc(first)) from None
-    channels = {name: _channel(name, raw, adapters, file) for name, raw in root.channels.items()}
+    channels = {name: _channel(name, raw, adapters, file, why_missing) for name, raw in root.channels.items()}
     bridges = {name: _bridge(name, raw, channels, file) for name, raw in root.bridges.items()}
     return Config(gateway=gateway, channels=channels, bridges=bridges)
 
@@ -343,7 +347,7 @@ def _bridge(name: str, raw: Any, channels: dict[str, Channel], file: str) -> Bri
     return bridge
 
 
-def _channel(name: str, raw: Any, adapters: Mapping[str, AdapterClass], file: str) -> Channel:
+def _channel(name: str, raw: Any, adapters: Mapping[str, AdapterClass], file: str, note: str = "") -> Channel:
     if not isinstance(raw, dict):
         raise ConfigError("must be a table", file=file, channel=name)
     adapter_name = raw.get("adapter")
@@ -351,9 +355,11 @@ def _channel(name: str, raw: Any, adapters: Mapping[str, AdapterClass], file: st
         raise ConfigError("field required", file=file, channel=name, field="adapter")
     adapter_cls = adapters.get(str(adapter_name))
     if adapter_cls is None:
-        known = ", ".join(sorted(adapters)) or "none installed"
-        raise ConfigError(f"unknown adapter {adapter_name!r} (installed: {known})", file=file, channel=name,
-                          field="adapter")
+        known = ", ".join(sorted(adapters))
+        # with SMSGATE_LOAD_PLUGINS set, "none installed" would send the user to pip for what is only switched off
+        why = (f"({note})" if not known else f"(installed: {known}; {note})") if note else \
+            f"(installed: {known or 'none installed'})"
+        raise ConfigError(f"unknown adapter {adapter_name!r} {why}", file=file, channel=name, field="adapter")
     try:
         settings = adapter_cls.settings_model.model_validate(raw)
     except ValidationError as exc:

@@ -49,12 +49,14 @@ class SmsgateError(Exception):
 
 
 class ConfigError(SmsgateError):
-    """The configuration is invalid; the message names the file, the channel and the field."""
+    """The configuration is invalid; the message names the file, then the key: `file: channels.kn.password: ...`."""
 
     def __init__(self, message: str, *, file: str | None = None, channel: str | None = None,
                  field: str | None = None) -> None:
         self.file, self.channel, self.field = file, channel, field
-        where = ": ".join(p for p in (file, f"channels.{channel}" if channel else None, field) if p)
+        # one style everywhere: the file, then the key's dotted path as it is written in TOML
+        key = ".".join(p for p in (f"channels.{channel}" if channel else None, field) if p)
+        where = ": ".join(p for p in (file, key) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import http.cookiejar
+import os
+import re
+import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,7 +21,7 @@ from ._channellog import ChannelLog
 from ._config import ChannelSettings
 from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, SendError, SentButUnanswered, Throttled
 
-__all__ = ["HttpClient", "check_response", "merge_headers", "parse_retry_after"]
+__all__ = ["HttpClient", "check_response", "merge_headers", "parse_retry_after", "transport_error_reason"]
 
 ResponseCheck = Callable[[httpx.Response], None]
 
@@ -154,13 +159,12 @@ class HttpClient:
             await response.aread()
         except httpx.TransportError as exc:
             elapsed = (time.perf_counter() - start) * 1000
-            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            log.trace(method, str(request.url), request.headers, request.content, elapsed_ms=elapsed, error=detail)
+            reason = transport_error_reason(exc, request.url)
+            log.trace(method, str(request.url), request.headers, request.content, elapsed_ms=elapsed, error=reason)
             # once the request is written, a timeout or a dropped connection leaves it unknown whether it arrived
             if isinstance(exc, httpx.ReadTimeout | httpx.ReadError | httpx.RemoteProtocolError):
-                raise SentButUnanswered(f"no answer after the request was sent to {request.url.host}: "
-                                        f"{detail}") from None
-            raise ConnectionFailed(f"cannot reach {request.url.host}: {detail}") from None
+                raise SentButUnanswered(reason) from None
+            raise ConnectionFailed(reason) from None
         elapsed = (time.perf_counter() - start) * 1000
         log.trace(method, str(request.url), request.headers, request.content, response.status_code,
                   response.headers, response.content, elapsed)
@@ -170,6 +174,65 @@ class HttpClient:
             log.error(f"{exc.code}: {exc.reason}")
             raise
         return response
+
+
+def transport_error_reason(exc: httpx.TransportError, url: httpx.URL) -> str:
+    """One line saying what went wrong where, the same for both HTTP backends:
+    `cannot connect to 127.0.0.1:13013 (connection refused)`, `no answer from host:443 after the request was sent
+    (timed out)`."""
+    where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"cannot connect to {where} (timed out)"
+    if isinstance(exc, httpx.PoolTimeout):
+        return f"cannot connect to {where} (no free connection in time)"
+    if isinstance(exc, httpx.ReadTimeout):
+        return f"no answer from {where} after the request was sent (timed out)"
+    if isinstance(exc, httpx.WriteTimeout):
+        return f"cannot send the request to {where} (timed out)"
+    why = _root_reason(exc)
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect to {where} ({why})"
+    if isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError):
+        return f"no answer from {where} after the request was sent ({why})"
+    if isinstance(exc, httpx.WriteError):
+        return f"cannot send the request to {where} ({why})"
+    return f"cannot send to {url.scheme}://{where} ({why})"
+
+
+# errno → the words an operator knows; anything else is os.strerror in lower case
+_ERRNO_WORDS = {errno.ECONNREFUSED: "connection refused", errno.ECONNRESET: "connection reset",
+                errno.ECONNABORTED: "connection aborted", errno.EPIPE: "connection closed",
+                errno.ETIMEDOUT: "timed out", errno.EHOSTUNREACH: "host unreachable",
+                errno.ENETUNREACH: "network unreachable", errno.EADDRNOTAVAIL: "address not available"}
+_ERRNO_IN_TEXT = re.compile(r"\[Errno (\d+)\]")
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The innermost cause in words, without a library's decoration (aiohttp adds `ssl:default [...]`)."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for cause in reversed(chain):  # innermost first
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted: {cause.verify_message or cause.reason}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or cause}"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found"
+        if isinstance(cause, OSError):
+            code = cause.errno
+            if code is None:  # asyncio's "Multiple exceptions: [Errno 111] ..., [Errno 99] ..." (every address)
+                found = _ERRNO_IN_TEXT.search(str(cause))
+                code = int(found.group(1)) if found else None
+            if code is not None:
+                return _ERRNO_WORDS.get(code) or os.strerror(code).lower()
+    for cause in chain:  # no OS error underneath: the outermost message that says something
+        text = str(cause).strip()
+        if text:
+            return text
+    return type(exc).__name__
 
 
 def _env_proxies() -> bool:

@@ -20,6 +20,7 @@ from ._config import (
 )
 from ._events import PlatformEvent
 from ._gateway import IN_DOUBT_REASON, READ_TIMEOUT_REASON, Gateway, SendOutcome
+from ._http import transport_error_reason
 from ._models import MessageRecord, new_id, utcnow
 from ._outbox import OutboxDispatcher, sign_webhook, webhook_body
 from ._platform import Platform
@@ -62,6 +63,7 @@ __all__ = [
     "parse_request",
     "serve",
     "sign_webhook",
+    "transport_error_reason",
     "utcnow",
     "webhook_body",
 ]

@@ -15,7 +15,8 @@ from . import hookspecs
 from ._adapter import Adapter
 from ._errors import PluginError
 
-__all__ = ["AdapterInfo", "PluginFailure", "call_each", "get_adapters", "installed_adapters", "load_plugins", "pm"]
+__all__ = ["AdapterInfo", "PluginFailure", "call_each", "get_adapters", "installed_adapters", "load_plugins",
+           "loading_note", "pm"]
 
 log = logging.getLogger("smsgate.plugins")
 pm = pluggy.PluginManager("smsgate")
@@ -96,6 +97,20 @@ def load_plugins(*, strict: bool | None = None) -> list[PluginFailure]:
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return failures
+
+
+def loading_note() -> str:
+    """Why installed plugins may be missing (`SMSGATE_LOAD_PLUGINS`, `SMSGATE_BLOCK_PLUGINS`), or ``""``."""
+    notes = []
+    only = os.environ.get("SMSGATE_LOAD_PLUGINS")
+    if only is not None and not [p for p in only.split(",") if p.strip()]:
+        notes.append("plugins are disabled: SMSGATE_LOAD_PLUGINS is set and empty")
+    elif only is not None:
+        notes.append(f"only the plugins in SMSGATE_LOAD_PLUGINS={only.strip()} are loaded")
+    blocked = os.environ.get("SMSGATE_BLOCK_PLUGINS", "").strip()
+    if blocked:
+        notes.append(f"SMSGATE_BLOCK_PLUGINS={blocked} skips those")
+    return "; ".join(notes)
 
 
 def _describe(failure: PluginFailure) -> str:

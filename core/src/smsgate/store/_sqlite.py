@@ -8,6 +8,7 @@ events a write makes are built (`smsgate._events`) and planned into the outbox i
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import queue
@@ -82,27 +83,42 @@ def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]
             future.set_result(value)
 
 
+def _connect_readonly(path: str) -> sqlite3.Connection:
+    """An existing database opened for reading only (a `mode=ro` URI): no schema, no journal change, no file made."""
+    conn = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("SELECT 1 FROM messages LIMIT 1")  # not an smsgate database: say so at open, not at first read
+    return conn
+
+
 class _Writer:
     """One thread owns the connection; concurrent jobs are committed together (group commit)."""
 
     _STOP = object()
 
-    def __init__(self, path: str, synchronous: str) -> None:
+    def __init__(self, path: str, synchronous: str, readonly: bool = False) -> None:
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._ready: Future[None] = Future()
-        self._thread = threading.Thread(target=self._run, args=(path, synchronous), name="smsgate-store",
+        # a reader takes no write lock: a deferred BEGIN, so it never holds up a running gateway's writes
+        self._begin = "BEGIN" if readonly else "BEGIN IMMEDIATE"
+        self._thread = threading.Thread(target=self._run, args=(path, synchronous, readonly), name="smsgate-store",
                                         daemon=True)
         self._thread.start()
         self._ready.result()
 
-    def _run(self, path: str, synchronous: str) -> None:
+    def _run(self, path: str, synchronous: str, readonly: bool) -> None:
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={synchronous}")
-            conn.execute("PRAGMA busy_timeout=10000")
-            migrate(conn)
+            if readonly:
+                conn = _connect_readonly(path)
+            else:
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={synchronous}")
+                conn.execute("PRAGMA busy_timeout=10000")
+                migrate(conn)
         except Exception as exc:
             self._ready.set_exception(exc)
             return
@@ -128,7 +144,7 @@ class _Writer:
                  ) -> None:
         results: list[tuple[Any, Any, BaseException | None]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(self._begin)
             for fn, waiter in batch:
                 conn.execute("SAVEPOINT job")
                 try:
@@ -191,11 +207,16 @@ class _Writer:
 class SQLiteStore:
     """The embedded store: one SQLite file in WAL mode with group commit."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", readonly: bool = False) -> None:
+        """Open (creating it and its folder if needed) the database at `path`; with `readonly`, open an existing
+        one for reading only, creating nothing: FileNotFoundError if there is none."""
         self.path = str(path)
-        if self.path != ":memory:":
+        if readonly:
+            if not Path(self.path).is_file():
+                raise FileNotFoundError(errno.ENOENT, "no such database", self.path)
+        elif self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._writer = _Writer(self.path, synchronous)
+        self._writer = _Writer(self.path, synchronous, readonly)
         self._planner: OutboxPlanner | None = None
         self._listeners: list[Callable[[str], None]] = []
 
