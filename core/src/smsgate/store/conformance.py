@@ -1,0 +1,370 @@
+"""The tests every `Store` backend passes: subclass `StoreConformance` and give it a `store_factory` fixture.
+
+    from smsgate.store.conformance import StoreConformance
+
+    class TestMyStore(StoreConformance):
+        @pytest.fixture
+        def store_factory(self, tmp_path):
+            return lambda: MyStore(tmp_path / "db")   # each call opens the SAME database anew
+
+Each test runs its own event loop (no async pytest plugin needed). They pin what the gateway relies on: a
+write is visible once its coroutine returns and survives reopening; an id or an inbound (channel, external id)
+is stored once; a status never moves backwards and a replay is recorded once; every lookup of an inbound
+event stays within its channel; platform events are planned into the outbox in the write's transaction and
+delivered in order per key; claims, leases and backoff keep a message with one sender at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import pytest
+
+from .._channellog import ChannelLog, Redactor
+from .._events import STATUS_CHANGED, PlatformEvent
+from .._models import (
+    IncomingMessage,
+    OptOut,
+    OutgoingMessage,
+    SendResult,
+    Status,
+    StatusUpdate,
+    new_id,
+    utcnow,
+)
+from ._protocol import Store
+from ._records import OutboxItem
+
+__all__ = ["StoreConformance"]
+
+T = TypeVar("T")
+PHONE = "+250788383383"
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one test's coroutine on a loop of its own."""
+    return asyncio.run(coro)
+
+
+def _log(channel: str, kind: str = "send", message_id: str | None = None) -> ChannelLog:
+    return ChannelLog(channel=channel, kind=kind, redactor=Redactor(), message_id=message_id)
+
+
+def _plan_everything(event: PlatformEvent) -> list[OutboxItem]:
+    return [OutboxItem("webhook:test", event.key, event.type, {"type": event.type, "data": event.data})]
+
+
+class StoreConformance:
+    """What every backend must do; `store_factory` (a fixture) returns a callable opening the same database."""
+
+    @pytest.fixture
+    def store_factory(self) -> Callable[[], Store]:
+        """Override: a callable that opens (again) one database of the backend under test."""
+        raise NotImplementedError("a StoreConformance subclass provides the store_factory fixture")
+
+    # -- outgoing messages ----------------------------------------------------------------------------
+
+    def test_an_outgoing_message_is_stored_once_and_queued(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message = OutgoingMessage("a", PHONE, "hello", metadata={"order": 1}, quick_replies=["yes"])
+                first = await store.add_outgoing(message)
+                again = await store.add_outgoing(OutgoingMessage("a", PHONE, "other text", id=message.id))
+                assert first.created and not again.created and not first.claimed
+                assert again.record.text == "hello" and first.record.status == "queued"
+                assert [e.type for e in first.platform_events] == [STATUS_CHANGED] and not again.platform_events
+                stored = await store.get_message(message.id)
+                assert stored is not None and stored.metadata == {"order": 1} and stored.quick_replies == ["yes"]
+                assert [h["status"] for h in stored.history] == ["queued"]
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_writes_survive_reopening(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> str:
+            store = store_factory()
+            try:
+                added = await store.add_outgoing(OutgoingMessage("a", PHONE, "durable"))
+                await store.record_inbound("a", [IncomingMessage("a", PHONE, "in", external_id="x1")], None)
+                return added.record.id
+            finally:
+                await store.close()
+
+        message_id = run(go())
+
+        async def reopen() -> None:
+            store = store_factory()
+            try:
+                assert (await store.get_message(message_id)) is not None
+                assert len(await store.list_messages(direction="in")) == 1
+            finally:
+                await store.close()
+
+        run(reopen())
+
+    def test_claims_keep_a_message_with_one_sender(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                added = await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)
+                assert added.claimed and added.record.attempts == 1
+                assert await store.claim(added.record.id, 60) is None  # held
+                assert await store.renew(added.record.id, 60)
+                other = (await store.add_outgoing(OutgoingMessage("a", PHONE, "lapsed"))).record
+                assert (await store.claim(other.id, 0.05)) is not None
+                await asyncio.sleep(0.1)
+                again = await store.claim(other.id, 60)  # its lease lapsed: another worker may take it
+                assert again is not None and again.attempts == 2
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_a_send_outcome_is_stored_with_its_external_ids(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                added = await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)
+                message_id = added.record.id
+                await store.mark_sending(message_id)
+                change = await store.record_send(message_id, SendResult(Status.WIRED, ["ext-1", "ext-2"], 2),
+                                                 _log("a", message_id=message_id))
+                assert change.applied and change.previous is Status.QUEUED and change.current is Status.WIRED
+                assert [e.type for e in change.platform_events] == [STATUS_CHANGED]
+                stored = await store.get_message(message_id)
+                assert stored is not None and stored.status == "wired" and stored.external_ids == ["ext-1", "ext-2"]
+                assert stored.segments == 2 and stored.sending_at is None
+                assert await store.claim(message_id, 60) is None  # wired: never sent again
+                # a delivery report naming the aggregator's id finds it, on its own channel
+                (outcome,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "ext-2")],
+                                                        None)
+                assert outcome.change is not None and outcome.change.message_id == message_id
+                assert [log["kind"] for log in await store.list_logs(message_id=message_id)] == ["send"]
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_due_backoff_failure_and_doubt(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                first = (await store.add_outgoing(OutgoingMessage("a", PHONE, "1"))).record
+                second = (await store.add_outgoing(OutgoingMessage("a", PHONE, "2"))).record
+                await store.add_outgoing(OutgoingMessage("b", PHONE, "elsewhere"))
+                assert [m.id for m in await store.due("a")] == [first.id, second.id]  # oldest first, one channel
+                await store.claim(first.id, 60)
+                await store.record_send(first.id, SendResult(Status.ERRORED, error_code="x", error_reason="down"),
+                                        None)
+                await store.schedule_retry(first.id, utcnow() + timedelta(hours=1))
+                assert [m.id for m in await store.due("a")] == [second.id]  # backing off
+                await store.claim(second.id, 0.01)
+                await store.mark_sending(second.id)
+                await asyncio.sleep(0.05)
+                in_doubt = await store.get_message(second.id)
+                assert in_doubt is not None and in_doubt.sending_at is not None
+                await store.clear_in_doubt(second.id)
+                cleared = await store.get_message(second.id)
+                assert cleared is not None and cleared.sending_at is None
+                change = await store.fail_message(first.id, "gave_up", "no luck")
+                assert change.applied and change.current is Status.FAILED and change.platform_events
+                assert not (await store.fail_message(first.id, "gave_up", "twice")).applied
+            finally:
+                await store.close()
+
+        run(go())
+
+    # -- statuses -------------------------------------------------------------------------------------
+
+    def test_a_status_never_moves_backwards_and_a_replay_is_recorded_once(
+            self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)).record.id
+                await store.record_send(message_id, SendResult(Status.WIRED, ["e1"]), None)
+                reports = [Status.DELIVERED, Status.SENT, Status.DELIVERED, Status.FAILED, Status.SENT]
+                applied = []
+                for status in reports:
+                    (outcome,) = await store.record_inbound("a", [StatusUpdate("a", status, message_id)], None)
+                    assert outcome.change is not None
+                    applied.append(outcome.change.applied)
+                assert applied == [True, False, False, False, False]
+                stored = await store.get_message(message_id)
+                assert stored is not None and stored.status == "delivered"
+                # the late `sent` is history (applied no), its replay and the delivered replay are not
+                assert [(h["status"], h["applied"]) for h in stored.history] == [
+                    ("queued", True), ("wired", True), ("delivered", True), ("sent", False), ("failed", False)]
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_lookups_stay_within_the_channel(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)).record.id
+                await store.record_send(message_id, SendResult(Status.WIRED, ["shared-ext"]), None)
+                log = _log("b", "status")
+                by_id, by_ext = await store.record_inbound(
+                    "b", [StatusUpdate("b", Status.DELIVERED, message_id),
+                          StatusUpdate("b", Status.DELIVERED, None, "shared-ext")], log)
+                for outcome in (by_id, by_ext):
+                    assert outcome.change is not None and outcome.change.message_id is None
+                    assert not outcome.change.applied and not outcome.platform_events
+                stored = await store.get_message(message_id)
+                assert stored is not None and stored.status == "wired"
+                assert log.errors and all("names no message of channel 'b'" in e for e in log.errors)
+                # inbound dedupe is per channel too: the same aggregator id on two channels is two messages
+                await store.record_inbound("a", [IncomingMessage("a", PHONE, "x", external_id="mo-1")], None)
+                await store.record_inbound("b", [IncomingMessage("b", PHONE, "x", external_id="mo-1")], None)
+                assert len(await store.list_messages(direction="in")) == 2
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_an_orphan_report_is_kept_once(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                for _ in range(3):
+                    (outcome,) = await store.record_inbound(
+                        "a", [StatusUpdate("a", Status.DELIVERED, None, "nobody-knows")], None)
+                    assert outcome.change is not None and not outcome.change.applied
+                    assert not outcome.created
+            finally:
+                await store.close()
+
+        run(go())
+
+    # -- inbound --------------------------------------------------------------------------------------
+
+    def test_an_inbound_message_is_stored_once(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                first = IncomingMessage("a", PHONE, "hello", external_id="mo-7", raw={"k": "v"})
+                (stored,) = await store.record_inbound("a", [first], _log("a", "receive"))
+                retried = IncomingMessage("a", PHONE, "hello", external_id="mo-7")
+                (again,) = await store.record_inbound("a", [retried], None)
+                assert stored.created and not again.created and retried.id == first.id
+                assert len(stored.platform_events) == 1 and not again.platform_events
+                (listed,) = await store.list_messages(direction="in")
+                assert listed.id == first.id and listed.status == "received" and listed.external_ids == ["mo-7"]
+                assert [log["message_id"] for log in await store.list_logs(channel="a")] == [first.id]
+                await store.record_inbound("a", [OptOut("a", PHONE, reason="STOP")], None)
+                assert [(o["address"], o["reason"]) for o in await store.opt_outs(channel="a")] == [(PHONE, "STOP")]
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_many_concurrent_writes_are_each_durable_once(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                messages = [IncomingMessage("a", PHONE, str(i), external_id=f"c{i % 50}") for i in range(200)]
+                results = await asyncio.gather(*(store.record_inbound("a", [m], None) for m in messages))
+                created = sum(outcome.created for result in results for outcome in result)
+                assert created == 50 and len(await store.list_messages(direction="in", limit=1000)) == 50
+            finally:
+                await store.close()
+
+        run(go())
+
+    # -- the outbox -----------------------------------------------------------------------------------
+
+    def test_events_are_planned_in_the_write_and_delivered_in_order(self, store_factory: Callable[[], Store]
+                                                                    ) -> None:
+        async def go() -> None:
+            store = store_factory()
+            woken: list[str] = []
+            store.subscribe(woken.append)
+            store.set_planner(_plan_everything)
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)).record.id
+                await store.record_send(message_id, SendResult(Status.WIRED, ["e"]), None)
+                await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, message_id)], None)
+                assert "queued" in woken and "outbox" in woken
+                statuses = []
+                for _ in range(4):  # one per round: a key's later event never overtakes an earlier one
+                    rows = await store.outbox_due(lease_seconds=60)
+                    assert len(rows) <= 1
+                    if not rows:
+                        break
+                    statuses.append(rows[0].payload["data"]["status"])
+                    assert await store.outbox_due(lease_seconds=60) == []  # held by this dispatcher
+                    await store.outbox_done(rows[0].id)
+                assert statuses == ["queued", "wired", "delivered"]
+                assert await store.outbox_items(pending=True) == []
+                assert len(await store.outbox_items(pending=False)) == 3
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_a_failed_delivery_is_retried_later_and_claims_are_released(
+            self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            store.set_planner(_plan_everything)
+            try:
+                await store.record_inbound("a", [IncomingMessage("a", PHONE, "x", external_id="o1")], None)
+                (row,) = await store.outbox_due(lease_seconds=60)
+                await store.outbox_retry(row.id, utcnow() + timedelta(hours=1), "HTTP 500")
+                assert await store.outbox_due() == []
+                (item,) = await store.outbox_items(pending=True)
+                assert item["attempts"] == 1 and item["last_error"] == "HTTP 500"
+                await store.record_inbound("a", [IncomingMessage("a", PHONE, "y", external_id="o2")], None)
+                assert len(await store.outbox_due(lease_seconds=60)) == 1
+                await store.outbox_release()  # a dispatcher starting after a crash: the dead one's claims end
+                assert len(await store.outbox_due(lease_seconds=60)) == 1
+            finally:
+                await store.close()
+
+        run(go())
+
+    # -- reads and upkeep -----------------------------------------------------------------------------
+
+    def test_listing_filters_newest_first(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                ids = [(await store.add_outgoing(OutgoingMessage(c, PHONE, t))).record.id
+                       for c, t in (("a", "1"), ("b", "2"), ("a", "3"))]
+                assert [m.id for m in await store.list_messages()] == ids[::-1]
+                assert [m.text for m in await store.list_messages(channel="a")] == ["3", "1"]
+                assert [m.text for m in await store.list_messages(status="queued", limit=1)] == ["3"]
+                assert await store.list_messages(direction="in") == []
+                assert await store.get_message(new_id()) is None
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_prune_deletes_old_logs_and_delivered_calls_only(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            store.set_planner(_plan_everything)
+            try:
+                await store.add_log(_log("a", "receive"))
+                await store.record_inbound("a", [IncomingMessage("a", PHONE, "x", external_id="p1")], None)
+                (row,) = await store.outbox_due(lease_seconds=60)
+                await store.outbox_done(row.id)
+                await store.record_inbound("a", [IncomingMessage("a", PHONE, "y", external_id="p2")], None)
+                assert await store.prune(utcnow() - timedelta(days=1)) == 0  # nothing that old
+                deleted = await store.prune(utcnow() + timedelta(seconds=1))
+                assert deleted == 2  # the log and the delivered call; the pending call and the messages stay
+                assert await store.list_logs() == [] and len(await store.outbox_items()) == 1
+                assert len(await store.list_messages(direction="in")) == 2
+            finally:
+                await store.close()
+
+        run(go())
