@@ -1,4 +1,4 @@
-"""The `Store` protocol: the one seam a storage backend implements (SQLite now, PostgreSQL next).
+"""The `Store` protocol: the one seam a storage backend implements (SQLite, PostgreSQL).
 
 Every write is durable when its coroutine returns: the gateway answers 2xx only after that. Grouped as
 nyaruka/courier groups its backend, by entity: outgoing messages and their sends, inbound events, channel
@@ -30,6 +30,10 @@ class Store(Protocol):
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if it is wired, final or taken by another worker."""
 
+    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300) -> list[MessageRecord]:
+        """Claim up to `limit` due messages of `channel` (as `due` lists them) in one write, oldest first; with
+        several instances on one database, each message goes to one of them (the send worker's round)."""
+
     async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
         """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
 
@@ -48,8 +52,10 @@ class Store(Protocol):
     async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
         """Store a send's outcome, its external ids, its events and its channel log; release the claim."""
 
-    async def fail_message(self, message_id: str, error_code: str, error_reason: str) -> StatusChange:
-        """Make an unclaimed pending message `failed` (the worker gave up); unapplied if it is not pending."""
+    async def fail_message(self, message_id: str, error_code: str, error_reason: str, *,
+                           held: bool = False) -> StatusChange:
+        """Make a pending message `failed` (the worker gave up): an unclaimed one, or with `held` one the caller
+        claimed and did not attempt (that claim's count is taken back); unapplied if it is not pending."""
 
     # -- inbound ------------------------------------------------------------------------------------------
 
@@ -93,7 +99,7 @@ class Store(Protocol):
         """Release an outbox item after a failed delivery; try again at `at`."""
 
     async def outbox_release(self) -> None:
-        """Release every outbox claim (a starting dispatcher: a dead one's claims are void)."""
+        """Release every outbox claim: for an operator who knows no dispatcher runs (claims otherwise expire)."""
 
     async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
@@ -105,6 +111,9 @@ class Store(Protocol):
 
     async def prune(self, before: datetime) -> int:
         """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+
+    async def ping(self) -> bool:
+        """Whether the database answers now (`/healthz`)."""
 
     async def close(self) -> None:
         """Finish pending writes and close."""

@@ -348,6 +348,20 @@ class SQLiteStore:
 
         return await self._call(op)
 
+    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300) -> list[MessageRecord]:
+        """Claim up to `limit` due messages of `channel` in one write, oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[MessageRecord]:
+            now = _ts()
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM messages WHERE direction = 'out' AND status IN ('queued', 'errored') AND channel = ?"
+                " AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+                " ORDER BY created_at, rowid LIMIT ?", (channel, now, now, limit))]
+            claimed = [_get(conn, i) for i in ids if _claim(conn, i, lease_seconds)]
+            return [r for r in claimed if r is not None]
+
+        return await self._call(op)
+
     async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
         """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
 
@@ -389,14 +403,17 @@ class SQLiteStore:
         await self._call(lambda conn: conn.execute(
             "UPDATE messages SET next_attempt_at = ? WHERE id = ? AND status = 'errored'", (_ts(at), message_id)))
 
-    async def fail_message(self, message_id: str, error_code: str, error_reason: str) -> StatusChange:
-        """Make an unclaimed pending message `failed` (the worker gave up); unapplied if it is not pending."""
+    async def fail_message(self, message_id: str, error_code: str, error_reason: str, *,
+                           held: bool = False) -> StatusChange:
+        """Make a pending message `failed` (the worker gave up): an unclaimed one, or with `held` one the caller
+        claimed and did not attempt (that claim's count is taken back); unapplied if it is not pending."""
 
         def op(conn: sqlite3.Connection) -> StatusChange:
             cur = conn.execute(
                 "UPDATE messages SET lease_until = NULL, sending_at = NULL, next_attempt_at = NULL, error_code = ?,"
-                " error_reason = ? WHERE id = ? AND direction = 'out' AND status IN ('queued', 'errored')"
-                " AND (lease_until IS NULL OR lease_until < ?)", (error_code, error_reason, message_id, _ts()))
+                " error_reason = ?, attempts = max(attempts - ?, 0) WHERE id = ? AND direction = 'out'"
+                " AND status IN ('queued', 'errored') AND (? OR lease_until IS NULL OR lease_until < ?)",
+                (error_code, error_reason, int(held), message_id, int(held), _ts()))
             if cur.rowcount != 1:
                 row = conn.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()
                 current = Status(row["status"]) if row and row["status"] in {s.value for s in Status} else None
@@ -450,7 +467,7 @@ class SQLiteStore:
             " WHERE id = ?", (_ts(at), error, item_id)))
 
     async def outbox_release(self) -> None:
-        """Release every outbox claim (a starting dispatcher: a dead one's claims are void)."""
+        """Release every outbox claim: for an operator who knows no dispatcher runs (claims otherwise expire)."""
         await self._call(lambda conn: conn.execute(
             "UPDATE outbox SET lease_until = NULL WHERE done_at IS NULL AND lease_until IS NOT NULL"))
 
@@ -485,6 +502,14 @@ class SQLiteStore:
                 if deleted == 0:
                     break
         return total
+
+    async def ping(self) -> bool:
+        """Whether the file answers now (`/healthz`): a read through the writer thread."""
+        try:
+            await asyncio.wait_for(self._call(lambda conn: conn.execute("SELECT 1").fetchone()), 10)
+        except (StoreUnavailable, sqlite3.Error, TimeoutError):
+            return False
+        return True
 
     async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
                              ) -> list[InboundOutcome]:

@@ -11,7 +11,9 @@ Each test runs its own event loop (no async pytest plugin needed). They pin what
 write is visible once its coroutine returns and survives reopening; an id or an inbound (channel, external id)
 is stored once; a status never moves backwards and a replay is recorded once; every lookup of an inbound
 event stays within its channel; platform events are planned into the outbox in the write's transaction and
-delivered in order per key; claims, leases and backoff keep a message with one sender at a time.
+delivered in order per key; claims, leases and backoff keep a message with one sender at a time. The
+`...across_stores` tests open the database twice at once, as two instances of `smsgate serve` do: a claim,
+an inbound external id, a status move and an outbox item are each won by one of them.
 """
 
 from __future__ import annotations
@@ -366,5 +368,111 @@ class StoreConformance:
                 assert len(await store.list_messages(direction="in")) == 2
             finally:
                 await store.close()
+
+        run(go())
+
+    # -- several instances on one database ------------------------------------------------------------
+
+    def test_claim_due_gives_each_message_to_one_of_two_stores(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            first, second = store_factory(), store_factory()
+            try:
+                ids = [(await first.add_outgoing(OutgoingMessage("a", PHONE, str(i)))).record.id for i in range(40)]
+                taken: list[list[str]] = [[], []]
+
+                async def take(store: Store, mine: list[str]) -> None:
+                    while True:
+                        got = await store.claim_due("a", limit=3, lease_seconds=60)
+                        if not got:
+                            return
+                        assert all(r.attempts == 1 for r in got)
+                        mine.extend(r.id for r in got)
+
+                await asyncio.gather(take(first, taken[0]), take(second, taken[1]))
+                assert sorted(taken[0] + taken[1]) == sorted(ids)  # every message claimed, none twice
+                assert await first.claim_due("a", limit=100) == []
+            finally:
+                await first.close()
+                await second.close()
+
+        run(go())
+
+    def test_a_held_message_is_failed_by_its_holder_only(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "x"))).record.id
+                (claimed,) = await store.claim_due("a", limit=5, lease_seconds=60)
+                assert claimed.id == message_id and claimed.attempts == 1
+                assert not (await store.fail_message(message_id, "in_doubt", "someone holds it")).applied
+                change = await store.fail_message(message_id, "in_doubt", "not attempted", held=True)
+                assert change.applied and change.current is Status.FAILED
+                stored = await store.get_message(message_id)
+                assert stored is not None and stored.attempts == 0  # the claim made no attempt
+                assert await store.ping()
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_an_inbound_external_id_is_stored_once_across_stores(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            stores = [store_factory(), store_factory()]
+            try:
+                events = [IncomingMessage("a", PHONE, "x", external_id=f"mo-{i % 20}") for i in range(80)]
+                results = await asyncio.gather(*(stores[i % 2].record_inbound("a", [event], None)
+                                                 for i, event in enumerate(events)))
+                assert sum(o.created for result in results for o in result) == 20
+                stored = {m.id for m in await stores[0].list_messages(limit=1000)}
+                assert len(stored) == 20 and {e.id for e in events} == stored
+                # every duplicate answered with the id its first delivery was stored under
+                by_ext: dict[str, set[str]] = {}
+                for event in events:
+                    by_ext.setdefault(str(event.external_id), set()).add(event.id)
+                assert all(len(ids) == 1 for ids in by_ext.values())
+            finally:
+                for store in stores:
+                    await store.close()
+
+        run(go())
+
+    def test_reports_raced_by_two_stores_never_move_backwards(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            stores = [store_factory(), store_factory()]
+            try:
+                message_id = (await stores[0].add_outgoing(OutgoingMessage("a", PHONE, "x"),
+                                                           claim_for=60)).record.id
+                await stores[0].record_send(message_id, SendResult(Status.WIRED, ["e1"]), None)
+                reports = [Status.SENT, Status.DELIVERED, Status.SENT, Status.DELIVERED] * 10
+                results = await asyncio.gather(*(
+                    stores[i % 2].record_inbound("a", [StatusUpdate("a", status, message_id)], None)
+                    for i, status in enumerate(reports)))
+                applied = [o.change.current for r in results for o in r if o.change is not None and o.change.applied]
+                assert applied.count(Status.DELIVERED) == 1 and applied.count(Status.SENT) <= 1
+                stored = await stores[1].get_message(message_id)
+                assert stored is not None and stored.status == "delivered"
+                moves = [h["status"] for h in stored.history if h["applied"]]
+                assert moves in (["queued", "wired", "delivered"], ["queued", "wired", "sent", "delivered"])
+                assert [h["status"] for h in stored.history].count("delivered") == 1  # replays recorded once
+            finally:
+                for store in stores:
+                    await store.close()
+
+        run(go())
+
+    def test_two_stores_never_hold_one_outbox_item_at_once(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            stores = [store_factory(), store_factory()]
+            stores[0].set_planner(_plan_everything)
+            try:
+                for i in range(30):
+                    await stores[0].record_inbound("a", [IncomingMessage("a", PHONE, "x", external_id=f"k{i}")],
+                                                   None)
+                first, second = await asyncio.gather(*(s.outbox_due(limit=20, lease_seconds=60) for s in stores))
+                assert not {r.id for r in first} & {r.id for r in second}
+                assert len(first) + len(second) == min(30, 40)
+            finally:
+                for store in stores:
+                    await store.close()
 
         run(go())
