@@ -2,12 +2,16 @@
 
     Store            the seam (protocol): outgoing messages and sends, inbound events, logs, the outbox
     SQLiteStore      the embedded default: one file, one writer thread, group commit
+    PostgresStore    many instances on one PostgreSQL database (asyncpg; the `postgresql` extra)
+    open_store       the backend a `[gateway] database` value names
     conformance      the tests a backend must pass (pytest; see its docstring)
 
 A status never moves backwards (`_rules`), schema changes are versioned migrations (`_migrations`), and what
 the platform hears about each write is decided once, in `smsgate._events`.
 """
 
+from ._open import describe, is_postgres, open_store, sqlite_path, url_password, validate_database
+from ._postgres import PostgresStore
 from ._protocol import Store
 from ._records import Added, InboundOutcome, OutboxItem, OutboxPlanner, OutboxRow, StatusChange
 from ._sqlite import SQLiteStore
@@ -19,8 +23,15 @@ __all__ = [
     "OutboxItem",
     "OutboxPlanner",
     "OutboxRow",
+    "PostgresStore",
     "SQLiteStore",
     "StatusChange",
     "Store",
     "Wakeup",
+    "describe",
+    "is_postgres",
+    "open_store",
+    "sqlite_path",
+    "url_password",
+    "validate_database",
 ]

@@ -1,0 +1,120 @@
+"""The PostgreSQL backend's schema migrations (the same `Migration` mechanism as SQLite's, in its own list).
+
+Applied by `smsgate db upgrade` (or `PostgresStore(url, migrate=True)`) inside one transaction holding an
+advisory lock, so two instances upgrading at once never both migrate: the second waits, then finds it done.
+Times are `timestamptz` and leases are measured on the database's clock, so instances whose clocks differ
+slightly still agree on when a claim expired. JSON columns are text, as in SQLite: stored as written.
+"""
+
+from __future__ import annotations
+
+from ._migrations import Migration
+
+__all__ = ["MIGRATION_LOCK", "POSTGRES"]
+
+MIGRATION_LOCK = 0x736D7367  # "smsg": the advisory lock key every migrating instance takes
+
+
+def _statements(script: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in script.split(";") if s.strip())
+
+
+_INITIAL = """
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+    channel TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    to_addr TEXT NOT NULL DEFAULT '',
+    from_addr TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    external_id TEXT,
+    external_ids TEXT NOT NULL DEFAULT '[]',
+    attachments TEXT NOT NULL DEFAULT '[]',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    quick_replies TEXT NOT NULL DEFAULT '[]',
+    high_priority BOOLEAN NOT NULL DEFAULT FALSE,
+    segments INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error_code TEXT,
+    error_reason TEXT,
+    lease_until TIMESTAMPTZ,
+    lease_holder TEXT,
+    next_attempt_at TIMESTAMPTZ,
+    sending_at TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX messages_inbound_dedupe
+    ON messages (channel, external_id) WHERE direction = 'in' AND external_id IS NOT NULL;
+CREATE INDEX messages_by_channel ON messages (channel, created_at, seq);
+CREATE INDEX messages_by_time ON messages (created_at, seq);
+CREATE INDEX messages_pending ON messages (channel, created_at, seq)
+    WHERE direction = 'out' AND status IN ('queued', 'errored');
+CREATE TABLE external_ids (
+    channel TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    PRIMARY KEY (channel, external_id)
+);
+CREATE TABLE status_history (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_id TEXT,
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL,
+    applied BOOLEAN NOT NULL,
+    external_id TEXT,
+    error_code TEXT,
+    error_reason TEXT,
+    at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX history_by_message ON status_history (message_id, seq);
+CREATE INDEX history_orphans ON status_history (channel, external_id) WHERE message_id IS NULL;
+CREATE TABLE opt_outs (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel TEXT NOT NULL,
+    address TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE channel_logs (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    message_id TEXT,
+    is_error BOOLEAN NOT NULL,
+    elapsed_ms DOUBLE PRECISION NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX logs_by_channel ON channel_logs (channel, seq);
+CREATE INDEX logs_by_message ON channel_logs (message_id);
+CREATE TABLE outbox (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    target TEXT NOT NULL,
+    key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    lease_until TIMESTAMPTZ,
+    last_error TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    done_at TIMESTAMPTZ
+);
+CREATE INDEX outbox_open ON outbox (target, key, seq) WHERE done_at IS NULL;
+CREATE INDEX outbox_pending ON outbox (seq) WHERE done_at IS NULL;
+CREATE INDEX outbox_delivered ON outbox (seq) WHERE done_at IS NOT NULL;
+CREATE TABLE rate_slots (
+    key TEXT PRIMARY KEY,
+    next_at TIMESTAMPTZ NOT NULL
+)
+"""
+
+POSTGRES: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _statements(_INITIAL)),
+)
+"""The PostgreSQL backend's migrations, oldest first."""

@@ -1,0 +1,832 @@
+"""The PostgreSQL store: any number of `smsgate serve` instances sharing one database.
+
+Each operation is one transaction on a pooled asyncpg connection; a caller's `await` returns after COMMIT
+(PostgreSQL flushes concurrent commits together, so there is no writer thread to batch them here). What
+must hold across instances is decided by the database, never by a read followed by a write:
+
+- an inbound (channel, external id) is stored once by a unique index (`ON CONFLICT DO NOTHING`);
+- a status moves only forward by a conditional UPDATE comparing ranks in SQL, so two instances applying
+  reports of one message at once cannot both win or move it backwards;
+- the send worker takes due messages with `FOR UPDATE SKIP LOCKED` and a lease on the database's clock, so
+  each message has one sender at a time and a dead instance's messages return when its leases expire;
+- the outbox hands out the head of each (target, key) queue the same way; prune runs under an advisory lock;
+- wake-ups cross instances with LISTEN/NOTIFY (sent in the writing transaction, so delivered at commit);
+- a channel's `tps` is shared through one row per channel (`rate_slot`), on the database's clock.
+
+Connection trouble raises `StoreUnavailable` (the app answers 503, aggregators retry); the pool reconnects
+on its own when the database is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from .. import _events
+from .._channellog import ChannelLog
+from .._errors import StoreUnavailable
+from .._events import PlatformEvent
+from .._events import timestamp as _ts
+from .._json import loads_stored
+from .._models import (
+    Event,
+    Ignored,
+    IncomingMessage,
+    MessageRecord,
+    OptOut,
+    OutgoingMessage,
+    SendResult,
+    Status,
+    StatusUpdate,
+    new_id,
+    utcnow,
+)
+from . import _rules
+from ._migrations import missing
+from ._pg_migrations import MIGRATION_LOCK, POSTGRES
+from ._records import Added, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+
+__all__ = ["PostgresStore", "migrate_postgres", "schema_versions"]
+
+T = TypeVar("T")
+log = logging.getLogger("smsgate.store")
+
+_RANK = "CASE {col} " + " ".join(f"WHEN '{s.value}' THEN {s.rank}" for s in Status) + " ELSE -1 END"
+"""A status's rank in SQL, from `Status.rank` (the one definition): the never-backwards rule, server-side."""
+
+_TOPICS = ("queued", "outbox")
+
+
+def _require_driver() -> Any:
+    """The asyncpg module, imported on first use (a SQLite gateway and the CLI do not pay for it)."""
+    try:
+        import asyncpg
+    except ImportError:  # the `postgresql` extra is not installed
+        raise StoreUnavailable("a postgresql:// database needs the asyncpg driver: "
+                               "pip install 'smsgate[postgresql]'") from None
+    return asyncpg
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    pg = _require_driver()
+    return (OSError, TimeoutError, pg.PostgresConnectionError, pg.InterfaceError,
+            pg.exceptions.OperatorInterventionError,  # shutdown, cannot connect now, statement timeout
+            pg.exceptions.InsufficientResourcesError,  # disk full, too many connections
+            pg.exceptions.ReadOnlySQLTransactionError)  # a standby after a failover
+
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL's text cannot hold U+0000 (SQLite's can): it is stored as U+FFFD, so nothing is refused for it."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+async def _init_connection(conn: Any) -> None:
+    await conn.set_type_codec("text", schema="pg_catalog", encoder=_no_nul, decoder=str, format="text")
+
+
+def _lock_key(schema: str, what: str) -> int:
+    """A stable signed 64-bit advisory lock key for `what` in `schema` (schemas of one database do not collide)."""
+    return zlib.crc32(f"{schema}:{what}".encode()) | (MIGRATION_LOCK << 32)
+
+
+async def schema_versions(conn: Any) -> set[int]:
+    """The migration versions applied to the database `conn` is on (empty when it has no smsgate schema)."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists:
+        return set()
+    return {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+
+
+async def migrate_postgres(conn: Any) -> list[int]:
+    """Apply the PostgreSQL migrations the database lacks, in one transaction under an advisory lock; the
+    versions applied (empty when it was up to date). Another instance migrating at once waits, then finds
+    nothing to do."""
+    async with conn.transaction():
+        schema = await conn.fetchval("SELECT current_schema()")
+        if schema is None:
+            raise StoreUnavailable("no schema to create tables in: the search_path names none that exists")
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(schema, "migrate"))
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                           " name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        done = []
+        for migration in missing(await schema_versions(conn), POSTGRES):
+            for statement in migration.statements:
+                await conn.execute(statement)
+            if migration.step is not None:
+                result = migration.step(conn)
+                if inspect.isawaitable(result):
+                    await result
+            await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", migration.version,
+                               migration.name)
+            done.append(migration.version)
+    return done
+
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else _ts(value)
+
+
+def _record(row: Any) -> MessageRecord:
+    return MessageRecord(
+        id=row["id"], channel=row["channel"], direction=row["direction"], to=row["to_addr"],
+        from_=row["from_addr"], text=row["text"], status=row["status"],
+        external_ids=loads_stored(row["external_ids"]) or ([row["external_id"]] if row["external_id"] else []),
+        attachments=loads_stored(row["attachments"]), metadata=loads_stored(row["metadata"]),
+        segments=row["segments"], attempts=row["attempts"], error_code=row["error_code"],
+        error_reason=row["error_reason"], created_at=_ts(row["created_at"]), updated_at=_ts(row["updated_at"]),
+        next_attempt_at=_when(row["next_attempt_at"]), sending_at=_when(row["sending_at"]),
+        quick_replies=loads_stored(row["quick_replies"]), high_priority=row["high_priority"])
+
+
+async def _get(conn: Any, message_id: str) -> MessageRecord | None:
+    row = await conn.fetchrow("SELECT * FROM messages WHERE id = $1", message_id)
+    return _record(row) if row else None
+
+
+async def _full(conn: Any, message_id: str) -> MessageRecord | None:
+    record = await _get(conn, message_id)
+    if record is not None:
+        rows = await conn.fetch("SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
+                                " WHERE message_id = $1 ORDER BY seq", message_id)
+        record.history = [{**dict(r), "at": _ts(r["at"])} for r in rows]
+    return record
+
+
+async def _claim(conn: Any, message_id: str, lease_seconds: float, holder: str) -> Any:
+    return await conn.fetchrow(
+        "UPDATE messages SET lease_until = now() + make_interval(secs => $2), lease_holder = $3,"
+        " attempts = attempts + 1 WHERE id = $1 AND direction = 'out' AND status IN ('queued', 'errored')"
+        " AND (lease_until IS NULL OR lease_until < now()) RETURNING *", message_id, lease_seconds, holder)
+
+
+async def _apply_status(conn: Any, message_id: str, channel: str, status: Status, external_id: str | None,
+                        error_code: str | None, error_reason: str | None, at: datetime) -> StatusChange:
+    # The rule is decided by the UPDATE itself: it matches only when the new status ranks above the stored one
+    # (or both are errored), with the stored row locked, so concurrent reports serialise on the row.
+    previous_value = await conn.fetchval(
+        "UPDATE messages m SET status = $2, updated_at = $3, error_code = COALESCE($4, m.error_code),"
+        " error_reason = COALESCE($5, m.error_reason)"
+        " FROM (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE) old WHERE m.id = old.id"
+        f" AND ({_RANK.format(col='$2')} > {_RANK.format(col='old.status')}"
+        " OR ($2 = 'errored' AND old.status = 'errored')) RETURNING old.status",
+        message_id, status.value, utcnow(), error_code, error_reason)
+    applied = previous_value is not None
+    if not applied:
+        # lock the row too, so two instances recording the same stale report cannot both add it to the history
+        previous_value = await conn.fetchval("SELECT status FROM messages WHERE id = $1 FOR UPDATE", message_id)
+    previous = Status(previous_value)
+    seen = not applied and previous is not status and status is not Status.ERRORED and await conn.fetchval(
+        "SELECT 1 FROM status_history WHERE message_id = $1 AND status = $2 LIMIT 1", message_id,
+        status.value) is not None
+    if _rules.recorded(previous, status, applied, seen):
+        await conn.execute(
+            "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code, error_reason,"
+            " at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+            message_id, channel, status.value, applied, external_id, error_code, error_reason, at)
+    return StatusChange(message_id, previous, status if applied else previous, applied)
+
+
+async def _insert_log(conn: Any, clog: ChannelLog) -> None:
+    data = clog.as_dict()
+    await conn.execute(
+        "INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at, data)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+        clog.id, clog.channel, clog.kind, clog.message_id, bool(clog.errors), clog.elapsed_ms,
+        datetime.fromisoformat(data["created_at"]), json.dumps(data, ensure_ascii=False))
+
+
+async def _store_event(conn: Any, channel: str, event: Event, clog: ChannelLog | None = None) -> InboundOutcome:
+    if isinstance(event, IncomingMessage):
+        now = utcnow()
+        created = await conn.fetchval(
+            "INSERT INTO messages (id, channel, direction, to_addr, from_addr, text, status, external_id,"
+            " external_ids, attachments, metadata, created_at, updated_at)"
+            " VALUES ($1,$2,'in',$3,$4,$5,'received',$6,$7,$8,$9,$10,$10) ON CONFLICT DO NOTHING RETURNING TRUE",
+            event.id, channel, event.to, event.from_, event.text, event.external_id,
+            json.dumps([event.external_id] if event.external_id else []), json.dumps(event.attachments),
+            json.dumps({"received_at": _ts(event.received_at), "raw": event.raw}, default=str), now)
+        if created:
+            if clog is not None and clog.message_id is None:
+                clog.message_id = event.id
+            return InboundOutcome(event)
+        # the unique index refused it (another request, maybe on another instance, stored it first)
+        stored = await conn.fetchval("SELECT id FROM messages WHERE channel = $1 AND direction = 'in'"
+                                     " AND external_id = $2", channel, event.external_id)
+        if stored is not None:  # a retried delivery: answer with the id stored the first time
+            event.id = stored
+            if clog is not None and clog.message_id is None:
+                clog.message_id = event.id
+        return InboundOutcome(event, created=False)
+    if isinstance(event, StatusUpdate):
+        # every lookup is scoped to the channel the report arrived on (see the SQLite store)
+        message_id = event.message_id
+        if message_id is not None:
+            message_id = await conn.fetchval("SELECT id FROM messages WHERE id = $1 AND channel = $2"
+                                             " AND direction = 'out'", message_id, channel)
+        if message_id is None and event.external_id:
+            message_id = await conn.fetchval("SELECT message_id FROM external_ids WHERE channel = $1"
+                                             " AND external_id = $2", channel, event.external_id)
+        if message_id is None:
+            reference = event.external_id or event.message_id
+            if clog is not None:
+                clog.error(f"status report {event.status.value!r} names no message of channel {channel!r} "
+                           f"(id {event.message_id or '-'}, external id {event.external_id or '-'}): recorded, "
+                           "nothing changed")
+            # once, even when two instances get the same orphan report at once: they serialise on this lock
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                               f"orphan:{channel}:{reference}:{event.status.value}")
+            if await conn.fetchval(
+                    "SELECT 1 FROM status_history WHERE message_id IS NULL AND channel = $1"
+                    " AND external_id IS NOT DISTINCT FROM $2 AND status = $3 LIMIT 1",
+                    channel, reference, event.status.value) is None:
+                await conn.execute(
+                    "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code,"
+                    " error_reason, at) VALUES (NULL,$1,$2,FALSE,$3,$4,$5,$6)",
+                    channel, event.status.value, reference, event.error_code, event.error_reason, event.at)
+            return InboundOutcome(event, created=False, change=StatusChange(None, None, None, False))
+        if clog is not None and clog.message_id is None:
+            clog.message_id = message_id
+        change = await _apply_status(conn, message_id, channel, event.status, event.external_id, event.error_code,
+                                     event.error_reason, event.at)
+        return InboundOutcome(event, created=change.applied, change=change)
+    if isinstance(event, OptOut):
+        await conn.execute("INSERT INTO opt_outs (channel, address, reason, at) VALUES ($1,$2,$3,$4)",
+                           channel, event.address, event.reason, event.at)
+        return InboundOutcome(event)
+    if isinstance(event, Ignored):
+        return InboundOutcome(event, created=False)
+    raise TypeError(f"not an event: {event!r}")
+
+
+def _filters(**values: str | None) -> tuple[str, list[str]]:
+    parts = [(k, v) for k, v in values.items() if v is not None]
+    if not parts:
+        return "", []
+    return " WHERE " + " AND ".join(f"{k} = ${i}" for i, (k, _) in enumerate(parts, 1)), [v for _, v in parts]
+
+
+class PostgresStore:
+    """The shared store: PostgreSQL through an asyncpg pool, for one or many `smsgate serve` instances.
+
+    The pool opens on first use, in the event loop that uses it. `migrate=True` applies missing migrations
+    then (what tests and `smsgate db upgrade` do); otherwise a database whose schema is behind this smsgate
+    refuses every operation with `StoreUnavailable` naming `smsgate db upgrade`.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, migrate: bool = False, readonly: bool = False,
+                 connect_timeout: float = 5.0, command_timeout: float = 60.0) -> None:
+        """Use the database at `url` (`postgresql://user:password@host:port/db?setting=value`)."""
+        _require_driver()
+        self.url = url
+        self.pool_size = pool_size
+        self.readonly = readonly
+        self.holder = new_id()
+        """This store's name on the claims it takes (a renewal only extends this store's own claims)."""
+        self._migrate = migrate
+        self._connect_timeout = connect_timeout
+        self._command_timeout = command_timeout
+        self._pool: Any = None
+        self._opening: asyncio.Lock | None = None
+        self._schema = "public"
+        self._planner: OutboxPlanner | None = None
+        self._listeners: list[Callable[[str], None]] = []
+        self._listen_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- connections ------------------------------------------------------------------------------------
+
+    def _settings(self) -> dict[str, str]:
+        settings = {"application_name": "smsgate"}
+        if self.readonly:
+            settings["default_transaction_read_only"] = "on"
+        return settings
+
+    async def _connect(self) -> Any:
+        """One connection outside the pool (for LISTEN)."""
+        conn = await _require_driver().connect(self.url, timeout=self._connect_timeout,
+                                               server_settings=self._settings())
+        await _init_connection(conn)
+        return conn
+
+    async def _ready(self) -> Any:
+        pool = self._pool
+        if pool is not None:
+            return pool
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._pool is not None:
+                return self._pool
+            try:
+                pool = await _require_driver().create_pool(
+                    self.url, min_size=1, max_size=self.pool_size, timeout=self._connect_timeout,
+                    command_timeout=self._command_timeout, server_settings=self._settings(),
+                    max_inactive_connection_lifetime=120, init=_init_connection)
+            except _unavailable_errors() as exc:
+                raise StoreUnavailable(f"cannot reach the database: {_reason(exc)}") from None
+            try:
+                async with pool.acquire() as conn:
+                    self._schema = await conn.fetchval("SELECT current_schema()") or "public"
+                    if self._migrate and not self.readonly:
+                        await migrate_postgres(conn)
+                    behind = missing(await schema_versions(conn), POSTGRES)
+            except BaseException:
+                await pool.close()
+                raise
+            if behind:
+                await pool.close()
+                raise StoreUnavailable(
+                    f"the database's smsgate schema lacks migration(s) {[m.version for m in behind]}: "
+                    "run `smsgate db upgrade`")
+            self._pool = pool
+            if self._listeners and self._listen_task is None:
+                self._listen_task = asyncio.create_task(self._listen(), name="smsgate-store-listen")
+            return pool
+
+    async def _run(self, fn: Callable[[Any], Awaitable[T]], *, transaction: bool = True) -> T:
+        """Run `fn(connection)` in one transaction (retried on a serialization failure or deadlock); connection
+        trouble is `StoreUnavailable`."""
+        pool = await self._ready()
+        pg = _require_driver()
+        unavailable = _unavailable_errors()
+        for attempt in range(4):
+            try:
+                async with pool.acquire(timeout=self._connect_timeout) as conn:
+                    if not transaction:
+                        return await fn(conn)
+                    async with conn.transaction():
+                        return await fn(conn)
+            except (pg.SerializationError, pg.DeadlockDetectedError) as exc:
+                if attempt == 3:
+                    raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from None
+                await asyncio.sleep(0.01 * (attempt + 1))
+            except unavailable as exc:
+                raise StoreUnavailable(f"database unavailable: {_reason(exc)}") from None
+        raise AssertionError("unreachable")
+
+    async def ping(self) -> bool:
+        """Whether the database answers now (`/healthz`)."""
+        try:
+            return bool(await asyncio.wait_for(self._run(lambda c: c.fetchval("SELECT TRUE"), transaction=False),
+                                               self._connect_timeout))
+        except (StoreUnavailable, TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        """Stop listening and close the pool."""
+        self._closed = True
+        if self._listen_task is not None:
+            self._listen_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listen_task
+            self._listen_task = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.close(), 10)
+
+    # -- wake-ups -----------------------------------------------------------------------------------------
+
+    def _channel(self, topic: str) -> str:
+        return f"smsgate_{topic}" if self._schema == "public" else f"smsgate_{topic}_{self._schema}"[:63]
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call `listener("queued")` / `listener("outbox")` when any instance commits such rows (LISTEN/NOTIFY)."""
+        self._listeners.append(listener)
+        if self._pool is not None and self._listen_task is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: the pool's opening starts it
+                self._listen_task = asyncio.get_running_loop().create_task(self._listen())
+
+    def _signal(self, topic: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(topic)
+            except Exception:
+                log.exception("a store listener failed")
+
+    async def _listen(self) -> None:
+        """Hold a LISTEN connection; reconnect when it drops, and then wake everyone (notifications were lost)."""
+        delay = 0.1
+        while not self._closed:
+            conn = None
+            try:
+                conn = await self._connect()
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                for topic in _TOPICS:
+                    await conn.add_listener(self._channel(topic), lambda _c, _pid, _ch, _p, topic=topic:
+                                            self._signal(topic))
+                delay = 0.1
+                for topic in _TOPICS:  # anything committed while we were not listening
+                    self._signal(topic)
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), 30)
+                    if not lost.is_set():
+                        await conn.fetchval("SELECT 1")  # a dead peer is noticed by a query, not by waiting
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("store: LISTEN connection lost (%s); retrying in %.1fs", _reason(exc), delay)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.close(), 2)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _notify(self, conn: Any, topic: str) -> None:
+        await conn.execute(f"NOTIFY {self._channel(topic)}")
+
+    # -- the outbox planner -------------------------------------------------------------------------------
+
+    def set_planner(self, planner: OutboxPlanner | None) -> None:
+        """Turn every stored event into outbox rows with `planner`, in the event's own transaction."""
+        self._planner = planner
+
+    async def _plan(self, conn: Any, events: Sequence[PlatformEvent]) -> None:
+        if self._planner is None or not events:
+            return
+        rows: list[tuple[str, str, str, str, str]] = []
+        for event in events:
+            try:
+                items = list(self._planner(event))
+            except Exception:  # a planning bug must not make the gateway refuse an aggregator's callback
+                log.exception("the outbox planner failed on %s %s", event.type, event.key)
+                continue
+            rows.extend((new_id(), item.target, item.key, item.type,
+                         json.dumps(item.payload, ensure_ascii=False, default=str)) for item in items)
+        if rows:
+            now = utcnow()
+            await conn.executemany("INSERT INTO outbox (id, target, key, type, payload, next_attempt_at, created_at)"
+                                   " VALUES ($1,$2,$3,$4,$5,$6,$6)", [(*row, now) for row in rows])
+            await self._notify(conn, "outbox")
+
+    # -- outgoing -----------------------------------------------------------------------------------------
+
+    async def add_outgoing(self, message: OutgoingMessage, claim_for: float | None = None) -> Added:
+        """Store a new queued message (a known id: the stored one, not created); claim it if `claim_for`
+        seconds are given, in the same transaction."""
+
+        async def op(conn: Any) -> Added:
+            now = utcnow()
+            row = await conn.fetchrow(
+                "INSERT INTO messages (id, channel, direction, to_addr, from_addr, text, status, attachments,"
+                " metadata, quick_replies, high_priority, created_at, updated_at, attempts, lease_until, lease_holder)"
+                " VALUES ($1,$2,'out',$3,$4,$5,'queued',$6,$7,$8,$9,$10,$10,"
+                " CASE WHEN $11::float8 IS NULL THEN 0 ELSE 1 END,"
+                " CASE WHEN $11::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $11) END,"
+                " CASE WHEN $11::float8 IS NULL THEN NULL ELSE $12 END)"
+                " ON CONFLICT (id) DO NOTHING RETURNING *",
+                message.id, message.channel, message.to, message.from_, message.text,
+                json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
+                message.high_priority, now, claim_for, self.holder)
+            created = row is not None
+            claimed = created and claim_for is not None
+            if created:
+                await conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
+                                   " VALUES ($1,$2,'queued',TRUE,$3)", message.id, message.channel, now)
+            else:
+                if claim_for is not None:
+                    row = await _claim(conn, message.id, claim_for, self.holder)
+                    claimed = row is not None
+                if row is None:
+                    row = await conn.fetchrow("SELECT * FROM messages WHERE id = $1", message.id)
+            record = _record(row)
+            events: tuple[PlatformEvent, ...] = ()
+            if created:
+                update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=now)
+                events = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
+                await self._plan(conn, events)
+                await self._notify(conn, "queued")
+            return Added(record, created, claimed, events)
+
+        return await self._run(op)
+
+    async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
+        """Take a queued or errored message for sending; None if wired, final or leased by another worker."""
+
+        async def op(conn: Any) -> MessageRecord | None:
+            row = await _claim(conn, message_id, lease_seconds, self.holder)
+            return _record(row) if row else None
+
+        return await self._run(op)
+
+    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300) -> list[MessageRecord]:
+        """Claim up to `limit` due messages of `channel`, oldest first; rows another instance is claiming right
+        now are skipped (SKIP LOCKED), never waited for or taken twice."""
+
+        async def op(conn: Any) -> list[MessageRecord]:
+            rows = await conn.fetch(
+                "WITH due AS (SELECT id FROM messages WHERE channel = $1 AND direction = 'out'"
+                " AND status IN ('queued', 'errored') AND (lease_until IS NULL OR lease_until < now())"
+                " AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY created_at, seq LIMIT $2"
+                " FOR UPDATE SKIP LOCKED)"
+                " UPDATE messages m SET lease_until = now() + make_interval(secs => $3), lease_holder = $4,"
+                " attempts = m.attempts + 1 FROM due WHERE m.id = due.id RETURNING m.*",
+                channel, limit, lease_seconds, self.holder)
+            return [_record(r) for r in sorted(rows, key=lambda r: (r["created_at"], r["seq"]))]
+
+        return await self._run(op)
+
+    async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
+        """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
+
+        async def op(conn: Any) -> list[MessageRecord]:
+            rows = await conn.fetch(
+                "SELECT * FROM messages WHERE channel = $1 AND direction = 'out' AND status IN ('queued', 'errored')"
+                " AND (lease_until IS NULL OR lease_until < now())"
+                " AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY created_at, seq LIMIT $2",
+                channel, limit)
+            return [_record(r) for r in rows]
+
+        return await self._run(op, transaction=False)
+
+    async def renew(self, message_id: str, lease_seconds: float) -> bool:
+        """Extend this store's live claim; False when the message is no longer claimed by it."""
+
+        async def op(conn: Any) -> bool:
+            result = await conn.execute(
+                "UPDATE messages SET lease_until = now() + make_interval(secs => $2) WHERE id = $1"
+                " AND lease_holder = $3 AND lease_until IS NOT NULL AND status IN ('queued', 'errored')",
+                message_id, lease_seconds, self.holder)
+            return bool(result == "UPDATE 1")
+
+        return await self._run(op)
+
+    async def mark_sending(self, message_id: str) -> None:
+        """Record that a request of the current claim is going out (the send is in doubt until its outcome)."""
+        await self._run(lambda conn: conn.execute(
+            "UPDATE messages SET sending_at = now() WHERE id = $1 AND sending_at IS NULL", message_id))
+
+    async def clear_in_doubt(self, message_id: str) -> None:
+        """Forget that an unclaimed message's last request went out, so it is retried."""
+        await self._run(lambda conn: conn.execute(
+            "UPDATE messages SET sending_at = NULL WHERE id = $1 AND (lease_until IS NULL OR lease_until < now())",
+            message_id))
+
+    async def schedule_retry(self, message_id: str, at: datetime) -> None:
+        """Do not attempt an errored message again before `at`."""
+        await self._run(lambda conn: conn.execute(
+            "UPDATE messages SET next_attempt_at = $2 WHERE id = $1 AND status = 'errored'", message_id, at))
+
+    async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
+        """Store a send's outcome, external ids, events and channel log; release the claim."""
+
+        async def op(conn: Any) -> StatusChange:
+            channel = await conn.fetchval(
+                "UPDATE messages SET lease_until = NULL, lease_holder = NULL, sending_at = NULL,"
+                " next_attempt_at = NULL, segments = $2, external_id = COALESCE($3, external_id), external_ids = $4,"
+                " error_code = $5, error_reason = $6 WHERE id = $1 RETURNING channel",
+                message_id, result.segments, result.external_ids[0] if result.external_ids else None,
+                json.dumps(result.external_ids), result.error_code, result.error_reason)
+            if channel is None:
+                raise KeyError(message_id)
+            if result.external_ids:
+                await conn.executemany(
+                    "INSERT INTO external_ids (channel, external_id, message_id) VALUES ($1,$2,$3)"
+                    " ON CONFLICT (channel, external_id) DO UPDATE SET message_id = EXCLUDED.message_id",
+                    [(channel, ext, message_id) for ext in result.external_ids])
+            change = await _apply_status(conn, message_id, channel, result.status, None, result.error_code,
+                                         result.error_reason, utcnow())
+            outcomes = [await _store_event(conn, channel, event) for event in result.events]
+            record = await _full(conn, message_id)
+            assert record is not None
+            events: list[PlatformEvent] = []
+            if change.applied:
+                assert change.current is not None
+                update = StatusUpdate(channel, change.current, message_id, error_code=result.error_code,
+                                      error_reason=result.error_reason)
+                events.append(_events.status_changed(channel, update, change.previous, change.current, record))
+            for outcome in outcomes:
+                events.extend(await self._made_by(conn, channel, outcome))
+            await self._plan(conn, events)
+            if log is not None:
+                await _insert_log(conn, log)
+            return StatusChange(change.message_id, change.previous, change.current, change.applied, record,
+                                tuple(events))
+
+        return await self._run(op)
+
+    async def fail_message(self, message_id: str, error_code: str, error_reason: str, *,
+                           held: bool = False) -> StatusChange:
+        """Make a pending message `failed` (the worker gave up): an unclaimed one, or with `held` one this
+        store claimed and did not attempt (that claim's count is taken back); unapplied if it is not pending
+        (or someone else holds it)."""
+
+        async def op(conn: Any) -> StatusChange:
+            channel = await conn.fetchval(
+                "UPDATE messages SET lease_until = NULL, lease_holder = NULL, sending_at = NULL,"
+                " next_attempt_at = NULL, error_code = $2, error_reason = $3,"
+                " attempts = GREATEST(attempts - CASE WHEN $4 THEN 1 ELSE 0 END, 0)"
+                " WHERE id = $1 AND direction = 'out'"
+                " AND status IN ('queued', 'errored')"
+                " AND (lease_until IS NULL OR lease_until < now() OR ($4 AND lease_holder = $5)) RETURNING channel",
+                message_id, error_code, error_reason, held, self.holder)
+            if channel is None:
+                status = await conn.fetchval("SELECT status FROM messages WHERE id = $1", message_id)
+                current = Status(status) if status in {s.value for s in Status} else None
+                return StatusChange(message_id if status is not None else None, current, current, False)
+            change = await _apply_status(conn, message_id, channel, Status.FAILED, None, error_code, error_reason,
+                                         utcnow())
+            if not change.applied:
+                return change
+            update = StatusUpdate(channel, Status.FAILED, message_id, error_code=error_code, error_reason=error_reason)
+            record = await _get(conn, message_id) if self._planner is not None else None
+            events = (_events.status_changed(channel, update, change.previous, Status.FAILED, record),)
+            await self._plan(conn, events)
+            return StatusChange(change.message_id, change.previous, change.current, True, None, events)
+
+        return await self._run(op)
+
+    # -- inbound ------------------------------------------------------------------------------------------
+
+    async def _made_by(self, conn: Any, channel: str, outcome: InboundOutcome) -> tuple[PlatformEvent, ...]:
+        """The platform events of one stored outcome, its message read now (in the transaction) when planned."""
+        change = outcome.change
+        record = None
+        if self._planner is not None and change is not None and change.applied and change.message_id is not None:
+            record = await _get(conn, change.message_id)
+        return _events.made_by(channel, outcome, (lambda _id: record) if self._planner is not None else None)
+
+    async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
+                             ) -> list[InboundOutcome]:
+        """Store every event of one inbound request in one transaction; status lookups only within `channel`."""
+
+        async def op(conn: Any) -> list[InboundOutcome]:
+            outcomes = []
+            for event in events:
+                outcome = await _store_event(conn, channel, event, log)
+                made = await self._made_by(conn, channel, outcome)
+                outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made)
+                                if made else outcome)
+            await self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+            if log is not None:
+                await _insert_log(conn, log)
+            return outcomes
+
+        return await self._run(op)
+
+    async def add_log(self, log: ChannelLog) -> None:
+        """Store a channel log on its own."""
+        await self._run(lambda conn: _insert_log(conn, log))
+
+    # -- reads --------------------------------------------------------------------------------------------
+
+    async def get_message(self, message_id: str) -> MessageRecord | None:
+        """One message with its status history, or None."""
+        return await self._run(lambda conn: _full(conn, message_id), transaction=False)
+
+    async def list_messages(self, *, channel: str | None = None, status: str | None = None,
+                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
+        """Messages newest first, optionally filtered."""
+        where, args = _filters(channel=channel, status=status, direction=direction)
+
+        async def op(conn: Any) -> list[MessageRecord]:
+            rows = await conn.fetch(f"SELECT * FROM messages{where} ORDER BY created_at DESC, seq DESC"
+                                    f" LIMIT ${len(args) + 1}", *args, limit)
+            return [_record(r) for r in rows]
+
+        return await self._run(op, transaction=False)
+
+    async def list_logs(self, *, channel: str | None = None, message_id: str | None = None,
+                        errors_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        """Channel logs newest first (already redacted when they were recorded)."""
+        where, args = _filters(channel=channel, message_id=message_id)
+        if errors_only:
+            where += (" AND" if where else " WHERE") + " is_error"
+
+        async def op(conn: Any) -> list[dict[str, Any]]:
+            rows = await conn.fetch(f"SELECT data FROM channel_logs{where} ORDER BY seq DESC LIMIT ${len(args) + 1}",
+                                    *args, limit)
+            return [loads_stored(r["data"]) for r in rows]
+
+        return await self._run(op, transaction=False)
+
+    async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
+        """Stored opt-out events, oldest first."""
+        where, args = _filters(channel=channel)
+
+        async def op(conn: Any) -> list[dict[str, Any]]:
+            rows = await conn.fetch(f"SELECT channel, address, reason, at FROM opt_outs{where} ORDER BY seq", *args)
+            return [{**dict(r), "at": _ts(r["at"])} for r in rows]
+
+        return await self._run(op, transaction=False)
+
+    # -- the outbox ---------------------------------------------------------------------------------------
+
+    async def outbox_due(self, *, limit: int = 100, lease_seconds: float = 60) -> list[OutboxRow]:
+        """Take the first undelivered item of each (target, key) that is due, oldest first; items another
+        instance holds, or is taking right now, are skipped."""
+
+        async def op(conn: Any) -> list[OutboxRow]:
+            # only the head of each (target, key) queue: a later event never overtakes an earlier one
+            rows = await conn.fetch(
+                "WITH due AS (SELECT o.seq FROM outbox o WHERE o.done_at IS NULL AND o.next_attempt_at <= now()"
+                " AND (o.lease_until IS NULL OR o.lease_until < now())"
+                " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.target = o.target AND p.key = o.key"
+                " AND p.done_at IS NULL AND p.seq < o.seq) ORDER BY o.seq LIMIT $1 FOR UPDATE SKIP LOCKED)"
+                " UPDATE outbox u SET lease_until = now() + make_interval(secs => $2) FROM due WHERE u.seq = due.seq"
+                " RETURNING u.*", limit, lease_seconds)
+            return [OutboxRow(id=r["id"], seq=r["seq"], target=r["target"], key=r["key"], type=r["type"],
+                              payload=loads_stored(r["payload"]), attempts=r["attempts"],
+                              created_at=_ts(r["created_at"])) for r in sorted(rows, key=lambda r: r["seq"])]
+
+        return await self._run(op)
+
+    async def outbox_done(self, item_id: str) -> None:
+        """Mark an outbox item delivered."""
+        await self._run(lambda conn: conn.execute(
+            "UPDATE outbox SET done_at = now(), lease_until = NULL, attempts = attempts + 1, last_error = NULL"
+            " WHERE id = $1", item_id))
+
+    async def outbox_retry(self, item_id: str, at: datetime, error: str) -> None:
+        """Release an outbox item after a failed delivery; try again at `at`."""
+        await self._run(lambda conn: conn.execute(
+            "UPDATE outbox SET lease_until = NULL, attempts = attempts + 1, next_attempt_at = $2, last_error = $3"
+            " WHERE id = $1", item_id, at, error))
+
+    async def outbox_release(self) -> None:
+        """Release every outbox claim: only for an operator who knows no dispatcher runs (claims otherwise expire)."""
+        await self._run(lambda conn: conn.execute(
+            "UPDATE outbox SET lease_until = NULL WHERE done_at IS NULL AND lease_until IS NOT NULL"))
+
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+        where = {None: "", True: " WHERE done_at IS NULL", False: " WHERE done_at IS NOT NULL"}[pending]
+
+        async def op(conn: Any) -> list[dict[str, Any]]:
+            rows = await conn.fetch(f"SELECT * FROM outbox{where} ORDER BY seq LIMIT $1", limit)
+            times = ("next_attempt_at", "lease_until", "created_at", "done_at")
+            return [{**dict(r), "payload": loads_stored(r["payload"]), **{k: _when(r[k]) for k in times}}
+                    for r in rows]
+
+        return await self._run(op, transaction=False)
+
+    # -- upkeep -------------------------------------------------------------------------------------------
+
+    async def prune(self, before: datetime) -> int:
+        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted.
+
+        One instance at a time (an advisory lock): another instance pruning at once returns 0 at once.
+        """
+
+        async def op(conn: Any) -> int:
+            key = _lock_key(self._schema, "prune")
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                return 0
+            total = 0
+            try:
+                # small chunks, each its own transaction: no long lock on the tables callbacks write to
+                for sql in ("DELETE FROM channel_logs WHERE seq IN (SELECT seq FROM channel_logs ORDER BY seq"
+                            " LIMIT 2000) AND created_at < $1",
+                            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE done_at IS NOT NULL"
+                            " ORDER BY seq LIMIT 2000) AND done_at < $1"):
+                    while True:
+                        deleted = int((await conn.execute(sql, before)).split()[-1])
+                        total += deleted
+                        if deleted == 0:
+                            break
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            return total
+
+        return await self._run(op, transaction=False)
+
+    async def rate_slot(self, key: str, interval: float) -> float:
+        """Reserve the next start of a rate shared by every instance (one row per `key`, the database's clock):
+        the seconds to wait before starting, so starts are `interval` apart across all instances together."""
+
+        async def op(conn: Any) -> float:
+            wait = await conn.fetchval(
+                "INSERT INTO rate_slots AS r (key, next_at) VALUES ($1, clock_timestamp() + make_interval(secs => $2))"
+                " ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(r.next_at, clock_timestamp())"
+                " + make_interval(secs => $2) RETURNING EXTRACT(EPOCH FROM r.next_at - clock_timestamp()) - $2",
+                key, interval)
+            return max(0.0, float(wait))
+
+        return await self._run(op, transaction=False)
+
+    # -- for tests and `smsgate db copy` ------------------------------------------------------------------
+
+    async def execute(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Run one SQL statement in its own transaction; its rows as dicts (tests and tools, not the gateway)."""
+
+        async def op(conn: Any) -> list[dict[str, Any]]:
+            return [dict(r) for r in await conn.fetch(sql, *args)]
+
+        return await self._run(op)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
