@@ -27,7 +27,7 @@ from ._errors import ContactStopped, MessageInvalid, RequestRejected, SendError,
 from ._events import PlatformEvent
 from ._http import HttpClient
 from ._models import Event, Ignored, MessageRecord, OptOut, OutgoingMessage, SendResult, Status
-from .store import InboundOutcome, OutboxPlanner, SQLiteStore, StatusChange, Store
+from .store import InboundOutcome, OutboxPlanner, StatusChange, Store, open_store
 
 __all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "Gateway", "SendOutcome"]
 
@@ -81,10 +81,12 @@ class Gateway:
             pm = default_pm
         self.config = config
         self.pm = pm
-        self.store: Store = store or SQLiteStore(config.gateway.database, synchronous=config.gateway.synchronous)
+        self.store: Store = store or open_store(config.gateway.database, synchronous=config.gateway.synchronous)
         if planner is not None:
             self.store.set_planner(planner)
-        self.http = HttpClient(transport, backend=config.gateway.http_backend)
+        # a store shared by several instances (PostgreSQL) spaces each channel's requests across all of them
+        self.http = HttpClient(transport, backend=config.gateway.http_backend,
+                               rate=getattr(self.store, "rate_slot", None))
         self.public_url = config.gateway.base_url()
         self.adapters: dict[str, Adapter[Any]] = {}
         for name, channel in config.channels.items():
@@ -170,6 +172,10 @@ class Gateway:
             return SendOutcome(current, None, False)
         return await self._attempt_claimed(claimed, message)
 
+    async def send_claimed(self, claimed: MessageRecord) -> SendOutcome:
+        """Send once a message the store claimed for this gateway (`Store.claim_due`: the worker's round)."""
+        return await self._attempt_claimed(claimed, None)
+
     async def _attempt_claimed(self, claimed: MessageRecord, message: OutgoingMessage | None) -> SendOutcome:
         if message is None:
             message = OutgoingMessage(channel=claimed.channel, to=claimed.to, text=claimed.text, id=claimed.id,
@@ -203,9 +209,10 @@ class Gateway:
 
         return going_out
 
-    async def fail(self, message_id: str, error_code: str, error_reason: str) -> StatusChange:
-        """Give up on an unclaimed queued or errored message: `failed` with the reason, hooks fired."""
-        change = await self.store.fail_message(message_id, error_code, error_reason)
+    async def fail(self, message_id: str, error_code: str, error_reason: str, *, held: bool = False) -> StatusChange:
+        """Give up on a queued or errored message nobody holds (with `held`: one this gateway claimed and did not
+        attempt): `failed` with the reason, hooks fired."""
+        change = await self.store.fail_message(message_id, error_code, error_reason, held=held)
         await self.announce(change.platform_events)
         return change
 

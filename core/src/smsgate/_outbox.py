@@ -160,7 +160,8 @@ class OutboxDispatcher:
     async def run(self) -> None:
         """Deliver forever: at once when the store writes outbox rows, else every `poll_interval` seconds."""
         self._wake.bind()
-        await self.store.outbox_release()  # claims of a process that died are void: only one dispatcher runs
+        # A dead dispatcher's claims are not released here: another instance's dispatcher may hold them right now.
+        # They expire after `lease_seconds` (longer than any delivery may take) and are delivered then.
         while True:
             self._wake.clear()
             try:

@@ -1,8 +1,10 @@
 """The send worker of `smsgate serve`: drains queued and errored messages per channel, durably and only once.
 
-Each attempt goes through `Gateway.attempt` (claim with a lease, the channel's retries and `tps`, one stored
-outcome). The worker renews the claim while the attempt runs, so after a crash another worker resumes the
-message once the lease (`[gateway] send_lease`) expires. Between attempts an errored message backs off
+Each round claims the due messages a channel has room for in one write (`Store.claim_due`: with several
+instances on one PostgreSQL database, `FOR UPDATE SKIP LOCKED` gives each message to one of them), then sends
+each through `Gateway.send_claimed` (the channel's retries and `tps`, one stored outcome). The worker renews
+the claim while the attempt runs, so after a crash another worker (this instance restarted, or another one)
+resumes the message once the lease (`[gateway] send_lease`) expires. Between attempts an errored message backs off
 (`send_retry_base` doubling to `send_retry_max`, or the aggregator's Retry-After) until `send_max_attempts`,
 then it is failed.
 
@@ -19,6 +21,7 @@ import contextlib
 import functools
 import logging
 import random
+from dataclasses import replace
 from datetime import timedelta
 
 from ._gateway import IN_DOUBT_REASON, Gateway, SendOutcome
@@ -59,9 +62,9 @@ class SendWorker:
             room = self.concurrency - len(running)
             if room <= 0 or self._stopping:
                 continue
-            for record in await self.store.due(channel, limit=room + len(running)):
-                if record.id in running or len(running) >= self.concurrency:
-                    continue  # due() may list what we are sending before its claim committed
+            for record in await self.store.claim_due(channel, limit=room, lease_seconds=self.lease):
+                if record.id in running:  # its lease lapsed while we still send it: the running task finishes it
+                    continue
                 task = asyncio.create_task(self._process(record), name=f"smsgate-send-{record.id}")
                 running[record.id] = task
                 task.add_done_callback(functools.partial(self._finished, channel, record.id))
@@ -99,17 +102,18 @@ class SendWorker:
             log.exception("sending %s failed unexpectedly", record.id)
 
     async def _process_once(self, record: MessageRecord) -> None:
+        # `record` is claimed for us, and its claim already counts an attempt
         gateway = self.gateway
         settings = gateway.adapters[record.channel].settings
-        if record.sending_at is not None:
-            if not settings.retry_on_timeout:
-                await gateway.fail(record.id, "in_doubt", IN_DOUBT_REASON)
-                return
-            await self.store.clear_in_doubt(record.id)
-        if record.attempts >= self.max_attempts:  # the limit was lowered since this message was last tried
-            await self._give_up(record)
+        if record.sending_at is not None and not settings.retry_on_timeout:
+            # a request of an earlier claim went out and nobody saw its answer (that sender died): the aggregator
+            # may have it, so it is failed, not sent again; with retry_on_timeout it is sent again below
+            await gateway.fail(record.id, "in_doubt", IN_DOUBT_REASON, held=True)
             return
-        outcome = await self._attempt(record.id)
+        if record.attempts > self.max_attempts:  # the limit was lowered since this message was last tried
+            await self._give_up(replace(record, attempts=record.attempts - 1), held=True)
+            return
+        outcome = await self._attempt(record)
         message = outcome.message
         if not outcome.sent or message.status != Status.ERRORED.value:
             return
@@ -120,17 +124,18 @@ class SendWorker:
             delay = hinted if hinted is not None else self.backoff(message.attempts)
             await self.store.schedule_retry(message.id, utcnow() + timedelta(seconds=delay))
 
-    async def _give_up(self, message: MessageRecord) -> None:
+    async def _give_up(self, message: MessageRecord, held: bool = False) -> None:
         reason = f"gave up after {message.attempts} attempt(s); last error: {message.error_reason or 'none'}"
-        await self.gateway.fail(message.id, message.error_code or "errored", reason)
+        await self.gateway.fail(message.id, message.error_code or "errored", reason, held=held)
 
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt number `attempts + 1`: exponential, capped, with jitter."""
         base = min(self.retry_max, self.retry_base * 2 ** min(max(attempts - 1, 0), 30))
         return float(base * random.uniform(0.8, 1.0))  # jitter: retries of one outage spread out
 
-    async def _attempt(self, message_id: str) -> SendOutcome:
-        task = asyncio.ensure_future(self.gateway.attempt(message_id, lease_seconds=self.lease))
+    async def _attempt(self, record: MessageRecord) -> SendOutcome:
+        message_id = record.id
+        task = asyncio.ensure_future(self.gateway.send_claimed(record))
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=self.lease / 3)
