@@ -6,12 +6,13 @@ import asyncio
 import email.utils
 import errno
 import http.cookiejar
+import logging
 import os
 import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, Send
 __all__ = ["HttpClient", "check_response", "merge_headers", "parse_retry_after", "transport_error_reason"]
 
 ResponseCheck = Callable[[httpx.Response], None]
+log = logging.getLogger("smsgate.http")
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -72,6 +74,27 @@ class _Throttle:
             await asyncio.sleep(delay)
 
 
+class _SharedThrottle:
+    """Spaces request starts 1/tps apart across every instance on one database (`rate`: `Store.rate_slot`).
+
+    If the database cannot be asked, this instance falls back to spacing its own requests, rather than failing
+    a send for want of a rate slot."""
+
+    def __init__(self, rate: Callable[[str, float], Awaitable[float]], channel: str, tps: float) -> None:
+        self.rate, self.key, self.interval = rate, f"tps:{channel}", 1.0 / tps
+        self.local = _Throttle(tps)
+
+    async def wait(self) -> None:
+        try:
+            delay = await self.rate(self.key, self.interval)
+        except Exception as exc:
+            log.warning("shared tps slot unavailable (%s): spacing this instance's requests only", exc)
+            await self.local.wait()
+            return
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
 class _NoCookies(http.cookiejar.CookieJar):
     """Keeps no cookie: an aggregator's Set-Cookie must not ride along on later requests, maybe another account's."""
 
@@ -86,13 +109,15 @@ class HttpClient:
     """Wraps one `httpx.AsyncClient` for the whole process; adapters call `request()`."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None, *, max_connections: int = 200,
-                 verify: Any = True, backend: str = "aiohttp") -> None:
+                 verify: Any = True, backend: str = "aiohttp",
+                 rate: Callable[[str, float], Awaitable[float]] | None = None) -> None:
         self._transport = transport
+        self._rate = rate
         self._verify = verify
         self._backend = backend
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._clients: dict[Any, httpx.AsyncClient] = {}
-        self._throttles: dict[str, _Throttle] = {}
+        self._throttles: dict[str, _Throttle | _SharedThrottle] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
 
     def client(self, verify: Any = None) -> httpx.AsyncClient:
@@ -127,7 +152,9 @@ class HttpClient:
         if settings.tps:
             throttle = self._throttles.get(log.channel)
             if throttle is None or throttle.interval != 1.0 / settings.tps:
-                throttle = self._throttles[log.channel] = _Throttle(settings.tps)
+                throttle = self._throttles[log.channel] = (
+                    _Throttle(settings.tps) if self._rate is None else
+                    _SharedThrottle(self._rate, log.channel, settings.tps))
         client = self.client(verify)
         # httpx's pool slows down sharply with many connections to one host (it rescans every waiting request
         # on each event), and aggregators cap concurrent connections anyway: bound the requests in flight.
