@@ -144,8 +144,11 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         return JSONResponse(body, status_code=status_code)
 
     async def health(request: Request) -> Response:
-        # public, so it names nothing: which channels and bridges exist is for the API's token holders
-        return JSONResponse({"status": "ok"})
+        # public, so it names nothing: which channels and bridges exist is for the API's token holders. A load
+        # balancer takes an instance that cannot reach the database out of rotation (503) until it can again.
+        if await gateway.store.ping():
+            return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
 
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
