@@ -115,9 +115,13 @@ class GatewaySettings(BaseModel):
     host: str = Field("127.0.0.1", description="Interface `smsgate serve` listens on.")
     port: int = Field(8080, ge=0, le=65535, description="Port `smsgate serve` listens on.")
     public_url: str = Field("", description="Base URL aggregators call back on; default http://host:port.")
-    database: str = Field("smsgate.sqlite3", description="SQLite file holding messages, statuses and logs.")
+    database: str = Field("smsgate.sqlite3", description="Where messages, statuses and logs are stored: a SQLite "
+                                                         "file (a path or sqlite:///path), or postgresql://user:"
+                                                         "password@host:port/db for several instances on one "
+                                                         "database.")
     synchronous: Literal["FULL", "NORMAL"] = Field(
-        "FULL", description="SQLite fsync policy: FULL survives power loss, NORMAL only process crashes.")
+        "FULL", description="SQLite fsync policy: FULL survives power loss, NORMAL only process crashes "
+                            "(PostgreSQL follows its server's synchronous_commit).")
     http_backend: Literal["aiohttp", "httpcore"] = Field(
         "aiohttp", description="What carries adapters' httpx requests: aiohttp (about twice as fast) or httpcore.")
     api_token: SecretStr | None = Field(None, description="Bearer token required by the outbound HTTP API.")
@@ -141,6 +145,13 @@ class GatewaySettings(BaseModel):
                                                           "than this are deleted hourly (0 keeps them); messages stay.")
     webhooks: list[WebhookSettings] = Field(default_factory=list,
                                             description="`[[gateway.webhooks]]`: URLs receiving signed events.")
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        from .store._open import validate_database
+
+        return validate_database(value)
 
     @field_validator("api_token")
     @classmethod
@@ -229,7 +240,12 @@ class Config:
                              *(b.secret for b in self.bridges.values())]
         for channel in self.channels.values():
             values.extend(getattr(channel.settings, name) for name in type(channel.settings).model_fields)
-        found = (v.get_secret_value() for v in values if isinstance(v, SecretStr))
+        found = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+        from .store._open import url_password
+
+        password = url_password(self.gateway.database)  # a database URL's password, decoded and as written
+        if password:
+            found += [password, urllib.parse.quote(password, safe="")]
         return sorted({v for v in found if v})
 
 
