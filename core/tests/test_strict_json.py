@@ -14,6 +14,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rawsql import sql
 from smsgate.host import open_outbox
 from toy_adapter import Toy
 
@@ -100,9 +101,8 @@ OLD_ROWS = {  # as versions before the check wrote them
 
 def test_rows_stored_before_the_check_still_render_as_strict_json_everywhere(h):
     message_id = strict(raw_post(h, b'{"channel": "t", "to": "+250788383383", "text": "old"}').content)["id"]
-    h.store.call_sync(lambda conn: conn.execute(
-        "UPDATE messages SET metadata = ?, attachments = ?, quick_replies = ? WHERE id = ?",
-        (OLD_ROWS["metadata"], OLD_ROWS["attachments"], OLD_ROWS["quick_replies"], message_id)))
+    sql(h, "UPDATE messages SET metadata = ?, attachments = ?, quick_replies = ? WHERE id = ?",
+        OLD_ROWS["metadata"], OLD_ROWS["attachments"], OLD_ROWS["quick_replies"], message_id)
     detail = h.request("GET", f"/api/v1/messages/{message_id}", headers=AUTH)
     listing = h.request("GET", "/api/v1/messages", headers=AUTH)
     assert detail.status_code == listing.status_code == 200

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from rawsql import sql
 from smsgate import OutgoingMessage
 from smsgate.host import IN_DOUBT_REASON, READ_TIMEOUT_REASON, SendWorker
 from toy_adapter import Toy
@@ -35,10 +36,6 @@ def queue(h, *ids, text="hello"):
 
 def seconds_until(stamp):
     return (datetime.fromisoformat(stamp) - datetime.now(UTC)).total_seconds()
-
-
-def sql(h, statement, *args):
-    return h.store.call_sync(lambda conn: conn.execute(statement, args).fetchall())
 
 
 def test_queued_messages_end_wired_once(worker_env):
@@ -159,8 +156,8 @@ def test_a_live_claim_is_left_alone(worker_env):
 def test_the_marker_is_set_before_the_request_and_cleared_with_the_outcome(worker_env):
     seen = []
 
-    def respond(request):
-        seen.append(sql(h, "SELECT sending_at FROM messages")[0][0])
+    async def respond(request):  # read in the gateway's own loop, while the request is at the aggregator
+        seen.append((await h.store.get_message(IDS[0])).sending_at)
         return httpx.Response(200, text="ext")
 
     h, worker = worker_env(respond=respond)

@@ -1,7 +1,8 @@
 """A pytest plugin for adapter authors (registered through the `pytest11` entry point).
 
 Fixtures: `smsgate_harness` builds a gateway for a channel config with a fake aggregator, drives inbound
-requests through the real ASGI app and sends through the real pipeline; `smsgate_register` registers a
+requests through the real ASGI app and sends through the real pipeline, on the database `smsgate_database`
+names (a SQLite file; override that fixture to run the same tests on PostgreSQL); `smsgate_register` registers a
 plugin for one test; `vcr_config` filters secrets from cassettes. Helpers: `InboundCase` / `OutboundCase`
 tables with `run_inbound_case` / `run_outbound_case`, `assert_no_secrets`, and `RecordingTransport` for
 cassette tests that inspect what was really exchanged.
@@ -29,7 +30,7 @@ from ._gateway import SendOutcome
 from ._models import MessageRecord, OutgoingMessage
 from ._outbox import OutboxDispatcher
 from .plugins import installed_adapters
-from .store import SQLiteStore
+from .store import Store, open_store
 
 __all__ = [
     "ExpectedRequest",
@@ -66,7 +67,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
 
 class Harness:
-    """A gateway on a temporary SQLite file, its ASGI app, and a recording fake aggregator.
+    """A gateway on a temporary database (a SQLite file unless the config names another), its ASGI app, and a
+    recording fake aggregator.
 
     Synchronous on purpose, so adapter tests need no async test plugin: every call runs on the harness's
     own event loop. `requests` lists what the adapters sent; `respond` decides the fake aggregator's answer.
@@ -80,7 +82,7 @@ class Harness:
         if transport is None:
             transport = httpx.MockTransport(self._record)
         self.config = config
-        self.store = SQLiteStore(config.gateway.database, synchronous="NORMAL")
+        self.store: Store = open_store(config.gateway.database, synchronous="NORMAL", migrate=True)
         self.gateway = open_gateway(config, store=self.store, transport=transport, pm=pm)
         self.app = create_app(self.gateway)
         self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver")
@@ -141,15 +143,23 @@ class Harness:
 
 
 def _make_config(tmp: Path, channels: dict[str, dict[str, Any]], gateway: dict[str, Any] | None,
-                 adapters: Iterable[type[Adapter[Any]]] | None, bridges: dict[str, dict[str, Any]] | None = None
-                 ) -> Config:
+                 adapters: Iterable[type[Adapter[Any]]] | None, bridges: dict[str, dict[str, Any]] | None = None,
+                 database: str | None = None) -> Config:
     registry = installed_adapters() if adapters is None else {cls.name: cls for cls in adapters}
-    gw = {"database": str(tmp / "smsgate.sqlite3"), "public_url": "https://gateway.example", **(gateway or {})}
+    gw = {"database": database or str(tmp / "smsgate.sqlite3"), "public_url": "https://gateway.example",
+          **(gateway or {})}
     return config_from_dict({"gateway": gw, "channels": channels, "bridges": bridges or {}}, registry)
 
 
 @pytest.fixture
-def smsgate_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+def smsgate_database() -> Callable[[Path], str]:
+    """Names a fresh database for a harness, given its folder: a SQLite file there. Override it (e.g. with
+    params) to run harness tests on another backend: return a `postgresql://` URL of an empty database."""
+    return lambda folder: str(folder / "smsgate.sqlite3")
+
+
+@pytest.fixture
+def smsgate_harness(tmp_path: Path, smsgate_database: Callable[[Path], str]) -> Iterator[Callable[..., Harness]]:
     """A factory: `smsgate_harness(channels={...}, gateway={...}, adapters=[Cls], bridges={...}, respond=fn)`."""
     made: list[Harness] = []
     counter = itertools.count()
@@ -158,8 +168,9 @@ def smsgate_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
                 adapters: Iterable[type[Adapter[Any]]] | None = None, bridges: dict[str, dict[str, Any]] | None = None,
                 **kwargs: Any) -> Harness:
         folder = tmp_path / f"gw{next(counter)}"
-        config = _make_config(folder, channels, gateway, adapters, bridges)  # validate before touching the disk
-        folder.mkdir()
+        database = None if gateway and "database" in gateway else smsgate_database(folder)
+        config = _make_config(folder, channels, gateway, adapters, bridges, database)  # validate first
+        folder.mkdir(exist_ok=True)
         harness = Harness(config, **kwargs)
         made.append(harness)
         return harness
