@@ -10,7 +10,17 @@ A status never moves backwards (`_rules`), schema changes are versioned migratio
 the platform hears about each write is decided once, in `smsgate._events`.
 """
 
-from ._open import describe, is_postgres, open_store, sqlite_path, url_password, validate_database
+from ._copy import CopyError, copy_database
+from ._open import (
+    describe,
+    is_postgres,
+    open_store,
+    schema_status,
+    sqlite_path,
+    upgrade_database,
+    url_password,
+    validate_database,
+)
 from ._postgres import PostgresStore
 from ._protocol import Store
 from ._records import Added, InboundOutcome, OutboxItem, OutboxPlanner, OutboxRow, StatusChange
@@ -19,6 +29,7 @@ from ._wakeup import Wakeup
 
 __all__ = [
     "Added",
+    "CopyError",
     "InboundOutcome",
     "OutboxItem",
     "OutboxPlanner",
@@ -28,10 +39,13 @@ __all__ = [
     "StatusChange",
     "Store",
     "Wakeup",
+    "copy_database",
     "describe",
     "is_postgres",
     "open_store",
+    "schema_status",
     "sqlite_path",
+    "upgrade_database",
     "url_password",
     "validate_database",
 ]

@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from ._protocol import Store
 
-__all__ = ["describe", "is_postgres", "open_store", "sqlite_path", "url_password", "validate_database"]
+__all__ = ["describe", "is_postgres", "open_store", "schema_status", "sqlite_path", "upgrade_database", "url_password",
+           "validate_database"]
 
 _POSTGRES = ("postgresql://", "postgres://")
 
@@ -95,3 +97,62 @@ def open_store(database: str, *, synchronous: str = "FULL", readonly: bool = Fal
     from ._sqlite import SQLiteStore
 
     return SQLiteStore(sqlite_path(database), synchronous=synchronous, readonly=readonly)
+
+
+async def upgrade_database(database: str) -> tuple[list[int], int]:
+    """Apply the migrations `database` lacks (`smsgate db upgrade`); the versions applied and the version now.
+
+    PostgreSQL: in one transaction under an advisory lock, so instances upgrading at once never both migrate.
+    SQLite: the same as opening it (BEGIN IMMEDIATE), creating the file if there is none.
+    """
+    if is_postgres(database):
+        from ._postgres import _require_driver, migrate_postgres, schema_versions
+
+        try:
+            conn = await _require_driver().connect(database.strip(), timeout=10)
+        except OSError as exc:
+            from .._errors import StoreUnavailable
+
+            raise StoreUnavailable(f"cannot reach {describe(database)}: {exc}") from None
+        try:
+            applied = await migrate_postgres(conn)
+            return applied, max(await schema_versions(conn), default=0)
+        finally:
+            await conn.close()
+    import sqlite3
+
+    from ._sqlite import migrate
+
+    path = sqlite_path(database)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn3 = sqlite3.connect(path, isolation_level=None)
+    try:
+        applied = migrate(conn3)
+        version = conn3.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+        return applied, int(version or 0)
+    finally:
+        conn3.close()
+
+
+async def schema_status(database: str) -> tuple[int, list[int]]:
+    """A PostgreSQL database's schema version and the migrations it lacks (`smsgate serve` checks at start).
+
+    SQLite migrates on open, so it is never behind: (0, []) without looking."""
+    if not is_postgres(database):
+        return 0, []
+    from ._migrations import missing
+    from ._pg_migrations import POSTGRES
+    from ._postgres import _require_driver, schema_versions
+
+    try:
+        conn = await _require_driver().connect(database.strip(), timeout=10)
+    except OSError as exc:
+        from .._errors import StoreUnavailable
+
+        raise StoreUnavailable(f"cannot reach {describe(database)}: {exc}") from None
+    try:
+        applied = await schema_versions(conn)
+        return max(applied, default=0), [m.version for m in missing(applied, POSTGRES)]
+    finally:
+        await conn.close()
