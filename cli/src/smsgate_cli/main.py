@@ -1,4 +1,4 @@
-"""`smsgate`: list adapters, check the config, send, serve the gateway, show messages and logs.
+"""`smsgate`: list adapters, check the config, send, serve the gateway, show messages and logs, manage the database.
 
 User errors print one line and exit non-zero (2 for usage and config errors); `--debug` shows the traceback
 instead. A `send` or `resend` from here is a test send: its outcome is final, never retried later by a gateway.
@@ -167,10 +167,12 @@ def check(config: ConfigOption = None) -> None:
     """Validate the config file; print the channels it defines."""
 
     def run() -> None:
+        from smsgate.store import describe
+
         cfg = load(config)
         where = cfg.path or "(no file: embedded defaults)"
         typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s)")
-        typer.echo(f"  database {cfg.gateway.database}")
+        typer.echo(f"  database {describe(cfg.gateway.database)}")
         typer.echo(f"  public URL {cfg.gateway.base_url()}")
         for name, channel in cfg.channels.items():
             typer.echo(f"  channel {name}: adapter {channel.settings.adapter}, "
@@ -289,7 +291,9 @@ def resend(
                 try:
                     message = await gateway.prepare_resend(message_id)
                 except KeyError:
-                    raise fail(f"no message with id {message_id!r} in {cfg.gateway.database}") from None
+                    from smsgate.store import describe
+
+                    raise fail(f"no message with id {message_id!r} in {describe(cfg.gateway.database)}") from None
                 except MessageInvalid as exc:
                     raise fail(exc.reason) from None
                 return await _final(gateway, await gateway.send(message))
@@ -313,14 +317,22 @@ def serve(
 
         from smsgate.host import create_app, open_gateway
         from smsgate.host import serve as run_server
+        from smsgate.store import describe, schema_status
 
         cfg = load(config)
+        database = describe(cfg.gateway.database)
+        # PostgreSQL is migrated by `smsgate db upgrade`, once, not by whichever instance starts first: an instance
+        # finding the schema behind stops here with one line instead of answering 503 to everything
+        version, lacking = asyncio.run(schema_status(cfg.gateway.database))
+        if lacking:
+            raise fail(f"database {database} is at schema version {version}; this smsgate needs migration(s) "
+                       f"{', '.join(map(str, lacking))}: run `smsgate db upgrade` first", 2)
         gateway = open_gateway(cfg)
         application = create_app(gateway, own_gateway=True, background=True)
         bind_host = host or cfg.gateway.host
         bind_port = cfg.gateway.port if port is None else port
         typer.echo(f"smsgate serving {len(cfg.channels)} channel(s) on http://{bind_host}:{bind_port} "
-                   f"(public URL {gateway.public_url}, database {cfg.gateway.database})", err=True)
+                   f"(public URL {gateway.public_url}, database {database})", err=True)
         api = "on" if cfg.gateway.api_token else "off (set [gateway] api_token)"
         typer.echo(f"  API /api/v1: {api}; webhooks: {len(cfg.gateway.webhooks)}; bridges: "
                    f"{', '.join(f'/b/{n}/send' for n in cfg.bridges) or 'none'}", err=True)
@@ -450,13 +462,13 @@ def _read_store(config: Path | None, read: Callable[[Any], Awaitable[T]]) -> T:
     def run() -> T:
         import sqlite3
 
-        from smsgate.store import SQLiteStore
+        from smsgate.store import describe, open_store
 
         cfg = load(config)
-        path = cfg.gateway.database
+        path = describe(cfg.gateway.database)
         where = f"[gateway] database in {cfg.path}" if cfg.path else "no config file, so the default"
         try:
-            store = SQLiteStore(path, readonly=True)
+            store = open_store(cfg.gateway.database, readonly=True)
         except FileNotFoundError:
             raise fail(f"no database at {path} ({where}; `smsgate serve` or `smsgate send` creates it)") from None
         except sqlite3.DatabaseError as exc:
@@ -471,6 +483,73 @@ def _read_store(config: Path | None, read: Callable[[Any], Awaitable[T]]) -> T:
         return asyncio.run(go())
 
     return guarded(run)
+
+
+db_app = typer.Typer(no_args_is_help=True, help="The database: bring its schema up to date, copy it elsewhere.")
+app.add_typer(db_app, name="db")
+
+DatabaseOption = Annotated[str | None, typer.Option(
+    "--database", help="A SQLite path, sqlite:///path or postgresql:// URL (default: the config's [gateway] "
+                       "database).")]
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """Apply the schema migrations the database lacks; run it once before starting instances of a new smsgate.
+
+    PostgreSQL: `smsgate serve` refuses to start on a schema that is behind. Two upgrades at once are safe: an
+    advisory lock makes the second wait, then find nothing to do. SQLite also migrates itself on open.
+    """
+
+    def run() -> None:
+        from smsgate.store import describe, upgrade_database
+
+        target = database or load(config).gateway.database
+        applied, version = asyncio.run(upgrade_database(target))
+        if applied:
+            typer.echo(f"{describe(target)}: applied migration(s) {', '.join(map(str, applied))}; "
+                       f"schema version {version}")
+        else:
+            typer.echo(f"{describe(target)}: up to date (schema version {version})")
+
+    guarded(run)
+
+
+@db_app.command("copy")
+def db_copy(
+    source: Annotated[str, typer.Option("--from", help="The database to copy: sqlite:///path, a path or a "
+                                                       "postgresql:// URL. Stop every smsgate serve on it first.")],
+    target: Annotated[str, typer.Option("--to", help="An empty database to copy into (its schema is created).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Copy every message, status, log and outbox item into an empty database; check the counts at the end.
+
+    e.g. `smsgate db copy --from sqlite:///smsgate.sqlite3 --to postgresql://smsgate:...@db:5432/smsgate`.
+    Written in one transaction: a copy that fails leaves the target empty.
+    """
+
+    def run() -> dict[str, tuple[int, int]]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from smsgate.store import copy_database, describe
+
+        columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=as_json, disable=as_json) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(table: str, done: int, total: int) -> None:
+                if table not in tasks:
+                    tasks[table] = bar.add_task(table, total=total)
+                bar.update(tasks[table], completed=done)
+
+            counts = asyncio.run(copy_database(source, target, progress=progress))
+        if not as_json:
+            typer.echo(f"copied {describe(source)} to {describe(target)}; counts match: "
+                       + ", ".join(f"{n} {t}" for t, (n, _) in counts.items()))
+        return counts
+
+    counts = guarded(run)
+    if as_json:
+        _print_json({table: {"source": n, "target": m} for table, (n, m) in counts.items()})
 
 
 class _Context:
