@@ -27,6 +27,7 @@ from peers import (
     Httpbin,
     Kannel,
     PeerStartError,
+    Postgres,
     Prism,
     free_port,
     listening_ports,
@@ -381,3 +382,30 @@ def test_free_port_is_bindable() -> None:
     port = free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------------------------
+
+
+def test_postgres_starts_restarts_and_stops_by_pid() -> None:
+    with Postgres() as pg:
+        assert pg.startup_seconds is not None and pg.startup_seconds < 30
+        url = pg.create_database()
+        assert url == f"postgresql://smsgate@127.0.0.1:{pg.port}/db1"
+        assert pg.psql("SELECT current_user").strip() == "smsgate"
+        pid = pg.children[0].pid
+        pg.stop(keep=True)  # an outage: the same cluster comes back on the same port
+        with pytest.raises(OSError):
+            os.kill(pid, 0)
+        pg.start()
+        assert pg.psql("SELECT 1", "db1").strip() == "1"
+        pid, workdir = pg.children[0].pid, pg.workdir
+    with pytest.raises(OSError):
+        os.kill(pid, 0)  # stopped and reaped
+    assert not workdir.exists()
+
+
+def test_postgres_start_failure_is_an_error_with_log_tail(tmp_path: Path) -> None:
+    with pytest.raises(PeerStartError) as info:
+        Postgres(bin_dir=tmp_path, startup_timeout=5).start()
+    assert "initdb" in str(info.value) and "install-peers" in str(info.value)

@@ -85,14 +85,23 @@ class _SharedThrottle:
         self.local = _Throttle(tps)
 
     async def wait(self) -> None:
-        try:
-            delay = await self.rate(self.key, self.interval)
-        except Exception as exc:
-            log.warning("shared tps slot unavailable (%s): spacing this instance's requests only", exc)
-            await self.local.wait()
-            return
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # A start later than its slot would bunch up with the next ones (a busy loop, a slow answer), so a slot
+        # missed by more than `late` is given up and a fresh one taken: no instance ever starts a backlog at once.
+        late = max(self.interval, 0.02)
+        for _ in range(5):
+            asked = time.monotonic()
+            try:
+                delay = await self.rate(self.key, self.interval)
+            except Exception as exc:
+                log.warning("shared tps slot unavailable (%s): spacing this instance's requests only", exc)
+                await self.local.wait()
+                return
+            # the slot is `delay` after the database ran the query, somewhere between asking and the answer: wait
+            # from the answer (never early), and judge lateness from the asking (never too lenient)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if time.monotonic() - (asked + delay) <= late:
+                return
 
 
 class _NoCookies(http.cookiejar.CookieJar):
