@@ -306,3 +306,39 @@ def test_a_channels_tps_holds_across_instances(pg_url):
     # 60 requests at 20/s take about 3 s; two instances spacing only their own requests would take 1.5 s
     assert elapsed >= (sent - 1) / tps * 0.95, elapsed
     assert busiest <= tps + 2, busiest  # a start later than its slot takes a new one: no catching up in bursts
+
+
+def test_a_write_on_one_instance_wakes_the_others(pg_url):
+    """LISTEN/NOTIFY: a message queued through one store wakes the worker of another at once (not at its next
+    poll), and a store is not woken twice by its own writes."""
+    from smsgate.store import OutboxItem
+
+    async def go() -> None:
+        url = pg_url()
+        writer, reader = PostgresStore(url, migrate=True), PostgresStore(url)
+        woken: list[tuple[str, float]] = []
+        own: list[str] = []
+        reader.subscribe(lambda topic: woken.append((topic, time.monotonic())))
+        writer.subscribe(own.append)
+        writer.set_planner(lambda e: [OutboxItem("webhook:x", e.key, e.type, {})])
+        try:
+            await writer.list_messages()  # migrates
+            await reader.list_messages()  # opens its pool, and its LISTEN connection
+            await asyncio.sleep(0.3)
+            woken.clear()
+            own.clear()
+            sent = time.monotonic()
+            await writer.add_outgoing(OutgoingMessage("a", PHONE, "wake up"))
+            for _ in range(100):
+                if {t for t, _ in woken} >= {"queued", "outbox"}:
+                    break
+                await asyncio.sleep(0.01)
+            assert {t for t, _ in woken} >= {"queued", "outbox"}, woken
+            assert max(at for _, at in woken) - sent < 0.5
+            await asyncio.sleep(0.2)
+            assert sorted(own) == ["outbox", "queued"]  # at once, in-process; its own NOTIFY is not a second call
+        finally:
+            await writer.close()
+            await reader.close()
+
+    asyncio.run(go())

@@ -10,7 +10,7 @@ must hold across instances is decided by the database, never by a read followed 
 - the send worker takes due messages with `FOR UPDATE SKIP LOCKED` and a lease on the database's clock, so
   each message has one sender at a time and a dead instance's messages return when its leases expire;
 - the outbox hands out the head of each (target, key) queue the same way; prune runs under an advisory lock;
-- wake-ups cross instances with LISTEN/NOTIFY (sent in the writing transaction, so delivered at commit);
+- wake-ups cross instances with LISTEN/NOTIFY, sent after the commit and coalesced (see `_woke`);
 - a channel's `tps` is shared through one row per channel (`rate_slot`), on the database's clock.
 
 Connection trouble raises `StoreUnavailable` (the app answers 503, aggregators retry); the pool reconnects
@@ -298,6 +298,8 @@ class PostgresStore:
         self._planner: OutboxPlanner | None = None
         self._listeners: list[Callable[[str], None]] = []
         self._listen_task: asyncio.Task[None] | None = None
+        self._notifying: asyncio.Task[None] | None = None
+        self._to_notify: set[str] = set()
         self._closed = False
 
     # -- connections ------------------------------------------------------------------------------------
@@ -382,7 +384,10 @@ class PostgresStore:
             return False
 
     async def close(self) -> None:
-        """Stop listening and close the pool."""
+        """Send the last wake-ups, stop listening and close the pool."""
+        if self._notifying is not None and not self._notifying.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._notifying, 2)
         self._closed = True
         if self._listen_task is not None:
             self._listen_task.cancel()
@@ -422,9 +427,9 @@ class PostgresStore:
                 conn = await self._connect()
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                for topic in _TOPICS:
-                    await conn.add_listener(self._channel(topic), lambda _c, _pid, _ch, _p, topic=topic:
-                                            self._signal(topic))
+                for topic in _TOPICS:  # our own notifications are skipped: `_woke` told our listeners already
+                    await conn.add_listener(self._channel(topic), lambda _c, _pid, _ch, payload, topic=topic:
+                                            self._notified(topic, payload))
                 delay = 0.1
                 for topic in _TOPICS:  # anything committed while we were not listening
                     self._signal(topic)
@@ -444,8 +449,36 @@ class PostgresStore:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    async def _notify(self, conn: Any, topic: str) -> None:
-        await conn.execute(f"NOTIFY {self._channel(topic)}")
+    def _notified(self, topic: str, payload: str) -> None:
+        if payload != self.holder:
+            self._signal(topic)
+
+    def _woke(self, topics: set[str]) -> None:
+        """After a commit that wrote queued or outbox rows: tell this instance's listeners now, and the other
+        instances with NOTIFY from a background task that sends one per topic for however many commits happened
+        meanwhile. Not NOTIFY inside each writing transaction: PostgreSQL serialises the commits of notifying
+        transactions on one lock, and every write would pay for a wake-up the others need only once. A NOTIFY
+        lost to a crash right after a commit costs the other instances one poll interval (1 s)."""
+        if not topics:
+            return
+        for topic in topics:
+            self._signal(topic)
+        self._to_notify |= topics
+        if self._notifying is None or self._notifying.done():
+            self._notifying = asyncio.get_running_loop().create_task(self._notify(), name="smsgate-store-notify")
+
+    async def _notify(self) -> None:
+        while self._to_notify and not self._closed:
+            topics, self._to_notify = self._to_notify, set()
+            sql = "; ".join(f"NOTIFY {self._channel(t)}, '{self.holder}'" for t in sorted(topics))
+
+            async def send(conn: Any, sql: str = sql) -> None:
+                await conn.execute(sql)
+
+            try:
+                await self._run(send, transaction=False)
+            except StoreUnavailable:  # the others poll; nothing else depends on it
+                return
 
     # -- the outbox planner -------------------------------------------------------------------------------
 
@@ -453,7 +486,8 @@ class PostgresStore:
         """Turn every stored event into outbox rows with `planner`, in the event's own transaction."""
         self._planner = planner
 
-    async def _plan(self, conn: Any, events: Sequence[PlatformEvent]) -> None:
+    async def _plan(self, conn: Any, events: Sequence[PlatformEvent], woke: set[str]) -> None:
+        """Write the outbox rows the planner wants for `events`, in the transaction that stores them."""
         if self._planner is None or not events:
             return
         rows: list[tuple[str, str, str, str, str]] = []
@@ -466,10 +500,11 @@ class PostgresStore:
             rows.extend((new_id(), item.target, item.key, item.type,
                          json.dumps(item.payload, ensure_ascii=False, default=str)) for item in items)
         if rows:
-            now = utcnow()
-            await conn.executemany("INSERT INTO outbox (id, target, key, type, payload, next_attempt_at, created_at)"
-                                   " VALUES ($1,$2,$3,$4,$5,$6,$6)", [(*row, now) for row in rows])
-            await self._notify(conn, "outbox")
+            columns = list(zip(*rows, strict=True))
+            await conn.execute("INSERT INTO outbox (id, target, key, type, payload, next_attempt_at, created_at)"
+                               " SELECT i, t, k, y, p, $6, $6 FROM unnest($1::text[], $2::text[], $3::text[],"
+                               " $4::text[], $5::text[]) AS u(i, t, k, y, p)", *map(list, columns), utcnow())
+            woke.add("outbox")
 
     # -- outgoing -----------------------------------------------------------------------------------------
 
@@ -477,25 +512,28 @@ class PostgresStore:
         """Store a new queued message (a known id: the stored one, not created); claim it if `claim_for`
         seconds are given, in the same transaction."""
 
+        woke: set[str] = set()
+
         async def op(conn: Any) -> Added:
             now = utcnow()
+            # the message, claimed if asked, and its first history row: one statement
             row = await conn.fetchrow(
-                "INSERT INTO messages (id, channel, direction, to_addr, from_addr, text, status, attachments,"
-                " metadata, quick_replies, high_priority, created_at, updated_at, attempts, lease_until, lease_holder)"
-                " VALUES ($1,$2,'out',$3,$4,$5,'queued',$6,$7,$8,$9,$10,$10,"
+                "WITH m AS (INSERT INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
+                " attachments, metadata, quick_replies, high_priority, created_at, updated_at, attempts, lease_until,"
+                " lease_holder) VALUES ($1,$2,'out',$3,$4,$5,'queued',$6,$7,$8,$9,$10,$10,"
                 " CASE WHEN $11::float8 IS NULL THEN 0 ELSE 1 END,"
                 " CASE WHEN $11::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $11) END,"
                 " CASE WHEN $11::float8 IS NULL THEN NULL ELSE $12 END)"
-                " ON CONFLICT (id) DO NOTHING RETURNING *",
+                " ON CONFLICT (id) DO NOTHING RETURNING *),"
+                " h AS (INSERT INTO status_history (message_id, channel, status, applied, at)"
+                " SELECT id, channel, 'queued', TRUE, created_at FROM m)"
+                " SELECT * FROM m",
                 message.id, message.channel, message.to, message.from_, message.text,
                 json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
                 message.high_priority, now, claim_for, self.holder)
             created = row is not None
             claimed = created and claim_for is not None
-            if created:
-                await conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
-                                   " VALUES ($1,$2,'queued',TRUE,$3)", message.id, message.channel, now)
-            else:
+            if not created:
                 if claim_for is not None:
                     row = await _claim(conn, message.id, claim_for, self.holder)
                     claimed = row is not None
@@ -506,11 +544,14 @@ class PostgresStore:
             if created:
                 update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=now)
                 events = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
-                await self._plan(conn, events)
-                await self._notify(conn, "queued")
+                await self._plan(conn, events, woke)
+                woke.add("queued")
             return Added(record, created, claimed, events)
 
-        return await self._run(op)
+        # without a planner a new message is one statement: no transaction around it
+        added = await self._run(op, transaction=self._planner is not None)
+        self._woke(woke)
+        return added
 
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if wired, final or leased by another worker."""
@@ -519,7 +560,7 @@ class PostgresStore:
             row = await _claim(conn, message_id, lease_seconds, self.holder)
             return _record(row) if row else None
 
-        return await self._run(op)
+        return await self._run(op, transaction=False)  # one statement
 
     async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300) -> list[MessageRecord]:
         """Claim up to `limit` due messages of `channel`, oldest first; rows another instance is claiming right
@@ -536,7 +577,7 @@ class PostgresStore:
                 channel, limit, lease_seconds, self.holder)
             return [_record(r) for r in sorted(rows, key=lambda r: (r["created_at"], r["seq"]))]
 
-        return await self._run(op)
+        return await self._run(op, transaction=False)  # one statement
 
     async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
         """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
@@ -561,26 +602,29 @@ class PostgresStore:
                 message_id, lease_seconds, self.holder)
             return bool(result == "UPDATE 1")
 
-        return await self._run(op)
+        return await self._run(op, transaction=False)
 
     async def mark_sending(self, message_id: str) -> None:
         """Record that a request of the current claim is going out (the send is in doubt until its outcome)."""
         await self._run(lambda conn: conn.execute(
-            "UPDATE messages SET sending_at = now() WHERE id = $1 AND sending_at IS NULL", message_id))
+            "UPDATE messages SET sending_at = now() WHERE id = $1 AND sending_at IS NULL", message_id),
+            transaction=False)
 
     async def clear_in_doubt(self, message_id: str) -> None:
         """Forget that an unclaimed message's last request went out, so it is retried."""
         await self._run(lambda conn: conn.execute(
             "UPDATE messages SET sending_at = NULL WHERE id = $1 AND (lease_until IS NULL OR lease_until < now())",
-            message_id))
+            message_id), transaction=False)
 
     async def schedule_retry(self, message_id: str, at: datetime) -> None:
         """Do not attempt an errored message again before `at`."""
         await self._run(lambda conn: conn.execute(
-            "UPDATE messages SET next_attempt_at = $2 WHERE id = $1 AND status = 'errored'", message_id, at))
+            "UPDATE messages SET next_attempt_at = $2 WHERE id = $1 AND status = 'errored'", message_id, at),
+            transaction=False)
 
     async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
         """Store a send's outcome, external ids, events and channel log; release the claim."""
+        woke: set[str] = set()
 
         async def op(conn: Any) -> StatusChange:
             channel = await conn.fetchval(
@@ -592,10 +636,11 @@ class PostgresStore:
             if channel is None:
                 raise KeyError(message_id)
             if result.external_ids:
-                await conn.executemany(
-                    "INSERT INTO external_ids (channel, external_id, message_id) VALUES ($1,$2,$3)"
+                await conn.execute(
+                    "INSERT INTO external_ids (channel, external_id, message_id) SELECT DISTINCT $1, e, $3"
+                    " FROM unnest($2::text[]) AS e"
                     " ON CONFLICT (channel, external_id) DO UPDATE SET message_id = EXCLUDED.message_id",
-                    [(channel, ext, message_id) for ext in result.external_ids])
+                    channel, list(result.external_ids), message_id)
             change = await _apply_status(conn, message_id, channel, result.status, None, result.error_code,
                                          result.error_reason, utcnow())
             outcomes = [await _store_event(conn, channel, event) for event in result.events]
@@ -609,19 +654,22 @@ class PostgresStore:
                 events.append(_events.status_changed(channel, update, change.previous, change.current, record))
             for outcome in outcomes:
                 events.extend(await self._made_by(conn, channel, outcome))
-            await self._plan(conn, events)
+            await self._plan(conn, events, woke)
             if log is not None:
                 await _insert_log(conn, log)
             return StatusChange(change.message_id, change.previous, change.current, change.applied, record,
                                 tuple(events))
 
-        return await self._run(op)
+        change = await self._run(op)
+        self._woke(woke)
+        return change
 
     async def fail_message(self, message_id: str, error_code: str, error_reason: str, *,
                            held: bool = False) -> StatusChange:
         """Make a pending message `failed` (the worker gave up): an unclaimed one, or with `held` one this
         store claimed and did not attempt (that claim's count is taken back); unapplied if it is not pending
         (or someone else holds it)."""
+        woke: set[str] = set()
 
         async def op(conn: Any) -> StatusChange:
             channel = await conn.fetchval(
@@ -643,10 +691,12 @@ class PostgresStore:
             update = StatusUpdate(channel, Status.FAILED, message_id, error_code=error_code, error_reason=error_reason)
             record = await _get(conn, message_id) if self._planner is not None else None
             events = (_events.status_changed(channel, update, change.previous, Status.FAILED, record),)
-            await self._plan(conn, events)
+            await self._plan(conn, events, woke)
             return StatusChange(change.message_id, change.previous, change.current, True, None, events)
 
-        return await self._run(op)
+        change = await self._run(op)
+        self._woke(woke)
+        return change
 
     # -- inbound ------------------------------------------------------------------------------------------
 
@@ -661,6 +711,7 @@ class PostgresStore:
     async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
                              ) -> list[InboundOutcome]:
         """Store every event of one inbound request in one transaction; status lookups only within `channel`."""
+        woke: set[str] = set()
 
         async def op(conn: Any) -> list[InboundOutcome]:
             outcomes = []
@@ -669,16 +720,18 @@ class PostgresStore:
                 made = await self._made_by(conn, channel, outcome)
                 outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made)
                                 if made else outcome)
-            await self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+            await self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events], woke)
             if log is not None:
                 await _insert_log(conn, log)
             return outcomes
 
-        return await self._run(op)
+        outcomes = await self._run(op)
+        self._woke(woke)
+        return outcomes
 
     async def add_log(self, log: ChannelLog) -> None:
         """Store a channel log on its own."""
-        await self._run(lambda conn: _insert_log(conn, log))
+        await self._run(lambda conn: _insert_log(conn, log), transaction=False)
 
     # -- reads --------------------------------------------------------------------------------------------
 
@@ -741,19 +794,19 @@ class PostgresStore:
                               payload=loads_stored(r["payload"]), attempts=r["attempts"],
                               created_at=_ts(r["created_at"])) for r in sorted(rows, key=lambda r: r["seq"])]
 
-        return await self._run(op)
+        return await self._run(op, transaction=False)  # one statement
 
     async def outbox_done(self, item_id: str) -> None:
         """Mark an outbox item delivered."""
         await self._run(lambda conn: conn.execute(
             "UPDATE outbox SET done_at = now(), lease_until = NULL, attempts = attempts + 1, last_error = NULL"
-            " WHERE id = $1", item_id))
+            " WHERE id = $1", item_id), transaction=False)
 
     async def outbox_retry(self, item_id: str, at: datetime, error: str) -> None:
         """Release an outbox item after a failed delivery; try again at `at`."""
         await self._run(lambda conn: conn.execute(
             "UPDATE outbox SET lease_until = NULL, attempts = attempts + 1, next_attempt_at = $2, last_error = $3"
-            " WHERE id = $1", item_id, at, error))
+            " WHERE id = $1", item_id, at, error), transaction=False)
 
     async def outbox_release(self) -> None:
         """Release every outbox claim: only for an operator who knows no dispatcher runs (claims otherwise expire)."""
