@@ -110,3 +110,53 @@ async def hammer(port: int, path: str, bodies: list[bytes], concurrency: int,
     start = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     return len(bodies) / (time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[object]:
+    """A durable throwaway PostgreSQL cluster (tests/peers.py `Postgres(durable=True)`: fsync and synchronous
+    commit on, as in production), with pg_stat_statements loaded so a run can say where its database time went."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from peers import Postgres
+
+    with Postgres(durable=True, settings={"shared_preload_libraries": "pg_stat_statements",
+                                          "shared_buffers": "256MB", "max_wal_size": "2GB"}) as cluster:
+        yield cluster
+
+
+def process_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) used so far by `pids` and all their descendants, the exited ones included
+    (their time is in the parent's cutime/cstime once reaped), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo, seen = 0.0, list(pids), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in stats:
+            continue
+        seen.add(pid)
+        fields = stats[pid]
+        total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks  # own + reaped
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def pg_top_statements(cluster: object, database: str, limit: int = 8) -> list[str]:
+    """The statements that took the database's time, as `ms total | calls | ms per call | query`."""
+    psql = cluster.psql  # type: ignore[attr-defined]
+    psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", database)
+    rows = psql("SELECT round(total_exec_time::numeric, 0) || '|' || calls || '|' || round((total_exec_time / calls)"
+                "::numeric, 3) || '|' || left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_statements"
+                f" ORDER BY total_exec_time DESC LIMIT {limit}", database)
+    return [line for line in rows.splitlines() if line.strip()]

@@ -1,6 +1,11 @@
 """Send benchmark: smsgate's full send pipeline vs a raw httpx loop vs Apprise, against one local stub.
 
     .venv/bin/python bench/send.py [--messages 5000] [--concurrency 64] [--apprise 5000] [--scaling]
+    .venv/bin/python bench/send.py --postgresql [--messages 4000] [--concurrency 32] [--rounds 3] [--profile]
+
+`--postgresql` compares stores instead, in one run against the same stub: SQLite with one instance (the
+baseline), PostgreSQL with one instance and with two instances on one database. Each instance is its own
+process sending its share with `--concurrency` in flight; the CPU each side used is measured from /proc.
 
 smsgate sends through an `http` channel (content_type json, the seed's body) with the real store (SQLite,
 synchronous=FULL), channel logs and hooks; the raw loop POSTs the same JSON with one httpx.AsyncClient.
@@ -86,14 +91,148 @@ def apprise_rate(url: str, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def instance(database: str, url: str, n: int, concurrency: int, profile: str) -> None:
+    """One bench instance (a child process): open a gateway on `database`, warm up, say `ready`, wait for a line on
+    stdin, send `n` messages, print `done <seconds>`."""
+    import cProfile
+    import pstats
+
+    from smsgate.host import config_from_dict, installed_adapters, open_gateway
+
+    config = config_from_dict({"gateway": {"database": database}, "channels": {"bench": {
+        "adapter": "http", "address": FROM, "country": "RW", "send_url": url, "content_type": "json"}}},
+        installed_adapters())
+
+    async def go() -> float:
+        async with open_gateway(config) as gateway:
+            async def one(i: int) -> None:
+                outcome = await gateway.send(await gateway.prepare("bench", TO, TEXT))
+                if not outcome.ok:
+                    raise RuntimeError(f"send failed: {outcome.message.error_reason}")
+
+            await run_pool(200, concurrency, one)
+            print("ready", flush=True)
+            await asyncio.to_thread(sys.stdin.readline)
+            profiler = cProfile.Profile() if profile else None
+            if profiler:
+                profiler.enable()
+            start = time.perf_counter()
+            await run_pool(n, concurrency, one)
+            elapsed = time.perf_counter() - start
+            if profiler:
+                profiler.disable()
+                with open(profile, "w") as out:
+                    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(22)
+            return elapsed
+
+    print(f"done {asyncio.run(go())}", flush=True)
+
+
+def run_instances(databases: list[str], url: str, n: int, concurrency: int, watch: list[int],
+                  profile: str = "") -> tuple[float, float, float]:
+    """Run one instance process per database entry at once; (messages/s overall, CPU seconds of the instances,
+    CPU seconds of the `watch` processes, e.g. PostgreSQL)."""
+    import subprocess
+
+    from _common import process_cpu
+
+    share = n // len(databases)
+    procs = [subprocess.Popen([sys.executable, __file__, "--instance", db, "--stub", url, "--messages", str(share),
+                               "--concurrency", str(concurrency), "--profile-to", profile if i == 0 else ""],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for i, db in enumerate(databases)]
+    for proc in procs:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if line.strip() != "ready":
+            raise RuntimeError(f"bench instance did not start: {line!r}")
+    pids = [p.pid for p in procs]
+    mine, theirs = process_cpu(pids), process_cpu(watch)
+    start = time.perf_counter()
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("done"):
+            raise RuntimeError(f"bench instance failed: {line!r}")
+    elapsed = time.perf_counter() - start
+    used, db_used = process_cpu(pids) - mine, process_cpu(watch) - theirs
+    for proc in procs:
+        proc.wait(timeout=60)
+    return share * len(databases) / elapsed, used, db_used
+
+
+def compare_stores(args: argparse.Namespace) -> None:
+    """SQLite with 1 instance vs PostgreSQL with 1 and 2 instances, against one stub, in rounds."""
+    from _common import pg_top_statements, postgres
+
+    workdir = Path(tempfile.mkdtemp(prefix="smsgate-bench-"))
+    modes = [("sqlite", 1), ("postgresql", 1), ("postgresql", 2)]
+    with server("stub") as port, postgres() as cluster:
+        url = f"http://127.0.0.1:{port}/send"
+        postmaster = [cluster.children[0].pid]  # type: ignore[attr-defined]
+        results: dict[tuple[str, int], list[tuple[float, float, float]]] = {m: [] for m in modes}
+        counter = 0
+        for _ in range(args.rounds):
+            for backend, count in modes:
+                counter += 1
+                if backend == "sqlite":
+                    database = str(workdir / f"send-{counter}.sqlite3")
+                else:
+                    database = cluster.create_database(f"send{counter}")  # type: ignore[attr-defined]
+                    asyncio.run(_upgrade(database))
+                results[(backend, count)].append(run_instances([database] * count, url, args.messages,
+                                                               args.concurrency, postmaster if backend != "sqlite"
+                                                               else []))
+        print(f"send by store: {args.messages} messages per run, {args.concurrency} in flight per instance, "
+              f"median of {args.rounds} rounds; CPU per message from /proc (2 cores shared by all)")
+        base = statistics.median(r[0] for r in results[("sqlite", 1)])
+        for (backend, count), runs in results.items():
+            rate = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] / args.messages * 1e6 for r in runs)
+            db_cpu = statistics.median(r[2] / args.messages * 1e6 for r in runs)
+            print(f"  {backend:<10} x{count}  {rate:8.1f} msg/s  ratio {rate / base:5.2f}  (rounds: "
+                  f"{', '.join(f'{r[0]:.0f}' for r in runs)}; smsgate CPU {cpu:.0f} us/msg, PostgreSQL CPU "
+                  f"{db_cpu:.0f} us/msg)")
+        if args.profile:
+            database = cluster.create_database("sendprofile")  # type: ignore[attr-defined]
+            asyncio.run(_upgrade(database))
+            profile = str(workdir / "profile.txt")
+            run_instances([database], url, args.messages, args.concurrency, postmaster, profile)
+            print("profile of one PostgreSQL instance (cProfile, by own time):")
+            print(Path(profile).read_text())
+            print("PostgreSQL's time by statement (pg_stat_statements: ms total | calls | ms/call | query):")
+            for line in pg_top_statements(cluster, "sendprofile"):
+                print("  " + line)
+
+
+async def _upgrade(database: str) -> None:
+    from smsgate.store import upgrade_database
+
+    await upgrade_database(database)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgresql", action="store_true", help="compare SQLite x1, PostgreSQL x1 and x2")
+    parser.add_argument("--profile", action="store_true", help="with --postgresql: profile one PostgreSQL run")
+    parser.add_argument("--instance", help=argparse.SUPPRESS)
+    parser.add_argument("--stub", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-to", default="", help=argparse.SUPPRESS)
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--apprise", type=int, default=5000, help="messages for the Apprise run (0: skip)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported")
     parser.add_argument("--scaling", action="store_true", help="also print rates at 1, 4, 16, 64 in flight")
     args = parser.parse_args()
+    if args.instance:
+        instance(args.instance, args.stub, args.messages, args.concurrency, args.profile_to)
+        return
+    if args.postgresql:
+        compare_stores(args)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-bench-"))
     with server("stub") as port:
         url = f"http://127.0.0.1:{port}/send"
