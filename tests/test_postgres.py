@@ -342,3 +342,34 @@ def test_a_write_on_one_instance_wakes_the_others(pg_url):
             await reader.close()
 
     asyncio.run(go())
+
+
+def test_pruning_runs_on_one_instance_at_a_time(pg_url):
+    """Retention pruning takes an advisory lock: while another instance prunes, a second returns at once."""
+    from datetime import timedelta
+
+    from smsgate._channellog import ChannelLog, Redactor
+    from smsgate.host import utcnow
+
+    async def go() -> None:
+        url = pg_url()
+        first, second = PostgresStore(url, migrate=True), PostgresStore(url)
+        try:
+            for _ in range(3):
+                await first.add_log(ChannelLog(channel="a", kind="send", redactor=Redactor()))
+            later = utcnow() + timedelta(seconds=1)
+            holder = await first._ready()  # hold the prune lock as a pruning instance would
+            async with holder.acquire() as conn:
+                from smsgate.store._postgres import _lock_key
+
+                key = _lock_key("public" if "search_path" not in url else url.rsplit("=", 1)[1], "prune")
+                assert await conn.fetchval("SELECT pg_try_advisory_lock($1)", key)
+                assert await second.prune(later) == 0  # the other instance is at it: nothing done twice
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            assert await second.prune(later) == 3
+            assert await first.list_logs() == []
+        finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(go())

@@ -25,6 +25,7 @@ import httpx
 
 from . import _json as strict_json
 from ._config import WebhookSettings
+from ._errors import StoreUnavailable
 from ._http import HttpClient, parse_retry_after
 from ._models import utcnow
 from .store import OutboxRow, Store, Wakeup
@@ -168,6 +169,8 @@ class OutboxDispatcher:
                 await self.prune_if_due()
                 if await self.deliver_due():
                     continue
+            except StoreUnavailable as exc:  # the database is away: one line a round, no traceback; it resumes
+                log.warning("outbox round skipped: %s", exc)
             except Exception:
                 log.exception("outbox round failed")
             await self._wake.wait(self.poll_interval)

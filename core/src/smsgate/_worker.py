@@ -24,6 +24,7 @@ import random
 from dataclasses import replace
 from datetime import timedelta
 
+from ._errors import StoreUnavailable
 from ._gateway import IN_DOUBT_REASON, Gateway, SendOutcome
 from ._models import MessageRecord, Status, utcnow
 from .store import Wakeup
@@ -156,6 +157,8 @@ class SendWorker:
             self._wake.clear()
             try:
                 await self.fill()
+            except StoreUnavailable as exc:  # the database is away: one line a round, no traceback; it resumes
+                log.warning("send round skipped: %s", exc)
             except Exception:
                 log.exception("send round failed")
             await self._wake.wait(self.poll_interval)
