@@ -61,6 +61,10 @@ log = logging.getLogger("smsgate.store")
 _RANK = "CASE {col} " + " ".join(f"WHEN '{s.value}' THEN {s.rank}" for s in Status) + " ELSE -1 END"
 """A status's rank in SQL, from `Status.rank` (the one definition): the never-backwards rule, server-side."""
 
+_MOVES = (f"({_RANK.format(col='$7')} > {_RANK.format(col='old.status')}"
+          " OR ($7 = 'errored' AND old.status = 'errored'))")
+"""Whether status $7 moves a message now at `old.status` (`_rules.moves`, in SQL)."""
+
 _TOPICS = ("queued", "outbox")
 
 
@@ -89,6 +93,11 @@ def _no_nul(value: str) -> str:
 
 async def _init_connection(conn: Any) -> None:
     await conn.set_type_codec("text", schema="pg_catalog", encoder=_no_nul, decoder=str, format="text")
+
+
+async def _no_reset(conn: Any) -> None:
+    """A pooled connection goes back as it came: smsgate sets no session state on it (no SET, no LISTEN, advisory
+    locks released in `finally`), so asyncpg's RESET ALL round trip on every release is saved."""
 
 
 def _lock_key(schema: str, what: str) -> int:
@@ -332,7 +341,7 @@ class PostgresStore:
                 pool = await _require_driver().create_pool(
                     self.url, min_size=1, max_size=self.pool_size, timeout=self._connect_timeout,
                     command_timeout=self._command_timeout, server_settings=self._settings(),
-                    max_inactive_connection_lifetime=120, init=_init_connection)
+                    max_inactive_connection_lifetime=120, init=_init_connection, reset=_no_reset)
             except _unavailable_errors() as exc:
                 raise StoreUnavailable(f"cannot reach the database: {_reason(exc)}") from None
             try:
@@ -486,9 +495,13 @@ class PostgresStore:
         """Turn every stored event into outbox rows with `planner`, in the event's own transaction."""
         self._planner = planner
 
-    async def _plan(self, conn: Any, events: Sequence[PlatformEvent], woke: set[str]) -> None:
-        """Write the outbox rows the planner wants for `events`, in the transaction that stores them."""
+    async def _plan(self, conn: Any, events: Sequence[PlatformEvent], woke: set[str],
+                    clog: ChannelLog | None = None) -> None:
+        """Write the outbox rows the planner wants for `events`, in the transaction that stores them, and the
+        channel log `clog` in the same statement (one round trip for both)."""
         if self._planner is None or not events:
+            if clog is not None:
+                await _insert_log(conn, clog)
             return
         rows: list[tuple[str, str, str, str, str]] = []
         for event in events:
@@ -499,12 +512,24 @@ class PostgresStore:
                 continue
             rows.extend((new_id(), item.target, item.key, item.type,
                          json.dumps(item.payload, ensure_ascii=False, default=str)) for item in items)
-        if rows:
-            columns = list(zip(*rows, strict=True))
-            await conn.execute("INSERT INTO outbox (id, target, key, type, payload, next_attempt_at, created_at)"
-                               " SELECT i, t, k, y, p, $6, $6 FROM unnest($1::text[], $2::text[], $3::text[],"
-                               " $4::text[], $5::text[]) AS u(i, t, k, y, p)", *map(list, columns), utcnow())
-            woke.add("outbox")
+        if not rows:
+            if clog is not None:
+                await _insert_log(conn, clog)
+            return
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        insert = ("INSERT INTO outbox (id, target, key, type, payload, next_attempt_at, created_at)"
+                  " SELECT i, t, k, y, p, $6, $6 FROM unnest($1::text[], $2::text[], $3::text[],"
+                  " $4::text[], $5::text[]) AS u(i, t, k, y, p)")
+        if clog is None:
+            await conn.execute(insert, *columns, utcnow())
+        else:
+            data = clog.as_dict()
+            await conn.execute(
+                f"WITH o AS ({insert}) INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms,"
+                " created_at, data) VALUES ($7, $8, $9, $10, $11, $12, $13, $14)", *columns, utcnow(),
+                clog.id, clog.channel, clog.kind, clog.message_id, bool(clog.errors), clog.elapsed_ms,
+                datetime.fromisoformat(data["created_at"]), json.dumps(data, ensure_ascii=False))
+        woke.add("outbox")
 
     # -- outgoing -----------------------------------------------------------------------------------------
 
@@ -627,38 +652,65 @@ class PostgresStore:
         woke: set[str] = set()
 
         async def op(conn: Any) -> StatusChange:
-            channel = await conn.fetchval(
-                "UPDATE messages SET lease_until = NULL, lease_holder = NULL, sending_at = NULL,"
-                " next_attempt_at = NULL, segments = $2, external_id = COALESCE($3, external_id), external_ids = $4,"
-                " error_code = $5, error_reason = $6 WHERE id = $1 RETURNING channel",
+            # One UPDATE releases the claim, stores the outcome and applies the status by rank (the row locked),
+            # answering with the status before and the row after; one more statement records the history row
+            # and the channel log and reads the history back: 4 round trips with BEGIN and COMMIT, not 10.
+            now = utcnow()
+            status = result.status
+            row = await conn.fetchrow(
+                "UPDATE messages m SET lease_until = NULL, lease_holder = NULL, sending_at = NULL,"
+                " next_attempt_at = NULL, segments = $2, external_id = COALESCE($3, m.external_id),"
+                " external_ids = $4, error_code = $5, error_reason = $6,"
+                f" status = CASE WHEN {_MOVES} THEN $7 ELSE old.status END,"
+                f" updated_at = CASE WHEN {_MOVES} THEN $8 ELSE m.updated_at END"
+                " FROM (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE) old WHERE m.id = old.id"
+                " RETURNING old.status AS previous_status, m.*",
                 message_id, result.segments, result.external_ids[0] if result.external_ids else None,
-                json.dumps(result.external_ids), result.error_code, result.error_reason)
-            if channel is None:
+                json.dumps(result.external_ids), result.error_code, result.error_reason, status.value, now)
+            if row is None:
                 raise KeyError(message_id)
+            channel = row["channel"]
+            previous = Status(row["previous_status"])
+            applied = row["status"] == status.value and _rules.moves(previous, status)
             if result.external_ids:
                 await conn.execute(
                     "INSERT INTO external_ids (channel, external_id, message_id) SELECT DISTINCT $1, e, $3"
                     " FROM unnest($2::text[]) AS e"
                     " ON CONFLICT (channel, external_id) DO UPDATE SET message_id = EXCLUDED.message_id",
                     channel, list(result.external_ids), message_id)
-            change = await _apply_status(conn, message_id, channel, result.status, None, result.error_code,
-                                         result.error_reason, utcnow())
+            seen = not applied and previous is not status and status is not Status.ERRORED and await conn.fetchval(
+                "SELECT 1 FROM status_history WHERE message_id = $1 AND status = $2 LIMIT 1", message_id,
+                status.value) is not None
+            recorded = _rules.recorded(previous, status, applied, seen)
             outcomes = [await _store_event(conn, channel, event) for event in result.events]
-            record = await _full(conn, message_id)
-            assert record is not None
+            data = log.as_dict() if log is not None else None
+            history = await conn.fetch(
+                "WITH h AS (INSERT INTO status_history (message_id, channel, status, applied, error_code,"
+                " error_reason, at) SELECT $1::text, $2::text, $3::text, $4::boolean, $5::text, $6::text,"
+                " $7::timestamptz WHERE $8::boolean"
+                " RETURNING seq, status, applied, external_id, error_code, error_reason, at),"
+                " l AS (INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at,"
+                " data) SELECT $9::text, $10::text, $11::text, $12::text, $13::boolean, $14::float8,"
+                " $15::timestamptz, $16::text WHERE $16::text IS NOT NULL)"
+                " SELECT seq, status, applied, external_id, error_code, error_reason, at FROM status_history"
+                " WHERE message_id = $1 UNION ALL SELECT * FROM h ORDER BY seq",
+                message_id, channel, status.value, applied, result.error_code, result.error_reason, now, recorded,
+                *((log.id, log.channel, log.kind, log.message_id, bool(log.errors), log.elapsed_ms,
+                   datetime.fromisoformat(data["created_at"]), json.dumps(data, ensure_ascii=False))
+                  if log is not None and data is not None else (None,) * 8))
+            record = _record(row)
+            record.history = [{k: (_ts(v) if k == "at" else v) for k, v in r.items() if k != "seq"}
+                              for r in history]
+            current = status if applied else previous
             events: list[PlatformEvent] = []
-            if change.applied:
-                assert change.current is not None
-                update = StatusUpdate(channel, change.current, message_id, error_code=result.error_code,
+            if applied:
+                update = StatusUpdate(channel, status, message_id, error_code=result.error_code,
                                       error_reason=result.error_reason)
-                events.append(_events.status_changed(channel, update, change.previous, change.current, record))
+                events.append(_events.status_changed(channel, update, previous, status, record))
             for outcome in outcomes:
                 events.extend(await self._made_by(conn, channel, outcome))
             await self._plan(conn, events, woke)
-            if log is not None:
-                await _insert_log(conn, log)
-            return StatusChange(change.message_id, change.previous, change.current, change.applied, record,
-                                tuple(events))
+            return StatusChange(message_id, previous, current, applied, record, tuple(events))
 
         change = await self._run(op)
         self._woke(woke)
@@ -720,9 +772,7 @@ class PostgresStore:
                 made = await self._made_by(conn, channel, outcome)
                 outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made)
                                 if made else outcome)
-            await self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events], woke)
-            if log is not None:
-                await _insert_log(conn, log)
+            await self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events], woke, log)
             return outcomes
 
         outcomes = await self._run(op)
