@@ -79,7 +79,7 @@ def peak_memory() -> Iterator[dict[str, float]]:
         tracemalloc.stop()
 
 
-async def hammer(port: int, path: str, bodies: list[bytes], concurrency: int,
+async def hammer(port: int | list[int], path: str, bodies: list[bytes], concurrency: int,
                  content_type: str = "application/x-www-form-urlencoded") -> float:
     """A minimal keep-alive HTTP/1.1 load generator (asyncio streams): POST every body, return requests/s.
 
@@ -88,8 +88,9 @@ async def hammer(port: int, path: str, bodies: list[bytes], concurrency: int,
     """
 
     queue = iter(bodies)
+    ports = port if isinstance(port, list) else [port]  # several instances: connections spread over them
 
-    async def connection() -> None:
+    async def connection(port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             for body in queue:
@@ -108,7 +109,7 @@ async def hammer(port: int, path: str, bodies: list[bytes], concurrency: int,
             writer.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    await asyncio.gather(*(connection(ports[i % len(ports)]) for i in range(concurrency)))
     return len(bodies) / (time.perf_counter() - start)
 
 
@@ -158,5 +159,6 @@ def pg_top_statements(cluster: object, database: str, limit: int = 8) -> list[st
     psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", database)
     rows = psql("SELECT round(total_exec_time::numeric, 0) || '|' || calls || '|' || round((total_exec_time / calls)"
                 "::numeric, 3) || '|' || left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_statements"
+                " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 f" ORDER BY total_exec_time DESC LIMIT {limit}", database)
     return [line for line in rows.splitlines() if line.strip()]

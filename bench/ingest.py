@@ -1,6 +1,10 @@
 """Ingest benchmark: inbound webhooks per second into the gateway vs a bare Starlette endpoint.
 
     .venv/bin/python bench/ingest.py [--requests 5000] [--concurrency 64] [--rounds 3] [--scaling]
+    .venv/bin/python bench/ingest.py --postgresql [--requests 4000] [--concurrency 64] [--rounds 3]
+
+`--postgresql` compares stores instead, in one run: SQLite with one `smsgate serve` (the baseline),
+PostgreSQL with one and with two on one database (the load generator's connections spread over them).
 
 Both servers run under uvicorn with the same settings in their own process; the same load generator (a
 minimal keep-alive HTTP/1.1 client, `--concurrency` connections) posts the same form to each. The gateway commits every
@@ -22,20 +26,69 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import hammer, server
 
 
-async def load(port: int, n: int, concurrency: int) -> float:
+async def load(port: int | list[int], n: int, concurrency: int) -> float:
     """POST n inbound messages with `concurrency` connections in flight; every answer must be 2xx."""
     bodies = [urllib.parse.urlencode({"from": "+250788123123", "text": f"hello {i}"}).encode() for i in range(n)]
     return await hammer(port, "/c/b/receive", bodies, concurrency)
 
 
+def compare_stores(args: argparse.Namespace) -> None:
+    """SQLite with 1 instance vs PostgreSQL with 1 and 2 instances, same load, in rounds."""
+    import contextlib
+
+    from _common import pg_top_statements, postgres, process_cpu
+    from smsgate.store import upgrade_database
+
+    workdir = Path(tempfile.mkdtemp(prefix="smsgate-ingest-"))
+    modes = [("sqlite", 1), ("postgresql", 1), ("postgresql", 2)]
+    results: dict[tuple[str, int], list[tuple[float, float]]] = {m: [] for m in modes}
+    with postgres() as cluster:
+        postmaster = [cluster.children[0].pid]  # type: ignore[attr-defined]
+        counter = 0
+        for _ in range(args.rounds):
+            for backend, count in modes:
+                counter += 1
+                if backend == "sqlite":
+                    database = str(workdir / f"ingest-{counter}.sqlite3")
+                else:
+                    database = cluster.create_database(f"ingest{counter}")  # type: ignore[attr-defined]
+                    asyncio.run(upgrade_database(database))
+                with contextlib.ExitStack() as stack:
+                    ports = [stack.enter_context(server("gateway_server", database, args.synchronous))
+                             for _ in range(count)]
+                    asyncio.run(load(ports, 300, args.concurrency))
+                    before = process_cpu(postmaster)
+                    rate = asyncio.run(load(ports, args.requests, args.concurrency))
+                    db_cpu = process_cpu(postmaster) - before if backend != "sqlite" else 0.0
+                results[(backend, count)].append((rate, db_cpu / args.requests * 1e6))
+        print(f"ingest by store: {args.requests} requests per run, {args.concurrency} connections spread over the "
+              f"instances, median of {args.rounds} rounds (2 cores shared by the load generator, the instances "
+              "and PostgreSQL)")
+        base = statistics.median(r[0] for r in results[("sqlite", 1)])
+        for (backend, count), runs in results.items():
+            rate = statistics.median(r[0] for r in runs)
+            print(f"  {backend:<10} x{count}  {rate:8.1f} req/s  ratio {rate / base:5.2f}  (rounds: "
+                  f"{', '.join(f'{r[0]:.0f}' for r in runs)}; PostgreSQL CPU "
+                  f"{statistics.median(r[1] for r in runs):.0f} us/request)")
+        if args.profile:
+            print("PostgreSQL's time by statement in the last run (ms total | calls | ms/call | query):")
+            for line in pg_top_statements(cluster, f"ingest{counter}"):
+                print("  " + line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgresql", action="store_true", help="compare SQLite x1, PostgreSQL x1 and x2")
+    parser.add_argument("--profile", action="store_true", help="with --postgresql: PostgreSQL's time by statement")
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     parser.add_argument("--scaling", action="store_true", help="also print rates at 1, 4, 16, 64 in flight")
     args = parser.parse_args()
+    if args.postgresql:
+        compare_stores(args)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-ingest-"))
     database = workdir / "ingest.sqlite3"
     with server("bare") as bare_port, server("gateway_server", str(database), args.synchronous) as gw_port:
