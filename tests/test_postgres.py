@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from peers import Postgres
+from pydantic import SecretStr
 from smsgate import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate, StoreUnavailable
 from smsgate.host import config_from_dict, create_app, open_gateway
 from smsgate.store import PostgresStore, SQLiteStore, copy_database, describe, open_store
@@ -183,6 +184,7 @@ def test_an_instance_that_loses_the_database_answers_503_and_recovers_by_itself(
                                   {"toy": Toy})
 
         async def go() -> None:
+            config.gateway.api_token = SecretStr("outage-token-123")
             gateway = open_gateway(config, store=PostgresStore(url, migrate=True, connect_timeout=2),
                                    transport=httpx.MockTransport(lambda r: httpx.Response(200, text="x")))
             app = create_app(gateway)
@@ -198,6 +200,9 @@ def test_an_instance_that_loses_the_database_answers_503_and_recovers_by_itself(
                 assert lost.status_code == 503 and "retry later" in lost.text
                 health = await client.get("/healthz")
                 assert health.status_code == 503 and health.json()["database"] == "unreachable"
+                api = await client.post("/api/v1/messages", headers={"Authorization": "Bearer outage-token-123"},
+                                        json={"channel": "t", "to": PHONE, "text": "queued while down"})
+                assert api.status_code == 503 and api.headers["retry-after"] == "5"
                 await asyncio.to_thread(cluster.start)  # and comes back on the same port
                 for _ in range(100):  # the pool replaces its broken connections on its own
                     if (await client.get("/healthz")).status_code == 200:

@@ -175,7 +175,13 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             if own_gateway:
                 await gateway.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    async def store_unavailable(request: Request, exc: Exception) -> Response:
+        # any route (the API, a read): nothing was stored, so the caller retries; a 503, never a 500
+        log.error("store unavailable: %s", exc)
+        return JSONResponse({"error": "storage unavailable, retry later"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={StoreUnavailable: store_unavailable})
     app.state.gateway, app.state.platform = gateway, platform
     return app
 
