@@ -2,8 +2,8 @@
 worker and the outbox dispatcher.
 
 Routes: channels' callbacks at `/c/{channel}/{action}`, the API at `/api/v1`, bridges at `/b/{name}/send`,
-`/healthz`. Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also
-runs the send worker and the outbox dispatcher.
+`/healthz`. Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also starts the
+adapters' long-lived connections (SMPP binds) and runs the send worker and the outbox dispatcher.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ._adapter import InboundRequest, Reply
 from ._api import api_routes
 from ._config import Config
 from ._errors import RequestRejected, StoreUnavailable
+from ._fields import same_secret
 from ._gateway import Gateway
 from ._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
 from ._outbox import OutboxDispatcher
@@ -144,8 +145,18 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         return JSONResponse(body, status_code=status_code)
 
     async def health(request: Request) -> Response:
-        # public, so it names nothing: which channels and bridges exist is for the API's token holders
-        return JSONResponse({"status": "ok"})
+        # 200 either way (the gateway itself serves); public, so it names nothing unless the caller holds the API
+        # token: which channels exist, and why one is down, is for operators
+        down = gateway.health()
+        body: dict[str, Any] = {"status": "degraded" if down else "ok", "channels_down": len(down)}
+        if down and authorized(request):
+            body["down"] = down
+        return JSONResponse(body)
+
+    def authorized(request: Request) -> bool:
+        token = settings.api_token.get_secret_value() if settings.api_token else ""
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return bool(token) and scheme.lower() == "bearer" and same_secret(given.strip(), token)
 
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
@@ -159,6 +170,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         worker = outbox = None
         if background:
+            await gateway.start_adapters()  # long-lived connections (SMPP binds) live as long as the app
             worker, outbox = SendWorker(gateway), platform.dispatcher(gateway.store, gateway.http)
             app.state.worker, app.state.outbox = worker, outbox
             worker.start()
@@ -169,6 +181,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             if worker is not None and outbox is not None:
                 await worker.stop()
                 await outbox.stop()
+                await gateway.stop_adapters()
             if own_gateway:
                 await gateway.close()
 

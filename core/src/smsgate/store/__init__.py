@@ -9,12 +9,23 @@ the platform hears about each write is decided once, in `smsgate._events`.
 """
 
 from ._protocol import Store
-from ._records import Added, InboundOutcome, OutboxItem, OutboxPlanner, OutboxRow, StatusChange
+from ._records import (
+    Added,
+    Fragment,
+    FragmentJoin,
+    InboundOutcome,
+    OutboxItem,
+    OutboxPlanner,
+    OutboxRow,
+    StatusChange,
+)
 from ._sqlite import SQLiteStore
 from ._wakeup import Wakeup
 
 __all__ = [
     "Added",
+    "Fragment",
+    "FragmentJoin",
     "InboundOutcome",
     "OutboxItem",
     "OutboxPlanner",

@@ -156,5 +156,21 @@ SQLITE: tuple[Migration, ...] = (
     Migration(1, "initial schema (and the columns unversioned releases added)", _statements(_INITIAL),
               _add_missing_columns),
     Migration(2, "fail direct sends left errored after a read timeout", step=_fail_read_timeouts),
+    Migration(3, "fragments of inbound messages that arrive in parts, and named leases", _statements("""
+CREATE TABLE fragments (
+    channel TEXT NOT NULL,
+    key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    joined_at TEXT,
+    PRIMARY KEY (channel, key, idx)
+);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until TEXT NOT NULL
+)""")),
 )
 """The SQLite backend's migrations, oldest first."""

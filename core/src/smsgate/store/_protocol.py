@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from .._channellog import ChannelLog
 from .._models import Event, MessageRecord, OutgoingMessage, SendResult
-from ._records import Added, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+from ._records import Added, Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
 
 __all__ = ["Store"]
 
@@ -57,6 +57,14 @@ class Store(Protocol):
                              ) -> list[InboundOutcome]:
         """Store every event of one inbound request in one transaction; status lookups only within `channel`."""
 
+    async def add_fragment(self, channel: str, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None
+                           ) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part; when all parts of its key are in, store `join(parts)`'s events in the same
+        transaction. (False for a part already held; the stored outcomes, or [] while parts are missing.)"""
+
+    async def known_inbound(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` are stored incoming messages of `channel`."""
+
     # -- reads --------------------------------------------------------------------------------------------
 
     async def get_message(self, message_id: str) -> MessageRecord | None:
@@ -98,13 +106,22 @@ class Store(Protocol):
     async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
 
+    # -- leases ---------------------------------------------------------------------------------------------
+
+    async def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew lease `name` for `holder` for `seconds`; False while another holder's lease is live
+        (e.g. at most `max_binds` instances hold an SMPP bind per channel)."""
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give lease `name` up if `holder` holds it."""
+
     # -- upkeep -------------------------------------------------------------------------------------------
 
     def subscribe(self, listener: Callable[[str], None]) -> None:
         """Call `listener("queued")` / `listener("outbox")` when such rows are committed (from any thread)."""
 
     async def prune(self, before: datetime) -> int:
-        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+        """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted."""
 
     async def close(self) -> None:
         """Finish pending writes and close."""

@@ -9,7 +9,8 @@ from typing import Any
 from .._events import PlatformEvent
 from .._models import Event, MessageRecord, Status
 
-__all__ = ["Added", "InboundOutcome", "OutboxItem", "OutboxPlanner", "OutboxRow", "StatusChange"]
+__all__ = ["Added", "Fragment", "FragmentJoin", "InboundOutcome", "OutboxItem", "OutboxPlanner", "OutboxRow",
+           "StatusChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +75,18 @@ class OutboxRow:
 
 OutboxPlanner = Callable[[PlatformEvent], Sequence[OutboxItem]]
 """Turns one platform event into outbox items; called inside the transaction that stores the event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """One part of an inbound message that arrives in pieces (a concatenated SMS): `key` names the whole
+    message within its channel, `index` counts from 1 to `total`, `data` (JSON-ready) is what joining needs."""
+
+    key: str
+    index: int
+    total: int
+    data: dict[str, Any]
+
+
+FragmentJoin = Callable[[list[Fragment]], Sequence[Event]]
+"""Turns the parts held for a key (in order; possibly incomplete when the key was reused) into events to store."""

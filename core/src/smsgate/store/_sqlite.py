@@ -42,7 +42,7 @@ from .._models import (
 )
 from . import _rules
 from ._migrations import SQLITE, missing
-from ._records import Added, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+from ._records import Added, Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
 
 __all__ = ["SQLiteStore"]
 
@@ -331,16 +331,21 @@ class SQLiteStore:
                  json.dumps(result.external_ids), result.error_code, result.error_reason, message_id))
             change = _apply_status(conn, message_id, channel, result.status, None, result.error_code,
                                    result.error_reason, utcnow())
-            outcomes = [_store_event(conn, channel, event) for event in result.events]
-            record = _full(conn, message_id)
-            assert record is not None
+            read = self._reader(conn)
             events: list[PlatformEvent] = []
             if change.applied:
                 assert change.current is not None
                 update = StatusUpdate(channel, change.current, message_id, error_code=result.error_code,
                                       error_reason=result.error_reason)
-                events.append(_events.status_changed(channel, update, change.previous, change.current, record))
-            events.extend(_events.from_inbound(channel, outcomes, self._reader(conn)))
+                events.append(_events.status_changed(channel, update, change.previous, change.current,
+                                                     read(message_id) if read else None))
+            # reports that overtook this answer (a fast SMSC's receipt on another connection), then the send's
+            # own events (an opt-out)
+            outcomes = _adopt_early_reports(conn, channel, result.external_ids)
+            outcomes += [_store_event(conn, channel, event) for event in result.events]
+            events.extend(_events.from_inbound(channel, outcomes, read))
+            record = _full(conn, message_id)
+            assert record is not None
             self._plan(conn, events)
             if log is not None:
                 _insert_log(conn, log)
@@ -467,12 +472,14 @@ class SQLiteStore:
     # -- inbound ----------------------------------------------------------------------------------
 
     async def prune(self, before: datetime) -> int:
-        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+        """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted."""
         cutoff, total = _ts(before), 0
         # Small chunks, oldest rows first by primary key (rows are written in time order): each chunk is one
         # short job, so inbound callbacks waiting for a commit never queue behind a long delete.
         chunks = ("DELETE FROM channel_logs WHERE seq IN (SELECT seq FROM channel_logs ORDER BY seq LIMIT 2000)"
                   " AND created_at < ?",
+                  "DELETE FROM fragments WHERE rowid IN (SELECT rowid FROM fragments WHERE joined_at IS NOT NULL"
+                  " LIMIT 2000) AND joined_at < ?",
                   "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE done_at IS NOT NULL ORDER BY seq"
                   " LIMIT 2000) AND done_at < ?")
         for sql in chunks:
@@ -507,6 +514,96 @@ class SQLiteStore:
     async def add_log(self, log: ChannelLog) -> None:
         """Store a channel log on its own."""
         await self._call(lambda conn: _insert_log(conn, log))
+
+    async def add_fragment(self, channel: str, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None
+                           ) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part; when all parts of its key are in, store `join(parts)`'s events in the same
+        transaction. (False for a part already held; the stored outcomes, or [] while parts are missing.)
+
+        A part equal to one already held (a redelivery, even after the join) is not kept twice. A different part
+        at a held position means the sender reused the key for a new message: the old parts are joined as they
+        are (still unjoined ones reach `join` incomplete) and the new message starts. `join` runs on the store's
+        writer thread inside the transaction, so it must be quick and must not raise.
+        """
+        data = json.dumps(fragment.data, sort_keys=True, ensure_ascii=False)
+
+        def store(conn: sqlite3.Connection, events: Sequence[Event]) -> list[InboundOutcome]:
+            read = self._reader(conn)
+            outcomes = []
+            for event in events:
+                outcome = _store_event(conn, channel, event, log)
+                made = _events.made_by(channel, outcome, read)
+                outcomes.append(replace(outcome, platform_events=made) if made else outcome)
+            self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+            return outcomes
+
+        def held_parts(conn: sqlite3.Connection) -> list[Fragment]:
+            rows = conn.execute("SELECT * FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NULL"
+                                " ORDER BY idx", (channel, fragment.key)).fetchall()
+            return [Fragment(r["key"], r["idx"], r["total"], loads_stored(r["data"])) for r in rows]
+
+        def op(conn: sqlite3.Connection) -> tuple[bool, list[InboundOutcome]]:
+            outcomes: list[InboundOutcome] = []
+            held = conn.execute("SELECT data, total FROM fragments WHERE channel = ? AND key = ? AND idx = ?",
+                                (channel, fragment.key, fragment.index)).fetchone()
+            if held is not None and held["data"] == data and held["total"] == fragment.total:
+                if log is not None:
+                    _insert_log(conn, log)
+                return False, outcomes
+            if held is not None:  # the key now names another message: finish the old one as it is
+                leftover = held_parts(conn)
+                if leftover:
+                    outcomes += store(conn, join(leftover))
+                conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ?", (channel, fragment.key))
+            else:  # parts of a finished message with this key (other positions) belong to that one
+                conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NOT NULL",
+                             (channel, fragment.key))
+            now = _ts()
+            conn.execute("INSERT INTO fragments (channel, key, idx, total, data, created_at) VALUES (?,?,?,?,?,?)",
+                         (channel, fragment.key, fragment.index, fragment.total, data, now))
+            present = held_parts(conn)
+            if len(present) >= fragment.total:
+                outcomes += store(conn, join(present))
+                conn.execute("UPDATE fragments SET joined_at = ? WHERE channel = ? AND key = ?",
+                             (now, channel, fragment.key))
+            if log is not None:
+                _insert_log(conn, log)
+            return True, outcomes
+
+        return await self._call(op)
+
+    async def known_inbound(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` are stored incoming messages of `channel`."""
+        ids = list(external_ids)
+        if not ids:
+            return set()
+
+        def op(conn: sqlite3.Connection) -> set[str]:
+            marks = ",".join("?" * len(ids))
+            return {r["external_id"] for r in conn.execute(
+                "SELECT external_id FROM messages WHERE channel = ? AND direction = 'in'"
+                f" AND external_id IN ({marks})", (channel, *ids))}
+
+        return await self._call(op)
+
+    async def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew lease `name` for `holder` for `seconds`; False while another holder's lease is live."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            now = utcnow()
+            row = conn.execute("SELECT holder, until FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row["holder"] != holder and row["until"] >= _ts(now):
+                return False
+            conn.execute("INSERT OR REPLACE INTO leases (name, holder, until) VALUES (?,?,?)",
+                         (name, holder, _ts(now + timedelta(seconds=seconds))))
+            return True
+
+        return await self._call(op)
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give lease `name` up if `holder` holds it."""
+        await self._call(lambda conn: conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?",
+                                                   (name, holder)))
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -667,7 +764,8 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event, log: Chan
             return InboundOutcome(event, created=False, change=StatusChange(None, None, None, False))
         if log is not None and log.message_id is None:  # `smsgate logs --message ID` finds its callbacks
             log.message_id = message_id
-        change = _apply_status(conn, message_id, channel, event.status, event.external_id, event.error_code,
+        status = _part_status(conn, message_id, event)
+        change = _apply_status(conn, message_id, channel, status, event.external_id, event.error_code,
                                event.error_reason, event.at)
         return InboundOutcome(event, created=change.applied, change=change)
     if isinstance(event, OptOut):
@@ -677,6 +775,53 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event, log: Chan
     if isinstance(event, Ignored):
         return InboundOutcome(event, created=False)
     raise TypeError(f"not an event: {event!r}")
+
+
+def _part_status(conn: sqlite3.Connection, message_id: str, event: StatusUpdate) -> Status:
+    """`event`'s status under the rule for messages sent in parts (`_rules.part_status`); a part's `delivered`
+    that does not complete the message is kept in the history as such."""
+    if event.status is not Status.DELIVERED or not event.external_id:
+        return event.status
+    row = conn.execute("SELECT external_ids FROM messages WHERE id = ?", (message_id,)).fetchone()
+    parts = set(loads_stored(row["external_ids"])) if row else set()
+    if len(parts) < 2:
+        return event.status
+    delivered = {r["external_id"] for r in conn.execute(
+        "SELECT external_id FROM status_history WHERE message_id = ? AND status = 'delivered'", (message_id,))}
+    status = _rules.part_status(event.status, event.external_id, parts, delivered)
+    if status is not event.status and event.external_id not in delivered:
+        conn.execute("INSERT INTO status_history (message_id, channel, status, applied, external_id, at)"
+                     " SELECT ?, channel, 'delivered', 0, ?, ? FROM messages WHERE id = ?",
+                     (message_id, event.external_id, _ts(event.at), message_id))
+    return status
+
+
+_EARLY_REPORT_SECONDS = 600
+
+
+def _adopt_early_reports(conn: sqlite3.Connection, channel: str, external_ids: Sequence[str]
+                         ) -> list[InboundOutcome]:
+    """Apply reports kept as orphans for these external ids, which the send that got them has just stored.
+
+    A fast SMSC can send a receipt on one connection before the answer carrying its message id is processed on
+    another; only reports of the last ten minutes qualify (an older one is about some other message that
+    happened to get the same id).
+    """
+    if not external_ids:
+        return []
+    marks = ",".join("?" * len(external_ids))
+    since = _ts(utcnow() - timedelta(seconds=_EARLY_REPORT_SECONDS))
+    rows = conn.execute(
+        f"SELECT * FROM status_history WHERE message_id IS NULL AND channel = ? AND external_id IN ({marks})"
+        " AND at >= ? ORDER BY seq", (channel, *external_ids, since)).fetchall()
+    outcomes = []
+    for row in rows:
+        conn.execute("DELETE FROM status_history WHERE seq = ?", (row["seq"],))
+        event = StatusUpdate(channel, Status(row["status"]), external_id=row["external_id"],
+                             error_code=row["error_code"], error_reason=row["error_reason"],
+                             at=datetime.fromisoformat(row["at"]))
+        outcomes.append(_store_event(conn, channel, event))
+    return outcomes
 
 
 def _insert_log(conn: sqlite3.Connection, log: ChannelLog) -> None:
