@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,17 @@ class ChannelLog:
     traces: list[HttpTrace] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    on_send: Callable[[], Awaitable[None]] | None = field(default=None, repr=False, compare=False)
+    """Set by the gateway during a send attempt: durably marks the message as being sent."""
+
+    async def before_send(self) -> None:
+        """Call just before writing a request that may deliver the message (an adapter not using HTTP must).
+
+        Inside a gateway send it durably marks the message "sending", so after a crash the send counts as in
+        doubt and is not repeated blindly; outside one it does nothing. HTTP requests get it automatically.
+        """
+        if self.on_send is not None:
+            await self.on_send()
 
     def trace(self, method: str, url: str, request_headers: Mapping[str, str], request_body: bytes | str,
               status_code: int | None = None, response_headers: Mapping[str, str] | None = None,

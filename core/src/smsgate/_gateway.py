@@ -202,6 +202,7 @@ class Gateway:
                 except Exception:
                     log.exception("cannot mark %s as being sent", message_id)
 
+        clog.on_send = mark_sending  # adapters that do not speak HTTP mark through `await log.before_send()`
         token = _on_request.set(mark_sending)
         try:
             result = await self._send_once(adapter, channel, message, clog)
