@@ -40,6 +40,7 @@ from ._models import (
 )
 
 __all__ = [
+    "Fragment",
     "InboundOutcome",
     "MessageRecord",
     "Notification",
@@ -133,6 +134,21 @@ CREATE TABLE IF NOT EXISTS outbox (
     done_at TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_open ON outbox (target, key, seq) WHERE done_at IS NULL;
+CREATE TABLE IF NOT EXISTS fragments (
+    channel TEXT NOT NULL,
+    key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    joined_at TEXT,
+    PRIMARY KEY (channel, key, idx)
+);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until TEXT NOT NULL
+);
 """
 
 # Columns added after the first schema: (table, column, type). Added in place when an older file lacks them.
@@ -241,6 +257,20 @@ class OutboxRow:
 OutboxPlanner = Callable[[Notification], Sequence[OutboxItem]]
 
 
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """One part of an inbound message that arrives in pieces (a concatenated SMS): `key` names the whole
+    message within its channel, `index` counts from 1 to `total`, `data` (JSON-ready) is what joining needs."""
+
+    key: str
+    index: int
+    total: int
+    data: dict[str, Any]
+
+
+FragmentJoin = Callable[[list[Fragment]], Sequence[Event]]
+
+
 class Store(Protocol):
     """What the gateway needs from storage; every write is durable when its coroutine returns."""
 
@@ -324,7 +354,21 @@ class Store(Protocol):
         """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
 
     async def prune(self, before: datetime) -> int:
-        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+        """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted."""
+
+    async def add_fragment(self, channel: str, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None
+                           ) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part; when all parts of its key are in, store `join(parts)`'s events in the same
+        transaction. Returns (False for a part already held, the stored outcomes or [] while parts are missing)."""
+
+    async def known_inbound(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` are stored incoming messages of `channel`."""
+
+    async def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew lease `name` for `holder` for `seconds`; False while another holder's lease is live."""
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give lease `name` up if `holder` holds it."""
 
 
 class Wakeup:
@@ -738,12 +782,14 @@ class SQLiteStore:
     # -- inbound ----------------------------------------------------------------------------------
 
     async def prune(self, before: datetime) -> int:
-        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+        """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted."""
         cutoff, total = _ts(before), 0
         # Small chunks, oldest rows first by primary key (rows are written in time order): each chunk is one
         # short job, so inbound callbacks waiting for a commit never queue behind a long delete.
         chunks = ("DELETE FROM channel_logs WHERE seq IN (SELECT seq FROM channel_logs ORDER BY seq LIMIT 2000)"
                   " AND created_at < ?",
+                  "DELETE FROM fragments WHERE rowid IN (SELECT rowid FROM fragments WHERE joined_at IS NOT NULL"
+                  " LIMIT 2000) AND joined_at < ?",
                   "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE done_at IS NOT NULL ORDER BY seq"
                   " LIMIT 2000) AND done_at < ?")
         for sql in chunks:
@@ -774,6 +820,90 @@ class SQLiteStore:
     async def add_log(self, log: ChannelLog) -> None:
         """Store a channel log on its own."""
         await self._call(lambda conn: _insert_log(conn, log))
+
+    async def add_fragment(self, channel: str, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None
+                           ) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part; when all parts of its key are in, store `join(parts)`'s events in the same
+        transaction. Returns (False for a part already held, the stored outcomes or [] while parts are missing).
+
+        A part equal to one already held (a redelivery, even after the join) is not kept twice. A different part
+        at a held position means the sender reused the key for a new message: the old parts are joined as they
+        are (still unjoined ones reach `join` incomplete) and the new message starts. `join` runs on the store's
+        writer thread inside the transaction, so it must be quick and must not raise.
+        """
+        data = json.dumps(fragment.data, sort_keys=True, ensure_ascii=False)
+
+        def stored(conn: sqlite3.Connection, events: Sequence[Event]) -> list[InboundOutcome]:
+            outcomes = [_store_event(conn, channel, e) for e in events]
+            if self._planner is not None:
+                self._notify(conn, _outcome_notes(conn, channel, outcomes))
+            return outcomes
+
+        def parts(conn: sqlite3.Connection) -> list[Fragment]:
+            rows = conn.execute("SELECT * FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NULL"
+                                " ORDER BY idx", (channel, fragment.key)).fetchall()
+            return [Fragment(r["key"], r["idx"], r["total"], json.loads(r["data"])) for r in rows]
+
+        def op(conn: sqlite3.Connection) -> tuple[bool, list[InboundOutcome]]:
+            outcomes: list[InboundOutcome] = []
+            if log is not None:
+                _insert_log(conn, log)
+            held = conn.execute("SELECT data, total FROM fragments WHERE channel = ? AND key = ? AND idx = ?",
+                                (channel, fragment.key, fragment.index)).fetchone()
+            if held is not None and held["data"] == data and held["total"] == fragment.total:
+                return False, outcomes
+            if held is not None:  # the key now names another message: finish the old one as it is
+                leftover = parts(conn)
+                if leftover:
+                    outcomes += stored(conn, join(leftover))
+                conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ?", (channel, fragment.key))
+            else:  # parts of a finished message with this key (other positions) belong to that one
+                conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NOT NULL",
+                             (channel, fragment.key))
+            now = _ts()
+            conn.execute("INSERT INTO fragments (channel, key, idx, total, data, created_at) VALUES (?,?,?,?,?,?)",
+                         (channel, fragment.key, fragment.index, fragment.total, data, now))
+            present = parts(conn)
+            if len(present) >= fragment.total:
+                outcomes += stored(conn, join(present))
+                conn.execute("UPDATE fragments SET joined_at = ? WHERE channel = ? AND key = ?",
+                             (now, channel, fragment.key))
+            return True, outcomes
+
+        return await self._call(op)
+
+    async def known_inbound(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` are stored incoming messages of `channel`."""
+        ids = list(external_ids)
+        if not ids:
+            return set()
+
+        def op(conn: sqlite3.Connection) -> set[str]:
+            marks = ",".join("?" * len(ids))
+            return {r["external_id"] for r in conn.execute(
+                f"SELECT external_id FROM messages WHERE channel = ? AND direction = 'in' AND external_id IN ({marks})",
+                (channel, *ids))}
+
+        return await self._call(op)
+
+    async def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew lease `name` for `holder` for `seconds`; False while another holder's lease is live."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            now = utcnow()
+            row = conn.execute("SELECT holder, until FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row["holder"] != holder and row["until"] >= _ts(now):
+                return False
+            conn.execute("INSERT OR REPLACE INTO leases (name, holder, until) VALUES (?,?,?)",
+                         (name, holder, _ts(now + timedelta(seconds=seconds))))
+            return True
+
+        return await self._call(op)
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give lease `name` up if `holder` holds it."""
+        await self._call(lambda conn: conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?",
+                                                   (name, holder)))
 
     # -- reads ------------------------------------------------------------------------------------
 

@@ -1,0 +1,108 @@
+"""The store's generic pieces for connection-oriented adapters: durable fragments, leases, inbound lookups."""
+
+from __future__ import annotations
+
+import asyncio
+
+from smsgate import Fragment, IncomingMessage, SQLiteStore
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def join(parts):
+    text = "".join(p.data["text"] for p in parts)
+    incomplete = len(parts) < parts[0].total
+    return [IncomingMessage("c", "+250788123123", text, external_id=f"joined:{parts[0].key}:{text}",
+                            raw={"incomplete": incomplete})]
+
+
+def test_parts_survive_a_restart_and_join_once(tmp_path):
+    path = tmp_path / "s.sqlite3"
+
+    async def first():
+        store = SQLiteStore(path)
+        new, outcomes = await store.add_fragment("c", Fragment("k", 1, 2, {"text": "Hello "}), join, None)
+        await store.close()
+        return new, outcomes
+
+    assert run(first()) == (True, [])
+
+    async def second():
+        store = SQLiteStore(path)  # a restarted gateway: part 1 is still there
+        try:
+            again = await store.add_fragment("c", Fragment("k", 1, 2, {"text": "Hello "}), join, None)
+            done = await store.add_fragment("c", Fragment("k", 2, 2, {"text": "world"}), join, None)
+            replay = await store.add_fragment("c", Fragment("k", 2, 2, {"text": "world"}), join, None)
+            messages = await store.list_messages(direction="in")
+            return again, done, replay, messages
+        finally:
+            await store.close()
+
+    again, done, replay, messages = run(second())
+    assert again == (False, [])
+    assert done[0] is True and [o.event.text for o in done[1]] == ["Hello world"] and done[1][0].created
+    assert replay == (False, [])  # the last part redelivered after the join: not a new message
+    assert [m.text for m in messages] == ["Hello world"]
+
+
+def test_fragments_are_per_channel(tmp_path):
+    async def go():
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        try:
+            await store.add_fragment("a", Fragment("k", 1, 2, {"text": "A1"}), join, None)
+            other = await store.add_fragment("b", Fragment("k", 2, 2, {"text": "B2"}), join, None)
+            return other
+        finally:
+            await store.close()
+
+    assert run(go()) == (True, [])  # channel b's part 2 never completes channel a's part 1
+
+
+def test_a_reused_key_finishes_the_old_message_as_it_is(tmp_path):
+    async def go():
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        try:
+            await store.add_fragment("c", Fragment("k", 1, 2, {"text": "old "}), join, None)
+            new, outcomes = await store.add_fragment("c", Fragment("k", 1, 2, {"text": "new "}), join, None)
+            _, done = await store.add_fragment("c", Fragment("k", 2, 2, {"text": "message"}), join, None)
+            return outcomes, done
+        finally:
+            await store.close()
+
+    outcomes, done = run(go())
+    assert [(o.event.text, o.event.raw) for o in outcomes] == [("old ", {"incomplete": True})]
+    assert [o.event.text for o in done] == ["new message"]
+
+
+def test_lease_is_exclusive_until_it_expires_or_is_released(tmp_path):
+    async def go():
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        try:
+            got = [await store.lease("bind:0", "A", 30), await store.lease("bind:0", "B", 30),
+                   await store.lease("bind:0", "A", 30)]
+            await store.release("bind:0", "B")  # not B's: nothing happens
+            got.append(await store.lease("bind:0", "B", 30))
+            await store.release("bind:0", "A")
+            got.append(await store.lease("bind:0", "B", 30))
+            got.append(await store.lease("bind:1", "C", -1))  # already expired
+            got.append(await store.lease("bind:1", "D", 30))
+            return got
+        finally:
+            await store.close()
+
+    assert run(go()) == [True, False, True, False, True, True, True]
+
+
+def test_known_inbound_is_scoped_to_the_channel(tmp_path):
+    async def go():
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        try:
+            await store.record_inbound("a", [IncomingMessage("a", "+250788123123", "x", external_id="e1")], None)
+            return (await store.known_inbound("a", ["e1", "e2"]), await store.known_inbound("b", ["e1"]),
+                    await store.known_inbound("a", []))
+        finally:
+            await store.close()
+
+    assert run(go()) == ({"e1"}, set(), set())
