@@ -66,6 +66,7 @@ def test_a_reused_key_finishes_the_old_message_as_it_is(tmp_path):
         try:
             await store.add_fragment("c", Fragment("k", 1, 2, {"text": "old "}), join, None)
             new, outcomes = await store.add_fragment("c", Fragment("k", 1, 2, {"text": "new "}), join, None)
+            assert new
             _, done = await store.add_fragment("c", Fragment("k", 2, 2, {"text": "message"}), join, None)
             return outcomes, done
         finally:

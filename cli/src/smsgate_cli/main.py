@@ -126,18 +126,49 @@ def adapters(as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def check(config: ConfigOption = None) -> None:
-    """Validate the config file; print the channels it defines."""
+def check(
+    config: ConfigOption = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not try connection-oriented channels (SMPP "
+                                                            "binds); only validate the config.")] = False,
+) -> None:
+    """Validate the config file; print the channels it defines, and try the connection of channels that hold
+    one (an SMPP channel binds and unbinds): exit 1 when one cannot connect."""
 
-    def run() -> None:
+    def run() -> bool:
         cfg = load(config)
         where = cfg.path or "(no file: embedded defaults)"
         typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s), database {cfg.gateway.database}, "
                    f"public URL {cfg.gateway.base_url()}")
+        problems = {} if offline else asyncio.run(_probe(cfg))
         for name, channel in cfg.channels.items():
-            typer.echo(f"  {name}: adapter {channel.settings.adapter}, address {channel.settings.address or '-'}")
+            line = f"  {name}: adapter {channel.settings.adapter}, address {channel.settings.address or '-'}"
+            if name in problems:
+                line += f", connection: {problems[name] or 'ok'}"
+            typer.echo(line)
+        return all(reason is None for reason in problems.values())
 
-    guarded(run)
+    if not guarded(run):
+        raise typer.Exit(1)
+
+
+async def _probe(cfg: Any) -> dict[str, str | None]:
+    """Each channel whose adapter can try its connection (it overrides `probe`), with the outcome."""
+    from smsgate import Adapter, HttpClient
+
+    http = HttpClient()
+    found: dict[str, str | None] = {}
+    try:
+        for name, channel in cfg.channels.items():
+            if channel.adapter_cls.probe is Adapter.probe:
+                continue
+            adapter = channel.adapter_cls(channel, http, cfg.gateway.base_url())
+            try:
+                found[name] = await adapter.probe()
+            finally:
+                await adapter.stop()
+    finally:
+        await http.aclose()
+    return found
 
 
 @app.command()

@@ -18,6 +18,8 @@ from ._gateway import *  # noqa: F403
 from ._gateway import __all__ as _gateway_all
 from ._http import *  # noqa: F403
 from ._http import __all__ as _http_all
+from ._inbound import *  # noqa: F403
+from ._inbound import __all__ as _inbound_all
 from ._models import *  # noqa: F403
 from ._models import __all__ as _models_all
 from ._outbox import *  # noqa: F403
@@ -39,6 +41,6 @@ __version__ = "0.1.0"
 __all__ = sorted(
     {"hookimpl", "__version__"}
     | set(_adapter_all) | set(_api_all) | set(_app_all) | set(_bridges_all) | set(_channellog_all)
-    | set(_config_all) | set(_errors_all) | set(_gateway_all) | set(_http_all) | set(_models_all)
+    | set(_config_all) | set(_errors_all) | set(_gateway_all) | set(_http_all) | set(_inbound_all) | set(_models_all)
     | set(_outbox_all) | set(_phones_all) | set(_store_all) | set(_text_all) | set(_transport_all) | set(_worker_all)
 )

@@ -20,6 +20,7 @@ from ._phones import InvalidNumber, normalize_number
 
 if TYPE_CHECKING:
     from ._http import HttpClient
+    from ._inbound import InboundSink
 
 __all__ = ["Adapter", "InboundRequest", "Reply", "Route", "route"]
 
@@ -121,6 +122,9 @@ class Adapter:
 
     One instance serves one channel for the life of a gateway. `send` is called for each outgoing
     message; each `@route` handler turns an inbound request into events or raises `RequestRejected`.
+    An adapter with a long-lived connection also overrides `start`/`stop` (called by `smsgate serve`),
+    `health` and `probe`; used without `start` (a CLI send) it opens a short connection itself and
+    closes it in `stop`, which the gateway calls when it closes.
     """
 
     name: ClassVar[str] = ""
@@ -160,6 +164,21 @@ class Adapter:
     async def send(self, message: OutgoingMessage, log: ChannelLog) -> SendResult:
         """Deliver `message` to the aggregator; raise a `SendError` or return the result."""
         raise NotImplementedError(f"adapter {self.name!r} cannot send")
+
+    async def start(self, inbound: InboundSink) -> None:
+        """Open long-lived connections before `smsgate serve` takes traffic (default: nothing); whatever
+        arrives on them goes to `inbound`, which returns once it is durably stored. Must not block on a peer."""
+
+    async def stop(self) -> None:
+        """Close every connection (`smsgate serve` stopping, or the gateway closing); safe to call twice."""
+
+    def health(self) -> str | None:
+        """None when this channel can send now, else a short reason (e.g. its bind is down); the worker waits."""
+        return None
+
+    async def probe(self) -> str | None:
+        """Try the connection now for `smsgate check` (e.g. a short bind): None when fine, else the reason."""
+        return None
 
     def secrets(self) -> list[str]:
         """Every value that must never appear in logs: all `SecretStr` fields of the settings by default."""

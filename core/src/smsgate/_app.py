@@ -1,7 +1,7 @@
 """The ASGI app: channels' inbound routes at `/c/{channel}/{action}`, the API at `/api/v1`, bridges at `/b/{name}`.
 
-Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also runs the send
-worker and the outbox dispatcher.
+Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also starts the
+adapters (long-lived connections such as SMPP binds) and runs the send worker and the outbox dispatcher.
 """
 
 from __future__ import annotations
@@ -180,7 +180,10 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         return JSONResponse(body, status_code=status_code)
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "channels": sorted(gateway.adapters)})
+        # 200 either way: the gateway itself serves; a channel whose connection is down is listed with why
+        down = gateway.health()
+        return JSONResponse({"status": "degraded" if down else "ok", "channels": sorted(gateway.adapters),
+                             "down": down})
 
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
@@ -194,6 +197,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         worker = outbox = None
         if background:
+            await gateway.start_adapters()  # long-lived connections (SMPP binds) live as long as the app
             worker, outbox = SendWorker(gateway), OutboxDispatcher(gateway)
             app.state.worker, app.state.outbox = worker, outbox
             worker.start()
@@ -204,6 +208,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             if worker is not None and outbox is not None:
                 await worker.stop()
                 await outbox.stop()
+                await gateway.stop_adapters()
             if own_gateway:
                 await gateway.close()
 

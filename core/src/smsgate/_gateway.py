@@ -20,7 +20,7 @@ from ._errors import MessageInvalid, RequestRejected, SendError
 from ._http import HttpClient
 from ._models import Event, Ignored, IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
 from ._outbox import build_planner
-from ._store import InboundOutcome, MessageRecord, SQLiteStore, StatusChange, Store
+from ._store import Fragment, FragmentJoin, InboundOutcome, MessageRecord, SQLiteStore, StatusChange, Store
 
 __all__ = ["Gateway", "SendOutcome"]
 
@@ -99,9 +99,40 @@ class Gateway:
             self.store.set_planner(build_planner(config.gateway.webhooks, self.bridges))
 
     async def close(self) -> None:
-        """Close pooled connections and the store."""
+        """Stop the adapters (closing any connection they opened), then close pooled connections and the store."""
+        await self.stop_adapters()
         await self.http.aclose()
         await self.store.close()
+
+    async def start_adapters(self) -> None:
+        """Give each adapter its inbound sink and let it open long-lived connections (`smsgate serve`)."""
+        from ._inbound import InboundSink
+
+        for name, adapter in self.adapters.items():
+            try:
+                await adapter.start(InboundSink(self, adapter))
+            except Exception:  # one channel's broken start must not keep the others from serving
+                log.exception("channel %s: its adapter failed to start", name)
+
+    async def stop_adapters(self) -> None:
+        """Stop every adapter; a failure is logged and the others still stop."""
+        for name, adapter in self.adapters.items():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("channel %s: its adapter failed to stop", name)
+
+    def health(self) -> dict[str, str]:
+        """The channels that cannot send now, with the reason each adapter gives."""
+        down: dict[str, str] = {}
+        for name, adapter in self.adapters.items():
+            try:
+                reason = adapter.health()
+            except Exception as exc:
+                reason = f"health check failed: {type(exc).__name__}"
+            if reason is not None:
+                down[name] = reason
+        return down
 
     async def __aenter__(self) -> Gateway:
         return self
@@ -280,12 +311,25 @@ class Gateway:
         clog = adapter.new_log(action)
         events = await getattr(adapter, route.handler)(request)
         clog.trace(request.method, request.url, request.headers, request.body, 200)
-        for event in events:
-            if isinstance(event, Ignored) and event.error:  # `smsgate logs --errors` is where operators look
-                clog.error(event.reason)
-        outcomes = await self.store.record_inbound(channel_name, events, clog)
-        await self._after_inbound(adapter.channel, outcomes)
+        outcomes = await self.store_inbound(adapter, events, clog)
         return adapter, events, outcomes
+
+    async def store_inbound(self, adapter: Adapter, events: list[Event], clog: Any) -> list[InboundOutcome]:
+        """Durably store what `adapter` received (one transaction with `clog`), then fire the hooks; both the
+        HTTP routes and started adapters' `InboundSink` come here, so both behave alike."""
+        for event in events:
+            if isinstance(event, Ignored) and event.error and clog is not None:  # where operators look
+                clog.error(event.reason)
+        outcomes = await self.store.record_inbound(adapter.channel.name, events, clog)
+        await self._after_inbound(adapter.channel, outcomes)
+        return outcomes
+
+    async def store_fragment(self, adapter: Adapter, fragment: Fragment, join: FragmentJoin, clog: Any
+                             ) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part of an inbound message of `adapter`'s channel; fire hooks for what it completed."""
+        new, outcomes = await self.store.add_fragment(adapter.channel.name, fragment, join, clog)
+        await self._after_inbound(adapter.channel, outcomes)
+        return new, outcomes
 
     async def _after_inbound(self, channel: Channel, outcomes: Sequence[InboundOutcome]) -> None:
         for outcome in outcomes:
