@@ -107,3 +107,30 @@ def test_known_inbound_is_scoped_to_the_channel(tmp_path):
             await store.close()
 
     assert run(go()) == ({"e1"}, set(), set())
+
+
+def test_a_message_in_parts_is_delivered_when_every_part_is(tmp_path):
+    from smsgate import OutgoingMessage, SendResult, Status, StatusUpdate
+
+    async def go():
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        try:
+            seen = []
+            for mid, ext in (("00000000-0000-4000-8000-000000000001", ["p1", "p2"]),
+                             ("00000000-0000-4000-8000-000000000002", ["q1", "q2"])):
+                await store.add_and_claim(OutgoingMessage("c", "+250788383383", "long", id=mid))
+                await store.record_send(mid, SendResult(Status.WIRED, external_ids=ext, segments=2), None)
+            for ext, status in (("p1", Status.DELIVERED), ("p1", Status.DELIVERED), ("p2", Status.DELIVERED),
+                                ("q1", Status.DELIVERED), ("q2", Status.FAILED)):
+                await store.record_inbound("c", [StatusUpdate("c", status, external_id=ext)], None)
+                seen.append((await store.get_message(
+                    "00000000-0000-4000-8000-00000000000" + ("1" if ext[0] == "p" else "2"))).status)
+            history = (await store.get_message("00000000-0000-4000-8000-000000000001")).history
+            return seen, [(h["status"], h["applied"], h["external_id"]) for h in history]
+        finally:
+            await store.close()
+
+    seen, history = run(go())
+    assert seen == ["sent", "sent", "delivered", "sent", "failed"]
+    assert history == [("queued", True, None), ("wired", True, None), ("delivered", False, "p1"),
+                       ("sent", True, "p1"), ("delivered", True, "p2")]

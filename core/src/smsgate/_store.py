@@ -1051,7 +1051,10 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> Inboun
                     " error_reason, at) VALUES (NULL,?,?,0,?,?,?,?)",
                     (channel, event.status.value, reference, event.error_code, event.error_reason, _ts(event.at)))
             return InboundOutcome(event, created=False, change=StatusChange(None, None, None, False))
-        change = _apply_status(conn, message_id, channel, event.status, event.external_id, event.error_code,
+        status = event.status
+        if status is Status.DELIVERED and event.external_id and not _whole_delivered(conn, message_id, event):
+            status = Status.SENT  # one part arrived: the message is on its way, not yet delivered whole
+        change = _apply_status(conn, message_id, channel, status, event.external_id, event.error_code,
                                event.error_reason, event.at)
         return InboundOutcome(event, created=change.applied, change=change)
     if isinstance(event, OptOut):
@@ -1061,6 +1064,28 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> Inboun
     if isinstance(event, Ignored):
         return InboundOutcome(event, created=False)
     raise TypeError(f"not an event: {event!r}")
+
+
+def _whole_delivered(conn: sqlite3.Connection, message_id: str, event: StatusUpdate) -> bool:
+    """For a message sent as several parts with their own external ids: is it delivered once this part is?
+
+    Each part's `delivered` report is kept in the history (applied or not); the message becomes `delivered`
+    only when every part reported it, while a `failed` part fails it at once (same rank: never undone).
+    """
+    row = conn.execute("SELECT external_ids FROM messages WHERE id = ?", (message_id,)).fetchone()
+    parts = set(json.loads(row["external_ids"])) if row else set()
+    if len(parts) < 2 or event.external_id not in parts:
+        return True
+    delivered = {r["external_id"] for r in conn.execute(
+        "SELECT external_id FROM status_history WHERE message_id = ? AND status = 'delivered'", (message_id,))}
+    if parts <= delivered | {event.external_id}:
+        return True  # the caller records this last part's report as the applied `delivered`
+    if event.external_id not in delivered:
+        conn.execute(
+            "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code, error_reason,"
+            " at) SELECT ?, channel, 'delivered', 0, ?, NULL, NULL, ? FROM messages WHERE id = ?",
+            (message_id, event.external_id, _ts(event.at), message_id))
+    return False
 
 
 def _insert_log(conn: sqlite3.Connection, log: ChannelLog) -> None:
