@@ -776,6 +776,7 @@ _JASMIN_CFG = """\
 id = smpps_01
 bind = 127.0.0.1
 port = {smpp_port}
+responseTimerSecs = {response_timer}
 log_level = {log_level}
 log_file = {logs}/default-smpps_01.log
 
@@ -856,7 +857,9 @@ class Jasmin(_Peer):
       seconds later (``set_stat("UNDELIV")`` for failures), which Jasmin relays to the ESME;
     - ``send_mo(pdu_bytes)``: the upstream pushes that deliver_sm, Jasmin routes it to the ESME user;
     - ``submits()``: every submit_sm the upstream received (dicts of its fields);
-    - ``stop_jasmind()`` / ``start_jasmind()``: restart Jasmin alone (RabbitMQ keeps its queues).
+    - ``stop_jasmind()`` / ``start_jasmind()``: restart Jasmin alone (RabbitMQ keeps its queues);
+    - a deliver_sm the ESME does not answer within ``response_timer`` s (Jasmin's default: 60) is requeued and
+      delivered again ``retry_delay`` s later.
 
     Ready when jCli provisioning is done and ``smppccm -l`` shows the upstream connector BOUND_TRX.
     """
@@ -870,6 +873,7 @@ class Jasmin(_Peer):
         password: str = "esmepwd",
         dlr_delay: float = 0.3,
         retry_delay: int = 1,
+        response_timer: int = 5,
         log_level: str = "INFO",
         jasmin_dir: str | Path | None = None,
         startup_timeout: float = 90.0,
@@ -881,6 +885,7 @@ class Jasmin(_Peer):
         self.password = password
         self.dlr_delay = dlr_delay
         self.retry_delay = retry_delay
+        self.response_timer = response_timer
         self.log_level = log_level
         self.jasmin_dir = Path(jasmin_dir) if jasmin_dir else JASMIN_DIR
         self.python = self.jasmin_dir / "venv" / "bin" / "python"
@@ -958,6 +963,7 @@ class Jasmin(_Peer):
             root=self.root, logs=self.log_dir, smpp_port=self.smpp_port, smpps_pb_port=self.smpps_pb_port,
             cm_port=self.cm_port, router_port=self.router_port, jcli_port=self.jcli_port, http_port=self.http_port,
             amqp_port=self.amqp_port, redis_port=self.redis_port, retry_delay=self.retry_delay,
+            response_timer=self.response_timer,
             log_level=self.log_level))
 
     def start_jasmind(self, deadline: float | None = None) -> None:
