@@ -134,3 +134,29 @@ def test_a_message_in_parts_is_delivered_when_every_part_is(tmp_path):
     assert seen == ["sent", "sent", "delivered", "sent", "failed"]
     assert history == [("queued", True, None), ("wired", True, None), ("delivered", False, "p1"),
                        ("sent", True, "p1"), ("delivered", True, "p2")]
+
+
+def test_a_receipt_that_overtakes_the_send_answer_is_applied_when_the_send_is_recorded(tmp_path):
+    from smsgate import OutgoingMessage, SendResult, Status, StatusUpdate
+
+    async def go():
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        try:
+            mid = "00000000-0000-4000-8000-000000000009"
+            await store.add_and_claim(OutgoingMessage("c", "+250788383383", "hi", id=mid))
+            # the receipt comes first (another connection), then the answer with its id is recorded
+            early = await store.record_inbound("c", [StatusUpdate("c", Status.DELIVERED, external_id="e9")], None)
+            other = await store.record_inbound("d", [StatusUpdate("d", Status.FAILED, external_id="e9")], None)
+            change = await store.record_send(mid, SendResult(Status.WIRED, external_ids=["e9"]), None)
+            record = await store.get_message(mid)
+            orphans = store.call_sync(lambda conn: conn.execute(
+                "SELECT channel FROM status_history WHERE message_id IS NULL").fetchall())
+            return early, other, change, record, [r["channel"] for r in orphans]
+        finally:
+            await store.close()
+
+    early, other, change, record, orphans = run(go())
+    assert early[0].change.message_id is None  # unknown when it came: kept as an orphan
+    assert (change.previous, change.current) == (Status.QUEUED, Status.DELIVERED)
+    assert record.status == "delivered"
+    assert orphans == ["d"]  # another channel's report with the same id stays theirs

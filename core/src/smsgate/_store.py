@@ -641,6 +641,11 @@ class SQLiteStore:
             change = _apply_status(conn, message_id, channel, result.status, None, result.error_code,
                                    result.error_reason, utcnow())
             outcomes = [_store_event(conn, channel, event) for event in result.events]
+            adopted = _adopt_early_reports(conn, channel, result.external_ids)
+            outcomes += adopted
+            final = next((o.change.current for o in reversed(adopted) if o.change and o.change.applied), None)
+            if final is not None:  # a report that overtook this answer moved the message on: say where it is
+                change = StatusChange(message_id, change.previous, final, True)
             record = _full(conn, message_id)
             assert record is not None
             if self._planner is not None:  # notes cost a read per event: only built when someone is told
@@ -1064,6 +1069,28 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> Inboun
     if isinstance(event, Ignored):
         return InboundOutcome(event, created=False)
     raise TypeError(f"not an event: {event!r}")
+
+
+def _adopt_early_reports(conn: sqlite3.Connection, channel: str, external_ids: Sequence[str]) -> list[InboundOutcome]:
+    """Apply status reports that arrived for these external ids before the send that got them was recorded.
+
+    A fast SMSC can deliver a receipt on one connection before the answer carrying its message id is processed
+    on another; such a report was kept as an orphan (no message). Now that the id is known, it is applied.
+    """
+    if not external_ids:
+        return []
+    marks = ",".join("?" * len(external_ids))
+    rows = conn.execute(
+        f"SELECT * FROM status_history WHERE message_id IS NULL AND channel = ? AND external_id IN ({marks})"
+        " ORDER BY seq", (channel, *external_ids)).fetchall()
+    outcomes = []
+    for row in rows:
+        conn.execute("DELETE FROM status_history WHERE seq = ?", (row["seq"],))
+        event = StatusUpdate(channel, Status(row["status"]), external_id=row["external_id"],
+                             error_code=row["error_code"], error_reason=row["error_reason"],
+                             at=datetime.fromisoformat(row["at"]))
+        outcomes.append(_store_event(conn, channel, event))
+    return outcomes
 
 
 def _whole_delivered(conn: sqlite3.Connection, message_id: str, event: StatusUpdate) -> bool:
