@@ -94,8 +94,8 @@ def decode_short_message(data: bytes, data_coding: int, default_coding: int = 0)
         codec = "latin-1" if data_coding & 0x04 else GSM7
     else:
         codec = _CODECS.get(data_coding, "latin-1")
-    if codec == "utf-16-be" and len(data) % 2:
-        data = data[:-1] + b"\x00" + data[-1:]  # an odd byte count cannot be UCS-2: keep what can be read
+    if codec == "utf-16-be" and len(data) % 2:  # an odd byte count cannot be UCS-2: keep what can be read
+        return data[:-1].decode(codec, "replace") + "\ufffd"
     try:
         return codecs.decode(data, codec, "replace")
     except (LookupError, ValueError):
@@ -182,7 +182,7 @@ def parse_receipt(text: str, tlvs: dict[str, Any]) -> Receipt | None:
     the TLV wins for the id. None when it names no message."""
     fields: dict[str, str] = {}
     matches = list(_RECEIPT_FIELD.finditer(text))
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
+    for match, following in zip(matches, [*matches[1:], None], strict=False):
         end = following.start() if following else len(text)
         fields[match.group(1).lower()] = text[match.end():end].strip()
     tlv_id = tlvs.get("receipted_message_id")
