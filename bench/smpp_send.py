@@ -134,12 +134,14 @@ def main() -> None:
             time.sleep(0.5)
         received = len(jasmin.submits())
     print(f"smpp send: {args.messages} messages x {args.rounds} rounds per mode, window {args.window}, "
-          f"smsgate sends in flight {args.concurrency}, store synchronous={args.synchronous}, real Jasmin 0.11.0 on 127.0.0.1 (median of rounds)")
+          f"smsgate sends in flight {args.concurrency}, store synchronous={args.synchronous}, "
+          "real Jasmin 0.11.0 on 127.0.0.1 (median of rounds)")
     medians = {}
     for mode, values in results.items():
         medians[mode] = statistics.median(values)
         rounds = ", ".join(f"{v:.0f}" for v in values)
-        ratio = "" if mode == "raw" else f"   ratio {mode}/raw = {medians[mode] / medians['raw']:.3f}  (target >= 0.9)"
+        ratio = "" if mode == "raw" else (f"   ratio {mode}/raw = {medians[mode] / medians['raw']:.3f}"
+                                          "  (target >= 0.9)")
         print(f"  {mode:<8} {medians[mode]:8.1f} msg/s  (rounds: {rounds}){ratio}")
     print(f"  upstream SMSC received {received} of {expected} submit_sm")
 

@@ -155,7 +155,7 @@ def test_a_receipt_that_overtakes_the_send_answer_is_applied_when_the_send_is_re
         finally:
             await store.close()
 
-    early, other, change, record, orphans = run(go())
+    early, _other, change, record, orphans = run(go())
     assert early[0].change.message_id is None  # unknown when it came: kept as an orphan
     assert (change.previous, change.current) == (Status.QUEUED, Status.DELIVERED)
     assert record.status == "delivered"
