@@ -160,3 +160,23 @@ def test_a_receipt_that_overtakes_the_send_answer_is_applied_when_the_send_is_re
     assert (change.previous, change.current) == (Status.QUEUED, Status.DELIVERED)
     assert record.status == "delivered"
     assert orphans == ["d"]  # another channel's report with the same id stays theirs
+
+
+def test_an_old_orphan_report_is_not_applied_to_a_new_send(tmp_path):
+    from datetime import timedelta
+
+    from smsgate import OutgoingMessage, SendResult, Status, StatusUpdate, utcnow
+
+    async def go():
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        try:
+            mid = "00000000-0000-4000-8000-000000000010"
+            old = StatusUpdate("c", Status.FAILED, external_id="reused", at=utcnow() - timedelta(hours=2))
+            await store.record_inbound("c", [old], None)
+            await store.add_and_claim(OutgoingMessage("c", "+250788383383", "hi", id=mid))
+            await store.record_send(mid, SendResult(Status.WIRED, external_ids=["reused"]), None)
+            return (await store.get_message(mid)).status
+        finally:
+            await store.close()
+
+    assert run(go()) == "wired"

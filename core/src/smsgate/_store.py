@@ -1071,18 +1071,23 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event) -> Inboun
     raise TypeError(f"not an event: {event!r}")
 
 
+_EARLY_REPORT_SECONDS = 600
+
+
 def _adopt_early_reports(conn: sqlite3.Connection, channel: str, external_ids: Sequence[str]) -> list[InboundOutcome]:
     """Apply status reports that arrived for these external ids before the send that got them was recorded.
 
     A fast SMSC can deliver a receipt on one connection before the answer carrying its message id is processed
-    on another; such a report was kept as an orphan (no message). Now that the id is known, it is applied.
+    on another; such a report was kept as an orphan (no message). Now that the id is known, it is applied, if it
+    arrived in the last ten minutes (an older one is about another message that happened to get the same id).
     """
     if not external_ids:
         return []
     marks = ",".join("?" * len(external_ids))
+    since = _ts(utcnow() - timedelta(seconds=_EARLY_REPORT_SECONDS))  # older orphans name some other message
     rows = conn.execute(
         f"SELECT * FROM status_history WHERE message_id IS NULL AND channel = ? AND external_id IN ({marks})"
-        " ORDER BY seq", (channel, *external_ids)).fetchall()
+        " AND at >= ? ORDER BY seq", (channel, *external_ids, since)).fetchall()
     outcomes = []
     for row in rows:
         conn.execute("DELETE FROM status_history WHERE seq = ?", (row["seq"],))
