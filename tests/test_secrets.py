@@ -158,7 +158,8 @@ def _exercise_inbound(harness: Any) -> list[str]:
     assert call("POST", "/c/tw/receive", data={**form, "Body": TWILIO_TOKEN},
                 headers={"X-Twilio-Signature": signature}).status_code == 403
     assert call("POST", "/c/tw/receive", data=form, headers=_basic(TWILIO_SID, TWILIO_TOKEN)).status_code == 403
-    status = {"MessageSid": "SMsecrets0001", "MessageStatus": "delivered"}
+    # not the sid the sends get: a report that arrived first would be applied to the send that gets its sid
+    status = {"MessageSid": "SMsecrets0002", "MessageStatus": "delivered"}
     signature = compute_signature(TWILIO_TOKEN, "https://gateway.example/c/tw/status", list(status.items()))
     assert call("POST", "/c/tw/status", data=status, headers={"X-Twilio-Signature": signature}).status_code == 200
     if "kn" in harness.gateway.adapters:
