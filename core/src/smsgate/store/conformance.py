@@ -36,7 +36,7 @@ from .._models import (
     utcnow,
 )
 from ._protocol import Store
-from ._records import OutboxItem
+from ._records import Fragment, OutboxItem
 
 __all__ = ["StoreConformance"]
 
@@ -364,6 +364,90 @@ class StoreConformance:
                 assert deleted == 2  # the log and the delivered call; the pending call and the messages stay
                 assert await store.list_logs() == [] and len(await store.outbox_items()) == 1
                 assert len(await store.list_messages(direction="in")) == 2
+            finally:
+                await store.close()
+
+        run(go())
+
+    # -- connection-oriented adapters: parts, known ids, leases, receipts per part --------------------------
+
+    def test_parts_are_kept_durably_and_joined_once(self, store_factory: Callable[[], Store]) -> None:
+        def join(parts: list[Fragment]) -> list[IncomingMessage]:
+            text = "".join(p.data["text"] for p in parts)
+            return [IncomingMessage("a", PHONE, text, external_id=f"joined-{parts[0].key}")]
+
+        async def first_part() -> None:
+            store = store_factory()
+            try:
+                new, outcomes = await store.add_fragment("a", Fragment("k1", 1, 2, {"text": "Hel"}), join, None)
+                assert new and outcomes == []
+            finally:
+                await store.close()
+
+        run(first_part())  # then the process dies: the part must still be there
+
+        async def rest() -> None:
+            store = store_factory()
+            try:
+                new, outcomes = await store.add_fragment("a", Fragment("k1", 2, 2, {"text": "lo"}), join, None)
+                assert new and [o.event.text for o in outcomes if isinstance(o.event, IncomingMessage)] == ["Hello"]
+                assert outcomes[0].platform_events
+                again, none = await store.add_fragment("a", Fragment("k1", 2, 2, {"text": "lo"}), join, None)
+                assert not again and none == []  # a redelivered part, even after the join
+                assert [m.text for m in await store.list_messages(direction="in")] == ["Hello"]
+                assert await store.known_inbound("a", ["joined-k1", "nope"]) == {"joined-k1"}
+                assert await store.known_inbound("b", ["joined-k1"]) == set()
+            finally:
+                await store.close()
+
+        run(rest())
+
+    def test_a_lease_has_one_holder_until_it_lapses(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                assert await store.lease("sm:bind:1", "host-a", 0.2)
+                assert not await store.lease("sm:bind:1", "host-b", 60)
+                assert await store.lease("sm:bind:1", "host-a", 0.2)  # renewed by its holder
+                await asyncio.sleep(0.3)
+                assert await store.lease("sm:bind:1", "host-b", 60)  # lapsed: another may take it
+                await store.release("sm:bind:1", "host-a")  # not the holder: nothing happens
+                assert not await store.lease("sm:bind:1", "host-a", 60)
+                await store.release("sm:bind:1", "host-b")
+                assert await store.lease("sm:bind:1", "host-a", 60)
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_a_message_sent_in_parts_is_delivered_when_every_part_is(self, store_factory: Callable[[], Store]
+                                                                     ) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "long"), claim_for=60)).record.id
+                await store.record_send(message_id, SendResult(Status.WIRED, ["p1", "p2"], 2), None)
+                (one,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "p1")], None)
+                assert one.change is not None and one.change.current is Status.SENT
+                (two,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "p2")], None)
+                assert two.change is not None and two.change.current is Status.DELIVERED
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_a_receipt_that_overtook_the_send_answer_is_applied_with_it(self, store_factory: Callable[[], Store]
+                                                                        ) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "fast"), claim_for=60)).record.id
+                await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "early-1")], None)
+                await store.record_inbound("b", [StatusUpdate("b", Status.FAILED, None, "early-1")], None)
+                change = await store.record_send(message_id, SendResult(Status.WIRED, ["early-1"]), None)
+                assert [e.current for e in change.platform_events] == [Status.WIRED, Status.DELIVERED]
+                stored = await store.get_message(message_id)
+                assert stored is not None and stored.status == "delivered"  # channel b's report stays b's orphan
             finally:
                 await store.close()
 
