@@ -138,7 +138,7 @@ def adapters(as_json: JsonOption = False) -> None:
 
         failures = load_plugins(strict=_state["strict"] or None)
         found = get_adapters()
-        items = [{"name": i.name, "distribution": i.distribution, "version": i.version,
+        items: list[dict[str, Any]] = [{"name": i.name, "distribution": i.distribution, "version": i.version,
                   "routes": {r.action: list(r.methods) for r in i.adapter.routes.values()},
                   "description": (i.adapter.__doc__ or "").strip().splitlines()[0] if i.adapter.__doc__ else ""}
                  for i in found.values()]
@@ -528,8 +528,8 @@ def _register_plugin_commands() -> None:
         typer.echo(f"warning: {exc}", err=True)
         return
     # one plugin's broken command must not take the others' (or the built-in ones) down with it
-    for plugin, exc in call_each("smsgate_register_commands", app=app, context=_Context()).items():
-        message = (f"plugin {plugin!r} failed to register its commands: {type(exc).__name__}: {exc} "
+    for plugin, failure in call_each("smsgate_register_commands", app=app, context=_Context()).items():
+        message = (f"plugin {plugin!r} failed to register its commands: {type(failure).__name__}: {failure} "
                    f"(skip it with SMSGATE_BLOCK_PLUGINS={plugin})")
         if _state.get("strict"):
             typer.echo(f"error: {message}", err=True)

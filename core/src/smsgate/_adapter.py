@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import time
 import urllib.parse
@@ -118,6 +120,19 @@ class InboundRequest:
         if missing:
             raise RequestRejected("; ".join(missing))
         return values
+
+    def basic_auth(self) -> tuple[str, str] | None:
+        """The (user, password) of an `Authorization: Basic ...` header, or None when there is none or it is
+        malformed."""
+        scheme, _, token = self.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "basic" or not token:
+            return None
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, sep, password = decoded.partition(":")
+        return (user, password) if sep else None
 
     def get_all(self, key: str) -> list[str]:
         """Every value of `key` from the body and the query string."""
