@@ -498,18 +498,24 @@ class SQLiteStore:
         """Store every event of one inbound request in one transaction."""
 
         def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
-            read = self._reader(conn)
-            outcomes = []
-            for event in events:
-                outcome = _store_event(conn, channel, event, log)
-                made = _events.made_by(channel, outcome, read)
-                outcomes.append(replace(outcome, platform_events=made) if made else outcome)
-            self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+            outcomes = self._store_events(conn, channel, events, log)
             if log is not None:
                 _insert_log(conn, log)
             return outcomes
 
         return await self._call(op)
+
+    def _store_events(self, conn: sqlite3.Connection, channel: str, events: Sequence[Event],
+                      log: ChannelLog | None) -> list[InboundOutcome]:
+        """Store inbound events, each outcome with the platform events it makes, planned in this transaction."""
+        read = self._reader(conn)
+        outcomes = []
+        for event in events:
+            outcome = _store_event(conn, channel, event, log)
+            made = _events.made_by(channel, outcome, read)
+            outcomes.append(replace(outcome, platform_events=made) if made else outcome)
+        self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+        return outcomes
 
     async def add_log(self, log: ChannelLog) -> None:
         """Store a channel log on its own."""
@@ -527,16 +533,6 @@ class SQLiteStore:
         """
         data = json.dumps(fragment.data, sort_keys=True, ensure_ascii=False)
 
-        def store(conn: sqlite3.Connection, events: Sequence[Event]) -> list[InboundOutcome]:
-            read = self._reader(conn)
-            outcomes = []
-            for event in events:
-                outcome = _store_event(conn, channel, event, log)
-                made = _events.made_by(channel, outcome, read)
-                outcomes.append(replace(outcome, platform_events=made) if made else outcome)
-            self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
-            return outcomes
-
         def held_parts(conn: sqlite3.Connection) -> list[Fragment]:
             rows = conn.execute("SELECT * FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NULL"
                                 " ORDER BY idx", (channel, fragment.key)).fetchall()
@@ -553,7 +549,7 @@ class SQLiteStore:
             if held is not None:  # the key now names another message: finish the old one as it is
                 leftover = held_parts(conn)
                 if leftover:
-                    outcomes += store(conn, join(leftover))
+                    outcomes += self._store_events(conn, channel, join(leftover), log)
                 conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ?", (channel, fragment.key))
             else:  # parts of a finished message with this key (other positions) belong to that one
                 conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NOT NULL",
@@ -563,7 +559,7 @@ class SQLiteStore:
                          (channel, fragment.key, fragment.index, fragment.total, data, now))
             present = held_parts(conn)
             if len(present) >= fragment.total:
-                outcomes += store(conn, join(present))
+                outcomes += self._store_events(conn, channel, join(present), log)
                 conn.execute("UPDATE fragments SET joined_at = ? WHERE channel = ? AND key = ?",
                              (now, channel, fragment.key))
             if log is not None:
