@@ -11,9 +11,12 @@ the platform hears about each write is decided once, in `smsgate._events`.
 from ._protocol import Store
 from ._records import (
     Added,
+    Backlog,
     Fragment,
     FragmentJoin,
+    HourCount,
     InboundOutcome,
+    MessagePage,
     OutboxItem,
     OutboxPlanner,
     OutboxRow,
@@ -24,9 +27,12 @@ from ._wakeup import Wakeup
 
 __all__ = [
     "Added",
+    "Backlog",
     "Fragment",
     "FragmentJoin",
+    "HourCount",
     "InboundOutcome",
+    "MessagePage",
     "OutboxItem",
     "OutboxPlanner",
     "OutboxRow",

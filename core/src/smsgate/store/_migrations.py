@@ -172,5 +172,14 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     until TEXT NOT NULL
 )""")),
+    # for the operator's reads (find_messages, hourly_counts, last_errors, outbox_for): each keeps a console
+    # page or a lookup off a full scan on a million messages
+    Migration(4, "indexes for the console's reads", _statements("""
+        CREATE INDEX IF NOT EXISTS messages_by_created ON messages (created_at);
+        CREATE INDEX IF NOT EXISTS messages_by_contact
+            ON messages ((CASE direction WHEN 'in' THEN from_addr ELSE to_addr END), created_at);
+        CREATE INDEX IF NOT EXISTS logs_errors ON channel_logs (channel, seq) WHERE is_error = 1;
+        CREATE INDEX IF NOT EXISTS outbox_by_key ON outbox (key);
+    """)),
 )
 """The SQLite backend's migrations, oldest first."""

@@ -9,8 +9,8 @@ from typing import Any
 from .._events import PlatformEvent
 from .._models import Event, MessageRecord, Status
 
-__all__ = ["Added", "Fragment", "FragmentJoin", "InboundOutcome", "OutboxItem", "OutboxPlanner", "OutboxRow",
-           "StatusChange"]
+__all__ = ["Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "MessagePage",
+           "OutboxItem", "OutboxPlanner", "OutboxRow", "StatusChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,36 @@ class OutboxRow:
     payload: dict[str, Any]
     attempts: int
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """One page of `find_messages`: messages newest first and the cursor of the next (older) page, if any."""
+
+    messages: list[MessageRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HourCount:
+    """How many messages of one channel, direction and (current) status were created in one UTC hour."""
+
+    channel: str
+    hour: str
+    """The hour's start, `YYYY-MM-DDTHH` (UTC)."""
+    direction: str
+    status: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Work still waiting, read at one moment: pending sends per channel and undelivered outbox items."""
+
+    queued: dict[str, tuple[int, str | None]]
+    """Per channel: outgoing messages queued or errored, and the `created_at` of the oldest."""
+    outbox: int
+    outbox_oldest: str | None
 
 
 OutboxPlanner = Callable[[PlatformEvent], Sequence[OutboxItem]]

@@ -8,6 +8,8 @@ events a write makes are built (`smsgate._events`) and planned into the outbox i
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import errno
 import json
 import logging
@@ -15,7 +17,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +44,18 @@ from .._models import (
 )
 from . import _rules
 from ._migrations import SQLITE, missing
-from ._records import Added, Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+from ._records import (
+    Added,
+    Backlog,
+    Fragment,
+    FragmentJoin,
+    HourCount,
+    InboundOutcome,
+    MessagePage,
+    OutboxPlanner,
+    OutboxRow,
+    StatusChange,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -204,6 +217,43 @@ class _Writer:
             self._thread.join(timeout=30)
 
 
+class _Reader:
+    """A second connection, on its own thread, for operators' reads (console pages, metrics scrapes).
+
+    In WAL mode it reads beside the writer, so a slow page never holds up a commit an aggregator is waiting for.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smsgate-reader")
+        self._conn: sqlite3.Connection | None = None
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA query_only = 1")
+            self._conn.execute("PRAGMA busy_timeout = 10000")
+        conn = self._conn
+        conn.execute("BEGIN")  # one snapshot for every statement of `fn`
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, fn)
+
+    def stop(self) -> None:
+        def close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._pool.submit(close).result()
+        self._pool.shutdown()
+
+
 class SQLiteStore:
     """The embedded store: one SQLite file in WAL mode with group commit."""
 
@@ -217,6 +267,8 @@ class SQLiteStore:
         elif self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = _Writer(self.path, synchronous, readonly)
+        # an in-memory database exists on the writer's connection only, so there it reads too
+        self._side = _Reader(self.path) if self.path != ":memory:" and not self.path.startswith("file:") else None
         self._planner: OutboxPlanner | None = None
         self._listeners: list[Callable[[str], None]] = []
 
@@ -269,8 +321,15 @@ class SQLiteStore:
         """Run `fn(connection)` on the writer thread and wait (for synchronous callers such as tests)."""
         return self._writer.submit(fn).result()
 
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._side is None:
+            return await self._call(fn)
+        return await self._side.call(fn)
+
     async def close(self) -> None:
         """Finish pending writes and close the file."""
+        if self._side is not None:
+            await asyncio.to_thread(self._side.stop)
         await asyncio.to_thread(self._writer.stop)
 
     # -- outgoing ---------------------------------------------------------------------------------
@@ -459,12 +518,14 @@ class SQLiteStore:
         await self._call(lambda conn: conn.execute(
             "UPDATE outbox SET lease_until = NULL WHERE done_at IS NULL AND lease_until IS NOT NULL"))
 
-    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100, newest_first: bool = False
+                           ) -> list[dict[str, Any]]:
+        """Outbox items oldest (or newest) first, optionally only pending (True) or delivered (False) ones."""
         where = {None: "", True: " WHERE done_at IS NULL", False: " WHERE done_at IS NOT NULL"}[pending]
+        order = " DESC" if newest_first else ""
 
         def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq{order} LIMIT ?", (limit,)).fetchall()
             return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
 
         return await self._call(op)
@@ -644,6 +705,145 @@ class SQLiteStore:
 
         return await self._call(op)
 
+
+    # -- reads for operators: on the reader connection, each served by an index ----------------------
+
+    async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
+                            status: str | None = None, number: str | None = None, text: str | None = None,
+                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+        """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
+        case-insensitive for ASCII), from `cursor` on; ValueError for a cursor this store did not make.
+
+        Keyset pagination on (created_at, rowid) over an index (by channel, by contact, or by time): a deep
+        page costs what the first does. Direction, status and text filter the rows that index yields, so a page
+        examines at most `_SCAN` of them: one that finds fewer matches still returns a cursor, from which the
+        next page goes on searching older messages. No page reads the whole table.
+        """
+        indexed: list[str] = []  # served by an index: channel, contact, and the cursor on created_at
+        params: list[Any] = []
+        if channel:
+            indexed.append("channel = ?")
+            params.append(channel)
+        if number:
+            indexed.append(f"{_CONTACT} = ?")
+            params.append(number)
+        if cursor is not None:
+            created, rowid = _decode_cursor(cursor)
+            indexed.append(_OLDER)
+            params += [created, created, rowid]
+        filtered, values = _filters(direction=direction, status=status)
+        filters = [filtered.removeprefix(" WHERE ")] if filtered else []
+        filter_params: list[Any] = list(values)
+        if text:
+            filters.append("text LIKE ? ESCAPE '\\'")
+            filter_params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        order = " ORDER BY created_at DESC, rowid DESC"
+        select = "SELECT rowid AS row_id, * FROM messages"
+
+        def page(rows: list[sqlite3.Row], more: bool) -> MessagePage:
+            rows = rows[:limit]
+            last = _encode_cursor(rows[-1]["created_at"], rows[-1]["row_id"]) if more and rows else None
+            return MessagePage([_record(r) for r in rows], last)
+
+        def op(conn: sqlite3.Connection) -> MessagePage:
+            if not filters:
+                rows = conn.execute(select + _where(indexed) + order + " LIMIT ?", (*params, limit + 1)).fetchall()
+                return page(rows, len(rows) > limit)
+            # the newest _SCAN rows the index yields bound what this page examines
+            edge = conn.execute("SELECT rowid AS row_id, created_at FROM messages" + _where(indexed) + order
+                                + " LIMIT 1 OFFSET ?", (*params, _SCAN - 1)).fetchone()
+            window = list(indexed)
+            window_params = list(params)
+            if edge is not None:
+                window.append("created_at >= ? AND (created_at > ? OR rowid >= ?)")
+                window_params += [edge["created_at"], edge["created_at"], edge["row_id"]]
+            rows = conn.execute(select + _where(window + filters) + order + " LIMIT ?",
+                                (*window_params, *filter_params, limit + 1)).fetchall()
+            if len(rows) > limit or edge is None:
+                return page(rows, len(rows) > limit)
+            # the window ran out before the page filled: go on from its oldest row, if anything is older
+            older = conn.execute("SELECT 1 FROM messages" + _where([*indexed, _OLDER]) + " LIMIT 1",
+                                 (*params, edge["created_at"], edge["created_at"], edge["row_id"])).fetchone()
+            following = _encode_cursor(edge["created_at"], edge["row_id"]) if older else None
+            return MessagePage([_record(r) for r in rows], following)
+
+        return await self._read(op)
+
+    async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
+        """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
+        extra = " AND channel = ?" if channel else ""
+        args: tuple[str, ...] = (_ts(since), channel) if channel else (_ts(since),)
+
+        def op(conn: sqlite3.Connection) -> list[HourCount]:
+            rows = conn.execute(
+                "SELECT channel, substr(created_at, 1, 13) AS hour, direction, status, count(*) AS n FROM messages"
+                f" WHERE created_at >= ?{extra} GROUP BY channel, hour, direction, status ORDER BY hour", args)
+            return [HourCount(r["channel"], r["hour"], r["direction"], r["status"], r["n"]) for r in rows]
+
+        return await self._read(op)
+
+    async def backlog(self) -> Backlog:
+        """Pending sends per channel and undelivered outbox items, each with the age of the oldest."""
+
+        def op(conn: sqlite3.Connection) -> Backlog:
+            queued = {r["channel"]: (r["n"], r["oldest"]) for r in conn.execute(
+                "SELECT channel, count(*) AS n, min(created_at) AS oldest FROM messages"
+                " WHERE status IN ('queued', 'errored') AND direction = 'out' GROUP BY channel")}
+            row = conn.execute("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE done_at IS NULL"
+                               ).fetchone()
+            return Backlog(queued, row["n"], row["oldest"])
+
+        return await self._read(op)
+
+    async def last_errors(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per channel of `channels`, its newest channel log that holds an error (redacted, as stored)."""
+
+        def op(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            found = {}
+            for name in channels:  # one index probe each (logs_errors), where a GROUP BY would read every error
+                row = conn.execute("SELECT data FROM channel_logs WHERE channel = ? AND is_error = 1"
+                                   " ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
+                if row is not None:
+                    found[name] = loads_stored(row["data"])
+            return found
+
+        return await self._read(op)
+
+    async def outbox_for(self, key: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The outbox items (webhook and bridge calls, delivered or not) of ordering key `key` (a message id),
+        oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute("SELECT * FROM outbox WHERE key = ? ORDER BY seq LIMIT ?", (key, limit)).fetchall()
+            return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
+
+        return await self._read(op)
+
+
+# the contact of a message (whom it is from or to); messages_by_contact indexes exactly this expression
+_CONTACT = "(CASE direction WHEN 'in' THEN from_addr ELSE to_addr END)"
+# keyset: rows strictly older than (created_at, rowid), in the listing's order
+_OLDER = "created_at <= ? AND (created_at < ? OR rowid < ?)"
+# rows one page may examine when it filters by direction, status or text (no index serves those: a status index
+# would be rewritten on every status change of the send path): about 30 ms of SQLite time here
+_SCAN = 100_000
+
+
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def _encode_cursor(created_at: str, rowid: int) -> str:
+    return base64.urlsafe_b64encode(f"{created_at}|{rowid}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        created, _, rowid = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
+        datetime.fromisoformat(created)
+        return created, int(rowid)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValueError(f"invalid cursor {cursor!r}") from None
 
 def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:
     parts = [(f"{k} = ?", v) for k, v in values.items() if v is not None]
