@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pluggy
@@ -38,6 +38,9 @@ from ._models import (
     StatusUpdate,
 )
 from .store import Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, SQLiteStore, StatusChange, Store
+
+if TYPE_CHECKING:
+    from ._metrics import GatewayMetrics
 
 __all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome"]
 
@@ -95,6 +98,7 @@ class Gateway:
         if planner is not None:
             self.store.set_planner(planner)
         self.http = HttpClient(transport, backend=config.gateway.http_backend)
+        self.metrics: GatewayMetrics | None = None  # set by smsgate._metrics.install_metrics (create_app does)
         self.public_url = config.gateway.base_url()
         self.adapters: dict[str, Adapter[Any]] = {}
         for name, channel in config.channels.items():
@@ -222,6 +226,8 @@ class Gateway:
         clog = adapter.new_log("send", message.id, going_out=self._marker(message.id))
         result = await self._send_once(adapter, channel, message, clog)
         change = await self.store.record_send(message.id, result, clog)
+        if self.metrics is not None:
+            self.metrics.send_recorded(channel.name, claimed.attempts, clog)
         await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)
         await self.announce(change.platform_events)
         stored = change.record or await self.store.get_message(message.id)
