@@ -354,6 +354,12 @@ def serve(
         api = "on" if cfg.gateway.api_token else "off (set [gateway] api_token)"
         typer.echo(f"  API /api/v1: {api}; webhooks: {len(cfg.gateway.webhooks)}; bridges: "
                    f"{', '.join(f'/b/{n}/send' for n in cfg.bridges) or 'none'}", err=True)
+        signin = cfg.gateway.api_token or cfg.gateway.console_password_hash
+        console = ("on (sign in with the api_token" + (" or the console password)" if cfg.gateway.console_password_hash
+                                                       else ")")) if signin else "off (set [gateway] api_token)"
+        metrics = ("public" if cfg.gateway.metrics_public else "on (bearer api_token)" if cfg.gateway.api_token
+                   else "off (set [gateway] api_token or metrics_public)")
+        typer.echo(f"  console {gateway.public_url}/ui: {console}; metrics /metrics: {metrics}", err=True)
         # Everything loaded so far (pydantic models, phonenumbers' metadata, the plugins) lives until exit: out
         # of the collector's sight, each request's garbage collections scan only that request's objects
         # (GC time under ingest load: 7% -> 3%).
@@ -361,6 +367,24 @@ def serve(
         run_server(application, cfg.gateway, host=bind_host, port=bind_port, log_level=log_level)
 
     guarded(run)
+
+
+@app.command("console-password")
+def console_password(
+    from_stdin: Annotated[bool, typer.Option("--stdin", help="Read the password from the first line of standard "
+                                                            "input instead of asking for it.")] = False,
+) -> None:
+    """Hash a password for the /ui console: prints the `console_password_hash` line for [gateway]."""
+    from smsgate._auth import hash_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Console password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 12:
+        raise fail("the password must have at least 12 characters", 2)
+    # only the hash is printed: the password itself is never stored or shown
+    typer.echo(f'console_password_hash = "{hash_password(password)}"')
 
 
 @app.command()
