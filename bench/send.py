@@ -54,7 +54,7 @@ async def raw_rate(url: str, n: int, concurrency: int, transport: str = "httpcor
 async def smsgate_rate(url: str, n: int, concurrency: int, workdir: Path, metrics: bool = True) -> float:
     """The full pipeline: prepare (number parsing), store, claim, adapter render + send, record, hooks, and the
     metrics `smsgate serve` counts (unless `metrics` is False: the baseline of their cost)."""
-    from smsgate._metrics import install_metrics
+    from smsgate._metrics import install_metrics, uninstall_metrics
     from smsgate.host import config_from_dict, installed_adapters, open_gateway
 
     db = workdir / f"bench-{uuid.uuid4().hex}.sqlite3"
@@ -73,6 +73,7 @@ async def smsgate_rate(url: str, n: int, concurrency: int, workdir: Path, metric
             failures += not outcome.ok
 
         rate = await run_pool(n, concurrency, one)
+        uninstall_metrics(gateway)  # as the app's shutdown does: later rounds must not call this round's plugin
         if failures:
             raise RuntimeError(f"{failures} smsgate sends failed")
         return rate
