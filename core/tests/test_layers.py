@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "smsgate"
 
 LAYERS = [
     # the vocabulary: no smsgate imports at all
-    {"_errors", "_fields", "_json", "_models", "_phones", "_text", "_transport", "store._migrations"},
+    {"_auth", "_errors", "_fields", "_json", "_models", "_phones", "_text", "_transport", "store._migrations"},
     # what a message, an event, a config and a log are
     {"_config", "_events", "_channellog", "store._rules"},
     {"_logging", "_http", "store._records"},
@@ -26,6 +26,8 @@ LAYERS = [
     # the pipelines
     {"_gateway"},
     {"_worker", "_api"},
+    # what operators see: /metrics and the /ui console
+    {"_metrics", "console", "console._chart", "console._session"},
     # composition: the app, the server
     {"_app", "_server"},
     # faces: what adapter authors, hosts and tests import

@@ -232,7 +232,7 @@ class _HookListener:
 
 def install_metrics(gateway: Gateway) -> GatewayMetrics:
     """Count `gateway`'s events from now on (once: a second call returns the same metrics)."""
-    if gateway.metrics is not None:
+    if isinstance(gateway.metrics, GatewayMetrics):
         return gateway.metrics
     metrics = GatewayMetrics(gateway)
     for plugin in gateway.pm.get_plugins():  # listeners of gateways since garbage-collected
@@ -246,7 +246,7 @@ def install_metrics(gateway: Gateway) -> GatewayMetrics:
 def uninstall_metrics(gateway: Gateway) -> None:
     """Stop counting `gateway`'s events (the app's shutdown)."""
     metrics, gateway.metrics = gateway.metrics, None
-    if metrics is not None and gateway.pm.is_registered(metrics.listener):
+    if isinstance(metrics, GatewayMetrics) and gateway.pm.is_registered(metrics.listener):
         gateway.pm.unregister(metrics.listener)
 
 
