@@ -93,15 +93,17 @@ class InboundRequest:
 
     def fields(self) -> dict[str, str]:
         """Every parameter, one value per key: the body's (a form, or a JSON object's top-level values) first,
-        then the query string's. JSON numbers and booleans come as their JSON text, nested values as compact
-        JSON, nulls not at all; a JSON body that is not an object is a 400."""
+        then the query string's. JSON numbers and booleans come as their JSON text; nulls, arrays and objects
+        are not parameters (as in a form, a field holds one plain value); a JSON body that is not an object is
+        a 400."""
         out = self.params
         if not self.body.strip() or not self._is_json():
             return out
         data = self.json()
         if not isinstance(data, dict):
             raise RequestRejected("a JSON body must be an object of fields, such as {\"from\": \"+250788383383\"}")
-        values = {str(k): v if isinstance(v, str) else strict_json.dumps(v) for k, v in data.items() if v is not None}
+        values = {str(k): v if isinstance(v, str) else strict_json.dumps(v) for k, v in data.items()
+                  if isinstance(v, str | int | float)}
         return {**out, **values}
 
     def _is_json(self) -> bool:
