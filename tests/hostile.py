@@ -149,6 +149,9 @@ def profiles() -> list[Profile]:
             if name == "kannel":  # tests/peers.py's Kannel set-up (tests/PEERS.md)
                 guesses.append({"send_url": "http://127.0.0.1:13013/cgi-bin/sendsms", "username": "gate",
                                 "password": "fuzz-kannel-password-1", "address": "2020", "country": "RW"})
+            if name == "smpp":  # no HTTP routes; a closed loopback port: the seed send fails fast, nothing leaves
+                guesses.append({"host": "127.0.0.1", "port": 9, "system_id": "fuzz", "password": "fuzzpw1",
+                                "country": "RW", "address": "2020", "timeout": 2})
             guesses += [{"country": "RW", **_generic_settings(info.adapter)}, _generic_settings(info.adapter)]
             settings = next((g for g in guesses if _valid(name, g)), None)
             if settings is not None:

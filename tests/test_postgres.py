@@ -194,7 +194,8 @@ def test_an_instance_that_loses_the_database_answers_503_and_recovers_by_itself(
                     return await client.post("/c/t/receive", data={"from": PHONE, "text": text})
 
                 assert (await receive("before")).status_code == 200
-                assert (await client.get("/healthz")).json() == {"status": "ok", "database": "ok"}
+                assert (await client.get("/healthz")).json() == {"status": "ok", "database": "ok",
+                                                                 "channels_down": 0}
                 await asyncio.to_thread(cluster.stop, keep=True)  # the database goes away
                 lost = await receive("while down")
                 assert lost.status_code == 503 and "retry later" in lost.text

@@ -20,7 +20,8 @@ def h(smsgate_harness):
 
 def test_healthz_names_no_channel(h):
     response = h.request("GET", "/healthz")
-    assert response.status_code == 200 and response.json() == {"status": "ok", "database": "ok"}
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "channels_down": 0}
     assert "secret-channel-name" not in response.text
 
 

@@ -138,7 +138,7 @@ def adapters(as_json: JsonOption = False) -> None:
 
         failures = load_plugins(strict=_state["strict"] or None)
         found = get_adapters()
-        items = [{"name": i.name, "distribution": i.distribution, "version": i.version,
+        items: list[dict[str, Any]] = [{"name": i.name, "distribution": i.distribution, "version": i.version,
                   "routes": {r.action: list(r.methods) for r in i.adapter.routes.values()},
                   "description": (i.adapter.__doc__ or "").strip().splitlines()[0] if i.adapter.__doc__ else ""}
                  for i in found.values()]
@@ -163,22 +163,52 @@ def adapters(as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def check(config: ConfigOption = None) -> None:
-    """Validate the config file; print the channels it defines."""
+def check(
+    config: ConfigOption = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Only validate the config: do not try the connection "
+                                                            "of channels that hold one (SMPP binds).")] = False,
+) -> None:
+    """Validate the config file and print the channels it defines; a channel that holds a connection (an SMPP
+    bind) is tried too: exit 1 when one cannot connect."""
 
-    def run() -> None:
+    def run() -> bool:
         from smsgate.store import describe
 
         cfg = load(config)
+        problems = {} if offline else asyncio.run(_probe(cfg))
         where = cfg.path or "(no file: embedded defaults)"
         typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s)")
         typer.echo(f"  database {describe(cfg.gateway.database)}")
         typer.echo(f"  public URL {cfg.gateway.base_url()}")
         for name, channel in cfg.channels.items():
-            typer.echo(f"  channel {name}: adapter {channel.settings.adapter}, "
-                       f"address {channel.settings.address or '-'}")
+            line = f"  channel {name}: adapter {channel.settings.adapter}, address {channel.settings.address or '-'}"
+            if name in problems:
+                line += f", connection {problems[name] or 'ok'}"
+            typer.echo(line)
+        return all(reason is None for reason in problems.values())
 
-    guarded(run)
+    if not guarded(run):
+        raise typer.Exit(1)
+
+
+async def _probe(cfg: Any) -> dict[str, str | None]:
+    """Each channel whose adapter can try its connection (it overrides `probe`), with the outcome."""
+    from smsgate import Adapter, HttpClient
+
+    http = HttpClient()
+    found: dict[str, str | None] = {}
+    try:
+        for name, channel in cfg.channels.items():
+            if channel.adapter_cls.probe is Adapter.probe:
+                continue
+            adapter = channel.adapter_cls(channel, http, cfg.gateway.base_url())
+            try:
+                found[name] = await adapter.probe()
+            finally:
+                await adapter.stop()
+    finally:
+        await http.aclose()
+    return found
 
 
 @app.command()
@@ -336,6 +366,12 @@ def serve(
         api = "on" if cfg.gateway.api_token else "off (set [gateway] api_token)"
         typer.echo(f"  API /api/v1: {api}; webhooks: {len(cfg.gateway.webhooks)}; bridges: "
                    f"{', '.join(f'/b/{n}/send' for n in cfg.bridges) or 'none'}", err=True)
+        signin = cfg.gateway.api_token or cfg.gateway.console_password_hash
+        console = ("on (sign in with the api_token" + (" or the console password)" if cfg.gateway.console_password_hash
+                                                       else ")")) if signin else "off (set [gateway] api_token)"
+        metrics = ("public" if cfg.gateway.metrics_public else "on (bearer api_token)" if cfg.gateway.api_token
+                   else "off (set [gateway] api_token or metrics_public)")
+        typer.echo(f"  console {gateway.public_url}/ui: {console}; metrics /metrics: {metrics}", err=True)
         # Everything loaded so far (pydantic models, phonenumbers' metadata, the plugins) lives until exit: out
         # of the collector's sight, each request's garbage collections scan only that request's objects
         # (GC time under ingest load: 7% -> 3%).
@@ -343,6 +379,24 @@ def serve(
         run_server(application, cfg.gateway, host=bind_host, port=bind_port, log_level=log_level)
 
     guarded(run)
+
+
+@app.command("console-password")
+def console_password(
+    from_stdin: Annotated[bool, typer.Option("--stdin", help="Read the password from the first line of standard "
+                                                            "input instead of asking for it.")] = False,
+) -> None:
+    """Hash a password for the /ui console: prints the `console_password_hash` line for [gateway]."""
+    from smsgate._auth import hash_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Console password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 12:
+        raise fail("the password must have at least 12 characters", 2)
+    # only the hash is printed: the password itself is never stored or shown
+    typer.echo(f'console_password_hash = "{hash_password(password)}"')
 
 
 @app.command()
@@ -577,8 +631,8 @@ def _register_plugin_commands() -> None:
         typer.echo(f"warning: {exc}", err=True)
         return
     # one plugin's broken command must not take the others' (or the built-in ones) down with it
-    for plugin, exc in call_each("smsgate_register_commands", app=app, context=_Context()).items():
-        message = (f"plugin {plugin!r} failed to register its commands: {type(exc).__name__}: {exc} "
+    for plugin, failure in call_each("smsgate_register_commands", app=app, context=_Context()).items():
+        message = (f"plugin {plugin!r} failed to register its commands: {type(failure).__name__}: {failure} "
                    f"(skip it with SMSGATE_BLOCK_PLUGINS={plugin})")
         if _state.get("strict"):
             typer.echo(f"error: {message}", err=True)

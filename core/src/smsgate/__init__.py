@@ -6,7 +6,7 @@ and event models, the error tree, settings fields, and the text, phone and HTTP 
 `smsgate.testing`.
 """
 
-from ._adapter import Adapter, InboundRequest, Reply, Route, route
+from ._adapter import Adapter, InboundRequest, InboundSink, Reply, Route, route
 from ._channellog import ChannelLog, Redactor
 from ._config import ChannelSettings
 from ._errors import (
@@ -29,7 +29,7 @@ from ._errors import (
     Throttled,
 )
 from ._fields import HttpUrl, Secret, http_url, parse_uuid, same_secret
-from ._http import HttpClient, check_response, merge_headers, parse_retry_after
+from ._http import HttpClient, Throttle, check_response, merge_headers, parse_retry_after, retrying
 from ._models import (
     Event,
     Ignored,
@@ -44,6 +44,7 @@ from ._models import (
 from ._phones import InvalidNumber, national_number, normalize_number
 from ._text import Segments, is_gsm7, segment, smart_encode, split_bytes, with_attachments
 from .hookspecs import hookimpl
+from .store import Fragment
 
 __version__ = "0.2.0"
 
@@ -56,10 +57,12 @@ __all__ = [
     "ConnectionFailed",
     "ContactStopped",
     "Event",
+    "Fragment",
     "HttpClient",
     "HttpUrl",
     "Ignored",
     "InboundRequest",
+    "InboundSink",
     "IncomingMessage",
     "InvalidNumber",
     "MessageInvalid",
@@ -84,6 +87,7 @@ __all__ = [
     "Status",
     "StatusUpdate",
     "StoreUnavailable",
+    "Throttle",
     "Throttled",
     "__version__",
     "check_response",
@@ -95,6 +99,7 @@ __all__ = [
     "normalize_number",
     "parse_retry_after",
     "parse_uuid",
+    "retrying",
     "route",
     "same_secret",
     "segment",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from pydantic import SecretStr
 
@@ -19,8 +21,9 @@ from ._http import HttpClient
 from ._logging import redact_library_logs
 from ._models import Event, IncomingMessage, OutgoingMessage, SendResult, StatusUpdate
 from ._phones import InvalidNumber, normalize_number
+from .store import Fragment, FragmentJoin, InboundOutcome
 
-__all__ = ["Adapter", "InboundRequest", "Reply", "Route", "route"]
+__all__ = ["Adapter", "InboundRequest", "InboundSink", "Reply", "Route", "route"]
 
 SettingsT = TypeVar("SettingsT", bound=ChannelSettings)
 
@@ -90,15 +93,17 @@ class InboundRequest:
 
     def fields(self) -> dict[str, str]:
         """Every parameter, one value per key: the body's (a form, or a JSON object's top-level values) first,
-        then the query string's. JSON numbers and booleans come as their JSON text, nested values as compact
-        JSON, nulls not at all; a JSON body that is not an object is a 400."""
+        then the query string's. JSON numbers and booleans come as their JSON text; nulls, arrays and objects
+        are not parameters (as in a form, a field holds one plain value); a JSON body that is not an object is
+        a 400."""
         out = self.params
         if not self.body.strip() or not self._is_json():
             return out
         data = self.json()
         if not isinstance(data, dict):
             raise RequestRejected("a JSON body must be an object of fields, such as {\"from\": \"+250788383383\"}")
-        values = {str(k): v if isinstance(v, str) else strict_json.dumps(v) for k, v in data.items() if v is not None}
+        values = {str(k): v if isinstance(v, str) else strict_json.dumps(v) for k, v in data.items()
+                  if isinstance(v, str | int | float)}
         return {**out, **values}
 
     def _is_json(self) -> bool:
@@ -117,6 +122,19 @@ class InboundRequest:
         if missing:
             raise RequestRejected("; ".join(missing))
         return values
+
+    def basic_auth(self) -> tuple[str, str] | None:
+        """The (user, password) of an `Authorization: Basic ...` header, or None when there is none or it is
+        malformed."""
+        scheme, _, token = self.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "basic" or not token:
+            return None
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, sep, password = decoded.partition(":")
+        return (user, password) if sep else None
 
     def get_all(self, key: str) -> list[str]:
         """Every value of `key` from the body and the query string."""
@@ -137,6 +155,35 @@ class InboundRequest:
         return out
 
 
+class InboundSink(Protocol):
+    """What a started adapter gets instead of HTTP routes: a durable inbound for its own channel.
+
+    An adapter holding a long-lived connection (an SMPP bind) receives messages and receipts on it. Awaiting the
+    sink stores them (lookups scoped to the channel) and fires the hooks exactly as an HTTP callback does, and
+    returns only after the commit: acknowledge the peer (deliver_sm_resp) after that, never before.
+    """
+
+    async def __call__(self, events: Sequence[Event], log: ChannelLog | None = None) -> list[InboundOutcome]:
+        """Store `events` (and `log`) in one transaction, then fire the hooks."""
+
+    async def fragment(self, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None = None
+                       ) -> tuple[bool, list[InboundOutcome]]:
+        """Keep one part of a message durably; the part that completes it stores `join(parts)`. (False for a
+        part already held; the joined message's outcomes, or [] while parts are missing.)"""
+
+    async def known(self, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` this channel already stored as incoming messages."""
+
+    async def log(self, log: ChannelLog) -> None:
+        """Store a channel log on its own (e.g. a connection that went down)."""
+
+    async def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew this channel's lease `name` for `holder`; False while another holder has it."""
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give this channel's lease `name` up if `holder` holds it."""
+
+
 @dataclass(slots=True)
 class Reply:
     """A literal HTTP answer an adapter wants sent instead of the default JSON envelope."""
@@ -153,6 +200,10 @@ class Adapter(Generic[SettingsT]):
     One instance serves one channel for the life of a gateway. `send` is called for each outgoing
     message; each `@route` handler turns an inbound request into events or raises `RequestRejected`.
     Subclass it as `Adapter[MySettings]` so `self.settings` has your settings model's type.
+
+    An adapter with a long-lived connection also overrides `start`/`stop` (`smsgate serve` calls them), `health`
+    and `probe`; used without `start` (a CLI send) it opens a short connection itself and closes it in `stop`,
+    which the gateway calls when it closes.
     """
 
     name: ClassVar[str] = ""
@@ -198,6 +249,21 @@ class Adapter(Generic[SettingsT]):
     async def send(self, message: OutgoingMessage, log: ChannelLog) -> SendResult:
         """Deliver `message` to the aggregator; raise a `SendError` or return the result."""
         raise NotImplementedError(f"adapter {self.name!r} cannot send")
+
+    async def start(self, inbound: InboundSink) -> None:
+        """Open long-lived connections before `smsgate serve` takes traffic (default: none); what arrives on them
+        goes to `inbound`. Must not block on a peer that is down: reconnect in the background instead."""
+
+    async def stop(self) -> None:
+        """Close every connection (`smsgate serve` stopping, or the gateway closing); safe to call twice."""
+
+    def health(self) -> str | None:
+        """None when this channel can send now, else a short reason (e.g. its bind is down); the worker waits."""
+        return None
+
+    async def probe(self) -> str | None:
+        """Try the connection now, for `smsgate check` (e.g. a short bind): None when fine, else the reason."""
+        return None
 
     def secrets(self) -> list[str]:
         """Every value that must never appear in logs: all `SecretStr` fields of the settings by default."""

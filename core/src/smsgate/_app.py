@@ -2,8 +2,8 @@
 worker and the outbox dispatcher.
 
 Routes: channels' callbacks at `/c/{channel}/{action}`, the API at `/api/v1`, bridges at `/b/{name}/send`,
-`/healthz`. Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also
-runs the send worker and the outbox dispatcher.
+`/healthz`. Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also starts the
+adapters' long-lived connections (SMPP binds) and runs the send worker and the outbox dispatcher.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ._adapter import InboundRequest, Reply
 from ._api import api_routes
 from ._config import Config
 from ._errors import RequestRejected, StoreUnavailable
+from ._fields import same_secret
 from ._gateway import Gateway
 from ._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
 from ._outbox import OutboxDispatcher
@@ -43,7 +44,10 @@ def open_gateway(config: Config, *, store: Store | None = None, pm: Any = None, 
 
 
 def open_outbox(gateway: Gateway, **options: Any) -> OutboxDispatcher:
-    """The outbox dispatcher of `gateway`'s config (`options` override its timings, e.g. in tests)."""
+    """The outbox dispatcher of `gateway`'s config (`options` override its timings, e.g. in tests); it counts
+    its deliveries in the gateway's metrics when they are installed."""
+    if gateway.metrics is not None:
+        options.setdefault("on_delivery", gateway.metrics.delivery)
     return Platform(gateway.config).dispatcher(gateway.store, gateway.http, **options)
 
 
@@ -75,11 +79,14 @@ def _literal(reply: Reply) -> Response:
 
 
 def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: list[BaseRoute] | None = None,
-               background: bool = False) -> Starlette:
-    """An ASGI app serving `gateway`; `background` runs the send worker and outbox, `own_gateway` closes it.
+               background: bool = False, metrics: bool = True, console: bool = True) -> Starlette:
+    """An ASGI app serving `gateway`; `background` runs the send worker and outbox, `own_gateway` closes it;
+    `metrics` counts events for `/metrics`, `console` serves the web console at `/ui`.
 
     The gateway's store plans the config's webhooks and bridge calls from here on (as `open_gateway` does).
     """
+    from ._metrics import install_metrics, metrics_route, uninstall_metrics
+
     settings = gateway.config.gateway
     platform = Platform(gateway.config)
     gateway.store.set_planner(platform.plan)
@@ -96,6 +103,8 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             gone(request)
             return _error("client disconnected", 400)
         except RequestRejected as exc:
+            if gateway.metrics is not None:
+                gateway.metrics.callback_rejected(channel, exc.status_code)
             # an operator sees every refused callback (a misconfigured aggregator, or someone probing) in one line,
             # unknown channels included, which have no channel log
             reason = adapter.redactor.text(exc.reason) if adapter is not None else exc.reason
@@ -144,11 +153,22 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         return JSONResponse(body, status_code=status_code)
 
     async def health(request: Request) -> Response:
-        # public, so it names nothing: which channels and bridges exist is for the API's token holders. A load
-        # balancer takes an instance that cannot reach the database out of rotation (503) until it can again.
-        if await gateway.store.ping():
-            return JSONResponse({"status": "ok", "database": "ok"})
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        # public, so it names nothing unless the caller holds the API token: which channels exist, and why one is
+        # down, is for operators. 200 while the database answers (a channel down degrades, the gateway still
+        # serves); 503 when it does not, so a load balancer takes the instance out of rotation until it does.
+        down = gateway.health()
+        reachable = await gateway.store.ping()
+        status = "unavailable" if not reachable else "degraded" if down else "ok"
+        body: dict[str, Any] = {"status": status, "database": "ok" if reachable else "unreachable",
+                                "channels_down": len(down)}
+        if down and authorized(request):
+            body["down"] = down
+        return JSONResponse(body, status_code=200 if reachable else 503)
+
+    def authorized(request: Request) -> bool:
+        token = settings.api_token.get_secret_value() if settings.api_token else ""
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return bool(token) and scheme.lower() == "bearer" and same_secret(given.strip(), token)
 
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
@@ -157,12 +177,20 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         Route("/b/{bridge}/send", bridge_send, methods=["GET", "POST", "PUT"]),
         *(extra_routes or []),
     ]
+    if metrics:
+        install_metrics(gateway)
+        routes.append(metrics_route(gateway))
+    if console:
+        from .console import console_mount  # Jinja2 is imported by apps that serve the console only
+
+        routes.append(console_mount(gateway))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         worker = outbox = None
         if background:
-            worker, outbox = SendWorker(gateway), platform.dispatcher(gateway.store, gateway.http)
+            await gateway.start_adapters()  # long-lived connections (SMPP binds) live as long as the app
+            worker, outbox = SendWorker(gateway), open_outbox(gateway)
             app.state.worker, app.state.outbox = worker, outbox
             worker.start()
             outbox.start()
@@ -172,6 +200,9 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             if worker is not None and outbox is not None:
                 await worker.stop()
                 await outbox.stop()
+                await gateway.stop_adapters()
+            if metrics:
+                uninstall_metrics(gateway)
             if own_gateway:
                 await gateway.close()
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pluggy
@@ -26,10 +26,20 @@ from ._config import Channel, Config
 from ._errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
 from ._events import PlatformEvent
 from ._http import HttpClient
-from ._models import Event, Ignored, MessageRecord, OptOut, OutgoingMessage, SendResult, Status
-from .store import InboundOutcome, OutboxPlanner, StatusChange, Store, open_store
+from ._models import (
+    Event,
+    Ignored,
+    IncomingMessage,
+    MessageRecord,
+    OptOut,
+    OutgoingMessage,
+    SendResult,
+    Status,
+    StatusUpdate,
+)
+from .store import Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, StatusChange, Store, open_store
 
-__all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "Gateway", "SendOutcome"]
+__all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome"]
 
 log = logging.getLogger("smsgate")
 
@@ -64,6 +74,20 @@ class SendOutcome:
         return self.message.status not in (Status.QUEUED.value, Status.ERRORED.value, Status.FAILED.value)
 
 
+
+class Observer(Protocol):
+    """What the gateway, the app and the outbox tell the metrics (`smsgate._metrics.GatewayMetrics`) where no
+    hook exists: each stored send attempt, each refused callback, each outbox delivery attempt."""
+
+    def send_recorded(self, channel: str, attempts: int, log: ChannelLog) -> None:
+        """A send attempt was stored; `log` holds its exchanges with the aggregator."""
+
+    def callback_rejected(self, channel: str, status_code: int) -> None:
+        """A callback on `channel` was refused with `status_code`."""
+
+    def delivery(self, target: str, outcome: str) -> None:
+        """An outbox delivery attempt to `target` ended `delivered`, `failed` or `error`."""
+
 class Gateway:
     """Binds a config's channels to adapters, owns the store and the HTTP client, and runs both pipelines.
 
@@ -87,6 +111,7 @@ class Gateway:
         # a store shared by several instances (PostgreSQL) spaces each channel's requests across all of them
         self.http = HttpClient(transport, backend=config.gateway.http_backend,
                                rate=getattr(self.store, "rate_slot", None))
+        self.metrics: Observer | None = None  # set by smsgate._metrics.install_metrics (create_app does)
         self.public_url = config.gateway.base_url()
         self.adapters: dict[str, Adapter[Any]] = {}
         for name, channel in config.channels.items():
@@ -97,9 +122,40 @@ class Gateway:
             self.pm.hook.smsgate_adapter_started(adapter=adapter)
 
     async def close(self) -> None:
-        """Close pooled connections and the store."""
+        """Stop the adapters (closing any connection they opened), then close pooled connections and the store."""
+        await self.stop_adapters()
         await self.http.aclose()
         await self.store.close()
+
+    # -- adapters with connections of their own ----------------------------------------------------------
+
+    async def start_adapters(self) -> None:
+        """Give each adapter its channel's inbound sink and let it open long-lived connections (`smsgate serve`)."""
+        for name, adapter in self.adapters.items():
+            try:
+                await adapter.start(ChannelInbound(self, adapter))
+            except Exception:  # one channel's broken start must not keep the others from serving
+                log.exception("channel %s: its adapter failed to start", name)
+
+    async def stop_adapters(self) -> None:
+        """Stop every adapter; a failure is logged and the others still stop."""
+        for name, adapter in self.adapters.items():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("channel %s: its adapter failed to stop", name)
+
+    def health(self) -> dict[str, str]:
+        """The channels that cannot send now, with the reason each adapter gives (e.g. its bind is down)."""
+        down: dict[str, str] = {}
+        for name, adapter in self.adapters.items():
+            try:
+                reason = adapter.health()
+            except Exception as exc:
+                reason = f"health check failed: {type(exc).__name__}"
+            if reason is not None:
+                down[name] = reason
+        return down
 
     async def __aenter__(self) -> Gateway:
         return self
@@ -187,6 +243,8 @@ class Gateway:
         clog = adapter.new_log("send", message.id, going_out=self._marker(message.id))
         result = await self._send_once(adapter, channel, message, clog)
         change = await self.store.record_send(message.id, result, clog)
+        if self.metrics is not None:
+            self.metrics.send_recorded(channel.name, claimed.attempts, clog)
         await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)
         await self.announce(change.platform_events)
         stored = change.record or await self.store.get_message(message.id)
@@ -280,6 +338,13 @@ class Gateway:
         await self.announce([e for outcome in outcomes for e in outcome.platform_events])
         return outcomes
 
+    async def receive_parts(self, channel_name: str, fragment: Fragment, join: FragmentJoin,
+                            clog: ChannelLog | None) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part of an inbound message of `channel_name`; announce what the part completed."""
+        new, outcomes = await self.store.add_fragment(channel_name, fragment, join, clog)
+        await self.announce([e for outcome in outcomes for e in outcome.platform_events])
+        return new, outcomes
+
     # -- telling plugins ------------------------------------------------------------------------------
 
     async def announce(self, events: Sequence[PlatformEvent]) -> None:
@@ -310,3 +375,45 @@ class Gateway:
                 await await_me_maybe(value)
             except Exception:
                 log.exception("a plugin's %s hook failed", hook.name)
+
+
+class ChannelInbound:
+    """The `InboundSink` a started adapter gets: the gateway's inbound pipeline, bound to its own channel."""
+
+    def __init__(self, gateway: Gateway, adapter: Adapter[Any]) -> None:
+        self.gateway = gateway
+        self.adapter = adapter
+        self.channel = adapter.channel.name
+
+    def _redacted(self, events: Sequence[Event]) -> list[Event]:
+        # raw data is stored and shown as is: mask secrets, as the HTTP routes' handlers do
+        for event in events:
+            if isinstance(event, IncomingMessage | StatusUpdate) and event.raw:
+                event.raw = self.adapter.redactor.data(event.raw)
+        return list(events)
+
+    async def __call__(self, events: Sequence[Event], log: ChannelLog | None = None) -> list[InboundOutcome]:
+        """Store `events` (and `log`) in one transaction, then fire the hooks; returns after the commit."""
+        return await self.gateway.receive(self.channel, self._redacted(events), log)
+
+    async def fragment(self, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None = None
+                       ) -> tuple[bool, list[InboundOutcome]]:
+        """Keep one part durably; the part that completes the message stores `join(parts)`."""
+        return await self.gateway.receive_parts(self.channel, fragment, lambda parts: self._redacted(join(parts)),
+                                                log)
+
+    async def known(self, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` this channel already stored as incoming messages."""
+        return await self.gateway.store.known_inbound(self.channel, external_ids)
+
+    async def log(self, log: ChannelLog) -> None:
+        """Store a channel log on its own."""
+        await self.gateway.store.add_log(log)
+
+    async def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew this channel's lease `name` for `holder`."""
+        return await self.gateway.store.lease(f"{self.channel}:{name}", holder, seconds)
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give this channel's lease `name` up if `holder` holds it."""
+        await self.gateway.store.release(f"{self.channel}:{name}", holder)

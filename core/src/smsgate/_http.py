@@ -22,7 +22,8 @@ from ._channellog import ChannelLog
 from ._config import ChannelSettings
 from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, SendError, SentButUnanswered, Throttled
 
-__all__ = ["HttpClient", "check_response", "merge_headers", "parse_retry_after", "transport_error_reason"]
+__all__ = ["HttpClient", "Throttle", "check_response", "merge_headers", "parse_retry_after", "retrying",
+           "transport_error_reason"]
 
 ResponseCheck = Callable[[httpx.Response], None]
 log = logging.getLogger("smsgate.http")
@@ -57,8 +58,8 @@ def check_response(response: httpx.Response) -> None:
     raise ResponseStatusError(f"HTTP {code} from {response.request.url.host}", ext_code=str(code))
 
 
-class _Throttle:
-    """Spaces request starts at least 1/tps seconds apart for one channel."""
+class Throttle:
+    """Spaces request starts at least 1/tps seconds apart for one channel (also for adapters not using HTTP)."""
 
     def __init__(self, tps: float) -> None:
         self.interval = 1.0 / tps
@@ -66,6 +67,7 @@ class _Throttle:
         self.lock = asyncio.Lock()
 
     async def wait(self) -> None:
+        """Return when the next request may start."""
         async with self.lock:
             now = time.monotonic()
             delay = self.next_at - now
@@ -82,7 +84,7 @@ class _SharedThrottle:
 
     def __init__(self, rate: Callable[[str, float], Awaitable[float]], channel: str, tps: float) -> None:
         self.rate, self.key, self.interval = rate, f"tps:{channel}", 1.0 / tps
-        self.local = _Throttle(tps)
+        self.local = Throttle(tps)
 
     async def wait(self) -> None:
         # A start later than its slot would bunch up with the next ones (a busy loop, a slow answer), so a slot
@@ -126,7 +128,7 @@ class HttpClient:
         self._backend = backend
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._clients: dict[Any, httpx.AsyncClient] = {}
-        self._throttles: dict[str, _Throttle | _SharedThrottle] = {}
+        self._throttles: dict[str, Throttle | _SharedThrottle] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
 
     def client(self, verify: Any = None) -> httpx.AsyncClient:
@@ -162,7 +164,7 @@ class HttpClient:
             throttle = self._throttles.get(log.channel)
             if throttle is None or throttle.interval != 1.0 / settings.tps:
                 throttle = self._throttles[log.channel] = (
-                    _Throttle(settings.tps) if self._rate is None else
+                    Throttle(settings.tps) if self._rate is None else
                     _SharedThrottle(self._rate, log.channel, settings.tps))
         client = self.client(verify)
         # httpx's pool slows down sharply with many connections to one host (it rescans every waiting request
@@ -177,13 +179,7 @@ class HttpClient:
             async with slots:
                 return await self._once(client, log, settings, method, url, check, kwargs)
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(settings.max_attempts),
-            wait=_wait(settings.max_retry_wait),
-            retry=retry_if_exception(lambda e: _should_retry(e, settings)),
-            reraise=True,
-        )
-        return await retrying(attempt)
+        return await retrying(settings)(attempt)
 
     async def _once(self, client: httpx.AsyncClient, log: ChannelLog, settings: ChannelSettings, method: str,
                     url: str, check: ResponseCheck, kwargs: dict[str, Any]) -> httpx.Response:
@@ -269,6 +265,18 @@ def _root_reason(exc: BaseException) -> str:
         if text:
             return text
     return type(exc).__name__
+
+
+def retrying(settings: ChannelSettings) -> AsyncRetrying:
+    """The channel's retry policy for one request: `max_attempts` on a RetryableError, exponential backoff with
+    jitter up to `max_retry_wait` (or the error's `retry_after`), never a request that may have been delivered
+    unless `retry_on_timeout`. Adapters not using HTTP retry each of their requests with it too."""
+    return AsyncRetrying(
+        stop=stop_after_attempt(settings.max_attempts),
+        wait=_wait(settings.max_retry_wait),
+        retry=retry_if_exception(lambda e: _should_retry(e, settings)),
+        reraise=True,
+    )
 
 
 def _env_proxies() -> bool:

@@ -61,7 +61,7 @@ class SendWorker:
         started = 0
         for channel, running in self.inflight.items():
             room = self.concurrency - len(running)
-            if room <= 0 or self._stopping:
+            if room <= 0 or self._stopping or not self._can_send(channel):
                 continue
             for record in await self.store.claim_due(channel, limit=room, lease_seconds=self.lease):
                 if record.id in running:  # its lease lapsed while we still send it: the running task finishes it
@@ -71,6 +71,15 @@ class SendWorker:
                 task.add_done_callback(functools.partial(self._finished, channel, record.id))
                 started += 1
         return started
+
+    def _can_send(self, channel: str) -> bool:
+        # a channel whose connection is down (an SMPP bind) keeps its messages queued, unattempted, until it is
+        # back: attempting would only burn their attempts and back them off past the reconnect
+        try:
+            return self.gateway.adapters[channel].health() is None
+        except Exception:
+            log.exception("channel %s: health check failed", channel)
+            return True
 
     def _finished(self, channel: str, message_id: str, _task: asyncio.Task[None]) -> None:
         self.inflight[channel].pop(message_id, None)

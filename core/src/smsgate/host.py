@@ -19,7 +19,7 @@ from ._config import (
     load_config,
 )
 from ._events import PlatformEvent
-from ._gateway import IN_DOUBT_REASON, READ_TIMEOUT_REASON, Gateway, SendOutcome
+from ._gateway import IN_DOUBT_REASON, READ_TIMEOUT_REASON, ChannelInbound, Gateway, SendOutcome
 from ._http import transport_error_reason
 from ._models import MessageRecord, new_id, utcnow
 from ._outbox import OutboxDispatcher, sign_webhook, webhook_body
@@ -37,6 +37,7 @@ __all__ = [
     "AiohttpTransport",
     "BridgeSettings",
     "Channel",
+    "ChannelInbound",
     "Config",
     "Gateway",
     "GatewaySettings",

@@ -23,14 +23,31 @@ from ._open import (
 )
 from ._postgres import PostgresStore
 from ._protocol import Store
-from ._records import Added, InboundOutcome, OutboxItem, OutboxPlanner, OutboxRow, StatusChange
+from ._records import (
+    Added,
+    Backlog,
+    Fragment,
+    FragmentJoin,
+    HourCount,
+    InboundOutcome,
+    MessagePage,
+    OutboxItem,
+    OutboxPlanner,
+    OutboxRow,
+    StatusChange,
+)
 from ._sqlite import SQLiteStore
 from ._wakeup import Wakeup
 
 __all__ = [
     "Added",
+    "Backlog",
     "CopyError",
+    "Fragment",
+    "FragmentJoin",
+    "HourCount",
     "InboundOutcome",
+    "MessagePage",
     "OutboxItem",
     "OutboxPlanner",
     "OutboxRow",

@@ -156,5 +156,30 @@ SQLITE: tuple[Migration, ...] = (
     Migration(1, "initial schema (and the columns unversioned releases added)", _statements(_INITIAL),
               _add_missing_columns),
     Migration(2, "fail direct sends left errored after a read timeout", step=_fail_read_timeouts),
+    Migration(3, "fragments of inbound messages that arrive in parts, and named leases", _statements("""
+CREATE TABLE fragments (
+    channel TEXT NOT NULL,
+    key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    joined_at TEXT,
+    PRIMARY KEY (channel, key, idx)
+);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until TEXT NOT NULL
+)""")),
+    # for the operator's reads (find_messages, hourly_counts, last_errors, outbox_for): each keeps a console
+    # page or a lookup off a full scan on a million messages
+    Migration(4, "indexes for the console's reads", _statements("""
+        CREATE INDEX IF NOT EXISTS messages_by_created ON messages (created_at);
+        CREATE INDEX IF NOT EXISTS messages_by_contact
+            ON messages ((CASE direction WHEN 'in' THEN from_addr ELSE to_addr END), created_at);
+        CREATE INDEX IF NOT EXISTS logs_errors ON channel_logs (channel, seq) WHERE is_error = 1;
+        CREATE INDEX IF NOT EXISTS outbox_by_key ON outbox (key);
+    """)),
 )
 """The SQLite backend's migrations, oldest first."""

@@ -13,7 +13,18 @@ from typing import Any, Protocol
 
 from .._channellog import ChannelLog
 from .._models import Event, MessageRecord, OutgoingMessage, SendResult
-from ._records import Added, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+from ._records import (
+    Added,
+    Backlog,
+    Fragment,
+    FragmentJoin,
+    HourCount,
+    InboundOutcome,
+    MessagePage,
+    OutboxPlanner,
+    OutboxRow,
+    StatusChange,
+)
 
 __all__ = ["Store"]
 
@@ -63,6 +74,14 @@ class Store(Protocol):
                              ) -> list[InboundOutcome]:
         """Store every event of one inbound request in one transaction; status lookups only within `channel`."""
 
+    async def add_fragment(self, channel: str, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None
+                           ) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part; when all parts of its key are in, store `join(parts)`'s events in the same
+        transaction. (False for a part already held; the stored outcomes, or [] while parts are missing.)"""
+
+    async def known_inbound(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` are stored incoming messages of `channel`."""
+
     # -- reads --------------------------------------------------------------------------------------------
 
     async def get_message(self, message_id: str) -> MessageRecord | None:
@@ -101,8 +120,40 @@ class Store(Protocol):
     async def outbox_release(self) -> None:
         """Release every outbox claim: for an operator who knows no dispatcher runs (claims otherwise expire)."""
 
-    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100, newest_first: bool = False
+                           ) -> list[dict[str, Any]]:
+        """Outbox items oldest (or newest) first, optionally only pending (True) or delivered (False) ones."""
+
+    # -- reads for operators (the web console, /metrics); none of them may need a full scan of messages --
+
+    async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
+                            status: str | None = None, number: str | None = None, text: str | None = None,
+                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+        """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
+        case-insensitive), from `cursor` (a page's `next_cursor`) on: keyset pagination, as fast deep as first."""
+
+    async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
+        """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
+
+    async def backlog(self) -> Backlog:
+        """Pending sends per channel and undelivered outbox items, each with the age of the oldest."""
+
+    async def last_errors(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per channel of `channels`, its newest channel log that holds an error (redacted, as stored)."""
+
+    async def outbox_for(self, key: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The outbox items (webhook and bridge calls, delivered or not) of ordering key `key` (a message id),
+        oldest first."""
+
+
+    # -- leases ---------------------------------------------------------------------------------------------
+
+    async def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew lease `name` for `holder` for `seconds`; False while another holder's lease is live
+        (e.g. at most `max_binds` instances hold an SMPP bind per channel)."""
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give lease `name` up if `holder` holds it."""
 
     # -- upkeep -------------------------------------------------------------------------------------------
 
@@ -110,7 +161,7 @@ class Store(Protocol):
         """Call `listener("queued")` / `listener("outbox")` when such rows are committed (from any thread)."""
 
     async def prune(self, before: datetime) -> int:
-        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+        """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted."""
 
     async def ping(self) -> bool:
         """Whether the database answers now (`/healthz`)."""

@@ -9,7 +9,8 @@ from typing import Any
 from .._events import PlatformEvent
 from .._models import Event, MessageRecord, Status
 
-__all__ = ["Added", "InboundOutcome", "OutboxItem", "OutboxPlanner", "OutboxRow", "StatusChange"]
+__all__ = ["Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "MessagePage",
+           "OutboxItem", "OutboxPlanner", "OutboxRow", "StatusChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,5 +73,50 @@ class OutboxRow:
     created_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """One page of `find_messages`: messages newest first and the cursor of the next (older) page, if any."""
+
+    messages: list[MessageRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HourCount:
+    """How many messages of one channel, direction and (current) status were created in one UTC hour."""
+
+    channel: str
+    hour: str
+    """The hour's start, `YYYY-MM-DDTHH` (UTC)."""
+    direction: str
+    status: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Work still waiting, read at one moment: pending sends per channel and undelivered outbox items."""
+
+    queued: dict[str, tuple[int, str | None]]
+    """Per channel: outgoing messages queued or errored, and the `created_at` of the oldest."""
+    outbox: int
+    outbox_oldest: str | None
+
+
 OutboxPlanner = Callable[[PlatformEvent], Sequence[OutboxItem]]
 """Turns one platform event into outbox items; called inside the transaction that stores the event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """One part of an inbound message that arrives in pieces (a concatenated SMS): `key` names the whole
+    message within its channel, `index` counts from 1 to `total`, `data` (JSON-ready) is what joining needs."""
+
+    key: str
+    index: int
+    total: int
+    data: dict[str, Any]
+
+
+FragmentJoin = Callable[[list[Fragment]], Sequence[Event]]
+"""Turns the parts held for a key (in order; possibly incomplete when the key was reused) into events to store."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .._models import Status
 
-__all__ = ["moves", "recorded"]
+__all__ = ["moves", "part_status", "recorded"]
 
 
 def moves(previous: Status, new: Status) -> bool:
@@ -22,3 +22,12 @@ def recorded(previous: Status, new: Status, applied: bool, seen_before: bool) ->
     if applied or new is Status.ERRORED:
         return True
     return not (new is previous or seen_before)
+
+
+def part_status(new: Status, part: str | None, parts: set[str], delivered: set[str]) -> Status:
+    """A report of `new` for part `part` of a message sent as `parts` (their external ids), `delivered` being the
+    parts already reported delivered: the message is delivered only when every part is; until then one part's
+    `delivered` moves it to `sent`. A failed part fails it at once (same rank as delivered: never undone)."""
+    if new is not Status.DELIVERED or part is None or len(parts) < 2 or part not in parts:
+        return new
+    return new if parts <= delivered | {part} else Status.SENT

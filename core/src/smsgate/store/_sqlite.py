@@ -8,6 +8,8 @@ events a write makes are built (`smsgate._events`) and planned into the outbox i
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import errno
 import json
 import logging
@@ -15,7 +17,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +44,18 @@ from .._models import (
 )
 from . import _rules
 from ._migrations import SQLITE, missing
-from ._records import Added, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+from ._records import (
+    Added,
+    Backlog,
+    Fragment,
+    FragmentJoin,
+    HourCount,
+    InboundOutcome,
+    MessagePage,
+    OutboxPlanner,
+    OutboxRow,
+    StatusChange,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -204,6 +217,43 @@ class _Writer:
             self._thread.join(timeout=30)
 
 
+class _Reader:
+    """A second connection, on its own thread, for operators' reads (console pages, metrics scrapes).
+
+    In WAL mode it reads beside the writer, so a slow page never holds up a commit an aggregator is waiting for.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smsgate-reader")
+        self._conn: sqlite3.Connection | None = None
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA query_only = 1")
+            self._conn.execute("PRAGMA busy_timeout = 10000")
+        conn = self._conn
+        conn.execute("BEGIN")  # one snapshot for every statement of `fn`
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, fn)
+
+    def stop(self) -> None:
+        def close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._pool.submit(close).result()
+        self._pool.shutdown()
+
+
 class SQLiteStore:
     """The embedded store: one SQLite file in WAL mode with group commit."""
 
@@ -217,6 +267,8 @@ class SQLiteStore:
         elif self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = _Writer(self.path, synchronous, readonly)
+        # an in-memory database exists on the writer's connection only, so there it reads too
+        self._side = _Reader(self.path) if self.path != ":memory:" and not self.path.startswith("file:") else None
         self._planner: OutboxPlanner | None = None
         self._listeners: list[Callable[[str], None]] = []
 
@@ -269,8 +321,15 @@ class SQLiteStore:
         """Run `fn(connection)` on the writer thread and wait (for synchronous callers such as tests)."""
         return self._writer.submit(fn).result()
 
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._side is None:
+            return await self._call(fn)
+        return await self._side.call(fn)
+
     async def close(self) -> None:
         """Finish pending writes and close the file."""
+        if self._side is not None:
+            await asyncio.to_thread(self._side.stop)
         await asyncio.to_thread(self._writer.stop)
 
     # -- outgoing ---------------------------------------------------------------------------------
@@ -331,16 +390,21 @@ class SQLiteStore:
                  json.dumps(result.external_ids), result.error_code, result.error_reason, message_id))
             change = _apply_status(conn, message_id, channel, result.status, None, result.error_code,
                                    result.error_reason, utcnow())
-            outcomes = [_store_event(conn, channel, event) for event in result.events]
-            record = _full(conn, message_id)
-            assert record is not None
+            read = self._reader(conn)
             events: list[PlatformEvent] = []
             if change.applied:
                 assert change.current is not None
                 update = StatusUpdate(channel, change.current, message_id, error_code=result.error_code,
                                       error_reason=result.error_reason)
-                events.append(_events.status_changed(channel, update, change.previous, change.current, record))
-            events.extend(_events.from_inbound(channel, outcomes, self._reader(conn)))
+                events.append(_events.status_changed(channel, update, change.previous, change.current,
+                                                     read(message_id) if read else None))
+            # reports that overtook this answer (a fast SMSC's receipt on another connection), then the send's
+            # own events (an opt-out)
+            outcomes = _adopt_early_reports(conn, channel, result.external_ids)
+            outcomes += [_store_event(conn, channel, event) for event in result.events]
+            events.extend(_events.from_inbound(channel, outcomes, read))
+            record = _full(conn, message_id)
+            assert record is not None
             self._plan(conn, events)
             if log is not None:
                 _insert_log(conn, log)
@@ -471,12 +535,14 @@ class SQLiteStore:
         await self._call(lambda conn: conn.execute(
             "UPDATE outbox SET lease_until = NULL WHERE done_at IS NULL AND lease_until IS NOT NULL"))
 
-    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100, newest_first: bool = False
+                           ) -> list[dict[str, Any]]:
+        """Outbox items oldest (or newest) first, optionally only pending (True) or delivered (False) ones."""
         where = {None: "", True: " WHERE done_at IS NULL", False: " WHERE done_at IS NOT NULL"}[pending]
+        order = " DESC" if newest_first else ""
 
         def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq{order} LIMIT ?", (limit,)).fetchall()
             return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
 
         return await self._call(op)
@@ -484,12 +550,14 @@ class SQLiteStore:
     # -- inbound ----------------------------------------------------------------------------------
 
     async def prune(self, before: datetime) -> int:
-        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted."""
+        """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted."""
         cutoff, total = _ts(before), 0
         # Small chunks, oldest rows first by primary key (rows are written in time order): each chunk is one
         # short job, so inbound callbacks waiting for a commit never queue behind a long delete.
         chunks = ("DELETE FROM channel_logs WHERE seq IN (SELECT seq FROM channel_logs ORDER BY seq LIMIT 2000)"
                   " AND created_at < ?",
+                  "DELETE FROM fragments WHERE rowid IN (SELECT rowid FROM fragments WHERE joined_at IS NOT NULL"
+                  " LIMIT 2000) AND joined_at < ?",
                   "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE done_at IS NOT NULL ORDER BY seq"
                   " LIMIT 2000) AND done_at < ?")
         for sql in chunks:
@@ -516,22 +584,108 @@ class SQLiteStore:
         """Store every event of one inbound request in one transaction."""
 
         def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
-            read = self._reader(conn)
-            outcomes = []
-            for event in events:
-                outcome = _store_event(conn, channel, event, log)
-                made = _events.made_by(channel, outcome, read)
-                outcomes.append(replace(outcome, platform_events=made) if made else outcome)
-            self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+            outcomes = self._store_events(conn, channel, events, log)
             if log is not None:
                 _insert_log(conn, log)
             return outcomes
 
         return await self._call(op)
 
+    def _store_events(self, conn: sqlite3.Connection, channel: str, events: Sequence[Event],
+                      log: ChannelLog | None) -> list[InboundOutcome]:
+        """Store inbound events, each outcome with the platform events it makes, planned in this transaction."""
+        read = self._reader(conn)
+        outcomes = []
+        for event in events:
+            outcome = _store_event(conn, channel, event, log)
+            made = _events.made_by(channel, outcome, read)
+            outcomes.append(replace(outcome, platform_events=made) if made else outcome)
+        self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+        return outcomes
+
     async def add_log(self, log: ChannelLog) -> None:
         """Store a channel log on its own."""
         await self._call(lambda conn: _insert_log(conn, log))
+
+    async def add_fragment(self, channel: str, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None
+                           ) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part; when all parts of its key are in, store `join(parts)`'s events in the same
+        transaction. (False for a part already held; the stored outcomes, or [] while parts are missing.)
+
+        A part equal to one already held (a redelivery, even after the join) is not kept twice. A different part
+        at a held position means the sender reused the key for a new message: the old parts are joined as they
+        are (still unjoined ones reach `join` incomplete) and the new message starts. `join` runs on the store's
+        writer thread inside the transaction, so it must be quick and must not raise.
+        """
+        data = json.dumps(fragment.data, sort_keys=True, ensure_ascii=False)
+
+        def held_parts(conn: sqlite3.Connection) -> list[Fragment]:
+            rows = conn.execute("SELECT * FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NULL"
+                                " ORDER BY idx", (channel, fragment.key)).fetchall()
+            return [Fragment(r["key"], r["idx"], r["total"], loads_stored(r["data"])) for r in rows]
+
+        def op(conn: sqlite3.Connection) -> tuple[bool, list[InboundOutcome]]:
+            outcomes: list[InboundOutcome] = []
+            held = conn.execute("SELECT data, total FROM fragments WHERE channel = ? AND key = ? AND idx = ?",
+                                (channel, fragment.key, fragment.index)).fetchone()
+            if held is not None and held["data"] == data and held["total"] == fragment.total:
+                if log is not None:
+                    _insert_log(conn, log)
+                return False, outcomes
+            if held is not None:  # the key now names another message: finish the old one as it is
+                leftover = held_parts(conn)
+                if leftover:
+                    outcomes += self._store_events(conn, channel, join(leftover), log)
+                conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ?", (channel, fragment.key))
+            else:  # parts of a finished message with this key (other positions) belong to that one
+                conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NOT NULL",
+                             (channel, fragment.key))
+            now = _ts()
+            conn.execute("INSERT INTO fragments (channel, key, idx, total, data, created_at) VALUES (?,?,?,?,?,?)",
+                         (channel, fragment.key, fragment.index, fragment.total, data, now))
+            present = held_parts(conn)
+            if len(present) >= fragment.total:
+                outcomes += self._store_events(conn, channel, join(present), log)
+                conn.execute("UPDATE fragments SET joined_at = ? WHERE channel = ? AND key = ?",
+                             (now, channel, fragment.key))
+            if log is not None:
+                _insert_log(conn, log)
+            return True, outcomes
+
+        return await self._call(op)
+
+    async def known_inbound(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` are stored incoming messages of `channel`."""
+        ids = list(external_ids)
+        if not ids:
+            return set()
+
+        def op(conn: sqlite3.Connection) -> set[str]:
+            marks = ",".join("?" * len(ids))
+            return {r["external_id"] for r in conn.execute(
+                "SELECT external_id FROM messages WHERE channel = ? AND direction = 'in'"
+                f" AND external_id IN ({marks})", (channel, *ids))}
+
+        return await self._call(op)
+
+    async def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew lease `name` for `holder` for `seconds`; False while another holder's lease is live."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            now = utcnow()
+            row = conn.execute("SELECT holder, until FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row["holder"] != holder and row["until"] >= _ts(now):
+                return False
+            conn.execute("INSERT OR REPLACE INTO leases (name, holder, until) VALUES (?,?,?)",
+                         (name, holder, _ts(now + timedelta(seconds=seconds))))
+            return True
+
+        return await self._call(op)
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give lease `name` up if `holder` holds it."""
+        await self._call(lambda conn: conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?",
+                                                   (name, holder)))
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -576,6 +730,145 @@ class SQLiteStore:
 
         return await self._call(op)
 
+
+    # -- reads for operators: on the reader connection, each served by an index ----------------------
+
+    async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
+                            status: str | None = None, number: str | None = None, text: str | None = None,
+                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+        """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
+        case-insensitive for ASCII), from `cursor` on; ValueError for a cursor this store did not make.
+
+        Keyset pagination on (created_at, rowid) over an index (by channel, by contact, or by time): a deep
+        page costs what the first does. Direction, status and text filter the rows that index yields, so a page
+        examines at most `_SCAN` of them: one that finds fewer matches still returns a cursor, from which the
+        next page goes on searching older messages. No page reads the whole table.
+        """
+        indexed: list[str] = []  # served by an index: channel, contact, and the cursor on created_at
+        params: list[Any] = []
+        if channel:
+            indexed.append("channel = ?")
+            params.append(channel)
+        if number:
+            indexed.append(f"{_CONTACT} = ?")
+            params.append(number)
+        if cursor is not None:
+            created, rowid = _decode_cursor(cursor)
+            indexed.append(_OLDER)
+            params += [created, created, rowid]
+        filtered, values = _filters(direction=direction, status=status)
+        filters = [filtered.removeprefix(" WHERE ")] if filtered else []
+        filter_params: list[Any] = list(values)
+        if text:
+            filters.append("text LIKE ? ESCAPE '\\'")
+            filter_params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        order = " ORDER BY created_at DESC, rowid DESC"
+        select = "SELECT rowid AS row_id, * FROM messages"
+
+        def page(rows: list[sqlite3.Row], more: bool) -> MessagePage:
+            rows = rows[:limit]
+            last = _encode_cursor(rows[-1]["created_at"], rows[-1]["row_id"]) if more and rows else None
+            return MessagePage([_record(r) for r in rows], last)
+
+        def op(conn: sqlite3.Connection) -> MessagePage:
+            if not filters:
+                rows = conn.execute(select + _where(indexed) + order + " LIMIT ?", (*params, limit + 1)).fetchall()
+                return page(rows, len(rows) > limit)
+            # the newest _SCAN rows the index yields bound what this page examines
+            edge = conn.execute("SELECT rowid AS row_id, created_at FROM messages" + _where(indexed) + order
+                                + " LIMIT 1 OFFSET ?", (*params, _SCAN - 1)).fetchone()
+            window = list(indexed)
+            window_params = list(params)
+            if edge is not None:
+                window.append("created_at >= ? AND (created_at > ? OR rowid >= ?)")
+                window_params += [edge["created_at"], edge["created_at"], edge["row_id"]]
+            rows = conn.execute(select + _where(window + filters) + order + " LIMIT ?",
+                                (*window_params, *filter_params, limit + 1)).fetchall()
+            if len(rows) > limit or edge is None:
+                return page(rows, len(rows) > limit)
+            # the window ran out before the page filled: go on from its oldest row, if anything is older
+            older = conn.execute("SELECT 1 FROM messages" + _where([*indexed, _OLDER]) + " LIMIT 1",
+                                 (*params, edge["created_at"], edge["created_at"], edge["row_id"])).fetchone()
+            following = _encode_cursor(edge["created_at"], edge["row_id"]) if older else None
+            return MessagePage([_record(r) for r in rows], following)
+
+        return await self._read(op)
+
+    async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
+        """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
+        extra = " AND channel = ?" if channel else ""
+        args: tuple[str, ...] = (_ts(since), channel) if channel else (_ts(since),)
+
+        def op(conn: sqlite3.Connection) -> list[HourCount]:
+            rows = conn.execute(
+                "SELECT channel, substr(created_at, 1, 13) AS hour, direction, status, count(*) AS n FROM messages"
+                f" WHERE created_at >= ?{extra} GROUP BY channel, hour, direction, status ORDER BY hour", args)
+            return [HourCount(r["channel"], r["hour"], r["direction"], r["status"], r["n"]) for r in rows]
+
+        return await self._read(op)
+
+    async def backlog(self) -> Backlog:
+        """Pending sends per channel and undelivered outbox items, each with the age of the oldest."""
+
+        def op(conn: sqlite3.Connection) -> Backlog:
+            queued = {r["channel"]: (r["n"], r["oldest"]) for r in conn.execute(
+                "SELECT channel, count(*) AS n, min(created_at) AS oldest FROM messages"
+                " WHERE status IN ('queued', 'errored') AND direction = 'out' GROUP BY channel")}
+            row = conn.execute("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE done_at IS NULL"
+                               ).fetchone()
+            return Backlog(queued, row["n"], row["oldest"])
+
+        return await self._read(op)
+
+    async def last_errors(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per channel of `channels`, its newest channel log that holds an error (redacted, as stored)."""
+
+        def op(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            found = {}
+            for name in channels:  # one index probe each (logs_errors), where a GROUP BY would read every error
+                row = conn.execute("SELECT data FROM channel_logs WHERE channel = ? AND is_error = 1"
+                                   " ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
+                if row is not None:
+                    found[name] = loads_stored(row["data"])
+            return found
+
+        return await self._read(op)
+
+    async def outbox_for(self, key: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The outbox items (webhook and bridge calls, delivered or not) of ordering key `key` (a message id),
+        oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute("SELECT * FROM outbox WHERE key = ? ORDER BY seq LIMIT ?", (key, limit)).fetchall()
+            return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
+
+        return await self._read(op)
+
+
+# the contact of a message (whom it is from or to); messages_by_contact indexes exactly this expression
+_CONTACT = "(CASE direction WHEN 'in' THEN from_addr ELSE to_addr END)"
+# keyset: rows strictly older than (created_at, rowid), in the listing's order
+_OLDER = "created_at <= ? AND (created_at < ? OR rowid < ?)"
+# rows one page may examine when it filters by direction, status or text (no index serves those: a status index
+# would be rewritten on every status change of the send path): about 30 ms of SQLite time here
+_SCAN = 100_000
+
+
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def _encode_cursor(created_at: str, rowid: int) -> str:
+    return base64.urlsafe_b64encode(f"{created_at}|{rowid}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        created, _, rowid = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
+        datetime.fromisoformat(created)
+        return created, int(rowid)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValueError(f"invalid cursor {cursor!r}") from None
 
 def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:
     parts = [(f"{k} = ?", v) for k, v in values.items() if v is not None]
@@ -692,7 +985,8 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event, log: Chan
             return InboundOutcome(event, created=False, change=StatusChange(None, None, None, False))
         if log is not None and log.message_id is None:  # `smsgate logs --message ID` finds its callbacks
             log.message_id = message_id
-        change = _apply_status(conn, message_id, channel, event.status, event.external_id, event.error_code,
+        status = _part_status(conn, message_id, event)
+        change = _apply_status(conn, message_id, channel, status, event.external_id, event.error_code,
                                event.error_reason, event.at)
         return InboundOutcome(event, created=change.applied, change=change)
     if isinstance(event, OptOut):
@@ -702,6 +996,53 @@ def _store_event(conn: sqlite3.Connection, channel: str, event: Event, log: Chan
     if isinstance(event, Ignored):
         return InboundOutcome(event, created=False)
     raise TypeError(f"not an event: {event!r}")
+
+
+def _part_status(conn: sqlite3.Connection, message_id: str, event: StatusUpdate) -> Status:
+    """`event`'s status under the rule for messages sent in parts (`_rules.part_status`); a part's `delivered`
+    that does not complete the message is kept in the history as such."""
+    if event.status is not Status.DELIVERED or not event.external_id:
+        return event.status
+    row = conn.execute("SELECT external_ids FROM messages WHERE id = ?", (message_id,)).fetchone()
+    parts = set(loads_stored(row["external_ids"])) if row else set()
+    if len(parts) < 2:
+        return event.status
+    delivered = {r["external_id"] for r in conn.execute(
+        "SELECT external_id FROM status_history WHERE message_id = ? AND status = 'delivered'", (message_id,))}
+    status = _rules.part_status(event.status, event.external_id, parts, delivered)
+    if status is not event.status and event.external_id not in delivered:
+        conn.execute("INSERT INTO status_history (message_id, channel, status, applied, external_id, at)"
+                     " SELECT ?, channel, 'delivered', 0, ?, ? FROM messages WHERE id = ?",
+                     (message_id, event.external_id, _ts(event.at), message_id))
+    return status
+
+
+_EARLY_REPORT_SECONDS = 600
+
+
+def _adopt_early_reports(conn: sqlite3.Connection, channel: str, external_ids: Sequence[str]
+                         ) -> list[InboundOutcome]:
+    """Apply reports kept as orphans for these external ids, which the send that got them has just stored.
+
+    A fast SMSC can send a receipt on one connection before the answer carrying its message id is processed on
+    another; only reports of the last ten minutes qualify (an older one is about some other message that
+    happened to get the same id).
+    """
+    if not external_ids:
+        return []
+    marks = ",".join("?" * len(external_ids))
+    since = _ts(utcnow() - timedelta(seconds=_EARLY_REPORT_SECONDS))
+    rows = conn.execute(
+        f"SELECT * FROM status_history WHERE message_id IS NULL AND channel = ? AND external_id IN ({marks})"
+        " AND at >= ? ORDER BY seq", (channel, *external_ids, since)).fetchall()
+    outcomes = []
+    for row in rows:
+        conn.execute("DELETE FROM status_history WHERE seq = ?", (row["seq"],))
+        event = StatusUpdate(channel, Status(row["status"]), external_id=row["external_id"],
+                             error_code=row["error_code"], error_reason=row["error_reason"],
+                             at=datetime.fromisoformat(row["at"]))
+        outcomes.append(_store_event(conn, channel, event))
+    return outcomes
 
 
 def _insert_log(conn: sqlite3.Connection, log: ChannelLog) -> None:

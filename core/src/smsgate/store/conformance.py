@@ -11,9 +11,11 @@ Each test runs its own event loop (no async pytest plugin needed). They pin what
 write is visible once its coroutine returns and survives reopening; an id or an inbound (channel, external id)
 is stored once; a status never moves backwards and a replay is recorded once; every lookup of an inbound
 event stays within its channel; platform events are planned into the outbox in the write's transaction and
-delivered in order per key; claims, leases and backoff keep a message with one sender at a time. The
-`...across_stores` tests open the database twice at once, as two instances of `smsgate serve` do: a claim,
-an inbound external id, a status move and an outbox item are each won by one of them.
+delivered in order per key; claims, leases and backoff keep a message with one sender at a time; the
+operators' reads (message pages by cursor, per-hour counts, backlog, last errors, a message's outbox) find
+every match once, newest first. The `...across_stores` tests open the database twice at once, as two
+instances of `smsgate serve` do: a claim, an inbound external id, a status move and an outbox item are
+each won by one of them.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .._models import (
     utcnow,
 )
 from ._protocol import Store
-from ._records import OutboxItem
+from ._records import Fragment, OutboxItem
 
 __all__ = ["StoreConformance"]
 
@@ -415,6 +417,57 @@ class StoreConformance:
 
         run(go())
 
+    # -- connection-oriented adapters: parts, known ids, leases, receipts per part --------------------------
+
+    def test_parts_are_kept_durably_and_joined_once(self, store_factory: Callable[[], Store]) -> None:
+        def join(parts: list[Fragment]) -> list[IncomingMessage]:
+            text = "".join(p.data["text"] for p in parts)
+            return [IncomingMessage("a", PHONE, text, external_id=f"joined-{parts[0].key}")]
+
+        async def first_part() -> None:
+            store = store_factory()
+            try:
+                new, outcomes = await store.add_fragment("a", Fragment("k1", 1, 2, {"text": "Hel"}), join, None)
+                assert new and outcomes == []
+            finally:
+                await store.close()
+
+        run(first_part())  # then the process dies: the part must still be there
+
+        async def rest() -> None:
+            store = store_factory()
+            try:
+                new, outcomes = await store.add_fragment("a", Fragment("k1", 2, 2, {"text": "lo"}), join, None)
+                assert new and [o.event.text for o in outcomes if isinstance(o.event, IncomingMessage)] == ["Hello"]
+                assert outcomes[0].platform_events
+                again, none = await store.add_fragment("a", Fragment("k1", 2, 2, {"text": "lo"}), join, None)
+                assert not again and none == []  # a redelivered part, even after the join
+                assert [m.text for m in await store.list_messages(direction="in")] == ["Hello"]
+                assert await store.known_inbound("a", ["joined-k1", "nope"]) == {"joined-k1"}
+                assert await store.known_inbound("b", ["joined-k1"]) == set()
+            finally:
+                await store.close()
+
+        run(rest())
+
+    def test_a_lease_has_one_holder_until_it_lapses(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                assert await store.lease("sm:bind:1", "host-a", 0.2)
+                assert not await store.lease("sm:bind:1", "host-b", 60)
+                assert await store.lease("sm:bind:1", "host-a", 0.2)  # renewed by its holder
+                await asyncio.sleep(0.3)
+                assert await store.lease("sm:bind:1", "host-b", 60)  # lapsed: another may take it
+                await store.release("sm:bind:1", "host-a")  # not the holder: nothing happens
+                assert not await store.lease("sm:bind:1", "host-a", 60)
+                await store.release("sm:bind:1", "host-b")
+                assert await store.lease("sm:bind:1", "host-a", 60)
+            finally:
+                await store.close()
+
+        run(go())
+
     def test_an_inbound_external_id_is_stored_once_across_stores(self, store_factory: Callable[[], Store]) -> None:
         async def go() -> None:
             stores = [store_factory(), store_factory()]
@@ -474,5 +527,124 @@ class StoreConformance:
             finally:
                 for store in stores:
                     await store.close()
+
+        run(go())
+
+    def test_a_message_sent_in_parts_is_delivered_when_every_part_is(self, store_factory: Callable[[], Store]
+                                                                     ) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "long"), claim_for=60)).record.id
+                await store.record_send(message_id, SendResult(Status.WIRED, ["p1", "p2"], 2), None)
+                (one,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "p1")], None)
+                assert one.change is not None and one.change.current is Status.SENT
+                (two,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "p2")], None)
+                assert two.change is not None and two.change.current is Status.DELIVERED
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_a_receipt_that_overtook_the_send_answer_is_applied_with_it(self, store_factory: Callable[[], Store]
+                                                                        ) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "fast"), claim_for=60)).record.id
+                await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "early-1")], None)
+                await store.record_inbound("b", [StatusUpdate("b", Status.FAILED, None, "early-1")], None)
+                change = await store.record_send(message_id, SendResult(Status.WIRED, ["early-1"]), None)
+                assert [e.current for e in change.platform_events] == [Status.WIRED, Status.DELIVERED]
+                stored = await store.get_message(message_id)
+                assert stored is not None and stored.status == "delivered"  # channel b's report stays b's orphan
+            finally:
+                await store.close()
+
+        run(go())
+
+    # -- reads for operators (the console, /metrics) --------------------------------------------------------
+
+    def test_message_pages_walk_every_match_once_newest_first(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                made: list[tuple[str, str, str, str, str]] = []  # (id, channel, direction, contact, text)
+                for i in range(14):
+                    channel, contact = "ab"[i % 2], f"+25078838{i % 3:04d}"
+                    text = f"note {i}" + (" Needle" if i in (3, 11) else "")
+                    if i % 3 == 0:
+                        incoming = IncomingMessage(channel, contact, text, external_id=f"mo-{i}")
+                        await store.record_inbound(channel, [incoming], None)
+                        made.append((incoming.id, channel, "in", contact, text))
+                    else:
+                        added = await store.add_outgoing(OutgoingMessage(channel, contact, text))
+                        made.append((added.record.id, channel, "out", contact, text))
+                newest_first = [m[0] for m in reversed(made)]
+
+                async def walk(**filters: Any) -> list[str]:
+                    found, cursor = [], None
+                    for _ in range(100):
+                        page = await store.find_messages(cursor=cursor, limit=3, **filters)
+                        assert len(page.messages) <= 3
+                        found += [m.id for m in page.messages]
+                        if page.next_cursor is None:
+                            return found
+                        cursor = page.next_cursor
+                    raise AssertionError("the cursors never ended")
+
+                assert await walk() == newest_first
+                checks: list[tuple[dict[str, Any], Callable[[tuple[str, str, str, str, str]], bool]]] = [
+                    ({"channel": "a"}, lambda m: m[1] == "a"),
+                    ({"direction": "in"}, lambda m: m[2] == "in"),
+                    ({"status": "queued"}, lambda m: m[2] == "out"),
+                    ({"number": "+250788380001"}, lambda m: m[3] == "+250788380001"),
+                    ({"text": "needle"}, lambda m: "Needle" in m[4]),
+                    ({"channel": "b", "number": "+250788380000", "direction": "in"},
+                        lambda m: (m[1], m[3], m[2]) == ("b", "+250788380000", "in"))]
+                for filters, keep in checks:
+                    assert await walk(**filters) == [m[0] for m in reversed(made) if keep(m)], filters
+                with pytest.raises(ValueError):
+                    await store.find_messages(cursor="not a cursor of this store")
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_hourly_counts_backlog_errors_and_outbox_by_message(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            store.set_planner(_plan_everything)
+            try:
+                since = utcnow() - timedelta(minutes=5)
+                waiting = (await store.add_outgoing(OutgoingMessage("a", PHONE, "waits"))).record
+                sent = (await store.add_outgoing(OutgoingMessage("b", PHONE, "goes"), claim_for=60)).record
+                await store.record_send(sent.id, SendResult(Status.WIRED, ["x-1"]), None)
+                await store.record_inbound("b", [IncomingMessage("b", PHONE, "hi", external_id="mo-1")], None)
+                failing = _log("a", message_id=waiting.id)
+                failing.error("first failure")
+                await store.add_log(failing)
+                newest = _log("a")
+                newest.error("newest failure")
+                await store.add_log(newest)
+                await store.add_log(_log("a"))  # a later log without errors is not an error
+                counts = await store.hourly_counts(since)
+                got = {(c.channel, c.direction, c.status): c.count for c in counts}
+                assert got == {("a", "out", "queued"): 1, ("b", "out", "wired"): 1, ("b", "in", "received"): 1}
+                assert {c.hour for c in counts} <= {utcnow().strftime("%Y-%m-%dT%H"),
+                                                    since.strftime("%Y-%m-%dT%H")}
+                assert [c.channel for c in await store.hourly_counts(since, channel="b")] == ["b", "b"]
+                assert await store.hourly_counts(utcnow() + timedelta(minutes=1)) == []
+                backlog = await store.backlog()
+                assert set(backlog.queued) == {"a"} and backlog.queued["a"][0] == 1
+                assert backlog.outbox == 4 and backlog.outbox_oldest is not None  # queued x2, wired, received
+                errors = await store.last_errors(["a", "b"])
+                assert set(errors) == {"a"} and errors["a"]["errors"] == ["newest failure"]
+                items = await store.outbox_for(sent.id)
+                assert [i["payload"]["data"]["status"] for i in items] == ["queued", "wired"]
+                newest_items = await store.outbox_items(limit=2, newest_first=True)
+                assert len(newest_items) == 2 and newest_items[0]["seq"] > newest_items[1]["seq"]
+            finally:
+                await store.close()
 
         run(go())
