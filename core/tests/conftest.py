@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from smsgate.store import PostgresStore, SQLiteStore
 from toy_adapter import Toy
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -16,6 +17,17 @@ def smsgate_database(request):
         return lambda folder: str(folder / "smsgate.sqlite3")
     make = request.getfixturevalue("pg_url")
     return lambda folder: make()
+
+
+@pytest.fixture(params=BACKENDS)
+def open_store(request, tmp_path):
+    """For the store's own tests: a factory opening one database anew on each call (a SQLite file, or an empty
+    PostgreSQL schema, migrated), as a restarted gateway would."""
+    if request.param == "sqlite":
+        path = tmp_path / "s.sqlite3"
+        return lambda: SQLiteStore(path)
+    url = request.getfixturevalue("pg_url")()
+    return lambda: PostgresStore(url, migrate=True)
 
 
 @pytest.fixture

@@ -31,12 +31,16 @@ def _out(value: Any) -> Any:
     return value
 
 
-def sql(h: Any, statement: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Run `statement` on harness `h`'s store; its rows as tuples."""
-    store = h.store
+async def store_sql(store: Any, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Run `statement` on `store` (SQLite or PostgreSQL); its rows as tuples."""
     if isinstance(store, PostgresStore):
         counter = iter(range(1, 1000))
         translated = re.sub(r"\?", lambda _m: f"${next(counter)}", statement)
-        rows = h.run(store.execute(translated, *map(_arg, args)))
+        rows = await store.execute(translated, *map(_arg, args))
         return [tuple(_out(v) for v in row.values()) for row in rows]
     return [tuple(row) for row in store.call_sync(lambda conn: conn.execute(statement, args).fetchall())]
+
+
+def sql(h: Any, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Run `statement` on harness `h`'s store; its rows as tuples."""
+    return h.run(store_sql(h.store, statement, *args))

@@ -1,11 +1,13 @@
-"""The store's generic pieces for connection-oriented adapters: durable fragments, leases, inbound lookups."""
+"""The store's generic pieces for connection-oriented adapters: durable fragments, leases, inbound lookups
+(on both backends: `open_store`)."""
 
 from __future__ import annotations
 
 import asyncio
 
+from rawsql import store_sql
 from smsgate import IncomingMessage
-from smsgate.store import Fragment, SQLiteStore
+from smsgate.store import Fragment
 
 
 def run(coro):
@@ -19,11 +21,9 @@ def join(parts):
                             raw={"incomplete": incomplete})]
 
 
-def test_parts_survive_a_restart_and_join_once(tmp_path):
-    path = tmp_path / "s.sqlite3"
-
+def test_parts_survive_a_restart_and_join_once(open_store):
     async def first():
-        store = SQLiteStore(path)
+        store = open_store()
         new, outcomes = await store.add_fragment("c", Fragment("k", 1, 2, {"text": "Hello "}), join, None)
         await store.close()
         return new, outcomes
@@ -31,7 +31,7 @@ def test_parts_survive_a_restart_and_join_once(tmp_path):
     assert run(first()) == (True, [])
 
     async def second():
-        store = SQLiteStore(path)  # a restarted gateway: part 1 is still there
+        store = open_store()  # a restarted gateway: part 1 is still there
         try:
             again = await store.add_fragment("c", Fragment("k", 1, 2, {"text": "Hello "}), join, None)
             done = await store.add_fragment("c", Fragment("k", 2, 2, {"text": "world"}), join, None)
@@ -48,9 +48,9 @@ def test_parts_survive_a_restart_and_join_once(tmp_path):
     assert [m.text for m in messages] == ["Hello world"]
 
 
-def test_fragments_are_per_channel(tmp_path):
+def test_fragments_are_per_channel(open_store):
     async def go():
-        store = SQLiteStore(tmp_path / "s.sqlite3")
+        store = open_store()
         try:
             await store.add_fragment("a", Fragment("k", 1, 2, {"text": "A1"}), join, None)
             other = await store.add_fragment("b", Fragment("k", 2, 2, {"text": "B2"}), join, None)
@@ -61,9 +61,9 @@ def test_fragments_are_per_channel(tmp_path):
     assert run(go()) == (True, [])  # channel b's part 2 never completes channel a's part 1
 
 
-def test_a_reused_key_finishes_the_old_message_as_it_is(tmp_path):
+def test_a_reused_key_finishes_the_old_message_as_it_is(open_store):
     async def go():
-        store = SQLiteStore(tmp_path / "s.sqlite3")
+        store = open_store()
         try:
             await store.add_fragment("c", Fragment("k", 1, 2, {"text": "old "}), join, None)
             new, outcomes = await store.add_fragment("c", Fragment("k", 1, 2, {"text": "new "}), join, None)
@@ -78,9 +78,9 @@ def test_a_reused_key_finishes_the_old_message_as_it_is(tmp_path):
     assert [o.event.text for o in done] == ["new message"]
 
 
-def test_lease_is_exclusive_until_it_expires_or_is_released(tmp_path):
+def test_lease_is_exclusive_until_it_expires_or_is_released(open_store):
     async def go():
-        store = SQLiteStore(tmp_path / "s.sqlite3")
+        store = open_store()
         try:
             got = [await store.lease("bind:0", "A", 30), await store.lease("bind:0", "B", 30),
                    await store.lease("bind:0", "A", 30)]
@@ -97,9 +97,9 @@ def test_lease_is_exclusive_until_it_expires_or_is_released(tmp_path):
     assert run(go()) == [True, False, True, False, True, True, True]
 
 
-def test_known_inbound_is_scoped_to_the_channel(tmp_path):
+def test_known_inbound_is_scoped_to_the_channel(open_store):
     async def go():
-        store = SQLiteStore(tmp_path / "s.sqlite3")
+        store = open_store()
         try:
             await store.record_inbound("a", [IncomingMessage("a", "+250788123123", "x", external_id="e1")], None)
             return (await store.known_inbound("a", ["e1", "e2"]), await store.known_inbound("b", ["e1"]),
@@ -110,11 +110,11 @@ def test_known_inbound_is_scoped_to_the_channel(tmp_path):
     assert run(go()) == ({"e1"}, set(), set())
 
 
-def test_a_message_in_parts_is_delivered_when_every_part_is(tmp_path):
+def test_a_message_in_parts_is_delivered_when_every_part_is(open_store):
     from smsgate import OutgoingMessage, SendResult, Status, StatusUpdate
 
     async def go():
-        store = SQLiteStore(tmp_path / "s.sqlite3")
+        store = open_store()
         try:
             seen = []
             for mid, ext in (("00000000-0000-4000-8000-000000000001", ["p1", "p2"]),
@@ -137,11 +137,11 @@ def test_a_message_in_parts_is_delivered_when_every_part_is(tmp_path):
                        ("sent", True, "p1"), ("delivered", True, "p2")]
 
 
-def test_a_receipt_that_overtakes_the_send_answer_is_applied_when_the_send_is_recorded(tmp_path):
+def test_a_receipt_that_overtakes_the_send_answer_is_applied_when_the_send_is_recorded(open_store):
     from smsgate import OutgoingMessage, SendResult, Status, StatusUpdate
 
     async def go():
-        store = SQLiteStore(tmp_path / "s.sqlite3")
+        store = open_store()
         try:
             mid = "00000000-0000-4000-8000-000000000009"
             await store.add_outgoing(claim_for=300, message=OutgoingMessage("c", "+250788383383", "hi", id=mid))
@@ -150,9 +150,8 @@ def test_a_receipt_that_overtakes_the_send_answer_is_applied_when_the_send_is_re
             other = await store.record_inbound("d", [StatusUpdate("d", Status.FAILED, external_id="e9")], None)
             change = await store.record_send(mid, SendResult(Status.WIRED, external_ids=["e9"]), None)
             record = await store.get_message(mid)
-            orphans = store.call_sync(lambda conn: conn.execute(
-                "SELECT channel FROM status_history WHERE message_id IS NULL").fetchall())
-            return early, other, change, record, [r["channel"] for r in orphans]
+            orphans = await store_sql(store, "SELECT channel FROM status_history WHERE message_id IS NULL")
+            return early, other, change, record, [r[0] for r in orphans]
         finally:
             await store.close()
 
@@ -166,13 +165,13 @@ def test_a_receipt_that_overtakes_the_send_answer_is_applied_when_the_send_is_re
     assert orphans == ["d"]  # another channel's report with the same id stays theirs
 
 
-def test_an_old_orphan_report_is_not_applied_to_a_new_send(tmp_path):
+def test_an_old_orphan_report_is_not_applied_to_a_new_send(open_store):
     from datetime import timedelta
 
     from smsgate import OutgoingMessage, SendResult, Status, StatusUpdate, utcnow
 
     async def go():
-        store = SQLiteStore(tmp_path / "s.sqlite3")
+        store = open_store()
         try:
             mid = "00000000-0000-4000-8000-000000000010"
             old = StatusUpdate("c", Status.FAILED, external_id="reused", at=utcnow() - timedelta(hours=2))

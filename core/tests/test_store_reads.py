@@ -1,42 +1,60 @@
-"""The store's reads for operators (console pages, /metrics): keyset pages, per-hour counts, backlog, errors."""
+"""The store's reads for operators (console pages, /metrics): keyset pages, per-hour counts, backlog, errors
+(on both backends: `open_store`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import timedelta
 
 import pytest
-import smsgate.store._sqlite as store_module
+import smsgate.store._postgres as postgres_module
+import smsgate.store._sqlite as sqlite_module
+from rawsql import store_sql
 from smsgate import ChannelLog, OutgoingMessage, Redactor, SendResult, Status, utcnow
-from smsgate.store import OutboxItem, SQLiteStore
+from smsgate.store import OutboxItem
 
 
 def run(coro):
     return asyncio.run(coro)
 
 
-def insert(db, rows):
-    """Rows (id, channel, direction, contact, text, status, created_at) written straight into the table."""
-    with sqlite3.connect(db) as conn:
-        conn.executemany(
-            "INSERT INTO messages (id, channel, direction, to_addr, from_addr, text, status, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            [(i, ch, d, c if d == "out" else "+1000", c if d == "in" else "+1000", t, s, at, at)
-             for i, ch, d, c, t, s, at in rows])
+class DB:
+    """One database of either backend, opened anew for each use, as the console's process would."""
+
+    def __init__(self, open_store):
+        self.open = open_store
+
+    def insert(self, rows):
+        """Rows (id, channel, direction, contact, text, status, created_at) written straight into the table."""
+
+        async def go():
+            store = self.open()
+            try:
+                for i, ch, d, c, t, s, at in rows:
+                    await store_sql(
+                        store, "INSERT INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
+                        " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                        i, ch, d, c if d == "out" else "+1000", c if d == "in" else "+1000", t, s, at, at)
+            finally:
+                await store.close()
+
+        run(go())
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "s.sqlite3"
-    run(SQLiteStore(path).close())  # the schema
-    return path
+def db(open_store):
+    run(open_store().close())  # the schema
+    return DB(open_store)
+
+
+def insert(db, rows):
+    db.insert(rows)
 
 
 def all_pages(db, **filters):
     async def go():
-        store = SQLiteStore(db)
+        store = db.open()
         pages, cursor = [], None
         try:
             while True:
@@ -86,7 +104,8 @@ def test_text_filter_is_a_literal_substring(db):
 
 
 def test_a_filtered_page_examines_a_bounded_window_then_continues_older(db, monkeypatch):
-    monkeypatch.setattr(store_module, "_SCAN", 4)
+    for module in (sqlite_module, postgres_module):
+        monkeypatch.setattr(module, "_SCAN", 4)
     rows = [(f"m{i:02d}", "a", "in", "+1", "needle" if i in (1, 2) else "hay", "received",
              f"2026-01-01T10:00:{i:02d}+00:00") for i in range(12)]
     insert(db, rows)
@@ -97,7 +116,7 @@ def test_a_filtered_page_examines_a_bounded_window_then_continues_older(db, monk
 
 def test_a_cursor_the_store_did_not_make_is_a_value_error(db):
     async def go():
-        store = SQLiteStore(db)
+        store = db.open()
         try:
             for bad in ("nonsense", "bm90IGEgY3Vyc29y", "", "MjAyNnwx"):
                 with pytest.raises(ValueError, match="invalid cursor"):
@@ -110,7 +129,7 @@ def test_a_cursor_the_store_did_not_make_is_a_value_error(db):
 
 def test_reads_see_what_an_awaited_write_stored(db):
     async def go():
-        store = SQLiteStore(db)
+        store = db.open()
         try:
             message = OutgoingMessage(channel="a", to="+250788000001", text="fresh")
             await store.add_outgoing(message)
@@ -142,7 +161,7 @@ def test_hourly_counts_backlog_last_errors_and_outbox_for(db):
         return log
 
     async def go():
-        store = SQLiteStore(db)
+        store = db.open()
         store.set_planner(lambda note: [OutboxItem("webhook:x", note.key, note.type, {"n": 1})])
         try:
             message = OutgoingMessage(channel="b", to="+1", text="y", id="fixed-id")

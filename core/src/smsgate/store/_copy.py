@@ -23,8 +23,11 @@ from ._open import describe, is_postgres, sqlite_path
 
 __all__ = ["TABLES", "CopyError", "copy_database"]
 
-TABLES = ("messages", "external_ids", "status_history", "opt_outs", "channel_logs", "outbox")
-"""What `smsgate db copy` moves, in this order (rate slots are not data: they start afresh)."""
+TABLES = ("messages", "external_ids", "status_history", "opt_outs", "channel_logs", "outbox", "fragments")
+"""What `smsgate db copy` moves, in this order (rate slots and leases are not data: they start afresh)."""
+
+_KEYED = {"external_ids": "channel, external_id", "fragments": "channel, key, idx"}
+"""Tables without a `seq`, and the order their rows are read in from PostgreSQL."""
 
 Progress = Callable[[str, int, int], None]
 """Called as `progress(table, rows_copied_so_far, rows_in_table)`."""
@@ -67,7 +70,7 @@ class _SQLite:
         return types
 
     async def rows(self, table: str, columns: list[str], batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
-        order = "rowid" if table in ("messages", "external_ids") else "seq"
+        order = "rowid" if table == "messages" or table in _KEYED else "seq"
         select = ", ".join("rowid" if c == "seq" and table == "messages" else c for c in columns)
         cursor = self.conn.execute(f"SELECT {select} FROM {table} ORDER BY {order}")
         while True:
@@ -144,7 +147,7 @@ class _Postgres:
 
     async def rows(self, table: str, columns: list[str], batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
         cursor = await self.conn.cursor(f"SELECT {', '.join(columns)} FROM {table} ORDER BY"
-                                        f" {'seq' if table != 'external_ids' else 'channel, external_id'}")
+                                        f" {_KEYED.get(table, 'seq')}")
         while True:
             chunk = await cursor.fetch(batch)
             if not chunk:
@@ -156,7 +159,7 @@ class _Postgres:
         async with self.conn.transaction():
             yield
             for table in TABLES:  # new rows continue after the copied ones
-                if table != "external_ids":
+                if table not in _KEYED:
                     await self.conn.execute(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), GREATEST(max(seq), 1),"
                         f" max(seq) IS NOT NULL) FROM {table}")

@@ -114,7 +114,35 @@ CREATE TABLE rate_slots (
 )
 """
 
+# What connection-oriented adapters need (SQLite's migration 3) and indexes for the operators' reads (SQLite's
+# migration 4): parts of inbound messages that arrive in pieces, joined once; named leases on the database's
+# clock; a message's contact, a channel's newest error and a message's outbox items each found by an index.
+_ADAPTERS_AND_CONSOLE = """
+CREATE TABLE fragments (
+    channel TEXT NOT NULL,
+    key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    joined_at TIMESTAMPTZ,
+    PRIMARY KEY (channel, key, idx)
+);
+CREATE INDEX fragments_joined ON fragments (joined_at) WHERE joined_at IS NOT NULL;
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX messages_by_contact
+    ON messages ((CASE direction WHEN 'in' THEN from_addr ELSE to_addr END), created_at, seq);
+CREATE INDEX logs_errors ON channel_logs (channel, seq) WHERE is_error;
+CREATE INDEX outbox_by_key ON outbox (key, seq)
+"""
+
 POSTGRES: tuple[Migration, ...] = (
     Migration(1, "initial schema", _statements(_INITIAL)),
+    Migration(2, "fragments and leases (adapters with connections of their own), indexes for the console's reads",
+              _statements(_ADAPTERS_AND_CONSOLE)),
 )
 """The PostgreSQL backend's migrations, oldest first."""

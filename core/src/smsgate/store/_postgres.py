@@ -20,13 +20,16 @@ on its own when the database is back.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import inspect
 import json
 import logging
+import re
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from .. import _events
@@ -51,7 +54,18 @@ from .._models import (
 from . import _rules
 from ._migrations import missing
 from ._pg_migrations import MIGRATION_LOCK, POSTGRES
-from ._records import Added, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+from ._records import (
+    Added,
+    Backlog,
+    Fragment,
+    FragmentJoin,
+    HourCount,
+    InboundOutcome,
+    MessagePage,
+    OutboxPlanner,
+    OutboxRow,
+    StatusChange,
+)
 
 __all__ = ["PostgresStore", "migrate_postgres", "schema_versions"]
 
@@ -234,23 +248,28 @@ async def _store_event(conn: Any, channel: str, event: Event, clog: ChannelLog |
                 clog.message_id = event.id
         return InboundOutcome(event, created=False)
     if isinstance(event, StatusUpdate):
-        # every lookup is scoped to the channel the report arrived on (see the SQLite store)
-        message_id = event.message_id
-        if message_id is not None:
-            message_id = await conn.fetchval("SELECT id FROM messages WHERE id = $1 AND channel = $2"
-                                             " AND direction = 'out'", message_id, channel)
-        if message_id is None and event.external_id:
-            message_id = await conn.fetchval("SELECT message_id FROM external_ids WHERE channel = $1"
-                                             " AND external_id = $2", channel, event.external_id)
-        if message_id is None:
+        # every lookup is scoped to the channel the report arrived on (see the SQLite store); each answers the
+        # message's external ids too, which the rule for messages sent in parts needs
+        found = None
+        if event.message_id is not None:
+            found = await conn.fetchrow("SELECT id, external_ids FROM messages WHERE id = $1 AND channel = $2"
+                                        " AND direction = 'out'", event.message_id, channel)
+        if found is None and event.external_id:
+            found = await _by_external_id(conn, channel, event.external_id)
+            if found is None:
+                # The send that got this id may be committing on another instance right now (a fast SMSC's
+                # receipt overtaking the answer): record_send holds this lock from storing its external ids to
+                # its commit, so after it either the id is visible here, or this orphan is visible to it.
+                await _lock(conn, f"ext:{channel}:{event.external_id}")
+                found = await _by_external_id(conn, channel, event.external_id)
+        if found is None:
             reference = event.external_id or event.message_id
             if clog is not None:
                 clog.error(f"status report {event.status.value!r} names no message of channel {channel!r} "
                            f"(id {event.message_id or '-'}, external id {event.external_id or '-'}): recorded, "
                            "nothing changed")
-            # once, even when two instances get the same orphan report at once: they serialise on this lock
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                               f"orphan:{channel}:{reference}:{event.status.value}")
+            if not event.external_id:  # once, even when two instances get the same orphan report at once
+                await _lock(conn, f"ext:{channel}:{reference}")
             if await conn.fetchval(
                     "SELECT 1 FROM status_history WHERE message_id IS NULL AND channel = $1"
                     " AND external_id IS NOT DISTINCT FROM $2 AND status = $3 LIMIT 1",
@@ -260,9 +279,11 @@ async def _store_event(conn: Any, channel: str, event: Event, clog: ChannelLog |
                     " error_reason, at) VALUES (NULL,$1,$2,FALSE,$3,$4,$5,$6)",
                     channel, event.status.value, reference, event.error_code, event.error_reason, event.at)
             return InboundOutcome(event, created=False, change=StatusChange(None, None, None, False))
+        message_id = found["id"]
         if clog is not None and clog.message_id is None:
             clog.message_id = message_id
-        change = await _apply_status(conn, message_id, channel, event.status, event.external_id, event.error_code,
+        status = await _part_status(conn, message_id, channel, event, loads_stored(found["external_ids"]))
+        change = await _apply_status(conn, message_id, channel, status, event.external_id, event.error_code,
                                      event.error_reason, event.at)
         return InboundOutcome(event, created=change.applied, change=change)
     if isinstance(event, OptOut):
@@ -272,6 +293,52 @@ async def _store_event(conn: Any, channel: str, event: Event, clog: ChannelLog |
     if isinstance(event, Ignored):
         return InboundOutcome(event, created=False)
     raise TypeError(f"not an event: {event!r}")
+
+
+async def _lock(conn: Any, name: str) -> None:
+    """Hold advisory lock `name` until this transaction ends (what two instances must not do at once)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", name)
+
+
+async def _by_external_id(conn: Any, channel: str, external_id: str) -> Any:
+    return await conn.fetchrow("SELECT m.id, m.external_ids FROM external_ids e JOIN messages m ON m.id = e.message_id"
+                               " WHERE e.channel = $1 AND e.external_id = $2", channel, external_id)
+
+
+async def _part_status(conn: Any, message_id: str, channel: str, event: StatusUpdate, external_ids: list[str]
+                       ) -> Status:
+    """`event`'s status under the rule for messages sent in parts (`_rules.part_status`); a part's `delivered`
+    that does not complete the message is kept in the history as such.
+
+    The message's row is locked first, so the reports of two parts applied at once by two instances are
+    decided one after the other: the second sees the first's part delivered (not both `sent` for ever).
+    """
+    if event.status is not Status.DELIVERED or not event.external_id or len(set(external_ids)) < 2:
+        return event.status
+    stored = await conn.fetchval("SELECT external_ids FROM messages WHERE id = $1 FOR UPDATE", message_id)
+    parts = set(loads_stored(stored)) if stored else set()
+    delivered = {r["external_id"] for r in await conn.fetch(
+        "SELECT external_id FROM status_history WHERE message_id = $1 AND status = 'delivered'", message_id)}
+    status = _rules.part_status(event.status, event.external_id, parts, delivered)
+    if status is not event.status and event.external_id not in delivered:
+        await conn.execute("INSERT INTO status_history (message_id, channel, status, applied, external_id, at)"
+                           " VALUES ($1, $2, 'delivered', FALSE, $3, $4)", message_id, channel, event.external_id,
+                           event.at)
+    return status
+
+
+_EARLY_REPORT_SECONDS = 600
+
+
+async def _adopt_early_reports(conn: Any, channel: str, orphans: Sequence[Any]) -> list[InboundOutcome]:
+    """Apply reports kept as orphans for the external ids a send has just stored (see the SQLite store)."""
+    outcomes = []
+    for row in orphans:
+        await conn.execute("DELETE FROM status_history WHERE seq = $1", row["seq"])
+        event = StatusUpdate(channel, Status(row["status"]), external_id=row["external_id"],
+                             error_code=row["error_code"], error_reason=row["error_reason"], at=row["at"])
+        outcomes.append(await _store_event(conn, channel, event))
+    return outcomes
 
 
 def _filters(**values: str | None) -> tuple[str, list[str]]:
@@ -672,17 +739,34 @@ class PostgresStore:
             channel = row["channel"]
             previous = Status(row["previous_status"])
             applied = row["status"] == status.value and _rules.moves(previous, status)
+            orphans: list[Any] = []
             if result.external_ids:
-                await conn.execute(
-                    "INSERT INTO external_ids (channel, external_id, message_id) SELECT DISTINCT $1, e, $3"
-                    " FROM unnest($2::text[]) AS e"
-                    " ON CONFLICT (channel, external_id) DO UPDATE SET message_id = EXCLUDED.message_id",
-                    channel, list(result.external_ids), message_id)
+                # Reports that overtook this answer (a fast SMSC's receipt, maybe on another instance) are kept
+                # as orphans; one arriving while this commits waits on these locks, then finds the external id
+                # (see _store_event). Taken in one order, so two sends never wait on each other.
+                ids = sorted(set(result.external_ids))
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('ext:' || $1 || ':' || e, 0))"
+                                   " FROM unnest($2::text[]) WITH ORDINALITY AS u(e, n) ORDER BY n", channel, ids)
+                # a statement after the locks: it sees every orphan committed before them
+                orphans = await conn.fetch(
+                    "WITH e AS (INSERT INTO external_ids (channel, external_id, message_id)"
+                    " SELECT $1, e, $3 FROM unnest($2::text[]) AS e"
+                    " ON CONFLICT (channel, external_id) DO UPDATE SET message_id = EXCLUDED.message_id)"
+                    " SELECT seq, status, external_id, error_code, error_reason, at FROM status_history"
+                    " WHERE message_id IS NULL AND channel = $1 AND external_id = ANY($2::text[]) AND at >= $4"
+                    " ORDER BY seq", channel, ids, message_id, now - timedelta(seconds=_EARLY_REPORT_SECONDS))
             seen = not applied and previous is not status and status is not Status.ERRORED and await conn.fetchval(
                 "SELECT 1 FROM status_history WHERE message_id = $1 AND status = $2 LIMIT 1", message_id,
                 status.value) is not None
             recorded = _rules.recorded(previous, status, applied, seen)
-            outcomes = [await _store_event(conn, channel, event) for event in result.events]
+            if orphans and recorded:  # the send's own history row comes before the reports it makes apply
+                await conn.execute(
+                    "INSERT INTO status_history (message_id, channel, status, applied, error_code, error_reason,"
+                    " at) VALUES ($1, $2, $3, $4, $5, $6, $7)", message_id, channel, status.value, applied,
+                    result.error_code, result.error_reason, now)
+                recorded = False
+            outcomes = await _adopt_early_reports(conn, channel, orphans)
+            outcomes += [await _store_event(conn, channel, event) for event in result.events]
             data = log.as_dict() if log is not None else None
             history = await conn.fetch(
                 "WITH h AS (INSERT INTO status_history (message_id, channel, status, applied, error_code,"
@@ -698,7 +782,9 @@ class PostgresStore:
                 *((log.id, log.channel, log.kind, log.message_id, bool(log.errors), log.elapsed_ms,
                    datetime.fromisoformat(data["created_at"]), json.dumps(data, ensure_ascii=False))
                   if log is not None and data is not None else (None,) * 8))
-            record = _record(row)
+            sent = _record(row)  # the message as this send left it, for its own event's payload
+            record = sent if not orphans else await _get(conn, message_id)  # and as the reports left it
+            assert record is not None
             record.history = [{k: (_ts(v) if k == "at" else v) for k, v in r.items() if k != "seq"}
                               for r in history]
             current = status if applied else previous
@@ -706,7 +792,7 @@ class PostgresStore:
             if applied:
                 update = StatusUpdate(channel, status, message_id, error_code=result.error_code,
                                       error_reason=result.error_reason)
-                events.append(_events.status_changed(channel, update, previous, status, record))
+                events.append(_events.status_changed(channel, update, previous, status, sent))
             for outcome in outcomes:
                 events.extend(await self._made_by(conn, channel, outcome))
             await self._plan(conn, events, woke)
@@ -766,22 +852,111 @@ class PostgresStore:
         woke: set[str] = set()
 
         async def op(conn: Any) -> list[InboundOutcome]:
-            outcomes = []
-            for event in events:
-                outcome = await _store_event(conn, channel, event, log)
-                made = await self._made_by(conn, channel, outcome)
-                outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made)
-                                if made else outcome)
-            await self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events], woke, log)
-            return outcomes
+            return await self._store_events(conn, channel, events, log, woke, log)
 
         outcomes = await self._run(op)
         self._woke(woke)
         return outcomes
 
+    async def _store_events(self, conn: Any, channel: str, events: Sequence[Event], log: ChannelLog | None,
+                            woke: set[str], insert_log: ChannelLog | None = None) -> list[InboundOutcome]:
+        """Store inbound events, each outcome with the platform events it makes, planned in this transaction
+        (with `insert_log` written in the planning statement)."""
+        outcomes = []
+        for event in events:
+            outcome = await _store_event(conn, channel, event, log)
+            made = await self._made_by(conn, channel, outcome)
+            outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made)
+                            if made else outcome)
+        await self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events], woke, insert_log)
+        return outcomes
+
     async def add_log(self, log: ChannelLog) -> None:
         """Store a channel log on its own."""
         await self._run(lambda conn: _insert_log(conn, log), transaction=False)
+
+    async def add_fragment(self, channel: str, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None
+                           ) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part; when all parts of its key are in, store `join(parts)`'s events in the same
+        transaction. (False for a part already held; the stored outcomes, or [] while parts are missing.)
+
+        As the SQLite store does (see there), with the parts of one key decided one transaction at a time (an
+        advisory lock): two instances getting the last two parts at once cannot both wait for the other's.
+        """
+        data = json.dumps(fragment.data, sort_keys=True, ensure_ascii=False)
+        woke: set[str] = set()
+
+        async def held_parts(conn: Any) -> list[Fragment]:
+            rows = await conn.fetch("SELECT idx, total, data FROM fragments WHERE channel = $1 AND key = $2"
+                                    " AND joined_at IS NULL ORDER BY idx", channel, fragment.key)
+            return [Fragment(fragment.key, r["idx"], r["total"], loads_stored(r["data"])) for r in rows]
+
+        async def op(conn: Any) -> tuple[bool, list[InboundOutcome]]:
+            await _lock(conn, f"fragment:{channel}:{fragment.key}")
+            outcomes: list[InboundOutcome] = []
+            held = await conn.fetchrow("SELECT data, total FROM fragments WHERE channel = $1 AND key = $2"
+                                       " AND idx = $3", channel, fragment.key, fragment.index)
+            if held is not None and held["data"] == data and held["total"] == fragment.total:
+                if log is not None:
+                    await _insert_log(conn, log)
+                return False, outcomes
+            if held is not None:  # the key now names another message: finish the old one as it is
+                leftover = await held_parts(conn)
+                if leftover:
+                    outcomes += await self._store_events(conn, channel, join(leftover), log, woke)
+                await conn.execute("DELETE FROM fragments WHERE channel = $1 AND key = $2", channel, fragment.key)
+            else:  # parts of a finished message with this key (other positions) belong to that one
+                await conn.execute("DELETE FROM fragments WHERE channel = $1 AND key = $2 AND joined_at IS NOT NULL",
+                                   channel, fragment.key)
+            now = utcnow()
+            await conn.execute("INSERT INTO fragments (channel, key, idx, total, data, created_at)"
+                               " VALUES ($1, $2, $3, $4, $5, $6)", channel, fragment.key, fragment.index,
+                               fragment.total, data, now)
+            present = await held_parts(conn)
+            if len(present) >= fragment.total:
+                outcomes += await self._store_events(conn, channel, join(present), log, woke)
+                await conn.execute("UPDATE fragments SET joined_at = $3 WHERE channel = $1 AND key = $2", channel,
+                                   fragment.key, now)
+            if log is not None:
+                await _insert_log(conn, log)
+            return True, outcomes
+
+        result = await self._run(op)
+        self._woke(woke)
+        return result
+
+    async def known_inbound(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` are stored incoming messages of `channel`."""
+        ids = list(external_ids)
+        if not ids:
+            return set()
+
+        async def op(conn: Any) -> set[str]:
+            return {r["external_id"] for r in await conn.fetch(
+                "SELECT external_id FROM messages WHERE channel = $1 AND direction = 'in'"
+                " AND external_id = ANY($2::text[])", channel, ids)}
+
+        return await self._run(op, transaction=False)
+
+    # -- leases -------------------------------------------------------------------------------------------
+
+    async def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew lease `name` for `holder` for `seconds`; False while another holder's lease is live.
+
+        One statement on the database's clock: two instances asking at once are decided by the row's lock."""
+
+        async def op(conn: Any) -> bool:
+            return bool(await conn.fetchval(
+                "INSERT INTO leases AS l (name, holder, until) VALUES ($1, $2, now() + make_interval(secs => $3))"
+                " ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until"
+                " WHERE l.holder = EXCLUDED.holder OR l.until < now() RETURNING TRUE", name, holder, seconds))
+
+        return await self._run(op, transaction=False)
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give lease `name` up if `holder` holds it."""
+        await self._run(lambda conn: conn.execute("DELETE FROM leases WHERE name = $1 AND holder = $2", name,
+                                                  holder), transaction=False)
 
     # -- reads --------------------------------------------------------------------------------------------
 
@@ -863,22 +1038,135 @@ class PostgresStore:
         await self._run(lambda conn: conn.execute(
             "UPDATE outbox SET lease_until = NULL WHERE done_at IS NULL AND lease_until IS NOT NULL"))
 
-    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100, newest_first: bool = False
+                           ) -> list[dict[str, Any]]:
+        """Outbox items oldest (or newest) first, optionally only pending (True) or delivered (False) ones."""
         where = {None: "", True: " WHERE done_at IS NULL", False: " WHERE done_at IS NOT NULL"}[pending]
+        order = " DESC" if newest_first else ""
 
         async def op(conn: Any) -> list[dict[str, Any]]:
-            rows = await conn.fetch(f"SELECT * FROM outbox{where} ORDER BY seq LIMIT $1", limit)
-            times = ("next_attempt_at", "lease_until", "created_at", "done_at")
-            return [{**dict(r), "payload": loads_stored(r["payload"]), **{k: _when(r[k]) for k in times}}
-                    for r in rows]
+            return [_outbox_item(r) for r in await conn.fetch(
+                f"SELECT * FROM outbox{where} ORDER BY seq{order} LIMIT $1", limit)]
+
+        return await self._run(op, transaction=False)
+
+    # -- reads for operators (the console, /metrics): each served by an index, none a full scan -------------
+
+    async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
+                            status: str | None = None, number: str | None = None, text: str | None = None,
+                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+        """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
+        case-insensitive), from `cursor` on; ValueError for a cursor this store did not make.
+
+        The SQLite store's plan on (created_at, seq): keyset pagination over an index (by channel, by contact,
+        or by time), direction, status and text filtering at most `_SCAN` of the rows it yields per page.
+        """
+        # conditions as (SQL with `?` for each value, values): each query numbers its own ($1, $2, ...)
+        Condition = tuple[str, tuple[Any, ...]]
+        indexed: list[Condition] = []  # served by an index: channel, contact, the cursor on (created_at, seq)
+        if channel:
+            indexed.append(("channel = ?", (channel,)))
+        if number:
+            indexed.append((f"{_CONTACT} = ?", (number,)))
+        if cursor is not None:
+            indexed.append(("(created_at, seq) < (?, ?)", _decode_cursor(cursor)))
+        filters: list[Condition] = [(f"{name} = ?", (value,)) for name, value in
+                                    (("direction", direction), ("status", status)) if value is not None]
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            filters.append(("text ILIKE ?", (pattern,)))
+        order = " ORDER BY created_at DESC, seq DESC"
+
+        def query(head: str, conditions: list[Condition], tail: str, *extra: Any) -> tuple[Any, ...]:
+            values = [v for _, vs in conditions for v in vs] + list(extra)
+            numbers = iter(range(1, len(values) + 1))
+            sql = head + _where([c for c, _ in conditions]) + tail
+            return (re.sub(r"\?", lambda _m: f"${next(numbers)}", sql), *values)
+
+        def page(rows: list[Any], more: bool) -> MessagePage:
+            rows = rows[:limit]
+            last = _encode_cursor(rows[-1]["created_at"], rows[-1]["seq"]) if more and rows else None
+            return MessagePage([_record(r) for r in rows], last)
+
+        async def op(conn: Any) -> MessagePage:
+            select = "SELECT * FROM messages"
+            if not filters:
+                rows = await conn.fetch(*query(select, indexed, order + " LIMIT ?", limit + 1))
+                return page(rows, len(rows) > limit)
+            # the newest _SCAN rows the index yields bound what this page examines
+            edge = await conn.fetchrow(*query("SELECT created_at, seq FROM messages", indexed,
+                                              order + " LIMIT 1 OFFSET ?", _SCAN - 1))
+            window = list(indexed)
+            if edge is not None:
+                window.append(("(created_at, seq) >= (?, ?)", (edge["created_at"], edge["seq"])))
+            rows = await conn.fetch(*query(select, window + filters, order + " LIMIT ?", limit + 1))
+            if len(rows) > limit or edge is None:
+                return page(rows, len(rows) > limit)
+            # the window ran out before the page filled: go on from its oldest row, if anything is older
+            beyond = ("(created_at, seq) < (?, ?)", (edge["created_at"], edge["seq"]))
+            older = await conn.fetchval(*query("SELECT 1 FROM messages", [*indexed, beyond], " LIMIT 1"))
+            following = _encode_cursor(edge["created_at"], edge["seq"]) if older else None
+            return MessagePage([_record(r) for r in rows], following)
+
+        return await self._run(op)
+
+    async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
+        """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
+        extra = " AND channel = $2" if channel else ""
+        args: tuple[Any, ...] = (since, channel) if channel else (since,)
+
+        async def op(conn: Any) -> list[HourCount]:
+            rows = await conn.fetch(
+                "SELECT channel, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24') AS hour, direction,"
+                f" status, count(*) AS n FROM messages WHERE created_at >= $1{extra}"
+                " GROUP BY channel, hour, direction, status ORDER BY hour", *args)
+            return [HourCount(r["channel"], r["hour"], r["direction"], r["status"], r["n"]) for r in rows]
+
+        return await self._run(op, transaction=False)
+
+    async def backlog(self) -> Backlog:
+        """Pending sends per channel and undelivered outbox items, each with the age of the oldest."""
+
+        async def op(conn: Any) -> Backlog:
+            queued = {r["channel"]: (r["n"], _when(r["oldest"])) for r in await conn.fetch(
+                "SELECT channel, count(*) AS n, min(created_at) AS oldest FROM messages"
+                " WHERE status IN ('queued', 'errored') AND direction = 'out' GROUP BY channel")}
+            row = await conn.fetchrow("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox"
+                                      " WHERE done_at IS NULL")
+            return Backlog(queued, row["n"], _when(row["oldest"]))
+
+        return await self._run(op)  # one snapshot for both
+
+    async def last_errors(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per channel of `channels`, its newest channel log that holds an error (redacted, as stored)."""
+        names = list(dict.fromkeys(channels))
+        if not names:
+            return {}
+
+        async def op(conn: Any) -> dict[str, dict[str, Any]]:
+            # one index probe per channel (logs_errors), where a GROUP BY would read every error
+            rows = await conn.fetch(
+                "SELECT c.name, l.data FROM unnest($1::text[]) AS c(name) CROSS JOIN LATERAL"
+                " (SELECT data FROM channel_logs WHERE channel = c.name AND is_error ORDER BY seq DESC LIMIT 1) l",
+                names)
+            return {r["name"]: loads_stored(r["data"]) for r in rows}
+
+        return await self._run(op, transaction=False)
+
+    async def outbox_for(self, key: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The outbox items (webhook and bridge calls, delivered or not) of ordering key `key` (a message id),
+        oldest first."""
+
+        async def op(conn: Any) -> list[dict[str, Any]]:
+            return [_outbox_item(r) for r in await conn.fetch(
+                "SELECT * FROM outbox WHERE key = $1 ORDER BY seq LIMIT $2", key, limit)]
 
         return await self._run(op, transaction=False)
 
     # -- upkeep -------------------------------------------------------------------------------------------
 
     async def prune(self, before: datetime) -> int:
-        """Delete channel logs and delivered outbox items older than `before`; the number of rows deleted.
+        """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted.
 
         One instance at a time (an advisory lock): another instance pruning at once returns 0 at once.
         """
@@ -892,6 +1180,9 @@ class PostgresStore:
                 # small chunks, each its own transaction: no long lock on the tables callbacks write to
                 for sql in ("DELETE FROM channel_logs WHERE seq IN (SELECT seq FROM channel_logs ORDER BY seq"
                             " LIMIT 2000) AND created_at < $1",
+                            "DELETE FROM fragments f USING (SELECT channel, key, idx FROM fragments"
+                            " WHERE joined_at < $1 LIMIT 2000) d"
+                            " WHERE (f.channel, f.key, f.idx) = (d.channel, d.key, d.idx)",
                             "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE done_at IS NOT NULL"
                             " ORDER BY seq LIMIT 2000) AND done_at < $1"):
                     while True:
@@ -928,6 +1219,36 @@ class PostgresStore:
             return [dict(r) for r in await conn.fetch(sql, *args)]
 
         return await self._run(op)
+
+
+def _outbox_item(row: Any) -> dict[str, Any]:
+    times = ("next_attempt_at", "lease_until", "created_at", "done_at")
+    return {**dict(row), "payload": loads_stored(row["payload"]), **{k: _when(row[k]) for k in times}}
+
+
+# the contact of a message (whom it is from or to); messages_by_contact indexes exactly this expression
+_CONTACT = "(CASE direction WHEN 'in' THEN from_addr ELSE to_addr END)"
+# rows one page of find_messages may examine when it filters by direction, status or text (as SQLite's)
+_SCAN = 100_000
+
+
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def _encode_cursor(created_at: datetime, seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{_ts(created_at)}|{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        created, _, seq = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
+        stamp = datetime.fromisoformat(created)
+        if stamp.tzinfo is None:
+            raise ValueError("no time zone")
+        return stamp, int(seq)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValueError(f"invalid cursor {cursor!r}") from None
 
 
 def _reason(exc: BaseException) -> str:

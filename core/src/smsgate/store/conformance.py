@@ -530,6 +530,70 @@ class StoreConformance:
 
         run(go())
 
+    def test_receipts_of_parts_raced_by_two_stores_deliver_the_message(self, store_factory: Callable[[], Store]
+                                                                       ) -> None:
+        async def go() -> None:
+            stores = [store_factory(), store_factory()]
+            try:
+                ids = []
+                for n in range(5):
+                    parts = [f"m{n}-p{i}" for i in range(4)]
+                    added = await stores[0].add_outgoing(OutgoingMessage("a", PHONE, "long"), claim_for=60)
+                    await stores[0].record_send(added.record.id, SendResult(Status.WIRED, parts, 4), None)
+                    ids.append(added.record.id)
+                    # every part's receipt at once, spread over both stores (two instances)
+                    await asyncio.gather(*(stores[i % 2].record_inbound(
+                        "a", [StatusUpdate("a", Status.DELIVERED, None, part)], None) for i, part in enumerate(parts)))
+                for message_id in ids:
+                    stored = await stores[1].get_message(message_id)
+                    assert stored is not None and stored.status == "delivered", stored
+            finally:
+                for store in stores:
+                    await store.close()
+
+        run(go())
+
+    def test_a_receipt_racing_its_send_answer_on_another_store_is_applied(self, store_factory: Callable[[], Store]
+                                                                          ) -> None:
+        async def go() -> None:
+            stores = [store_factory(), store_factory()]
+            try:
+                for n in range(10):
+                    added = await stores[0].add_outgoing(OutgoingMessage("a", PHONE, "fast"), claim_for=60)
+                    # the answer recorded by one instance while the receipt arrives at the other
+                    await asyncio.gather(
+                        stores[0].record_send(added.record.id, SendResult(Status.WIRED, [f"race-{n}"]), None),
+                        stores[1].record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, f"race-{n}")], None))
+                    stored = await stores[1].get_message(added.record.id)
+                    assert stored is not None and stored.status == "delivered", (n, stored)
+            finally:
+                for store in stores:
+                    await store.close()
+
+        run(go())
+
+    def test_the_last_parts_raced_by_two_stores_are_joined_once(self, store_factory: Callable[[], Store]) -> None:
+        def join(parts: list[Fragment]) -> list[IncomingMessage]:
+            text = "".join(p.data["text"] for p in parts)
+            return [IncomingMessage("a", PHONE, text, external_id=f"joined-{parts[0].key}")]
+
+        async def go() -> None:
+            stores = [store_factory(), store_factory()]
+            try:
+                for n in range(5):
+                    results = await asyncio.gather(*(stores[i % 2].add_fragment(
+                        "a", Fragment(f"k{n}", i + 1, 3, {"text": "abc"[i]}), join, None) for i in range(3)))
+                    assert all(new for new, _ in results)
+                    joined = [o.event.text for _, outcomes in results for o in outcomes
+                              if o.created and isinstance(o.event, IncomingMessage)]
+                    assert joined == ["abc"], (n, joined)
+                assert len(await stores[0].list_messages(direction="in")) == 5
+            finally:
+                for store in stores:
+                    await store.close()
+
+        run(go())
+
     def test_a_message_sent_in_parts_is_delivered_when_every_part_is(self, store_factory: Callable[[], Store]
                                                                      ) -> None:
         async def go() -> None:
