@@ -314,6 +314,40 @@ def test_a_channels_tps_holds_across_instances(pg_url):
     assert busiest <= tps + 2, busiest  # a start later than its slot takes a new one: no catching up in bursts
 
 
+def test_an_adapter_without_http_requests_gets_the_shared_throttle_too(pg_url):
+    """`HttpClient.throttle(channel, tps)` (what an SMPP bind waits on) is the same shared rate: two instances'
+    starts on one channel stay 1/tps apart together."""
+    from smsgate import HttpClient
+
+    tps, per_instance = 20, 15
+    url = pg_url()
+
+    async def run() -> list[float]:
+        stores = [PostgresStore(url, migrate=True) for _ in range(2)]
+        clients = [HttpClient(rate=store.rate_slot) for store in stores]
+        starts: list[float] = []
+
+        async def instance(client: HttpClient) -> None:
+            throttle = client.throttle("smpp-channel", tps)
+            assert client.throttle("smpp-channel", tps) is throttle  # one per channel, as `request` uses
+            for _ in range(per_instance):
+                await throttle.wait()
+                starts.append(time.monotonic())
+
+        try:
+            await asyncio.gather(*(instance(c) for c in clients))
+        finally:
+            for client, store in zip(clients, stores, strict=True):
+                await client.aclose()
+                await store.close()
+        return sorted(starts)
+
+    starts = asyncio.run(run())
+    elapsed = starts[-1] - starts[0]
+    # 30 starts at 20/s span about 1.45 s; each instance spacing only its own would span 0.7 s
+    assert elapsed >= (len(starts) - 1) / tps * 0.9, elapsed
+
+
 def test_a_write_on_one_instance_wakes_the_others(pg_url):
     """LISTEN/NOTIFY: a message queued through one store wakes the worker of another at once (not at its next
     poll), and a store is not woken twice by its own writes."""

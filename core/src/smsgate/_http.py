@@ -76,15 +76,15 @@ class Throttle:
             await asyncio.sleep(delay)
 
 
-class _SharedThrottle:
+class _SharedThrottle(Throttle):
     """Spaces request starts 1/tps apart across every instance on one database (`rate`: `Store.rate_slot`).
 
     If the database cannot be asked, this instance falls back to spacing its own requests, rather than failing
     a send for want of a rate slot."""
 
     def __init__(self, rate: Callable[[str, float], Awaitable[float]], channel: str, tps: float) -> None:
-        self.rate, self.key, self.interval = rate, f"tps:{channel}", 1.0 / tps
-        self.local = Throttle(tps)
+        super().__init__(tps)
+        self.rate, self.key = rate, f"tps:{channel}"
 
     async def wait(self) -> None:
         # A start later than its slot would bunch up with the next ones (a busy loop, a slow answer), so a slot
@@ -96,7 +96,7 @@ class _SharedThrottle:
                 delay = await self.rate(self.key, self.interval)
             except Exception as exc:
                 log.warning("shared tps slot unavailable (%s): spacing this instance's requests only", exc)
-                await self.local.wait()
+                await super().wait()
                 return
             # the slot is `delay` after the database ran the query, somewhere between asking and the answer: wait
             # from the answer (never early), and judge lateness from the asking (never too lenient)
@@ -128,7 +128,7 @@ class HttpClient:
         self._backend = backend
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._clients: dict[Any, httpx.AsyncClient] = {}
-        self._throttles: dict[str, Throttle | _SharedThrottle] = {}
+        self._throttles: dict[str, Throttle] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
 
     def client(self, verify: Any = None) -> httpx.AsyncClient:
@@ -153,19 +153,23 @@ class HttpClient:
             await client.aclose()
         self._clients.clear()
 
+    def throttle(self, channel: str, tps: float) -> Throttle:
+        """The throttle spacing `channel`'s request starts at `tps`: across every instance when the gateway's
+        store is shared (PostgreSQL), else this process's own. For adapters that do not send through `request`
+        (an SMPP bind), so their `tps` holds across instances too."""
+        throttle = self._throttles.get(channel)
+        if throttle is None or throttle.interval != 1.0 / tps:
+            throttle = self._throttles[channel] = (Throttle(tps) if self._rate is None else
+                                                   _SharedThrottle(self._rate, channel, tps))
+        return throttle
+
     async def request(self, log: ChannelLog, settings: ChannelSettings, method: str, url: str, *,
                       check: ResponseCheck = check_response, verify: Any = None, **kwargs: Any) -> httpx.Response:
         """Send one request with the channel's retries, throttle and timeout; every attempt is traced in `log`.
 
         Raises a `SendError` when `check` rejects the final answer or the transport fails.
         """
-        throttle = None
-        if settings.tps:
-            throttle = self._throttles.get(log.channel)
-            if throttle is None or throttle.interval != 1.0 / settings.tps:
-                throttle = self._throttles[log.channel] = (
-                    Throttle(settings.tps) if self._rate is None else
-                    _SharedThrottle(self._rate, log.channel, settings.tps))
+        throttle = self.throttle(log.channel, settings.tps) if settings.tps else None
         client = self.client(verify)
         # httpx's pool slows down sharply with many connections to one host (it rescans every waiting request
         # on each event), and aggregators cap concurrent connections anyway: bound the requests in flight.

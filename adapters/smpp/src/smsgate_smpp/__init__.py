@@ -43,7 +43,6 @@ from smsgate import (
     SendResult,
     Status,
     StatusUpdate,
-    Throttle,
     retrying,
     with_attachments,
 )
@@ -159,7 +158,8 @@ class SmppAdapter(Adapter[SmppSettings]):
         self._runner: asyncio.Task[None] | None = None
         self._short_lock = asyncio.Lock()
         self._down: str | None = "not bound yet"
-        self._throttle = Throttle(settings.tps) if settings.tps else None
+        # core's throttle for the channel: with several instances on one PostgreSQL, tps holds across them all
+        self._throttle = self.http.throttle(self.channel.name, settings.tps) if settings.tps else None
         self._stopping = False
 
     # -- lifecycle ------------------------------------------------------------------------------
