@@ -187,6 +187,33 @@ def test_pending_webhooks_survive_a_restart(tmp_path, smsgate_database):
     assert delivered - taken >= 1.2
 
 
+def test_a_slow_receiver_keeps_its_item_with_one_dispatcher(hooked):
+    # leases are short and renewed while a delivery runs: another dispatcher (another instance) never takes an
+    # item whose receiver is merely slow, yet a dead dispatcher's items are free again within one lease
+    h, _receiver, first = hooked(lease_seconds=0.3)
+    second = open_outbox(h.gateway, retry_base=0, lease_seconds=0.3)
+    started = []
+
+    async def slow(row):
+        started.append(row.id)
+        await asyncio.sleep(1.0)  # three leases long
+
+    first.deliveries = second.deliveries = {f"webhook:{HOOK}": slow}
+    h.request("POST", "/c/t/receive", data={"from": "+250788123123", "text": "x"})
+
+    async def later():
+        await asyncio.sleep(0.6)
+        return await second.deliver_due()
+
+    async def both():
+        return await asyncio.gather(first.deliver_due(), later())
+
+    assert h.run(both()) == [1, 0]
+    assert len(started) == 1 and h.run(second.drain()) == 0
+    (item,) = h.run(h.store.outbox_items())
+    assert item["done_at"] is not None
+
+
 def test_events_filter(hooked):
     h, receiver, outbox = hooked([{"url": HOOK, "secret": SECRET, "events": ["contact.opted_out"]},
                                   {"url": "https://hooks.test/all", "secret": SECRET}])

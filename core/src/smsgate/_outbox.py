@@ -91,7 +91,7 @@ class OutboxDispatcher:
     target is not there (removed from the config) is kept and retried, in case it comes back.
     """
 
-    def __init__(self, store: Store, deliveries: Mapping[str, Deliver], *, lease_seconds: float = 90.0,
+    def __init__(self, store: Store, deliveries: Mapping[str, Deliver], *, lease_seconds: float = 15.0,
                  concurrency: int = 8, retry_base: float = 1.0, retry_max: float = 300.0,
                  poll_interval: float = 1.0, retention_days: float = 30.0,
                  on_delivery: Callable[[str, str], None] | None = None) -> None:
@@ -111,18 +111,40 @@ class OutboxDispatcher:
     # -- delivery -------------------------------------------------------------------------------------
 
     async def deliver_due(self) -> int:
-        """Attempt every item due now once (the head of each queue); return how many were attempted."""
+        """Attempt every item due now once (the head of each queue); return how many were attempted.
+
+        The items' leases are short and renewed every third of one until each is delivered or released: a
+        receiver may take its whole timeout, yet the items of a dispatcher that died (its process, or its
+        instance) are free for another within `lease_seconds`."""
         rows = await self.store.outbox_due(limit=self.concurrency * 4, lease_seconds=self.lease_seconds)
         if not rows:
             return 0
         limit = asyncio.Semaphore(self.concurrency)
+        held = {row.id for row in rows}
 
         async def one(row: OutboxRow) -> None:
             async with limit:
-                await self._deliver(row)
+                try:
+                    await self._deliver(row)
+                finally:
+                    held.discard(row.id)
 
-        await asyncio.gather(*(one(r) for r in rows))
+        renewing = asyncio.create_task(self._renew(held), name="smsgate-outbox-renew")
+        try:
+            await asyncio.gather(*(one(r) for r in rows))
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
         return len(rows)
+
+    async def _renew(self, held: set[str]) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.store.outbox_renew(sorted(held), self.lease_seconds)
+            except Exception as exc:  # the next renewal may succeed; a lapsed lease means at most a repeat
+                log.warning("outbox leases not renewed: %s", exc)
 
     async def drain(self, rounds: int = 1000) -> int:
         """Deliver until nothing is due now (what later rounds unblock included); return the attempts made."""
@@ -169,7 +191,7 @@ class OutboxDispatcher:
         """Deliver forever: at once when the store writes outbox rows, else every `poll_interval` seconds."""
         self._wake.bind()
         # A dead dispatcher's claims are not released here: another instance's dispatcher may hold them right now.
-        # They expire after `lease_seconds` (longer than any delivery may take) and are delivered then.
+        # They expire within `lease_seconds` (a live dispatcher renews its own) and are delivered then.
         while True:
             self._wake.clear()
             try:

@@ -45,15 +45,10 @@ class Platform:
             out[bridge.target] = _bridge_delivery(http, bridge)
         return out
 
-    def lease_seconds(self) -> float:
-        """How long a dispatcher holds an item: long enough for the slowest receiver to answer, twice."""
-        timeouts = [h.timeout for h in self.webhooks] + [b.timeout for b in self.bridges.values()]
-        return max(timeouts, default=30.0) * 2 + 30
-
     def dispatcher(self, store: Store, http: HttpClient, **options: Any) -> OutboxDispatcher:
         """An outbox dispatcher for this config (`options` override its timings, e.g. in tests)."""
         settings = self.config.gateway
-        defaults: dict[str, Any] = {"lease_seconds": self.lease_seconds(), "retry_max": settings.webhook_retry_max,
+        defaults: dict[str, Any] = {"retry_max": settings.webhook_retry_max,
                                     "retention_days": settings.retention_days}
         return OutboxDispatcher(store, self.deliveries(http), **{**defaults, **options})
 

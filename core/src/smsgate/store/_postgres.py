@@ -1033,6 +1033,15 @@ class PostgresStore:
             "UPDATE outbox SET lease_until = NULL, attempts = attempts + 1, next_attempt_at = $2, last_error = $3"
             " WHERE id = $1", item_id, at, error), transaction=False)
 
+    async def outbox_renew(self, item_ids: Sequence[str], lease_seconds: float) -> None:
+        """Extend the leases of items a dispatcher took and is still delivering (on the database's clock)."""
+        ids = list(item_ids)
+        if not ids:
+            return
+        await self._run(lambda conn: conn.execute(
+            "UPDATE outbox SET lease_until = now() + make_interval(secs => $2) WHERE id = ANY($1::text[])"
+            " AND done_at IS NULL AND lease_until IS NOT NULL", ids, lease_seconds), transaction=False)
+
     async def outbox_release(self) -> None:
         """Release every outbox claim: only for an operator who knows no dispatcher runs (claims otherwise expire)."""
         await self._run(lambda conn: conn.execute(

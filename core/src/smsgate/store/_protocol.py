@@ -117,6 +117,10 @@ class Store(Protocol):
     async def outbox_retry(self, item_id: str, at: datetime, error: str) -> None:
         """Release an outbox item after a failed delivery; try again at `at`."""
 
+    async def outbox_renew(self, item_ids: Sequence[str], lease_seconds: float) -> None:
+        """Extend the leases of items a dispatcher took and is still delivering (`outbox_due`), so a short
+        lease suffices: a dead dispatcher's items are free soon, a live one's never lapse mid-delivery."""
+
     async def outbox_release(self) -> None:
         """Release every outbox claim: for an operator who knows no dispatcher runs (claims otherwise expire)."""
 

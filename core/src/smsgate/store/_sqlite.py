@@ -530,6 +530,16 @@ class SQLiteStore:
             "UPDATE outbox SET lease_until = NULL, attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
             " WHERE id = ?", (_ts(at), error, item_id)))
 
+    async def outbox_renew(self, item_ids: Sequence[str], lease_seconds: float) -> None:
+        """Extend the leases of items a dispatcher took and is still delivering."""
+        ids = list(item_ids)
+        if not ids:
+            return
+        until = _ts(utcnow() + timedelta(seconds=lease_seconds))
+        await self._call(lambda conn: conn.execute(
+            f"UPDATE outbox SET lease_until = ? WHERE id IN ({','.join('?' * len(ids))}) AND done_at IS NULL"
+            " AND lease_until IS NOT NULL", (until, *ids)))
+
     async def outbox_release(self) -> None:
         """Release every outbox claim: for an operator who knows no dispatcher runs (claims otherwise expire)."""
         await self._call(lambda conn: conn.execute(

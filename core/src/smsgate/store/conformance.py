@@ -335,6 +335,29 @@ class StoreConformance:
 
         run(go())
 
+    def test_a_renewed_outbox_lease_holds_until_the_item_is_released(self, store_factory: Callable[[], Store]
+                                                                     ) -> None:
+        async def go() -> None:
+            store = store_factory()
+            store.set_planner(_plan_everything)
+            try:
+                await store.record_inbound("a", [IncomingMessage("a", PHONE, "x", external_id="r1")], None)
+                (row,) = await store.outbox_due(lease_seconds=0.3)
+                await store.outbox_renew([row.id], 60)
+                await asyncio.sleep(0.4)
+                assert await store.outbox_due() == []  # the first lease lapsed, the renewed one holds
+                await store.outbox_retry(row.id, utcnow() - timedelta(seconds=1), "HTTP 500")
+                await store.outbox_renew([row.id], 60)  # released: a late renewal takes nothing back
+                (again,) = await store.outbox_due(lease_seconds=60)
+                await store.outbox_done(again.id)
+                await store.outbox_renew([again.id], 60)  # delivered: stays done
+                (item,) = await store.outbox_items()
+                assert item["done_at"] is not None and item["lease_until"] is None
+            finally:
+                await store.close()
+
+        run(go())
+
     # -- reads and upkeep -----------------------------------------------------------------------------
 
     def test_listing_filters_newest_first(self, store_factory: Callable[[], Store]) -> None:
