@@ -348,6 +348,35 @@ def test_an_adapter_without_http_requests_gets_the_shared_throttle_too(pg_url):
     assert elapsed >= (len(starts) - 1) / tps * 0.9, elapsed
 
 
+def test_an_instance_that_lost_its_claim_does_not_send(pg_url):
+    """An instance stalled past its send lease while another took the message over: when it wakes, its request
+    does not go out (the claim check in `mark_sending`), and it records nothing; the other sends it once."""
+    from smsgate.host import installed_adapters
+
+    aggregator = Stamps()
+    url = pg_url()
+    config = config_from_dict({"gateway": {"database": url}, "channels": {"ex": {
+        "adapter": "http", "country": "US", "send_url": aggregator.url}}}, installed_adapters())
+
+    async def run() -> tuple[bool, bool, str]:
+        stalled, other = (open_gateway(config, store=PostgresStore(url, migrate=True)) for _ in range(2))
+        try:
+            await stalled.enqueue(await stalled.prepare("ex", "+12025550123", "once"))
+            (claimed,) = await stalled.store.claim_due("ex", lease_seconds=0.2)
+            await asyncio.sleep(0.3)  # the stall: the lease lapses
+            (taken,) = await other.store.claim_due("ex", lease_seconds=60)
+            late = await stalled.send_claimed(claimed)
+            done = await other.send_claimed(taken)
+            return late.sent, done.sent, done.message.status
+        finally:
+            await stalled.close()
+            await other.close()
+
+    late, done, status = asyncio.run(run())
+    assert (late, done, status) == (False, True, "wired")
+    assert len(aggregator.times) == 1  # sent once, by the instance holding the claim
+
+
 def test_a_write_on_one_instance_wakes_the_others(pg_url):
     """LISTEN/NOTIFY: a message queued through one store wakes the worker of another at once (not at its next
     poll), and a store is not woken twice by its own writes."""

@@ -60,6 +60,11 @@ async def await_me_maybe(value: Any) -> Any:
     return value
 
 
+class _ClaimLost(Exception):
+    """The claim of a send in progress is another worker's now: its request must not go out (not a SendError:
+    nothing about the message is recorded)."""
+
+
 @dataclass(slots=True)
 class SendOutcome:
     """What `Gateway.send` did: the stored message after the attempt and the attempt's result (None if skipped)."""
@@ -241,7 +246,16 @@ class Gateway:
         adapter = self.adapter(message.channel)
         channel = adapter.channel
         clog = adapter.new_log("send", message.id, going_out=self._marker(message.id))
-        result = await self._send_once(adapter, channel, message, clog)
+        try:
+            result = await self._send_once(adapter, channel, message, clog)
+        except _ClaimLost:
+            # this gateway stalled past its lease and another took the message over: it sends it, and records
+            # the outcome; nothing left here and nothing is recorded
+            log.warning("message %s: claim lost to another worker before its request left; not sent here",
+                        message.id)
+            current = await self.store.get_message(message.id)
+            assert current is not None
+            return SendOutcome(current, None, False)
         change = await self.store.record_send(message.id, result, clog)
         if self.metrics is not None:
             self.metrics.send_recorded(channel.name, claimed.attempts, clog)
@@ -252,7 +266,8 @@ class Gateway:
         return SendOutcome(stored, result, True)
 
     def _marker(self, message_id: str) -> Any:
-        """The durable "a request of this send is leaving" mark, made once per attempt (`ChannelLog.going_out`)."""
+        """The durable "a request of this send is leaving" mark, made once per attempt (`ChannelLog.going_out`);
+        it stops the attempt (`_ClaimLost`) when the claim is no longer this gateway's."""
         marked = False
 
         async def going_out() -> None:
@@ -261,9 +276,12 @@ class Gateway:
                 return
             marked = True
             try:
-                await self.store.mark_sending(message_id)
+                held = await self.store.mark_sending(message_id)
             except Exception:  # the send itself must not fail on it; a crash now would resend, as before marks
                 log.exception("cannot mark %s as being sent", message_id)
+                return
+            if held is False:
+                raise _ClaimLost(message_id)
 
         return going_out
 
@@ -284,6 +302,8 @@ class Gateway:
             message = replace(verdict, id=message.id, channel=message.channel)
         try:
             return await adapter.send(message, clog)
+        except _ClaimLost:
+            raise
         except SendError as exc:
             if not clog.errors:
                 clog.error(f"{exc.code}: {exc.reason}")

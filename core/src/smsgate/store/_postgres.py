@@ -696,11 +696,18 @@ class PostgresStore:
 
         return await self._run(op, transaction=False)
 
-    async def mark_sending(self, message_id: str) -> None:
-        """Record that a request of the current claim is going out (the send is in doubt until its outcome)."""
-        await self._run(lambda conn: conn.execute(
-            "UPDATE messages SET sending_at = now() WHERE id = $1 AND sending_at IS NULL", message_id),
-            transaction=False)
+    async def mark_sending(self, message_id: str) -> bool:
+        """Record that a request of the current claim is going out (the send is in doubt until its outcome);
+        False when this store no longer holds the claim: an instance that stalled past its lease, which another
+        instance then took, must not send the message too. (Once marked, a claim taken over later finds the
+        mark and treats the message as in doubt.)"""
+
+        async def op(conn: Any) -> bool:
+            return bool(await conn.fetchval(
+                "UPDATE messages SET sending_at = COALESCE(sending_at, now()) WHERE id = $1 AND lease_holder = $2"
+                " AND status IN ('queued', 'errored') RETURNING TRUE", message_id, self.holder))
+
+        return await self._run(op, transaction=False)
 
     async def clear_in_doubt(self, message_id: str) -> None:
         """Forget that an unclaimed message's last request went out, so it is retried."""

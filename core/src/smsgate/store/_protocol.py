@@ -51,8 +51,10 @@ class Store(Protocol):
     async def renew(self, message_id: str, lease_seconds: float) -> bool:
         """Extend a live claim; False when the message is no longer claimed."""
 
-    async def mark_sending(self, message_id: str) -> None:
-        """Record that a request of the current claim is going out (the send is in doubt until its outcome)."""
+    async def mark_sending(self, message_id: str) -> bool:
+        """Record that a request of the current claim is going out (the send is in doubt until its outcome);
+        False when the claim is no longer the caller's (the message left the queue, or its lease lapsed and
+        another instance took it): then that request must not go out."""
 
     async def clear_in_doubt(self, message_id: str) -> None:
         """Forget that an unclaimed message's last request went out, so it is retried."""

@@ -451,10 +451,13 @@ class SQLiteStore:
 
         return await self._call(op)
 
-    async def mark_sending(self, message_id: str) -> None:
-        """Record that a request of the current claim is going out (the send is in doubt until its outcome)."""
-        await self._call(lambda conn: conn.execute(
-            "UPDATE messages SET sending_at = ? WHERE id = ? AND sending_at IS NULL", (_ts(), message_id)))
+    async def mark_sending(self, message_id: str) -> bool:
+        """Record that a request of the current claim is going out (the send is in doubt until its outcome);
+        False when the message is no longer pending and claimed. (One process per file: claims carry no
+        holder here, so a claim another process took over is not told apart.)"""
+        return await self._call(lambda conn: conn.execute(
+            "UPDATE messages SET sending_at = COALESCE(sending_at, ?) WHERE id = ? AND lease_until IS NOT NULL"
+            " AND status IN ('queued', 'errored')", (_ts(), message_id)).rowcount == 1)
 
     async def clear_in_doubt(self, message_id: str) -> None:
         """Forget that an unclaimed message's last request went out, so it is retried."""

@@ -135,9 +135,10 @@ class StoreConformance:
             try:
                 added = await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)
                 message_id = added.record.id
-                await store.mark_sending(message_id)
+                assert await store.mark_sending(message_id)  # claimed: its request may go out
                 change = await store.record_send(message_id, SendResult(Status.WIRED, ["ext-1", "ext-2"], 2),
                                                  _log("a", message_id=message_id))
+                assert not await store.mark_sending(message_id)  # sent: no claim, no request
                 assert change.applied and change.previous is Status.QUEUED and change.current is Status.WIRED
                 assert [e.type for e in change.platform_events] == [STATUS_CHANGED]
                 stored = await store.get_message(message_id)
