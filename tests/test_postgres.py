@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from smsgate import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate, StoreUnavailable
 from smsgate.host import config_from_dict, create_app, open_gateway
 from smsgate.store import PostgresStore, SQLiteStore, copy_database, describe, open_store
+from smsgate.store._pg_migrations import POSTGRES
 
 SMSGATE = Path(sys.executable).with_name("smsgate")
 PHONE = "+250788383383"
@@ -44,16 +45,18 @@ def test_db_upgrade_twice_at_once_migrates_once_and_serve_refuses_a_schema_behin
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = sorted(p.communicate(timeout=60)[0] for p in procs)
     assert [p.returncode for p in procs] == [0, 0]
-    assert "applied migration(s) 1" in outputs[0] and "up to date (schema version 1)" in outputs[1], outputs
+    every = [m.version for m in POSTGRES]
+    assert f"applied migration(s) {', '.join(map(str, every))}" in outputs[0], outputs
+    assert f"up to date (schema version {every[-1]})" in outputs[1], outputs
 
     async def versions() -> list[dict[str, object]]:
         store = PostgresStore(url)
         try:
-            return await store.execute("SELECT version FROM schema_migrations")
+            return await store.execute("SELECT version FROM schema_migrations ORDER BY version")
         finally:
             await store.close()
 
-    assert asyncio.run(versions()) == [{"version": 1}]
+    assert asyncio.run(versions()) == [{"version": v} for v in every]
 
 
 def test_a_store_on_a_schema_behind_refuses_with_the_command_to_run(pg_url):
@@ -97,6 +100,13 @@ async def _fill(store) -> None:
         log = ChannelLog(channel="a", kind=kind, redactor=Redactor())
         log.error(f"{kind} went wrong")
         await store.add_log(log)
+    from smsgate.store import Fragment
+
+    await store.add_fragment("a", Fragment("held", 1, 2, {"text": "Hello "}), _join, None)  # waits for part 2
+
+
+def _join(parts: list) -> list[IncomingMessage]:
+    return [IncomingMessage("a", PHONE, "".join(p.data["text"] for p in parts), external_id=f"joined-{parts[0].key}")]
 
 
 async def _snapshot(store) -> dict[str, object]:
@@ -123,6 +133,7 @@ def test_db_copy_moves_everything_both_ways_with_counts_checked(pg_url, tmp_path
     done = smsgate("db", "copy", "--from", sqlite_db, "--to", url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "counts match: 45 messages" in done.stdout and "2 channel_logs" in done.stdout
+    assert "1 fragments" in done.stdout
     again = smsgate("db", "copy", "--from", sqlite_db, "--to", url, cwd=tmp_path)
     assert again.returncode == 1 and "already holds data" in again.stderr
 
@@ -143,6 +154,11 @@ def test_db_copy_moves_everything_both_ways_with_counts_checked(pg_url, tmp_path
         try:
             await store.record_inbound("a", [IncomingMessage("a", PHONE, "after", external_id="mo-new")], None)
             assert [m.text for m in await store.list_messages(limit=1)] == ["after"]
+            from smsgate.store import Fragment
+
+            # a part held before the copy is joined by the one arriving after it
+            _, joined = await store.add_fragment("a", Fragment("held", 2, 2, {"text": "world"}), _join, None)
+            assert [o.event.text for o in joined] == ["Hello world"]
         finally:
             await store.close()
 
