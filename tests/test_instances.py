@@ -252,7 +252,7 @@ def test_three_instances_one_sigkilled_lose_nothing_and_send_nothing_twice(pg_ur
     twice = sum(1 for n in aggregator.hooks.values() if n > 1)
     print(f"\n3 instances on one PostgreSQL: {MESSAGES} messages and {INBOUND} inbound callbacks posted in "
           f"{posted:.1f} s, every message sent or failed after {sent_all:.1f} s ({MESSAGES / sent_all:.0f}/s), the "
-          f"outbox drained after {drained:.1f} s (B's held deliveries wait for their lease); "
+          f"outbox drained after {drained:.1f} s (B's held deliveries free within a 15 s lease); "
           f"B SIGKILLed at {killed_at['t']:.1f} s with "
           f"{killed_at['sent']} sent, restarted 1 s later; sends per instance "
           f"{dict(sorted(aggregator.by_instance.items()))}; "
