@@ -738,9 +738,12 @@ class PostgresStore:
                 f" status = CASE WHEN {_MOVES} THEN $7 ELSE old.status END,"
                 f" updated_at = CASE WHEN {_MOVES} THEN $8 ELSE m.updated_at END"
                 " FROM (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE) old WHERE m.id = old.id"
-                " RETURNING old.status AS previous_status, m.*",
+                # the locks of the external ids, in one order (see below), in the same round trip
+                " RETURNING (SELECT count(pg_advisory_xact_lock(hashtextextended('ext:' || m.channel || ':' || e, 0)))"
+                " FROM unnest($9::text[]) AS e) AS locked, old.status AS previous_status, m.*",
                 message_id, result.segments, result.external_ids[0] if result.external_ids else None,
-                json.dumps(result.external_ids), result.error_code, result.error_reason, status.value, now)
+                json.dumps(result.external_ids), result.error_code, result.error_reason, status.value, now,
+                sorted(set(result.external_ids)))
             if row is None:
                 raise KeyError(message_id)
             channel = row["channel"]
@@ -749,11 +752,9 @@ class PostgresStore:
             orphans: list[Any] = []
             if result.external_ids:
                 # Reports that overtook this answer (a fast SMSC's receipt, maybe on another instance) are kept
-                # as orphans; one arriving while this commits waits on these locks, then finds the external id
-                # (see _store_event). Taken in one order, so two sends never wait on each other.
+                # as orphans; one arriving while this commits waits on the locks the UPDATE took, then finds the
+                # external id (see _store_event). Taken in one order, so two sends never wait on each other.
                 ids = sorted(set(result.external_ids))
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('ext:' || $1 || ':' || e, 0))"
-                                   " FROM unnest($2::text[]) WITH ORDINALITY AS u(e, n) ORDER BY n", channel, ids)
                 # a statement after the locks: it sees every orphan committed before them
                 orphans = await conn.fetch(
                     "WITH e AS (INSERT INTO external_ids (channel, external_id, message_id)"
