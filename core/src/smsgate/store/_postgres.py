@@ -1125,7 +1125,7 @@ class PostgresStore:
             following = _encode_cursor(edge["created_at"], edge["seq"]) if older else None
             return MessagePage([_record(r) for r in rows], following)
 
-        return await self._run(op)
+        return await self._run(op, transaction=False)
 
     async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
         """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
@@ -1152,7 +1152,7 @@ class PostgresStore:
                                       " WHERE done_at IS NULL")
             return Backlog(queued, row["n"], _when(row["oldest"]))
 
-        return await self._run(op)  # one snapshot for both
+        return await self._run(op, transaction=False)
 
     async def last_errors(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Per channel of `channels`, its newest channel log that holds an error (redacted, as stored)."""
