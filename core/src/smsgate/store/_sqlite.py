@@ -280,27 +280,38 @@ class SQLiteStore:
         seconds are given, in the same write (a direct send pays one trip through the writer thread, not two)."""
 
         def op(conn: sqlite3.Connection) -> Added:
-            now = _ts()
+            now = utcnow()
+            stamp = _ts(now)
+            attachments, metadata, replies = (json.dumps(message.attachments), json.dumps(message.metadata),
+                                              json.dumps(message.quick_replies))
+            # a new message is claimed by the insert itself: nobody else can hold what did not exist
+            lease = None if claim_for is None else _ts(now + timedelta(seconds=claim_for))
             created = conn.execute(
                 "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
-                " attachments, metadata, quick_replies, high_priority, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " attachments, metadata, quick_replies, high_priority, created_at, updated_at, lease_until, attempts)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
-                 json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
-                 int(message.high_priority), now, now)).rowcount == 1
-            if created:
-                conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
-                             " VALUES (?,?,?,1,?)", (message.id, message.channel, Status.QUEUED.value, now))
-            claimed = claim_for is not None and _claim(conn, message.id, claim_for)
-            record = _get(conn, message.id)
-            assert record is not None
-            events: tuple[PlatformEvent, ...] = ()
-            if created:
-                update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=datetime.fromisoformat(now))
-                events = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
-                self._plan(conn, events)
-                self._signal("queued")
-            return Added(record, created, claimed, events)
+                 attachments, metadata, replies, int(message.high_priority), stamp, stamp, lease,
+                 0 if lease is None else 1)).rowcount == 1
+            if not created:
+                claimed = claim_for is not None and _claim(conn, message.id, claim_for)
+                found = _get(conn, message.id)
+                assert found is not None
+                return Added(found, False, claimed)
+            conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
+                         " VALUES (?,?,?,1,?)", (message.id, message.channel, Status.QUEUED.value, stamp))
+            # what was just written, without reading it back (the JSON columns as a read would decode them)
+            record = MessageRecord(
+                id=message.id, channel=message.channel, direction="out", to=message.to, from_=message.from_,
+                text=message.text, status=Status.QUEUED.value, external_ids=[],
+                attachments=loads_stored(attachments), metadata=loads_stored(metadata), segments=0,
+                attempts=0 if lease is None else 1, error_code=None, error_reason=None, created_at=stamp,
+                updated_at=stamp, quick_replies=loads_stored(replies), high_priority=bool(message.high_priority))
+            update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=now)
+            events = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
+            self._plan(conn, events)
+            self._signal("queued")
+            return Added(record, True, lease is not None, events)
 
         return await self._call(op)
 
@@ -316,36 +327,53 @@ class SQLiteStore:
         """Store a send's outcome, external ids, events and channel log; release the claim."""
 
         def op(conn: sqlite3.Connection) -> StatusChange:
-            row = conn.execute("SELECT channel FROM messages WHERE id = ?", (message_id,)).fetchone()
+            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
             if row is None:
                 raise KeyError(message_id)
             channel = row["channel"]
             for ext in result.external_ids:
                 conn.execute("INSERT OR REPLACE INTO external_ids (channel, external_id, message_id) VALUES (?,?,?)",
                              (channel, ext, message_id))
-            conn.execute(
+            # the outcome and the status rule (`_apply_status`) in one UPDATE, on the row read once
+            previous = Status(row["status"])
+            applied = _rules.moves(previous, result.status)
+            now = utcnow()
+            stamp = _ts(now)
+            if _rules.recorded(previous, result.status, applied, _seen(conn, message_id, previous, result.status,
+                                                                       applied)):
+                conn.execute(
+                    "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code,"
+                    " error_reason, at) VALUES (?,?,?,?,NULL,?,?,?)",
+                    (message_id, channel, result.status.value, int(applied), result.error_code, result.error_reason,
+                     stamp))
+            updated = conn.execute(
                 "UPDATE messages SET lease_until = NULL, sending_at = NULL, next_attempt_at = NULL, segments = ?,"
-                " external_id = COALESCE(?, external_id), external_ids = ?, error_code = ?, error_reason = ?"
-                " WHERE id = ?",
+                " external_id = COALESCE(?, external_id), external_ids = ?, error_code = ?, error_reason = ?,"
+                " status = ?, updated_at = ? WHERE id = ? RETURNING *",
                 (result.segments, result.external_ids[0] if result.external_ids else None,
-                 json.dumps(result.external_ids), result.error_code, result.error_reason, message_id))
-            change = _apply_status(conn, message_id, channel, result.status, None, result.error_code,
-                                   result.error_reason, utcnow())
-            read = self._reader(conn)
+                 json.dumps(result.external_ids), result.error_code, result.error_reason,
+                 result.status.value if applied else row["status"], stamp if applied else row["updated_at"],
+                 message_id)).fetchone()
+            change = StatusChange(message_id, previous, result.status if applied else previous, applied)
+            record = _record(updated)
             events: list[PlatformEvent] = []
             if change.applied:
                 assert change.current is not None
                 update = StatusUpdate(channel, change.current, message_id, error_code=result.error_code,
-                                      error_reason=result.error_reason)
+                                      error_reason=result.error_reason, at=now)
                 events.append(_events.status_changed(channel, update, change.previous, change.current,
-                                                     read(message_id) if read else None))
+                                                     record if self._planner is not None else None))
             # reports that overtook this answer (a fast SMSC's receipt on another connection), then the send's
             # own events (an opt-out)
             outcomes = _adopt_early_reports(conn, channel, result.external_ids)
             outcomes += [_store_event(conn, channel, event) for event in result.events]
-            events.extend(_events.from_inbound(channel, outcomes, read))
-            record = _full(conn, message_id)
-            assert record is not None
+            if outcomes:
+                events.extend(_events.from_inbound(channel, outcomes, self._reader(conn)))
+                full = _full(conn, message_id)
+                assert full is not None
+                record = full
+            else:
+                record.history = _history(conn, message_id)
             self._plan(conn, events)
             if log is not None:
                 _insert_log(conn, log)
@@ -676,12 +704,24 @@ def _get(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
 def _full(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
     record = _get(conn, message_id)
     if record is not None:
-        record.history = [dict(r) for r in conn.execute(
-            "SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
-            " WHERE message_id = ? ORDER BY seq", (message_id,))]
-        for item in record.history:
-            item["applied"] = bool(item["applied"])
+        record.history = _history(conn, message_id)
     return record
+
+
+def _history(conn: sqlite3.Connection, message_id: str) -> list[dict[str, Any]]:
+    history = [dict(r) for r in conn.execute(
+        "SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
+        " WHERE message_id = ? ORDER BY seq", (message_id,))]
+    for item in history:
+        item["applied"] = bool(item["applied"])
+    return history
+
+
+def _seen(conn: sqlite3.Connection, message_id: str, previous: Status, status: Status, applied: bool) -> bool:
+    """Whether a report of `status` that does not move the message is already in its history (`_rules.recorded`)."""
+    return not applied and previous is not status and status is not Status.ERRORED and conn.execute(
+        "SELECT 1 FROM status_history WHERE message_id = ? AND status = ? LIMIT 1",
+        (message_id, status.value)).fetchone() is not None
 
 
 def _claim(conn: sqlite3.Connection, message_id: str, lease_seconds: float) -> bool:
@@ -699,10 +739,7 @@ def _apply_status(conn: sqlite3.Connection, message_id: str, channel: str, statu
     row = conn.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()
     previous = Status(row["status"])
     applied = _rules.moves(previous, status)
-    seen = not applied and previous is not status and status is not Status.ERRORED and conn.execute(
-        "SELECT 1 FROM status_history WHERE message_id = ? AND status = ? LIMIT 1",
-        (message_id, status.value)).fetchone() is not None
-    if _rules.recorded(previous, status, applied, seen):
+    if _rules.recorded(previous, status, applied, _seen(conn, message_id, previous, status, applied)):
         conn.execute(
             "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code, error_reason,"
             " at) VALUES (?,?,?,?,?,?,?,?)",
