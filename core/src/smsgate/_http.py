@@ -101,6 +101,7 @@ class HttpClient:
         self._fast: dict[Any, AiohttpTransport] = {}  # transports `request` may call directly (AiohttpTransport.send)
         self._throttles: dict[str, Throttle] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._urls: dict[str, httpx.URL] = {}
 
     def client(self, verify: Any = None) -> httpx.AsyncClient:
         """The pooled client (one per TLS verification setting: a CA bundle needs its own pool)."""
@@ -119,6 +120,16 @@ class HttpClient:
             if _is_aiohttp_transport(transport):
                 self._fast[key] = transport  # type: ignore[assignment]
         return client
+
+    def _url(self, url: str) -> httpx.URL:
+        """`url` parsed (httpx's parser is pure Python: half of building a request); a channel's fixed send URL
+        is parsed once. Bounded, since URLs carrying each message's text (a GET sendsms) never repeat."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= 256:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
@@ -145,7 +156,7 @@ class HttpClient:
         slots = self._slots.get(log.channel)
         if slots is None:
             slots = self._slots[log.channel] = asyncio.Semaphore(settings.max_in_flight)
-        request = client.build_request(method, url, timeout=settings.timeout, **kwargs)  # once, for every attempt
+        request = client.build_request(method, self._url(url), timeout=settings.timeout, **kwargs)  # for every try
 
         async def attempt() -> httpx.Response:
             if throttle is not None:
