@@ -172,5 +172,18 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     until TEXT NOT NULL
 )""")),
+    Migration(4, "indexes that fit every hot query, so its cost stays flat as the tables grow", _statements("""
+CREATE INDEX messages_due ON messages (channel, created_at) WHERE direction = 'out' AND status IN ('queued', 'errored');
+DROP INDEX messages_pending;
+CREATE INDEX messages_by_time ON messages (created_at);
+CREATE INDEX messages_by_direction ON messages (direction, created_at);
+CREATE INDEX messages_by_status ON messages (status, created_at);
+CREATE INDEX messages_by_channel_direction ON messages (channel, direction, created_at);
+CREATE INDEX messages_by_channel_status ON messages (channel, status, created_at);
+CREATE INDEX logs_errors ON channel_logs (seq) WHERE is_error = 1;
+CREATE INDEX logs_errors_by_channel ON channel_logs (channel, seq) WHERE is_error = 1;
+CREATE INDEX outbox_pending ON outbox (seq) WHERE done_at IS NULL;
+CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
+""")),
 )
 """The SQLite backend's migrations, oldest first."""

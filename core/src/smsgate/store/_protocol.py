@@ -13,7 +13,16 @@ from typing import Any, Protocol
 
 from .._channellog import ChannelLog
 from .._models import Event, MessageRecord, OutgoingMessage, SendResult
-from ._records import Added, Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+from ._records import (
+    Added,
+    Fragment,
+    FragmentJoin,
+    InboundOutcome,
+    MessagePage,
+    OutboxPlanner,
+    OutboxRow,
+    StatusChange,
+)
 
 __all__ = ["Store"]
 
@@ -71,8 +80,12 @@ class Store(Protocol):
         """One message with its status history, or None."""
 
     async def list_messages(self, *, channel: str | None = None, status: str | None = None,
-                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
-        """Messages newest first, optionally filtered."""
+                            direction: str | None = None, limit: int = 50, cursor: str | None = None
+                            ) -> MessagePage:
+        """At most `limit` messages newest first (by `created_at`, ties in a fixed order), optionally filtered,
+        continuing after `cursor`: the `next_cursor` of an earlier page, an opaque string (keyset pagination,
+        so messages stored meanwhile never shift a later page). A cursor this store did not make: ValueError.
+        Each filter combination is answered from an index, in milliseconds however many messages are stored."""
 
     async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
         """Stored opt-out events, oldest first."""
@@ -122,6 +135,11 @@ class Store(Protocol):
 
     async def prune(self, before: datetime) -> int:
         """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted."""
+
+    async def prune_messages(self, before: datetime) -> int:
+        """Delete finished messages (any status but queued and errored) created before `before`, with their
+        status history and external ids, and status reports that named no message, recorded before `before`;
+        in short writes, so callbacks never wait behind it. The number of messages deleted."""
 
     async def close(self) -> None:
         """Finish pending writes and close."""

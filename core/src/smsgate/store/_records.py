@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._events import PlatformEvent
 from .._models import Event, MessageRecord, Status
 
-__all__ = ["Added", "Fragment", "FragmentJoin", "InboundOutcome", "OutboxItem", "OutboxPlanner", "OutboxRow",
-           "StatusChange"]
+__all__ = ["Added", "Fragment", "FragmentJoin", "InboundOutcome", "MessagePage", "OutboxItem", "OutboxPlanner",
+           "OutboxRow", "StatusChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,17 @@ class Added:
     claimed: bool = False
     platform_events: tuple[PlatformEvent, ...] = field(default=(), compare=False, repr=False)
     """`queued`, when the message is new."""
+
+
+class MessagePage(list[MessageRecord]):
+    """One page of `Store.list_messages`, newest first: a list of records, and `next_cursor`, the opaque cursor
+    that continues after its last record (None when nothing is left)."""
+
+    next_cursor: str | None
+
+    def __init__(self, records: Iterable[MessageRecord] = (), next_cursor: str | None = None) -> None:
+        super().__init__(records)
+        self.next_cursor = next_cursor
 
 
 @dataclass(frozen=True, slots=True)

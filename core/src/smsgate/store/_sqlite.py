@@ -1,21 +1,29 @@
 """The embedded store: one SQLite file in WAL mode, written by one thread with group commit.
 
-Every operation runs on the writer thread; concurrent operations are committed together in one transaction,
-each in its own savepoint, and each caller's `await` returns only after its data is on disk. The platform
-events a write makes are built (`smsgate._events`) and planned into the outbox inside that same transaction.
+Every write runs on the writer thread; concurrent writes are committed together in one transaction, each in
+its own savepoint, and each caller's `await` returns only after its data is on disk. The platform events a
+write makes are built (`smsgate._events`) and planned into the outbox inside that same transaction. Reads
+(messages, logs, the outbox as listed) run on reader threads with connections of their own: in WAL mode a
+read never waits for the writer and never holds it up, however long it takes.
+
+Every hot query is answered from an index that fits it (`_migrations`, version 4; `core/tests/test_query_plans.py`
+checks the plans with EXPLAIN QUERY PLAN, with and without statistics), and the writer runs `PRAGMA optimize`
+hourly, so costs stay flat as the tables grow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import json
 import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +50,16 @@ from .._models import (
 )
 from . import _rules
 from ._migrations import SQLITE, missing
-from ._records import Added, Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, OutboxRow, StatusChange
+from ._records import (
+    Added,
+    Fragment,
+    FragmentJoin,
+    InboundOutcome,
+    MessagePage,
+    OutboxPlanner,
+    OutboxRow,
+    StatusChange,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -71,6 +88,22 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
         conn.execute("ROLLBACK")
         raise
     return done
+
+
+_ANALYSIS_LIMIT = 1000
+_PRUNE_PAUSE = 0.005
+_FIRST_OPTIMIZE = 60.0
+_OPTIMIZE_EVERY = 3600.0
+
+
+def _optimize(conn: sqlite3.Connection) -> None:
+    """`PRAGMA optimize`: refresh the planner's statistics of tables whose size changed much (SQLite's advice for
+    long-lived connections). The plans do not depend on it (the indexes fit the queries either way); it keeps
+    the planner's estimates of what it may choose among close."""
+    try:
+        conn.execute("PRAGMA optimize")
+    except sqlite3.Error:
+        log.exception("PRAGMA optimize failed")
 
 
 def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
@@ -118,13 +151,24 @@ class _Writer:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={synchronous}")
                 conn.execute("PRAGMA busy_timeout=10000")
+                # statistics from a bounded sample: ANALYZE of a million rows in milliseconds, not seconds
+                conn.execute(f"PRAGMA analysis_limit={_ANALYSIS_LIMIT}")
                 migrate(conn)
         except Exception as exc:
             self._ready.set_exception(exc)
             return
         self._ready.set_result(None)
+        next_optimize = time.monotonic() + _FIRST_OPTIMIZE
         while True:
-            job = self._jobs.get()
+            try:
+                job = self._jobs.get(timeout=max(0.0, next_optimize - time.monotonic()))
+            except queue.Empty:
+                job = None
+            if not readonly and time.monotonic() >= next_optimize:
+                next_optimize = time.monotonic() + _OPTIMIZE_EVERY
+                _optimize(conn)
+            if job is None:
+                continue
             if job is self._STOP:
                 break
             batch = [job]
@@ -204,8 +248,54 @@ class _Writer:
             self._thread.join(timeout=30)
 
 
+class _Readers:
+    """Threads that read, each with a connection of its own (`query_only`): in WAL mode a read sees the last
+    commit, never waits for the writer and never delays it, so a listing cannot stall callbacks being stored."""
+
+    def __init__(self, path: str, threads: int = 2) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="smsgate-read")
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN")  # one snapshot for every statement of the read
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # locked, disk I/O: not the caller's fault
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from None
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(connection)` on a reader thread, in one read transaction."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+
+
 class SQLiteStore:
-    """The embedded store: one SQLite file in WAL mode with group commit."""
+    """The embedded store: one SQLite file in WAL mode with group commit, and reader threads."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", readonly: bool = False) -> None:
         """Open (creating it and its folder if needed) the database at `path`; with `readonly`, open an existing
@@ -217,6 +307,8 @@ class SQLiteStore:
         elif self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = _Writer(self.path, synchronous, readonly)
+        # a read-only store has one connection, which only reads; `:memory:` is one connection's own database
+        self._readers = None if readonly or self.path == ":memory:" else _Readers(self.path)
         self._planner: OutboxPlanner | None = None
         self._listeners: list[Callable[[str], None]] = []
 
@@ -269,9 +361,14 @@ class SQLiteStore:
         """Run `fn(connection)` on the writer thread and wait (for synchronous callers such as tests)."""
         return self._writer.submit(fn).result()
 
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await (self._readers.run(fn) if self._readers is not None else self._call(fn))
+
     async def close(self) -> None:
         """Finish pending writes and close the file."""
         await asyncio.to_thread(self._writer.stop)
+        if self._readers is not None:
+            await asyncio.to_thread(self._readers.close)
 
     # -- outgoing ---------------------------------------------------------------------------------
 
@@ -387,7 +484,9 @@ class SQLiteStore:
         def op(conn: sqlite3.Connection) -> list[MessageRecord]:
             now = _ts()
             rows = conn.execute(
-                "SELECT * FROM messages WHERE direction = 'out' AND status IN ('queued', 'errored') AND channel = ?"
+                # the partial index holds pending messages only: the cost is the channel's queue, not its history
+                "SELECT * FROM messages INDEXED BY messages_due WHERE direction = 'out'"
+                " AND status IN ('queued', 'errored') AND channel = ?"
                 " AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
                 " ORDER BY created_at, rowid LIMIT ?", (channel, now, now, limit)).fetchall()
             return [_record(r) for r in rows]
@@ -495,7 +594,7 @@ class SQLiteStore:
             rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq LIMIT ?", (limit,)).fetchall()
             return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
 
-        return await self._call(op)
+        return await self._read(op)
 
     # -- inbound ----------------------------------------------------------------------------------
 
@@ -519,6 +618,48 @@ class SQLiteStore:
                 total += deleted
                 if deleted == 0:
                     break
+        return total
+
+    async def prune_messages(self, before: datetime, *, chunk: int = 200) -> int:
+        """Delete finished messages created before `before` (not queued or errored), with their status history
+        and external ids, and status reports that named no message recorded before `before`; messages deleted.
+
+        Oldest first, `chunk` messages per write, walking the time index from where the previous chunk stopped
+        (messages still pending there are stepped over, not scanned again). Each chunk is one short job with a
+        pause after it, so callbacks committing meanwhile never queue behind the deletion."""
+        cutoff = _ts(before)
+        position: tuple[str, int] = ("", -1)
+        total = 0
+
+        def chunk_of_messages(conn: sqlite3.Connection) -> int:
+            nonlocal position
+            rows = conn.execute(
+                "SELECT rowid, id, channel, external_ids, status, created_at FROM messages INDEXED BY messages_by_time"
+                " WHERE created_at < ? AND created_at >= ? AND (created_at > ? OR rowid > ?)"
+                " ORDER BY created_at, rowid LIMIT ?", (cutoff, position[0], position[0], position[1], chunk)
+            ).fetchall()
+            if not rows:
+                return -1
+            position = (rows[-1]["created_at"], rows[-1]["rowid"])
+            done = [r for r in rows if r["status"] not in ("queued", "errored")]
+            for row in done:
+                conn.execute("DELETE FROM status_history WHERE message_id = ?", (row["id"],))
+                for ext in loads_stored(row["external_ids"]) or ():
+                    conn.execute("DELETE FROM external_ids WHERE channel = ? AND external_id = ? AND message_id = ?",
+                                 (row["channel"], ext, row["id"]))
+                conn.execute("DELETE FROM messages WHERE rowid = ?", (row["rowid"],))
+            return len(done)
+
+        while (deleted := await self._call(chunk_of_messages)) >= 0:
+            total += deleted
+            await asyncio.sleep(_PRUNE_PAUSE)
+
+        def orphans(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM status_history WHERE seq IN (SELECT seq FROM status_history"
+                                " WHERE message_id IS NULL AND at < ? LIMIT ?)", (cutoff, chunk)).rowcount
+
+        while await self._call(orphans):
+            await asyncio.sleep(_PRUNE_PAUSE)
         return total
 
     async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
@@ -638,19 +779,32 @@ class SQLiteStore:
     async def get_message(self, message_id: str) -> MessageRecord | None:
         """One message with its status history, or None."""
 
-        return await self._call(lambda conn: _full(conn, message_id))
+        return await self._read(lambda conn: _full(conn, message_id))
 
     async def list_messages(self, *, channel: str | None = None, status: str | None = None,
-                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
-        """Messages newest first, optionally filtered."""
-        where, args = _filters(channel=channel, status=status, direction=direction)
+                            direction: str | None = None, limit: int = 50, cursor: str | None = None
+                            ) -> MessagePage:
+        """At most `limit` messages newest first, optionally filtered, after `cursor` (a page's `next_cursor`)."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        where, filters = _filters(channel=channel, status=status, direction=direction)
+        args: tuple[str | int, ...] = filters
+        if cursor is not None:
+            at, rowid = _from_cursor(cursor)
+            # keyset: rows before (at, rowid) in the listing's order, as an index range on created_at
+            where += (" AND" if where else " WHERE") + " created_at <= ? AND (created_at < ? OR rowid < ?)"
+            args += (at, at, rowid)
 
-        def op(conn: sqlite3.Connection) -> list[MessageRecord]:
-            rows = conn.execute(f"SELECT * FROM messages{where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                                (*args, limit)).fetchall()
-            return [_record(r) for r in rows]
+        def op(conn: sqlite3.Connection) -> MessagePage:
+            rows = conn.execute(f"SELECT rowid AS position, * FROM messages{where}"
+                                " ORDER BY created_at DESC, rowid DESC LIMIT ?", (*args, limit + 1)).fetchall()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            last = rows[-1] if rows and more else None
+            return MessagePage([_record(r) for r in rows],
+                               _to_cursor(last["created_at"], last["position"]) if last is not None else None)
 
-        return await self._call(op)
+        return await self._read(op)
 
     async def list_logs(self, *, channel: str | None = None, message_id: str | None = None,
                         errors_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
@@ -664,7 +818,7 @@ class SQLiteStore:
                                 (*args, limit)).fetchall()
             return [loads_stored(r["data"]) for r in rows]
 
-        return await self._call(op)
+        return await self._read(op)
 
     async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
         """Stored opt-out events, oldest first."""
@@ -674,7 +828,30 @@ class SQLiteStore:
             return [dict(r) for r in conn.execute(
                 f"SELECT channel, address, reason, at FROM opt_outs{where} ORDER BY seq", args)]
 
-        return await self._call(op)
+        return await self._read(op)
+
+
+_CURSOR_VERSION = "1"
+
+
+def _to_cursor(created_at: str, rowid: int) -> str:
+    """An opaque page cursor: the listing's position (created_at, rowid), URL-safe."""
+    raw = f"{_CURSOR_VERSION}|{created_at}|{rowid}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _from_cursor(cursor: str) -> tuple[str, int]:
+    """The position a cursor of `_to_cursor` holds; ValueError for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        version, created_at, rowid = raw.split("|")
+        datetime.fromisoformat(created_at)
+        position = int(rowid)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a cursor of this listing: {cursor[:60]!r}") from exc
+    if version != _CURSOR_VERSION or position < 0 or len(cursor) > 200:
+        raise ValueError(f"not a cursor of this listing: {cursor[:60]!r}")
+    return created_at, position
 
 
 def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:

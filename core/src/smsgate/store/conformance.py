@@ -349,6 +349,103 @@ class StoreConformance:
 
         run(go())
 
+    def test_pages_cover_every_message_once_newest_first(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                for i in range(23):
+                    if i % 3 == 0:
+                        await store.record_inbound("b", [IncomingMessage("b", PHONE, f"in {i}", external_id=f"m{i}")],
+                                                   None)
+                    else:
+                        await store.add_outgoing(OutgoingMessage("a" if i % 2 else "b", PHONE, f"out {i}"))
+                everything = [m.id for m in await store.list_messages(limit=1000)]
+                assert len(everything) == 23 and (await store.list_messages(limit=1000)).next_cursor is None
+
+                async def walk(limit: int, **filters: Any) -> list[list[str]]:
+                    pages, cursor = [], None
+                    for _ in range(30):  # a store that ignored the cursor would page forever
+                        page = await store.list_messages(limit=limit, cursor=cursor, **filters)
+                        pages.append([m.id for m in page])
+                        cursor = page.next_cursor
+                        if cursor is None:
+                            return pages
+                        assert isinstance(cursor, str) and len(page) == limit
+                    raise AssertionError("the pages never end")
+
+                pages = await walk(5)
+                assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+                assert [i for p in pages for i in p] == everything
+                assert [len(p) for p in await walk(23)] == [23]  # a full last page says there is no next one
+                only_a = [m.id for m in await store.list_messages(channel="a", limit=1000)]
+                assert [i for p in await walk(4, channel="a") for i in p] == only_a and len(only_a) == 7
+                inbound = [i for p in await walk(3, direction="in") for i in p]
+                assert len(inbound) == 8 and inbound == [m.id for m in await store.list_messages(direction="in")]
+                queued_b = [i for p in await walk(2, channel="b", status="queued") for i in p]
+                assert len(queued_b) == 8
+
+                # keyset: what is stored after the first page was read never shifts the pages after it
+                first = await store.list_messages(limit=5)
+                newer = (await store.add_outgoing(OutgoingMessage("a", PHONE, "newer"))).record.id
+                second = await store.list_messages(limit=5, cursor=first.next_cursor)
+                assert [m.id for m in second] == everything[5:10]
+                assert (await store.list_messages(limit=1))[0].id == newer
+
+                for bad in ("", "nonsense", "bm9wZQ", "x" * 500, "☃"):
+                    with pytest.raises(ValueError):
+                        await store.list_messages(cursor=bad)
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_retention_deletes_finished_messages_only(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                async def sent(status: Status, ext: str) -> str:
+                    message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, ext), claim_for=60)).record.id
+                    await store.record_send(message_id, SendResult(status, [ext] if status is Status.WIRED else []),
+                                            _log("a", message_id=message_id))
+                    return message_id
+
+                old_wired = await sent(Status.WIRED, "old-1")
+                old_delivered = await sent(Status.WIRED, "old-2")
+                await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "old-2")], None)
+                old_failed = await sent(Status.FAILED, "old-3")
+                old_errored = await sent(Status.ERRORED, "old-4")
+                old_queued = (await store.add_outgoing(OutgoingMessage("a", PHONE, "waiting"))).record.id
+                old_in = IncomingMessage("a", PHONE, "hi", external_id="o1")
+                await store.record_inbound("a", [old_in], None)
+                await asyncio.sleep(0.02)
+                cutoff = utcnow()
+                await asyncio.sleep(0.02)
+                new_wired = await sent(Status.WIRED, "new-1")
+                new_in = IncomingMessage("a", PHONE, "yo", external_id="n1")
+                await store.record_inbound("a", [new_in], None)
+
+                assert await store.prune_messages(cutoff) == 4  # wired, delivered, failed, received
+                for gone in (old_wired, old_delivered, old_failed, old_in.id):
+                    assert await store.get_message(gone) is None
+                for kept in (old_errored, old_queued, new_wired, new_in.id):  # pending, or too recent
+                    assert await store.get_message(kept) is not None
+                # the aggregator's ids went with them: a late report is an orphan now, the recent one still lands
+                (late,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "old-1")], None)
+                assert late.change is not None and late.change.message_id is None
+                (fresh,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "new-1")],
+                                                      None)
+                assert fresh.change is not None and fresh.change.message_id == new_wired
+                # an inbound message deleted is a new one if the aggregator sends it again
+                (again,) = await store.record_inbound("a", [IncomingMessage("a", PHONE, "hi", external_id="o1")],
+                                                      None)
+                assert again.created
+                assert await store.prune_messages(cutoff) == 0
+                assert len(await store.list_messages(limit=1000)) == 5
+            finally:
+                await store.close()
+
+        run(go())
+
     def test_prune_deletes_old_logs_and_delivered_calls_only(self, store_factory: Callable[[], Store]) -> None:
         async def go() -> None:
             store = store_factory()
