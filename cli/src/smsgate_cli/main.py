@@ -369,17 +369,26 @@ def messages(
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
     direction: Annotated[str | None, typer.Option(help="'in' or 'out'.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    cursor: Annotated[str | None, typer.Option(help="Continue where a listing said `more: --cursor ...`.")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show stored messages, newest first."""
+    """Show stored messages, newest first, a page at a time (`--cursor` for the next page)."""
     if direction not in (None, "in", "out"):
         raise fail("--direction must be 'in' or 'out'", 2)
 
-    records = _read_store(config, lambda store: store.list_messages(channel=channel, status=status,
-                                                                    direction=direction, limit=limit))
+    async def page(store: Any) -> Any:
+        try:
+            return await store.list_messages(channel=channel, status=status, direction=direction, limit=limit,
+                                             cursor=cursor)
+        except ValueError:
+            raise fail("--cursor is not one a listing printed (copy it from the `more:` line)", 2) from None
+
+    records = _read_store(config, page)
     if as_json:
         _print_json([r.as_dict() for r in records])
+        if records.next_cursor:  # stdout stays one JSON document
+            typer.echo(f"more: --cursor {records.next_cursor}", err=True)
         return
     if not records:
         typer.echo("no messages")
@@ -389,6 +398,8 @@ def messages(
         typer.echo(f"{r.id}  {_when(r.created_at)}  {r.direction:<3}  {r.status:<9}  {r.channel}")
         contact = f"to {r.to}" if r.direction == "out" else f"from {r.from_}"
         typer.echo("    " + _fit(f"{contact}: {r.text}", width - 4))
+    if records.next_cursor:
+        typer.echo(f"more: --cursor {records.next_cursor}")
 
 
 @app.command()
