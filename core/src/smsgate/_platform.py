@@ -54,7 +54,8 @@ class Platform:
         """An outbox dispatcher for this config (`options` override its timings, e.g. in tests)."""
         settings = self.config.gateway
         defaults: dict[str, Any] = {"lease_seconds": self.lease_seconds(), "retry_max": settings.webhook_retry_max,
-                                    "retention_days": settings.retention_days}
+                                    "retention_days": settings.retention_days,
+                                    "message_retention_days": settings.message_retention_days}
         return OutboxDispatcher(store, self.deliveries(http), **{**defaults, **options})
 
 
