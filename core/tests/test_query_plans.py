@@ -25,20 +25,20 @@ from smsgate.store import OutboxItem, SQLiteStore
 PHONE = "+250788383383"
 TABLES = ("messages", "status_history", "channel_logs", "outbox", "external_ids", "opt_outs", "fragments")
 
-# (what the store was asked, the index its plan must use)
+# (what the store was asked, what its plan must say)
 HOT = [
-    ("due", "messages_due"),
-    ("list", "messages_by_time"),
-    ("list channel", "messages_by_channel"),
-    ("list direction", "messages_by_direction"),
-    ("list status", "messages_by_status"),
-    ("list channel direction", "messages_by_channel_direction"),
-    ("list channel status", "messages_by_channel_status"),
-    ("list page 2", "messages_by_time"),
-    ("logs errors", "logs_errors"),
-    ("logs channel errors", "logs_errors_by_channel"),
-    ("outbox due", "outbox_pending"),
-    ("outbox pending", "outbox_pending"),
+    ("due", r"USING INDEX messages_due "),
+    ("list", r"^SCAN messages$"),  # the table's own order, newest first: the LIMIT stops it
+    ("list channel", r"USING INDEX messages_by_channel "),
+    ("list direction", r"USING INDEX messages_by_direction "),
+    ("list status", r"USING INDEX messages_by_status "),
+    ("list channel direction", r"USING INDEX messages_by_(channel|direction) "),
+    ("list channel status", r"USING INDEX messages_by_(channel|status) "),
+    ("list page 2", r"USING INTEGER PRIMARY KEY \(rowid<\?\)"),
+    ("logs errors", r"USING INDEX logs_errors$"),
+    ("logs channel errors", r"USING INDEX logs_errors_by_channel "),
+    ("outbox due", r"USING INDEX outbox_pending"),
+    ("outbox pending", r"USING INDEX outbox_pending"),
 ]
 
 
@@ -200,4 +200,4 @@ def test_every_query_uses_an_index_that_fits(tmp_path, monkeypatch, statistics):
         hot = [plan for sql, plan in _plans(path, statements[start:stop])
                if sql.lstrip().upper().startswith("SELECT") and ("messages" in sql or "channel_logs" in sql
                                                                 or "outbox" in sql)]
-        assert hot and any(f"INDEX {expected} " in plan + " " for plan in hot), (name, hot)
+        assert hot and any(re.search(expected, plan) for plan in hot), (name, hot)

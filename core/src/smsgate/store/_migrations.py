@@ -172,14 +172,15 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     until TEXT NOT NULL
 )""")),
+    # Listings are newest first in the order rows were stored (rowid, which every index ends with), so each
+    # filter's index is one small column: a time column in each index made every inbound write a third dearer.
     Migration(4, "indexes that fit every hot query, so its cost stays flat as the tables grow", _statements("""
 CREATE INDEX messages_due ON messages (channel, created_at) WHERE direction = 'out' AND status IN ('queued', 'errored');
 DROP INDEX messages_pending;
-CREATE INDEX messages_by_time ON messages (created_at);
-CREATE INDEX messages_by_direction ON messages (direction, created_at);
-CREATE INDEX messages_by_status ON messages (status, created_at);
-CREATE INDEX messages_by_channel_direction ON messages (channel, direction, created_at);
-CREATE INDEX messages_by_channel_status ON messages (channel, status, created_at);
+DROP INDEX messages_by_channel;
+CREATE INDEX messages_by_channel ON messages (channel);
+CREATE INDEX messages_by_direction ON messages (direction);
+CREATE INDEX messages_by_status ON messages (status);
 CREATE INDEX logs_errors ON channel_logs (seq) WHERE is_error = 1;
 CREATE INDEX logs_errors_by_channel ON channel_logs (channel, seq) WHERE is_error = 1;
 CREATE INDEX outbox_pending ON outbox (seq) WHERE done_at IS NULL;

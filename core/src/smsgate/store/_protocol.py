@@ -82,10 +82,10 @@ class Store(Protocol):
     async def list_messages(self, *, channel: str | None = None, status: str | None = None,
                             direction: str | None = None, limit: int = 50, cursor: str | None = None
                             ) -> MessagePage:
-        """At most `limit` messages newest first (by `created_at`, ties in a fixed order), optionally filtered,
-        continuing after `cursor`: the `next_cursor` of an earlier page, an opaque string (keyset pagination,
-        so messages stored meanwhile never shift a later page). A cursor this store did not make: ValueError.
-        Each filter combination is answered from an index, in milliseconds however many messages are stored."""
+        """At most `limit` messages newest first (the latest stored first), optionally filtered, continuing
+        after `cursor`: the `next_cursor` of an earlier page, an opaque string (keyset pagination, so messages
+        stored meanwhile never shift a later page). A cursor this store did not make: ValueError. Each filter is
+        answered from an index, in milliseconds however many messages are stored."""
 
     async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
         """Stored opt-out events, oldest first."""

@@ -624,24 +624,23 @@ class SQLiteStore:
         """Delete finished messages created before `before` (not queued or errored), with their status history
         and external ids, and status reports that named no message recorded before `before`; messages deleted.
 
-        Oldest first, `chunk` messages per write, walking the time index from where the previous chunk stopped
-        (messages still pending there are stepped over, not scanned again). Each chunk is one short job with a
-        pause after it, so callbacks committing meanwhile never queue behind the deletion."""
+        Oldest first, `chunk` messages per write, each chunk starting where the previous one stopped (messages
+        still pending there are stepped over, not read again). Each chunk is one short job with a pause after
+        it, so callbacks committing meanwhile never queue behind the deletion."""
         cutoff = _ts(before)
-        position: tuple[str, int] = ("", -1)
+        position = 0
         total = 0
 
         def chunk_of_messages(conn: sqlite3.Connection) -> int:
             nonlocal position
-            rows = conn.execute(
-                "SELECT rowid, id, channel, external_ids, status, created_at FROM messages INDEXED BY messages_by_time"
-                " WHERE created_at < ? AND created_at >= ? AND (created_at > ? OR rowid > ?)"
-                " ORDER BY created_at, rowid LIMIT ?", (cutoff, position[0], position[0], position[1], chunk)
-            ).fetchall()
-            if not rows:
+            # in the order they were stored: the oldest first, by the table's own key (no index to keep up)
+            rows = conn.execute("SELECT rowid, id, channel, external_ids, status, created_at FROM messages"
+                                " WHERE rowid > ? ORDER BY rowid LIMIT ?", (position, chunk)).fetchall()
+            old = [r for r in rows if r["created_at"] < cutoff]
+            if not old:  # the end, or messages newer than the cutoff from here on
                 return -1
-            position = (rows[-1]["created_at"], rows[-1]["rowid"])
-            done = [r for r in rows if r["status"] not in ("queued", "errored")]
+            position = rows[-1]["rowid"]
+            done = [r for r in old if r["status"] not in ("queued", "errored")]
             for row in done:
                 conn.execute("DELETE FROM status_history WHERE message_id = ?", (row["id"],))
                 for ext in loads_stored(row["external_ids"]) or ():
@@ -672,7 +671,8 @@ class SQLiteStore:
             for event in events:
                 outcome = _store_event(conn, channel, event, log)
                 made = _events.made_by(channel, outcome, read)
-                outcomes.append(replace(outcome, platform_events=made) if made else outcome)
+                outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made) if made
+                                else outcome)
             self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
             if log is not None:
                 _insert_log(conn, log)
@@ -702,7 +702,8 @@ class SQLiteStore:
             for event in events:
                 outcome = _store_event(conn, channel, event, log)
                 made = _events.made_by(channel, outcome, read)
-                outcomes.append(replace(outcome, platform_events=made) if made else outcome)
+                outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made) if made
+                                else outcome)
             self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
             return outcomes
 
@@ -784,25 +785,24 @@ class SQLiteStore:
     async def list_messages(self, *, channel: str | None = None, status: str | None = None,
                             direction: str | None = None, limit: int = 50, cursor: str | None = None
                             ) -> MessagePage:
-        """At most `limit` messages newest first, optionally filtered, after `cursor` (a page's `next_cursor`)."""
+        """At most `limit` messages newest first, optionally filtered, after `cursor` (a page's `next_cursor`).
+
+        Newest first is the order rows were stored in, latest first (rowid: `created_at` is stamped by the one
+        writer as it stores), so each filter's index is the filtered column alone (rowid ends every index)."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         where, filters = _filters(channel=channel, status=status, direction=direction)
         args: tuple[str | int, ...] = filters
         if cursor is not None:
-            at, rowid = _from_cursor(cursor)
-            # keyset: rows before (at, rowid) in the listing's order, as an index range on created_at
-            where += (" AND" if where else " WHERE") + " created_at <= ? AND (created_at < ? OR rowid < ?)"
-            args += (at, at, rowid)
+            where += (" AND" if where else " WHERE") + " rowid < ?"  # keyset: an index range, never an offset
+            args += (_from_cursor(cursor),)
 
         def op(conn: sqlite3.Connection) -> MessagePage:
-            rows = conn.execute(f"SELECT rowid AS position, * FROM messages{where}"
-                                " ORDER BY created_at DESC, rowid DESC LIMIT ?", (*args, limit + 1)).fetchall()
+            rows = conn.execute(f"SELECT rowid AS position, * FROM messages{where} ORDER BY rowid DESC LIMIT ?",
+                                (*args, limit + 1)).fetchall()
             more = len(rows) > limit
             rows = rows[:limit]
-            last = rows[-1] if rows and more else None
-            return MessagePage([_record(r) for r in rows],
-                               _to_cursor(last["created_at"], last["position"]) if last is not None else None)
+            return MessagePage([_record(r) for r in rows], _to_cursor(rows[-1]["position"]) if more else None)
 
         return await self._read(op)
 
@@ -831,27 +831,25 @@ class SQLiteStore:
         return await self._read(op)
 
 
-_CURSOR_VERSION = "1"
+_CURSOR_PREFIX = "m1:"
 
 
-def _to_cursor(created_at: str, rowid: int) -> str:
-    """An opaque page cursor: the listing's position (created_at, rowid), URL-safe."""
-    raw = f"{_CURSOR_VERSION}|{created_at}|{rowid}".encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+def _to_cursor(rowid: int) -> str:
+    """An opaque page cursor: the listing's position, URL-safe."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{rowid}".encode()).decode("ascii").rstrip("=")
 
 
-def _from_cursor(cursor: str) -> tuple[str, int]:
+def _from_cursor(cursor: str) -> int:
     """The position a cursor of `_to_cursor` holds; ValueError for anything else."""
     try:
+        if len(cursor) > 40:
+            raise ValueError("too long")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        version, created_at, rowid = raw.split("|")
-        datetime.fromisoformat(created_at)
-        position = int(rowid)
+        if not raw.startswith(_CURSOR_PREFIX) or not raw[len(_CURSOR_PREFIX):].isdigit():
+            raise ValueError("not a position")
+        return int(raw[len(_CURSOR_PREFIX):])
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a cursor of this listing: {cursor[:60]!r}") from exc
-    if version != _CURSOR_VERSION or position < 0 or len(cursor) > 200:
-        raise ValueError(f"not a cursor of this listing: {cursor[:60]!r}")
-    return created_at, position
 
 
 def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:
