@@ -14,7 +14,7 @@ from ._config import Config
 from ._events import TYPES, PlatformEvent
 from ._http import HttpClient
 from ._outbox import Deliver, OutboxDispatcher, post, webhook_delivery
-from .store import OutboxItem, OutboxRow, Store
+from .store import OutboxItem, OutboxPlanner, OutboxRow, Store
 
 __all__ = ["Platform"]
 
@@ -26,6 +26,11 @@ class Platform:
         self.config = config
         self.webhooks = list(config.gateway.webhooks)
         self.bridges: dict[str, RapidProBridge] = make_bridges(config.bridges)
+
+    @property
+    def planner(self) -> OutboxPlanner | None:
+        """`plan`, or None when there is no webhook or bridge to tell: the store then builds no payloads."""
+        return self.plan if self.webhooks or self.bridges else None
 
     def plan(self, event: PlatformEvent) -> list[OutboxItem]:
         """The calls one stored event makes: every webhook that wants its type, and the bridges concerned."""
