@@ -5,6 +5,10 @@
 Both servers run under uvicorn with the same settings in their own process; the same load generator (a
 minimal keep-alive HTTP/1.1 client, `--concurrency` connections) posts the same form to each. The gateway commits every
 message to SQLite (synchronous=FULL, group commit) before it answers 2xx; the bare endpoint stores nothing.
+
+The cost of metrics: a third server, the same gateway without metrics (`create_app(metrics=False)`), takes the
+same load in the same rounds (interleaved, so drifts of the shared machine hit both alike); the ratio with/without
+metrics is printed (target >= 0.95).
 """
 
 from __future__ import annotations
@@ -38,20 +42,27 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-ingest-"))
     database = workdir / "ingest.sqlite3"
-    with server("bare") as bare_port, server("gateway_server", str(database), args.synchronous) as gw_port:
+    plain = workdir / "ingest-nometrics.sqlite3"
+    with server("bare") as bare_port, server("gateway_server", str(database), args.synchronous) as gw_port, \
+            server("gateway_server", str(plain), args.synchronous, "nometrics") as plain_port:
         bare_url, gw_url = bare_port, gw_port
-        asyncio.run(load(bare_url, 300, args.concurrency))
-        asyncio.run(load(gw_url, 300, args.concurrency))
-        bares, gates = [], []
-        for _ in range(args.rounds):
+        for port in (bare_url, gw_url, plain_port):
+            asyncio.run(load(port, 300, args.concurrency))
+        bares, gates, plains = [], [], []
+        for i in range(args.rounds):
             bares.append(asyncio.run(load(bare_url, args.requests, args.concurrency)))
-            gates.append(asyncio.run(load(gw_url, args.requests, args.concurrency)))
-        bare, gate = statistics.median(bares), statistics.median(gates)
+            # alternate which of the two goes first: the second of a pair runs on a warmer, fuller machine
+            pair = [(gates, gw_url), (plains, plain_port)]
+            for rates, port in pair if i % 2 == 0 else reversed(pair):
+                rates.append(asyncio.run(load(port, args.requests, args.concurrency)))
+        bare, gate, plain_rate = statistics.median(bares), statistics.median(gates), statistics.median(plains)
         print(f"ingest: {args.requests} requests, {args.concurrency} in flight, median of {args.rounds} rounds, "
               f"synchronous={args.synchronous}")
         print(f"  bare starlette  {bare:9.1f} req/s   (rounds: {', '.join(f'{r:.0f}' for r in bares)})")
         print(f"  smsgate serve   {gate:9.1f} req/s   (rounds: {', '.join(f'{r:.0f}' for r in gates)})")
         print(f"  ratio smsgate/bare = {gate / bare:.3f}   (target >= 0.5)")
+        print(f"  without metrics {plain_rate:9.1f} req/s   (rounds: {', '.join(f'{r:.0f}' for r in plains)})")
+        print(f"  ratio with/without metrics = {gate / plain_rate:.3f}   (target >= 0.95)")
         if args.scaling:
             n = max(500, args.requests // 5)
             print(f"scaling ({n} requests each): in flight | bare req/s | smsgate req/s | ratio")

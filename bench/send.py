@@ -5,6 +5,8 @@
 smsgate sends through an `http` channel (content_type json, the seed's body) with the real store (SQLite,
 synchronous=FULL), channel logs and hooks; the raw loop POSTs the same JSON with one httpx.AsyncClient.
 Both keep `--concurrency` requests in flight. Ratios are computed within this run (the machine is noisy).
+smsgate counts its metrics as `smsgate serve` does; the same pipeline without them, in the same rounds, gives
+their cost (target: with/without >= 0.95).
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ async def raw_rate(url: str, n: int, concurrency: int, transport: str = "httpcor
         return await run_pool(n, concurrency, one)
 
 
-async def smsgate_rate(url: str, n: int, concurrency: int, workdir: Path) -> float:
-    """The full pipeline: prepare (number parsing), store, claim, adapter render + send, record, hooks."""
+async def smsgate_rate(url: str, n: int, concurrency: int, workdir: Path, metrics: bool = True) -> float:
+    """The full pipeline: prepare (number parsing), store, claim, adapter render + send, record, hooks, and the
+    metrics `smsgate serve` counts (unless `metrics` is False: the baseline of their cost)."""
+    from smsgate._metrics import install_metrics, uninstall_metrics
     from smsgate.host import config_from_dict, installed_adapters, open_gateway
 
     db = workdir / f"bench-{uuid.uuid4().hex}.sqlite3"
@@ -58,6 +62,8 @@ async def smsgate_rate(url: str, n: int, concurrency: int, workdir: Path) -> flo
         "adapter": "http", "address": FROM, "country": "RW", "send_url": url, "content_type": "json"}}},
         installed_adapters())
     async with open_gateway(config) as gateway:
+        if metrics:
+            install_metrics(gateway)
         failures = 0
 
         async def one(i: int) -> None:
@@ -67,6 +73,7 @@ async def smsgate_rate(url: str, n: int, concurrency: int, workdir: Path) -> flo
             failures += not outcome.ok
 
         rate = await run_pool(n, concurrency, one)
+        uninstall_metrics(gateway)  # as the app's shutdown does: later rounds must not call this round's plugin
         if failures:
             raise RuntimeError(f"{failures} smsgate sends failed")
         return rate
@@ -100,10 +107,13 @@ def main() -> None:
         asyncio.run(raw_rate(url, 500, args.concurrency))  # warm-up: imports, connections, the stub's JIT-less paths
         asyncio.run(smsgate_rate(url, 500, args.concurrency, workdir))
         asyncio.run(raw_rate(url, 500, 8, "aiohttp"))
-        raws, gates, ceilings = [], [], []
-        for _ in range(args.rounds):
+        raws, gates, plains, ceilings = [], [], [], []
+        for i in range(args.rounds):
             raws.append(asyncio.run(raw_rate(url, args.messages, args.concurrency)))
-            gates.append(asyncio.run(smsgate_rate(url, args.messages, args.concurrency, workdir)))
+            # with and without metrics back to back, in alternating order: the cost of metrics, same conditions
+            pair = [(gates, True), (plains, False)]
+            for rates, metrics in pair if i % 2 == 0 else reversed(pair):
+                rates.append(asyncio.run(smsgate_rate(url, args.messages, args.concurrency, workdir, metrics)))
             # smsgate keeps max_in_flight (8) requests per channel in flight; its transport alone at that depth
             ceilings.append(asyncio.run(raw_rate(url, args.messages, 8, "aiohttp")))
         raw, gate, ceiling = statistics.median(raws), statistics.median(gates), statistics.median(ceilings)
@@ -113,6 +123,10 @@ def main() -> None:
         print(f"  transport   {ceiling:9.1f} msg/s   (httpx over smsgate's AiohttpTransport, 8 in flight, no "
               f"store: the ceiling; rounds: {', '.join(f'{r:.0f}' for r in ceilings)})")
         print(f"  ratio smsgate/raw = {gate / raw:.3f}   (target >= 0.85); smsgate/ceiling = {gate / ceiling:.3f}")
+        plain = statistics.median(plains)
+        print(f"  no metrics  {plain:9.1f} msg/s   (the same pipeline without metrics; rounds: "
+              f"{', '.join(f'{r:.0f}' for r in plains)})")
+        print(f"  ratio with/without metrics = {gate / plain:.3f}   (target >= 0.95)")
         with peak_memory() as raw_mem:
             asyncio.run(raw_rate(url, args.messages, args.concurrency))
         with peak_memory() as gate_mem:

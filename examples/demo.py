@@ -135,6 +135,7 @@ def main() -> None:
         say(f"Done in {time.monotonic() - started:.1f} s.")
         if keep:
             say(f"The gateway ({base}) and the aggregator keep running; Ctrl-C stops both.")
+            say(f"The web console: {base}/ui (sign in with the api_token above).")
             say(f"Try: SMSGATE_CONFIG={CONFIG} .venv/bin/smsgate show {message_id}")
             server.wait()
         else:
@@ -204,6 +205,13 @@ def _round_trip(env: dict[str, str], base: str, token: str, aggregator: Aggregat
     smsgate(env, "messages")
     say()
     smsgate(env, "show", message_id)
+    step("What /metrics counted (Prometheus; the same bearer token):")
+    for line in api.get("/metrics").text.splitlines():
+        if line.startswith(("smsgate_messages_total", 'smsgate_sends_total{channel="demo",outcome="accepted"}')):
+            say(fit(f"    {line}"))
+    step("The web console shows all of it in a browser:")
+    say(f"    {base}/ui  (sign in with the api_token)")
+    say(f"    api_token: {token}")
     return str(message_id)
 
 

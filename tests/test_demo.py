@@ -26,6 +26,8 @@ def test_demo_shows_the_round_trip_in_80_columns(tmp_path):
     history = [line.split()[2] for line in out.split(f"$ smsgate show {sent}\n")[1].splitlines()
                if re.match(r"\d{4}-\d\d-\d\d ", line)]
     assert history == ["queued", "wired", "sent", "delivered"]
+    assert 'smsgate_messages_total{channel="demo",direction="in",status="received"} 1.0' in out
+    assert re.search(r"http://127\.0\.0\.1:\d+/ui  \(sign in with the api_token\)\n    api_token: \S+\n", out)
     # 80 columns, ids whole (the database line names this test's temporary folder)
     assert [line for line in out.splitlines() if len(line) > 80 and str(tmp_path) not in line] == []
     assert (tmp_path / "demo.sqlite3").exists() and (tmp_path / "serve.log").exists()

@@ -54,6 +54,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, list[str]]] = {
     ("README.md", "smsgate logs --channel kn --errors"): (
         0, [f"cannot connect to 127.0.0.1:{CLOSED} (connection refused)", "**********"]),
     ("README.md", "smsgate outbox --all"): (0, ["outbox: none"]),
+    ("README.md", 'echo "my long console password" | smsgate console-password --stdin'): (
+        0, ['console_password_hash = "scrypt$32768$8$1$']),
     ("docs/gateway.md", "smsgate check"): (0, ["ok: smsgate.toml: 1 channel(s)", "channel ex: adapter http"]),
     ("docs/gateway.md", "smsgate serve"): (0, ["API /api/v1: on; webhooks: 1; bridges: /b/rp/send"]),
     ("docs/gateway.md", "curl -X POST http://127.0.0.1:8080/api/v1/messages "

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +27,12 @@ def test_wheels_build_and_one_adapter_install_lists_only_it(tmp_path):
     built = sorted(w.name.split("-")[0] for w in wheels.glob("*.whl"))
     assert built == sorted(["smsgate", "smsgate_cli", *(f"smsgate_{n}" for n in ADAPTERS)])
     assert ADAPTERS, "no adapter distributions found"
+    core_wheel = next(wheels.glob("smsgate-*.whl"))
+    with zipfile.ZipFile(core_wheel) as wheel:  # the console's templates and static files are package data
+        names = set(wheel.namelist())
+    console = ROOT / "core" / "src" / "smsgate" / "console"
+    shipped = {f"smsgate/console/{p.relative_to(console)}" for p in console.glob("*/*") if p.suffix != ".pyc"}
+    assert shipped and shipped <= names, sorted(shipped - names)
     chosen = "kannel" if "kannel" in ADAPTERS else ADAPTERS[0]
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -1,6 +1,6 @@
 """No configured secret ever shows: not in channel logs, stored messages and their error reasons, the database, the
-webhook outbox, `smsgate logs` / `smsgate messages` output (JSON and tables), Python logging, answers to
-inbound callers, or the recorded cassettes.
+webhook outbox, `smsgate logs` / `smsgate messages` output (JSON and tables), the /ui console's pages and
+/metrics, Python logging, answers to inbound callers, or the recorded cassettes.
 
 Every adapter is configured with known secrets (http: `send_authorization`, `inbound_secret`,
 `inbound_password`, credential `headers`; twilio: `auth_token`; kannel: `password`; the gateway: `api_token` and
@@ -260,6 +260,33 @@ def test_cli_logs_messages_show_and_outbox(exercised, tmp_path):
     assert result.exit_code == 0, result.output
     outputs.append(result.output)
     assert find_secrets("\n".join(outputs)) == []
+
+
+def test_console_pages_and_metrics(exercised):
+    """Every page of the /ui console (each message's included) and /metrics, read as a browser would see them."""
+    import html
+    import re
+
+    harness, _ = exercised
+    login = harness.request("GET", "/ui/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+    assert harness.request("POST", "/ui/login", data={"csrf_token": csrf, "secret": API_TOKEN}).status_code == 303
+    pages = [harness.request("GET", path).text for path in ("/ui/channels", "/ui/outbox", "/ui/outbox?show=all",
+                                                            "/ui/send", "/ui/messages?status=failed")]
+    listing, shown = "/ui/messages", 0
+    while listing:
+        page = harness.request("GET", listing).text
+        pages.append(page)
+        for message_id in re.findall(r'href="/ui/messages/([0-9a-f-]{36})"', page):
+            pages.append(harness.request("GET", f"/ui/messages/{message_id}").text)
+            shown += 1
+        older = re.search(r'href="(/ui/messages\?cursor=[^"]+)" rel="next"', page)
+        listing = html.unescape(older.group(1)) if older else ""
+    assert shown == len(harness.messages(limit=100_000))
+    pages.append(harness.request("GET", "/metrics", headers={"Authorization": f"Bearer {API_TOKEN}"}).text)
+    text = html.unescape("\n".join(pages))
+    assert "**********" in text and "/c/" in text  # the exchanges are there, masked
+    assert find_secrets(text) == []
 
 
 def _logged(caplog: Any, only: str = "") -> str:

@@ -1,6 +1,6 @@
 import pytest
 from smsgate import ConfigError
-from smsgate.host import load_config
+from smsgate.host import config_from_dict, load_config
 from toy_adapter import Toy
 
 ADAPTERS = {"toy": Toy}
@@ -139,3 +139,15 @@ def test_every_core_config_key_is_in_the_reference(title):
     expected = _reference_table(model, title)
     docs = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text(encoding="utf-8")
     assert expected in docs, f"docs/gateway.md's configuration reference is stale; the table should read:\n{expected}"
+
+
+def test_a_console_password_hash_is_checked_when_the_config_loads():
+    from smsgate._auth import hash_password
+
+    good = hash_password("correct horse")
+    cfg = config_from_dict({"gateway": {"console_password_hash": good}}, ADAPTERS)
+    assert cfg.gateway.console_password_hash.get_secret_value() == good
+    assert good in cfg.secrets()  # masked in every channel log, like every other secret of the config
+    for bad in ("plain-password", "scrypt$1024$8$1$c2FsdA==$a2V5", good.replace("$8$", "$x$")):
+        with pytest.raises(ConfigError, match=r"gateway\.console_password_hash"):
+            config_from_dict({"gateway": {"console_password_hash": bad}}, ADAPTERS)

@@ -3,8 +3,9 @@ grow (the worker's per-second `due()`, listings, `logs --errors`, the outbox, ev
 
 The store runs a workload through its public methods with every statement traced (the real SQL, bound values
 expanded); each statement's plan (EXPLAIN QUERY PLAN) must not sort rows with a temporary b-tree, and may scan a
-table or walk an index only from one end to take the first rows of a LIMIT (upkeep's chunks, listings). The
-named hot queries must use their own index, which a scan stopped by a LIMIT is not. Checked twice: on fresh
+table or walk an index only from one end to take the first rows of a LIMIT (upkeep's chunks, listings), or
+walk a partial index of what is pending (the backlog). The named hot queries must use their own index, which a
+scan stopped by a LIMIT is not. Checked twice: on fresh
 tables (no statistics) and after ANALYZE of skewed data (mostly finished messages, few pending, few errors),
 because SQLite plans differently once it has statistics.
 """
@@ -28,15 +29,18 @@ TABLES = ("messages", "status_history", "channel_logs", "outbox", "external_ids"
 # (what the store was asked, what its plan must say)
 HOT = [
     ("due", r"USING INDEX messages_due "),
-    ("list", r"^SCAN messages$"),  # the table's own order, newest first: the LIMIT stops it
+    ("list", r"USING INDEX messages_by_created"),
     ("list channel", r"USING INDEX messages_by_channel "),
     ("list direction", r"USING INDEX messages_by_direction "),
     ("list status", r"USING INDEX messages_by_status "),
     ("list channel direction", r"USING INDEX messages_by_(channel|direction) "),
     ("list channel status", r"USING INDEX messages_by_(channel|status) "),
-    ("list page 2", r"USING INTEGER PRIMARY KEY \(rowid<\?\)"),
-    ("logs errors", r"USING INDEX logs_errors$"),
-    ("logs channel errors", r"USING INDEX logs_errors_by_channel "),
+    ("page 2", r"USING INDEX messages_by_created \(created_at<\?\)"),
+    ("page status", r"USING INDEX messages_by_status \(status=\? AND created_at<\?\)"),
+    ("page direction", r"USING INDEX messages_by_direction \(direction=\?"),
+    ("page contact", r"USING INDEX messages_by_contact "),
+    ("logs errors", r"USING INDEX logs_errors_newest$"),
+    ("logs channel errors", r"USING INDEX logs_errors "),
     ("outbox due", r"USING INDEX outbox_pending"),
     ("outbox pending", r"USING INDEX outbox_pending"),
 ]
@@ -99,9 +103,22 @@ async def _workload(store: SQLiteStore, marks: list[tuple[str, int]], statements
                           ("list channel status", {"channel": "b", "status": "delivered"})]:
         mark(name)
         page = await store.list_messages(limit=20, **filters)
-    mark("list page 2")
-    page = await store.list_messages(limit=20)
-    await store.list_messages(limit=20, cursor=page.next_cursor)
+    mark("page 2")
+    page = await store.find_messages(limit=20)
+    await store.find_messages(limit=20, cursor=page.next_cursor)
+    mark("page status")
+    page = await store.find_messages(limit=5, status="delivered")
+    await store.find_messages(limit=5, status="delivered", cursor=page.next_cursor)
+    mark("page direction")
+    await store.find_messages(limit=5, direction="out")
+    mark("page contact")
+    await store.find_messages(limit=5, number=PHONE, text="hi")
+    mark("other")
+    await store.find_messages(limit=5, channel="a", status="failed", text="m1")
+    await store.hourly_counts(utcnow() - timedelta(hours=2), channel="a")
+    await store.backlog()
+    await store.last_errors(["a", "b"])
+    await store.outbox_for(added.record.id)
     mark("logs errors")
     await store.list_logs(errors_only=True)
     mark("logs channel errors")
@@ -139,16 +156,22 @@ def _plans(path: str, statements: list[str]) -> list[tuple[str, str]]:
         conn.close()
 
 
-# Queries that return every row by design (the opt-out list is the operator's compliance record, and rare).
-EVERY_ROW = ("SELECT channel, address, reason, at FROM opt_outs ORDER BY seq",)
+# Queries whose cost is not the table's size, by design: every opt-out (the operator's compliance record, and
+# rare); the per-hour counts of the hours asked for (they group the rows of those hours, found by an index).
+BY_DESIGN = ("SELECT channel, address, reason, at FROM opt_outs ORDER BY seq",
+             "SELECT channel, substr(created_at, 1, 13) AS hour")
+# Partial indexes of what is pending: walking one whole costs the backlog, never the history.
+PENDING = ("messages_due", "outbox_pending")
 
 
 def _problems(sql: str, plan: str) -> list[str]:
+    if sql.startswith(BY_DESIGN):
+        return []
     found = []
     for step in plan.split(" | "):
-        scan = re.match(r"SCAN (\w+)(?: AS \w+)?", step)
+        scan = re.match(r"SCAN (\w+)(?: AS \w+)?(?: USING (?:COVERING )?INDEX (\w+))?", step)
         # a scan (of the table, or along an index) is fine only while a LIMIT stops it early
-        if scan and scan.group(1) in TABLES and "LIMIT" not in sql.upper() and not sql.startswith(EVERY_ROW):
+        if scan and scan.group(1) in TABLES and "LIMIT" not in sql.upper() and scan.group(2) not in PENDING:
             found.append(f"scans {scan.group(1)}")
         if "USE TEMP B-TREE" in step:
             found.append(f"sorts: {step}")

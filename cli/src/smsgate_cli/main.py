@@ -138,7 +138,7 @@ def adapters(as_json: JsonOption = False) -> None:
 
         failures = load_plugins(strict=_state["strict"] or None)
         found = get_adapters()
-        items = [{"name": i.name, "distribution": i.distribution, "version": i.version,
+        items: list[dict[str, Any]] = [{"name": i.name, "distribution": i.distribution, "version": i.version,
                   "routes": {r.action: list(r.methods) for r in i.adapter.routes.values()},
                   "description": (i.adapter.__doc__ or "").strip().splitlines()[0] if i.adapter.__doc__ else ""}
                  for i in found.values()]
@@ -354,6 +354,12 @@ def serve(
         api = "on" if cfg.gateway.api_token else "off (set [gateway] api_token)"
         typer.echo(f"  API /api/v1: {api}; webhooks: {len(cfg.gateway.webhooks)}; bridges: "
                    f"{', '.join(f'/b/{n}/send' for n in cfg.bridges) or 'none'}", err=True)
+        signin = cfg.gateway.api_token or cfg.gateway.console_password_hash
+        console = ("on (sign in with the api_token" + (" or the console password)" if cfg.gateway.console_password_hash
+                                                       else ")")) if signin else "off (set [gateway] api_token)"
+        metrics = ("public" if cfg.gateway.metrics_public else "on (bearer api_token)" if cfg.gateway.api_token
+                   else "off (set [gateway] api_token or metrics_public)")
+        typer.echo(f"  console {gateway.public_url}/ui: {console}; metrics /metrics: {metrics}", err=True)
         # Everything loaded so far (pydantic models, phonenumbers' metadata, the plugins) lives until exit: out
         # of the collector's sight, each request's garbage collections scan only that request's objects
         # (GC time under ingest load: 7% -> 3%).
@@ -361,6 +367,24 @@ def serve(
         run_server(application, cfg.gateway, host=bind_host, port=bind_port, log_level=log_level)
 
     guarded(run)
+
+
+@app.command("console-password")
+def console_password(
+    from_stdin: Annotated[bool, typer.Option("--stdin", help="Read the password from the first line of standard "
+                                                            "input instead of asking for it.")] = False,
+) -> None:
+    """Hash a password for the /ui console: prints the `console_password_hash` line for [gateway]."""
+    from smsgate._auth import hash_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Console password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 12:
+        raise fail("the password must have at least 12 characters", 2)
+    # only the hash is printed: the password itself is never stored or shown
+    typer.echo(f'console_password_hash = "{hash_password(password)}"')
 
 
 @app.command()
@@ -377,29 +401,30 @@ def messages(
     if direction not in (None, "in", "out"):
         raise fail("--direction must be 'in' or 'out'", 2)
 
-    async def page(store: Any) -> Any:
+    async def find(store: Any) -> Any:
         try:
-            return await store.list_messages(channel=channel, status=status, direction=direction, limit=limit,
+            return await store.find_messages(channel=channel, status=status, direction=direction, limit=limit,
                                              cursor=cursor)
         except ValueError:
             raise fail("--cursor is not one a listing printed (copy it from the `more:` line)", 2) from None
 
-    records = _read_store(config, page)
+    page = _read_store(config, find)
+    records = page.messages
     if as_json:
         _print_json([r.as_dict() for r in records])
-        if records.next_cursor:  # stdout stays one JSON document
-            typer.echo(f"more: --cursor {records.next_cursor}", err=True)
+        if page.next_cursor:  # stdout stays one JSON document
+            typer.echo(f"more: --cursor {page.next_cursor}", err=True)
         return
-    if not records:
-        typer.echo("no messages")
+    if not records:  # a filtered page searches a stretch of history; an empty one may still lead on
+        typer.echo("no messages" + (" in this stretch (older ones may match)" if page.next_cursor else ""))
     # two lines a message, not a table: a whole id, its time and status, then who and what, fit in 80 columns
     width = max(shutil.get_terminal_size().columns, 80)
     for r in records:
         typer.echo(f"{r.id}  {_when(r.created_at)}  {r.direction:<3}  {r.status:<9}  {r.channel}")
         contact = f"to {r.to}" if r.direction == "out" else f"from {r.from_}"
         typer.echo("    " + _fit(f"{contact}: {r.text}", width - 4))
-    if records.next_cursor:
-        typer.echo(f"more: --cursor {records.next_cursor}")
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}")
 
 
 @app.command()
@@ -539,8 +564,8 @@ def _register_plugin_commands() -> None:
         typer.echo(f"warning: {exc}", err=True)
         return
     # one plugin's broken command must not take the others' (or the built-in ones) down with it
-    for plugin, exc in call_each("smsgate_register_commands", app=app, context=_Context()).items():
-        message = (f"plugin {plugin!r} failed to register its commands: {type(exc).__name__}: {exc} "
+    for plugin, failure in call_each("smsgate_register_commands", app=app, context=_Context()).items():
+        message = (f"plugin {plugin!r} failed to register its commands: {type(failure).__name__}: {failure} "
                    f"(skip it with SMSGATE_BLOCK_PLUGINS={plugin})")
         if _state.get("strict"):
             typer.echo(f"error: {message}", err=True)

@@ -44,6 +44,7 @@ from ._models import (
 from ._phones import InvalidNumber, national_number, normalize_number
 from ._text import Segments, is_gsm7, segment, smart_encode, split_bytes, with_attachments
 from .hookspecs import hookimpl
+from .store import Fragment
 
 __version__ = "0.2.0"
 
@@ -56,6 +57,7 @@ __all__ = [
     "ConnectionFailed",
     "ContactStopped",
     "Event",
+    "Fragment",
     "HttpClient",
     "HttpUrl",
     "Ignored",

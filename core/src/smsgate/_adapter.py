@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import time
 import urllib.parse
@@ -91,15 +93,17 @@ class InboundRequest:
 
     def fields(self) -> dict[str, str]:
         """Every parameter, one value per key: the body's (a form, or a JSON object's top-level values) first,
-        then the query string's. JSON numbers and booleans come as their JSON text, nested values as compact
-        JSON, nulls not at all; a JSON body that is not an object is a 400."""
+        then the query string's. JSON numbers and booleans come as their JSON text; nulls, arrays and objects
+        are not parameters (as in a form, a field holds one plain value); a JSON body that is not an object is
+        a 400."""
         out = self.params
         if not self.body.strip() or not self._is_json():
             return out
         data = self.json()
         if not isinstance(data, dict):
             raise RequestRejected("a JSON body must be an object of fields, such as {\"from\": \"+250788383383\"}")
-        values = {str(k): v if isinstance(v, str) else strict_json.dumps(v) for k, v in data.items() if v is not None}
+        values = {str(k): v if isinstance(v, str) else strict_json.dumps(v) for k, v in data.items()
+                  if isinstance(v, str | int | float)}
         return {**out, **values}
 
     def _is_json(self) -> bool:
@@ -118,6 +122,19 @@ class InboundRequest:
         if missing:
             raise RequestRejected("; ".join(missing))
         return values
+
+    def basic_auth(self) -> tuple[str, str] | None:
+        """The (user, password) of an `Authorization: Basic ...` header, or None when there is none or it is
+        malformed."""
+        scheme, _, token = self.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "basic" or not token:
+            return None
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, sep, password = decoded.partition(":")
+        return (user, password) if sep else None
 
     def get_all(self, key: str) -> list[str]:
         """Every value of `key` from the body and the query string."""

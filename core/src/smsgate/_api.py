@@ -149,12 +149,13 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
         if not 1 <= limit <= MAX_LIMIT:
             return _reject(f"limit must be an integer from 1 to {MAX_LIMIT}", 400)
         try:
-            page = await gateway.store.list_messages(channel=query.get("channel") or None, status=status,
+            page = await gateway.store.find_messages(channel=query.get("channel") or None, status=status,
                                                      direction=direction, limit=limit,
                                                      cursor=query.get("cursor") or None)
-        except ValueError as exc:
-            return _reject(f"invalid cursor: {exc} (pass next_cursor from the previous page as is)", 400)
-        return JSONResponse({"messages": [_message_json(r) for r in page], "next_cursor": page.next_cursor})
+        except ValueError:
+            return _reject("invalid cursor: pass next_cursor from the previous page as is", 400)
+        return JSONResponse({"messages": [_message_json(r) for r in page.messages],
+                             "next_cursor": page.next_cursor})
 
     async def detail(request: Request) -> Response:
         denied = authorize(request)
@@ -256,8 +257,10 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "List messages, newest first, a page at a time",
                 "description": "Pages are keyset-paginated: pass a page's `next_cursor` as `cursor` (with the same "
-                               "filters) for the next one; messages stored meanwhile never shift it. Every filter "
-                               "is answered from an index, in milliseconds however many messages are stored.",
+                               "filters) for the next one; messages stored meanwhile never shift it. A page is "
+                               "answered from an index in milliseconds however many messages are stored; with "
+                               "`channel` and another filter it may hold fewer than `limit` messages and still "
+                               "have a `next_cursor`: follow it until it is null.",
                 "parameters": [
                     {"name": "channel", "in": "query", "schema": {"type": "string"}},
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": _STATUSES}},

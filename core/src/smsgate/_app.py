@@ -44,7 +44,10 @@ def open_gateway(config: Config, *, store: Store | None = None, pm: Any = None, 
 
 
 def open_outbox(gateway: Gateway, **options: Any) -> OutboxDispatcher:
-    """The outbox dispatcher of `gateway`'s config (`options` override its timings, e.g. in tests)."""
+    """The outbox dispatcher of `gateway`'s config (`options` override its timings, e.g. in tests); it counts
+    its deliveries in the gateway's metrics when they are installed."""
+    if gateway.metrics is not None:
+        options.setdefault("on_delivery", gateway.metrics.delivery)
     return Platform(gateway.config).dispatcher(gateway.store, gateway.http, **options)
 
 
@@ -76,11 +79,14 @@ def _literal(reply: Reply) -> Response:
 
 
 def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: list[BaseRoute] | None = None,
-               background: bool = False) -> Starlette:
-    """An ASGI app serving `gateway`; `background` runs the send worker and outbox, `own_gateway` closes it.
+               background: bool = False, metrics: bool = True, console: bool = True) -> Starlette:
+    """An ASGI app serving `gateway`; `background` runs the send worker and outbox, `own_gateway` closes it;
+    `metrics` counts events for `/metrics`, `console` serves the web console at `/ui`.
 
     The gateway's store plans the config's webhooks and bridge calls from here on (as `open_gateway` does).
     """
+    from ._metrics import install_metrics, metrics_route, uninstall_metrics
+
     settings = gateway.config.gateway
     platform = Platform(gateway.config)
     gateway.store.set_planner(platform.planner)
@@ -97,6 +103,8 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             gone(request)
             return _error("client disconnected", 400)
         except RequestRejected as exc:
+            if gateway.metrics is not None:
+                gateway.metrics.callback_rejected(channel, exc.status_code)
             # an operator sees every refused callback (a misconfigured aggregator, or someone probing) in one line,
             # unknown channels included, which have no channel log
             reason = adapter.redactor.text(exc.reason) if adapter is not None else exc.reason
@@ -165,13 +173,20 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         Route("/b/{bridge}/send", bridge_send, methods=["GET", "POST", "PUT"]),
         *(extra_routes or []),
     ]
+    if metrics:
+        install_metrics(gateway)
+        routes.append(metrics_route(gateway))
+    if console:
+        from .console import console_mount  # Jinja2 is imported by apps that serve the console only
+
+        routes.append(console_mount(gateway))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         worker = outbox = None
         if background:
             await gateway.start_adapters()  # long-lived connections (SMPP binds) live as long as the app
-            worker, outbox = SendWorker(gateway), platform.dispatcher(gateway.store, gateway.http)
+            worker, outbox = SendWorker(gateway), open_outbox(gateway)
             app.state.worker, app.state.outbox = worker, outbox
             worker.start()
             outbox.start()
@@ -182,6 +197,8 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
                 await worker.stop()
                 await outbox.stop()
                 await gateway.stop_adapters()
+            if metrics:
+                uninstall_metrics(gateway)
             if own_gateway:
                 await gateway.close()
 

@@ -121,6 +121,11 @@ class GatewaySettings(BaseModel):
     http_backend: Literal["aiohttp", "httpcore"] = Field(
         "aiohttp", description="What carries adapters' httpx requests: aiohttp (about twice as fast) or httpcore.")
     api_token: SecretStr | None = Field(None, description="Bearer token required by the outbound HTTP API.")
+    metrics_public: bool = Field(False, description="Serve /metrics without the api_token (a scraper on a private "
+                                                    "network).")
+    console_password_hash: SecretStr | None = Field(
+        None, description="scrypt hash of a password that signs in to the /ui console besides the api_token "
+                          "(`smsgate console-password` makes one).")
     trust_proxy: bool = Field(False, description="Honour X-Forwarded-Proto/Host when rebuilding request URLs.")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Inbound bodies larger than this get a 413.")
     header_timeout: float = Field(10.0, gt=0, description="Seconds a client has to send a request's headers "
@@ -150,6 +155,15 @@ class GatewaySettings(BaseModel):
     def _api_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
             raise ValueError("must not be empty or blank (leave it out to keep the API off)")
+        return value
+
+    @field_validator("console_password_hash")
+    @classmethod
+    def _password_hash(cls, value: SecretStr | None) -> SecretStr | None:
+        from ._auth import check_password_hash
+
+        if value is not None:
+            check_password_hash(value.get_secret_value())
         return value
 
     def base_url(self) -> str:
@@ -226,9 +240,11 @@ class Config:
         return str(self.path) if self.path else None
 
     def secrets(self) -> list[str]:
-        """Every secret value in the config (API token, webhook and bridge secrets, every channel's SecretStr
-        fields), so each channel's logs mask them all: a secret sent to the wrong route is still a secret."""
-        values: list[Any] = [self.gateway.api_token, *(h.secret for h in self.gateway.webhooks),
+        """Every secret value in the config (API token, console password hash, webhook and bridge secrets, every
+        channel's SecretStr fields), so each channel's logs mask them all: a secret sent to the wrong route is
+        still a secret."""
+        values: list[Any] = [self.gateway.api_token, self.gateway.console_password_hash,
+                             *(h.secret for h in self.gateway.webhooks),
                              *(b.secret for b in self.bridges.values())]
         for channel in self.channels.values():
             values.extend(getattr(channel.settings, name) for name in type(channel.settings).model_fields)

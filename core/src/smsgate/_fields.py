@@ -4,7 +4,7 @@
         send_url: HttpUrl = Field(description="Where sends go.")
         password: Secret = Field(description="The account's password.")
 
-`HttpUrl` is an http(s) URL with a host and no #fragment (surrounding spaces and a trailing slash removed);
+`HttpUrl` is an http(s) URL with a host and no #fragment (surrounding spaces removed);
 `Secret` a `SecretStr` that must not be empty (masked in every log, and in every other channel's too).
 """
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pluggy
@@ -74,6 +74,20 @@ class SendOutcome:
         return self.message.status not in (Status.QUEUED.value, Status.ERRORED.value, Status.FAILED.value)
 
 
+
+class Observer(Protocol):
+    """What the gateway, the app and the outbox tell the metrics (`smsgate._metrics.GatewayMetrics`) where no
+    hook exists: each stored send attempt, each refused callback, each outbox delivery attempt."""
+
+    def send_recorded(self, channel: str, attempts: int, log: ChannelLog) -> None:
+        """A send attempt was stored; `log` holds its exchanges with the aggregator."""
+
+    def callback_rejected(self, channel: str, status_code: int) -> None:
+        """A callback on `channel` was refused with `status_code`."""
+
+    def delivery(self, target: str, outcome: str) -> None:
+        """An outbox delivery attempt to `target` ended `delivered`, `failed` or `error`."""
+
 class Gateway:
     """Binds a config's channels to adapters, owns the store and the HTTP client, and runs both pipelines.
 
@@ -95,6 +109,7 @@ class Gateway:
         if planner is not None:
             self.store.set_planner(planner)
         self.http = HttpClient(transport, backend=config.gateway.http_backend)
+        self.metrics: Observer | None = None  # set by smsgate._metrics.install_metrics (create_app does)
         self.public_url = config.gateway.base_url()
         self.adapters: dict[str, Adapter[Any]] = {}
         for name, channel in config.channels.items():
@@ -222,6 +237,8 @@ class Gateway:
         clog = adapter.new_log("send", message.id, going_out=self._marker(message.id))
         result = await self._send_once(adapter, channel, message, clog)
         change = await self.store.record_send(message.id, result, clog)
+        if self.metrics is not None:
+            self.metrics.send_recorded(channel.name, claimed.attempts, clog)
         await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)
         await self.announce(change.platform_events)
         stored = change.record or await self.store.get_message(message.id)

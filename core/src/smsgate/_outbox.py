@@ -93,8 +93,10 @@ class OutboxDispatcher:
     def __init__(self, store: Store, deliveries: Mapping[str, Deliver], *, lease_seconds: float = 90.0,
                  concurrency: int = 8, retry_base: float = 1.0, retry_max: float = 300.0,
                  poll_interval: float = 1.0, retention_days: float = 30.0,
-                 message_retention_days: float = 0.0) -> None:
+                 message_retention_days: float = 0.0,
+                 on_delivery: Callable[[str, str], None] | None = None) -> None:
         self.store = store
+        self.on_delivery = on_delivery  # told (target, "delivered" | "failed" | "error") after each attempt
         self.deliveries = dict(deliveries)
         self.lease_seconds = lease_seconds
         self.concurrency = concurrency
@@ -146,12 +148,17 @@ class OutboxDispatcher:
             log.warning("outbox %s to %s failed (attempt %d): %s; next in %.1fs", row.id, row.target,
                         row.attempts + 1, exc.reason, delay)
             await self.store.outbox_retry(row.id, utcnow() + timedelta(seconds=delay), exc.reason)
+            outcome = "failed"
         except Exception as exc:  # a bug must not stop the other deliveries; the item is retried
             log.exception("outbox %s to %s crashed", row.id, row.target)
             await self.store.outbox_retry(row.id, utcnow() + timedelta(seconds=self._backoff(row.attempts)),
                                           f"{type(exc).__name__}: {exc}")
+            outcome = "error"
         else:
             await self.store.outbox_done(row.id)
+            outcome = "delivered"
+        if self.on_delivery is not None:
+            self.on_delivery(row.target, outcome)
 
     def _backoff(self, attempts: int) -> float:
         base = min(self.retry_max, self.retry_base * 2 ** min(attempts, 30))

@@ -8,10 +8,8 @@ the README lists where and why smsgate differs.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import functools
-import hmac
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -37,8 +35,11 @@ from smsgate import (
     Status,
     StatusUpdate,
     check_response,
+    merge_headers,
     national_number,
+    parse_uuid,
     route,
+    same_secret,
     smart_encode,
     split_bytes,
     with_attachments,
@@ -59,7 +60,6 @@ from ._xml import MAX_XML_BYTES, UnsafeXML, compile_xpath, find_text, parse_xml
 __all__ = ["HttpAdapter", "HttpSettings", "parse_rfc3339", "smsgate_register_adapters"]
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # an HTTP header name (RFC 9110 token)
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Go's time.RFC3339Nano as a parse layout: fraction optional, "Z" or a numeric offset, nothing else
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$", re.ASCII)
@@ -201,15 +201,13 @@ class HttpSettings(ChannelSettings):
         return self.body if self.body is not None else DEFAULT_BODIES.get(self.content_type, "")
 
 
-class HttpAdapter(Adapter):
+class HttpAdapter(Adapter[HttpSettings]):
     """RapidPro's External API channel: templated sends, form/JSON/XML callbacks, status and stop routes."""
 
     name = "http"
     settings_model = HttpSettings
     allow_short_codes = True
     allow_sender_ids = False  # as courier's EX: "MTN" is not a possible sender
-
-    settings: HttpSettings
 
     # -- secrets ------------------------------------------------------------------------------------
 
@@ -252,7 +250,7 @@ class HttpAdapter(Adapter):
         sender = message.from_ or s.address
         url_escape, body_escape = escaper("urlencoded"), escaper(s.content_type)
         template = s.body_template()
-        headers = _merge_headers(
+        headers = merge_headers(
             {"Content-Type": content_type_header(s.content_type)},
             {"Authorization": s.send_authorization.get_secret_value()} if s.send_authorization else {},
             s.headers,
@@ -295,7 +293,7 @@ class HttpAdapter(Adapter):
         if s.from_xpath and s.text_xpath:
             sender, text, raw = self._from_xml(req)
         else:
-            params = _params(req)
+            params = req.fields()  # the body's (form or JSON object) first, then the query string's
             sender = _first(params, s.mo_from_field, ("from", "sender"))
             text = _first(params, s.mo_text_field, ("text",))
             date = _first(params, s.mo_date_field, ("date", "time"))
@@ -349,7 +347,7 @@ class HttpAdapter(Adapter):
         given_uuid, given_id = params.get("uuid", "").strip(), params.get("id", "").strip()
         if not given_uuid and not given_id:
             raise RequestRejected("parameters id or uuid should not be empty")
-        message_id = next((v.lower() for v in (given_uuid, given_id) if _UUID.fullmatch(v)), None)
+        message_id = parse_uuid(given_uuid) or parse_uuid(given_id)
         if message_id is None:
             raise RequestRejected(f"parsing failed: id '{given_id}' and uuid '{given_uuid}' are not valid UUIDs")
         return [StatusUpdate(self.channel.name, _STATUSES[action], message_id=message_id, raw=dict(params))]
@@ -381,14 +379,14 @@ class HttpAdapter(Adapter):
             given = req.headers.get(s.inbound_secret_header.lower())
             if given is not None:
                 offered = True
-                if _same(given, s.inbound_secret.get_secret_value()):
+                if same_secret(given, s.inbound_secret.get_secret_value()):
                     return
         if s.inbound_password is not None:
-            pair = _basic_auth(req.headers.get("authorization", ""))
+            pair = req.basic_auth()
             if pair is not None:
                 offered = True
-                user_ok = _same(pair[0], s.inbound_username)
-                password_ok = _same(pair[1], s.inbound_password.get_secret_value())
+                user_ok = same_secret(pair[0], s.inbound_username)
+                password_ok = same_secret(pair[1], s.inbound_password.get_secret_value())
                 if user_ok & password_ok:  # both compared every time: no early exit to time
                     return
         ways = " or ".join(w for w in (f"the {s.inbound_secret_header} header" if s.inbound_secret else "",
@@ -398,53 +396,12 @@ class HttpAdapter(Adapter):
         raise RequestRejected(f"authentication required: send {ways}", 401)
 
 
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
-
-
-def _basic_auth(header: str) -> tuple[str, str] | None:
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not token:
-        return None
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
-
-
-def _params(req: InboundRequest) -> dict[str, str]:
-    """Form and query parameters (body first, as Go's r.Form), plus the scalar fields of a JSON object body."""
-    params = req.params
-    if req.content_type == "application/json" or req.content_type.endswith("+json"):
-        data = req.json() if req.body.strip() else {}
-        if not isinstance(data, dict):
-            raise RequestRejected("a JSON body must be an object such as {\"from\": \"+250788383383\", "
-                                  "\"text\": \"hi\"}")
-        fields = {k: v if isinstance(v, str) else str(v) for k, v in data.items()
-                  if isinstance(v, str) or (isinstance(v, int | float) and not isinstance(v, bool))}
-        params = {**params, **fields}  # the body wins over the query string, as for forms
-    return params
-
-
 def _first(params: dict[str, str], custom: str, defaults: tuple[str, ...]) -> str:
     """The value of the first key *present* (even if empty) among the custom name and the defaults."""
     for key in (custom, *defaults) if custom else defaults:
         if key in params:
             return params[key]
     return ""
-
-
-def _merge_headers(*maps: dict[str, str]) -> dict[str, str]:
-    """Later maps override earlier ones, whatever the case of the header names."""
-    out: dict[str, str] = {}
-    for mapping in maps:
-        for key, value in mapping.items():
-            for old in [k for k in out if k.lower() == key.lower()]:
-                del out[old]
-            out[key] = value
-    return out
 
 
 @smsgate.hookimpl

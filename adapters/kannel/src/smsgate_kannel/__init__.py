@@ -12,7 +12,6 @@ import codecs
 import logging
 import ssl
 import urllib.parse
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,18 +19,20 @@ from typing import Any, Literal
 
 import httpx
 import smsgate
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from smsgate import (
     Adapter,
     ChannelConfigError,
     ChannelLog,
     ChannelSettings,
     Event,
+    HttpUrl,
     Ignored,
     InboundRequest,
     IncomingMessage,
     OutgoingMessage,
     RequestRejected,
+    Secret,
     SendError,
     SendResult,
     Status,
@@ -39,6 +40,7 @@ from smsgate import (
     check_response,
     is_gsm7,
     national_number,
+    parse_uuid,
     route,
     segment,
     smart_encode,
@@ -80,10 +82,10 @@ _UCS2_NAMES = frozenset({"", "ucs-2", "ucs2", "utf-16", "utf16", "utf-16be", "ut
 class KannelSettings(ChannelSettings):
     """Keys of a `kannel` channel (the shared keys such as `address` and `country` come from ChannelSettings)."""
 
-    send_url: str = Field(description="smsbox's sendsms URL, e.g. http://kannel:13013/cgi-bin/sendsms; "
-                                      "fixed extra parameters in its query string are kept.")
+    send_url: HttpUrl = Field(description="smsbox's sendsms URL, e.g. http://kannel:13013/cgi-bin/sendsms; "
+                                          "fixed extra parameters in its query string are kept.")
     username: str = Field(min_length=1, description="The sendsms-user's username.")
-    password: SecretStr = Field(description="The sendsms-user's password (masked in every channel log).")
+    password: Secret = Field(description="The sendsms-user's password (masked in every channel log).")
     dlr_mask: int = Field(27, ge=0, le=63, description="Kannel dlr-mask: which DLR types to ask for "
                                                        "(27 = delivered + failed + accepted + rejected).")
     encoding: Literal["S", "D", "U"] = Field(
@@ -97,24 +99,6 @@ class KannelSettings(ChannelSettings):
     priority: int | None = Field(None, ge=0, le=3, description="Kannel priority 0-3 for every send.")
     verify_tls: bool = Field(True, description="Verify the TLS certificate of an https send_url.")
     ca_bundle: str | None = Field(None, description="PEM file of CA certificates to verify send_url with.")
-
-    @field_validator("send_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        value = value.strip()
-        parts = urllib.parse.urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL such as http://127.0.0.1:13013/cgi-bin/sendsms")
-        if parts.fragment:
-            raise ValueError("must not have a #fragment")
-        return value
-
-    @field_validator("password")
-    @classmethod
-    def _non_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value():
-            raise ValueError("must not be empty")
-        return value
 
     @field_validator("ca_bundle")
     @classmethod
@@ -198,7 +182,7 @@ def _check(response: httpx.Response) -> None:
         raise
 
 
-class KannelAdapter(Adapter):
+class KannelAdapter(Adapter[KannelSettings]):
     """SMS through a Kannel smsbox: sendsms for MT, the sms-service get-url for MO, dlr-url for reports."""
 
     name = "kannel"
@@ -214,7 +198,7 @@ class KannelAdapter(Adapter):
 
     def encode(self, text: str) -> tuple[list[tuple[str, str]], str]:
         """The coding/charset parameters and the already percent-encoded `text` value for `text`."""
-        settings: KannelSettings = self.settings
+        settings = self.settings
         unicode = False
         if settings.encoding == "S":
             text = smart_encode(text)
@@ -234,7 +218,7 @@ class KannelAdapter(Adapter):
 
     def sendsms_url(self, message: OutgoingMessage) -> str:
         """The full sendsms GET URL for `message` (parameters sorted by name, as courier's Go does)."""
-        settings: KannelSettings = self.settings
+        settings = self.settings
         text = with_attachments(message.text, message.attachments)
         coding, encoded_text = self.encode(text)
         params: list[tuple[str, str]] = [("username", settings.username),
@@ -263,7 +247,7 @@ class KannelAdapter(Adapter):
 
     def verify(self) -> Any:
         """What to pass as `verify=`: None (the gateway's default), False, or an SSL context for `ca_bundle`."""
-        settings: KannelSettings = self.settings
+        settings = self.settings
         if not settings.verify_tls:
             return False
         if settings.ca_bundle is None:
@@ -324,16 +308,15 @@ class KannelAdapter(Adapter):
     async def status(self, req: InboundRequest) -> list[Event]:
         """A delivery report from the dlr-url: `id` (our message UUID), `status` (%d), `smsc_reply` (%A)."""
         params = req.params
-        message_id = (params.get("id") or params.get("uuid") or "").strip()
+        given = (params.get("id") or params.get("uuid") or "").strip()
         status_text = (params.get("status") or "").strip()
-        missing = [f"field '{n}' required" for n, v in (("id", message_id), ("status", status_text))
+        missing = [f"field '{n}' required" for n, v in (("id", given), ("status", status_text))
                    if not v or (n == "status" and v == "0")]
         if missing:
             raise RequestRejected(", ".join(missing))
-        try:
-            uuid.UUID(message_id)
-        except ValueError:
-            raise RequestRejected(f"field 'id' must be a message UUID, got {message_id[:60]!r}") from None
+        message_id = parse_uuid(given)
+        if message_id is None:
+            raise RequestRejected(f"field 'id' must be a message UUID, got {given[:60]!r}")
         try:
             dlr = int(status_text)
         except ValueError:
@@ -359,7 +342,7 @@ class KannelAdapter(Adapter):
 
 
 @smsgate.hookimpl
-def smsgate_register_adapters(register: Callable[[type[Adapter]], None]) -> None:
+def smsgate_register_adapters(register: Callable[[type[Adapter[Any]]], None]) -> None:
     """Provide the `kannel` adapter."""
     register(KannelAdapter)
 

@@ -90,7 +90,7 @@ def register_command(app: Any, context: "CommandContext") -> None:
 
     import typer
 
-    @app.command("kannel-config")
+    @app.command("kannel-config")  # type: ignore[untyped-decorator]
     def kannel_config(
         channel: Annotated[str, typer.Option("--channel", help="Name of a `kannel` channel in the config.")],
         config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $SMSGATE_CONFIG "

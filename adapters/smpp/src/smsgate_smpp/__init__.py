@@ -30,6 +30,7 @@ from smsgate import (
     ChannelSettings,
     ConnectionFailed,
     Event,
+    Fragment,
     Ignored,
     InboundSink,
     IncomingMessage,
@@ -37,6 +38,7 @@ from smsgate import (
     OutgoingMessage,
     RejectedWithReason,
     RequestRejected,
+    Secret,
     SendError,
     SendResult,
     Status,
@@ -45,7 +47,6 @@ from smsgate import (
     retrying,
     with_attachments,
 )
-from smsgate.store import Fragment
 
 from ._pdu import _NAMES as STATUS_NAMES
 from ._pdu import ESME_RMSGQFUL, ESME_ROK, ESME_RTHROTTLED, ESME_RX_T_APPN, Pdu, status_name
@@ -100,7 +101,7 @@ class SmppSettings(ChannelSettings):
     host: str = Field(description="The SMSC's host name or IP address.")
     port: int = Field(2775, ge=1, le=65535, description="The SMSC's SMPP port.")
     system_id: str = Field(min_length=1, max_length=15, description="The ESME account (bind system_id).")
-    password: SecretStr = Field(description="The bind password, at most 8 characters (masked in every log).")
+    password: Secret = Field(description="The bind password, at most 8 characters (masked in every log).")
     system_type: str = Field("", max_length=12, description="The bind system_type, if the SMSC wants one.")
     bind_mode: Literal["transceiver", "transmitter+receiver"] = Field(
         "transceiver", description="One transceiver bind, or a transmitter and a receiver bind side by side.")
@@ -133,14 +134,12 @@ class SmppSettings(ChannelSettings):
     @field_validator("password")
     @classmethod
     def _password(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value():
-            raise ValueError("must not be empty")
         if len(value.get_secret_value()) > 8:
             raise ValueError("SMPP 3.4 passwords are at most 8 characters")
         return value
 
 
-class SmppAdapter(Adapter):
+class SmppAdapter(Adapter[SmppSettings]):
     """SMS over SMPP 3.4: submit_sm for MT, deliver_sm for receipts and MO, on a long-lived bind."""
 
     name = "smpp"
@@ -150,7 +149,7 @@ class SmppAdapter(Adapter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        settings: SmppSettings = self.settings
+        settings = self.settings
         self.where = f"{settings.host}:{settings.port}"
         self.tap: Tap | None = None  # set by tests to record every PDU
         self.holder = str(uuid.uuid4())
@@ -199,7 +198,7 @@ class SmppAdapter(Adapter):
         return None
 
     def _session(self, bind: str) -> Session:
-        settings: SmppSettings = self.settings
+        settings = self.settings
         return Session(settings.host, settings.port, bind=bind, system_id=settings.system_id,
                        password=settings.password.get_secret_value(), system_type=settings.system_type,
                        window=settings.window, timeout=settings.timeout,
@@ -231,18 +230,18 @@ class SmppAdapter(Adapter):
     async def _lease(self) -> bool:
         assert self._inbound is not None
         seconds = max(30.0, 3 * self.settings.enquire_link_interval)
-        for slot in range(self.settings.max_binds):
+        for slot in range(self.settings.max_binds or 0):
             if await self._inbound.lease(f"smpp-bind:{slot}", self.holder, seconds):
                 return True
         return False
 
     async def _release(self) -> None:
         assert self._inbound is not None
-        for slot in range(self.settings.max_binds):
+        for slot in range(self.settings.max_binds or 0):
             await self._inbound.release(f"smpp-bind:{slot}", self.holder)
 
     async def _run(self) -> None:
-        settings: SmppSettings = self.settings
+        settings = self.settings
         delay = 1.0
         announced_down = False
         while not self._stopping:
@@ -281,7 +280,7 @@ class SmppAdapter(Adapter):
 
     async def _hold(self) -> None:
         """Wait until a session closes, renewing the lease meanwhile."""
-        settings: SmppSettings = self.settings
+        settings = self.settings
         waits = [asyncio.ensure_future(s.closed.wait()) for s in self._sessions]
         try:
             while True:
@@ -315,7 +314,7 @@ class SmppAdapter(Adapter):
     # -- sending --------------------------------------------------------------------------------
     def addresses(self, message: OutgoingMessage) -> dict[str, Any]:
         """source/destination address fields of a submit_sm for `message`."""
-        settings: SmppSettings = self.settings
+        settings = self.settings
         source = message.from_ or settings.address
         digits = source.lstrip("+")
         alphanumeric = bool(source) and not digits.isdigit()
@@ -329,7 +328,7 @@ class SmppAdapter(Adapter):
 
     def submits(self, message: OutgoingMessage) -> tuple[list[dict[str, Any]], int]:
         """The submit_sm fields of each part of `message`, and its segment count."""
-        settings: SmppSettings = self.settings
+        settings = self.settings
         text = with_attachments(message.text, message.attachments)
         try:
             parts, count = encode_parts(text, message.id, data_coding=settings.data_coding,
@@ -365,7 +364,7 @@ class SmppAdapter(Adapter):
         return SendResult(Status.WIRED, external_ids=external_ids, segments=count)
 
     async def _submit(self, session: Session, fields: dict[str, Any], log: ChannelLog) -> str:
-        settings: SmppSettings = self.settings
+        settings = self.settings
 
         async def attempt() -> str:
             if self._throttle is not None:
@@ -494,6 +493,6 @@ class SmppAdapter(Adapter):
 
 
 @smsgate.hookimpl
-def smsgate_register_adapters(register: Callable[[type[Adapter]], None]) -> None:
+def smsgate_register_adapters(register: Callable[[type[Adapter[Any]]], None]) -> None:
     """Provide the `smpp` adapter."""
     register(SmppAdapter)

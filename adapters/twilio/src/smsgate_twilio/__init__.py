@@ -11,16 +11,14 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 import urllib.parse
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import httpx
 import smsgate
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from smsgate import (
     Adapter,
     ChannelConfigError,
@@ -29,6 +27,7 @@ from smsgate import (
     ConnectionFailed,
     ContactStopped,
     Event,
+    HttpUrl,
     Ignored,
     InboundRequest,
     IncomingMessage,
@@ -38,11 +37,13 @@ from smsgate import (
     Reply,
     RequestRejected,
     ResponseStatusError,
+    Secret,
     SendResult,
     Status,
     StatusUpdate,
     Throttled,
     parse_retry_after,
+    parse_uuid,
     route,
 )
 
@@ -107,9 +108,9 @@ class TwilioSettings(ChannelSettings):
     """Keys of a `twilio` channel (the shared keys such as `address` and `country` come from ChannelSettings)."""
 
     account_sid: str = Field(min_length=1, description="Account SID (AC...) used in the URL and as basic-auth user.")
-    auth_token: SecretStr = Field(description="Auth token: the basic-auth password and the webhook signing key.")
-    base_url: str = Field("https://api.twilio.com",
-                          description="API root of Twilio or of a Twilio-compatible provider.")
+    auth_token: Secret = Field(description="Auth token: the basic-auth password and the webhook signing key.")
+    base_url: HttpUrl = Field("https://api.twilio.com",
+                              description="API root of Twilio or of a Twilio-compatible provider.")
     messaging_service_sid: str = Field("", description="Messaging Service SID (MG...) sent as MessagingServiceSid.")
     link_shortening: bool = Field(False, description="Ask the messaging service to shorten links (ShortenUrls).")
     max_length: int = Field(1600, ge=1, description="Longest Body in UTF-8 bytes; longer texts are split.")
@@ -118,18 +119,8 @@ class TwilioSettings(ChannelSettings):
 
     @field_validator("base_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urllib.parse.urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL such as https://api.twilio.com")
-        return value.strip().rstrip("/")
-
-    @field_validator("auth_token")
-    @classmethod
-    def _non_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value():
-            raise ValueError("must not be empty")
-        return value
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")  # paths are appended to it
 
 
 # -- X-Twilio-Signature ---------------------------------------------------------------------------------
@@ -237,15 +228,13 @@ def _twiml(comment: str = "") -> str:
 # -- the adapter ------------------------------------------------------------------------------------------
 
 
-class TwilioAdapter(Adapter):
+class TwilioAdapter(Adapter[TwilioSettings]):
     """Twilio Messages API (and compatible providers): sends, receives, status callbacks, signed webhooks."""
 
     name = "twilio"
     settings_model = TwilioSettings
     allow_short_codes: ClassVar[bool] = True
     allow_sender_ids: ClassVar[bool] = True
-    settings: TwilioSettings
-
     def basic_auth_pairs(self) -> Iterable[tuple[str, str]]:
         """The account SID and auth token, so the base64 basic-auth value is masked in logs."""
         return [(self.settings.account_sid, self.settings.auth_token.get_secret_value())]
@@ -325,24 +314,12 @@ class TwilioAdapter(Adapter):
             raise RequestRejected(f"invalid request signature for {req.url} (is [gateway] public_url, or "
                                   "trust_proxy behind a proxy, the URL Twilio calls?)", 403)
 
-    def _fields(self, req: InboundRequest) -> dict[str, str]:
-        """Webhook fields: the form body then the query string, or a JSON object's top-level values."""
-        if req.content_type == "application/json" and req.body:
-            data = req.json()
-            if not isinstance(data, dict):
-                raise RequestRejected("JSON body must be an object")
-            fields = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items() if v is not None}
-            return {**req.query_params(), **fields}
-        return req.params
-
     @route("receive", "POST")
     async def receive(self, req: InboundRequest) -> list[Event]:
         """An incoming SMS/MMS webhook → one IncomingMessage with its media URLs as attachments."""
         self.verify_signature(req)
-        fields = self._fields(req)
-        missing = [name for name in ("MessageSid", "AccountSid", "From", "To") if not fields.get(name, "").strip()]
-        if missing:
-            raise RequestRejected("; ".join(f"field '{name}' required" for name in missing))
+        fields = req.fields()
+        req.require("MessageSid", "AccountSid", "From", "To", fields=fields)
         sender = self.parse_number(fields["From"], fields.get("FromCountry", "").strip() or None)
         to_raw = fields["To"].strip()
         try:
@@ -362,7 +339,7 @@ class TwilioAdapter(Adapter):
     async def status(self, req: InboundRequest) -> list[Event]:
         """A status callback → a StatusUpdate (plus an OptOut of `To` for error 21610)."""
         self.verify_signature(req)
-        fields = self._fields(req)
+        fields = req.fields()
         sid = fields.get("MessageSid", "").strip()
         raw_status = fields.get("MessageStatus", "").strip()
         if not sid or not raw_status:
@@ -380,13 +357,10 @@ class TwilioAdapter(Adapter):
         error_code = fields.get("ErrorCode", "").strip()[:32]
         if error_code in ("", "0"):
             error_code = ""
-        our_id = req.query_params().get("id", "")
-        try:
-            uuid.UUID(our_id)
-        except ValueError:
-            our_id = ""  # not ours (or mangled): the core finds the message by Twilio's sid instead
+        # not ours (or mangled): the core finds the message by Twilio's sid instead
+        our_id = parse_uuid(req.query_params().get("id"))
         events: list[Event] = [StatusUpdate(
-            channel=self.channel.name, status=status, message_id=our_id or None, external_id=sid,
+            channel=self.channel.name, status=status, message_id=our_id, external_id=sid,
             error_code=error_code or None, error_reason=_reason(error_code) if error_code else None, raw=fields)]
         if error_code == OPT_OUT_CODE:
             try:

@@ -11,8 +11,10 @@ the platform hears about each write is decided once, in `smsgate._events`.
 from ._protocol import Store
 from ._records import (
     Added,
+    Backlog,
     Fragment,
     FragmentJoin,
+    HourCount,
     InboundOutcome,
     MessagePage,
     OutboxItem,
@@ -25,8 +27,10 @@ from ._wakeup import Wakeup
 
 __all__ = [
     "Added",
+    "Backlog",
     "Fragment",
     "FragmentJoin",
+    "HourCount",
     "InboundOutcome",
     "MessagePage",
     "OutboxItem",

@@ -172,17 +172,25 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     until TEXT NOT NULL
 )""")),
-    # Listings are newest first in the order rows were stored (rowid, which every index ends with), so each
-    # filter's index is one small column: a time column in each index made every inbound write a third dearer.
-    Migration(4, "indexes that fit every hot query, so its cost stays flat as the tables grow", _statements("""
+    # for the operator's reads (find_messages, hourly_counts, last_errors, outbox_for): each keeps a console
+    # page or a lookup off a full scan on a million messages
+    Migration(4, "indexes for the console's reads", _statements("""
+        CREATE INDEX IF NOT EXISTS messages_by_created ON messages (created_at);
+        CREATE INDEX IF NOT EXISTS messages_by_contact
+            ON messages ((CASE direction WHEN 'in' THEN from_addr ELSE to_addr END), created_at);
+        CREATE INDEX IF NOT EXISTS logs_errors ON channel_logs (channel, seq) WHERE is_error = 1;
+        CREATE INDEX IF NOT EXISTS outbox_by_key ON outbox (key);
+    """)),
+    # The send worker's due() walked its channel's whole history through messages_by_channel (SQLite prefers
+    # it, with or without statistics; due() names messages_due), listings by direction or status and every
+    # `logs --errors` across channels scanned, and the dispatcher's outbox_due read delivered rows too.
+    Migration(5, "indexes that fit the worker's, the listings' and the outbox's queries, so their cost stays flat",
+              _statements("""
 CREATE INDEX messages_due ON messages (channel, created_at) WHERE direction = 'out' AND status IN ('queued', 'errored');
 DROP INDEX messages_pending;
-DROP INDEX messages_by_channel;
-CREATE INDEX messages_by_channel ON messages (channel);
-CREATE INDEX messages_by_direction ON messages (direction);
-CREATE INDEX messages_by_status ON messages (status);
-CREATE INDEX logs_errors ON channel_logs (seq) WHERE is_error = 1;
-CREATE INDEX logs_errors_by_channel ON channel_logs (channel, seq) WHERE is_error = 1;
+CREATE INDEX messages_by_direction ON messages (direction, created_at);
+CREATE INDEX messages_by_status ON messages (status, created_at);
+CREATE INDEX logs_errors_newest ON channel_logs (seq) WHERE is_error = 1;
 CREATE INDEX outbox_pending ON outbox (seq) WHERE done_at IS NULL;
 CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
 """)),

@@ -15,8 +15,10 @@ from .._channellog import ChannelLog
 from .._models import Event, MessageRecord, OutgoingMessage, SendResult
 from ._records import (
     Added,
+    Backlog,
     Fragment,
     FragmentJoin,
+    HourCount,
     InboundOutcome,
     MessagePage,
     OutboxPlanner,
@@ -80,12 +82,8 @@ class Store(Protocol):
         """One message with its status history, or None."""
 
     async def list_messages(self, *, channel: str | None = None, status: str | None = None,
-                            direction: str | None = None, limit: int = 50, cursor: str | None = None
-                            ) -> MessagePage:
-        """At most `limit` messages newest first (the latest stored first), optionally filtered, continuing
-        after `cursor`: the `next_cursor` of an earlier page, an opaque string (keyset pagination, so messages
-        stored meanwhile never shift a later page). A cursor this store did not make: ValueError. Each filter is
-        answered from an index, in milliseconds however many messages are stored."""
+                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
+        """Messages newest first, optionally filtered (pages: `find_messages`)."""
 
     async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
         """Stored opt-out events, oldest first."""
@@ -116,8 +114,31 @@ class Store(Protocol):
     async def outbox_release(self) -> None:
         """Release every outbox claim (a starting dispatcher: a dead one's claims are void)."""
 
-    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100, newest_first: bool = False
+                           ) -> list[dict[str, Any]]:
+        """Outbox items oldest (or newest) first, optionally only pending (True) or delivered (False) ones."""
+
+    # -- reads for operators (the web console, /metrics); none of them may need a full scan of messages --
+
+    async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
+                            status: str | None = None, number: str | None = None, text: str | None = None,
+                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+        """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
+        case-insensitive), from `cursor` (a page's `next_cursor`) on: keyset pagination, as fast deep as first."""
+
+    async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
+        """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
+
+    async def backlog(self) -> Backlog:
+        """Pending sends per channel and undelivered outbox items, each with the age of the oldest."""
+
+    async def last_errors(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per channel of `channels`, its newest channel log that holds an error (redacted, as stored)."""
+
+    async def outbox_for(self, key: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The outbox items (webhook and bridge calls, delivered or not) of ordering key `key` (a message id),
+        oldest first."""
+
 
     # -- leases ---------------------------------------------------------------------------------------------
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._events import PlatformEvent
 from .._models import Event, MessageRecord, Status
 
-__all__ = ["Added", "Fragment", "FragmentJoin", "InboundOutcome", "MessagePage", "OutboxItem", "OutboxPlanner",
-           "OutboxRow", "StatusChange"]
+__all__ = ["Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "MessagePage",
+           "OutboxItem", "OutboxPlanner", "OutboxRow", "StatusChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +49,6 @@ class Added:
     """`queued`, when the message is new."""
 
 
-class MessagePage(list[MessageRecord]):
-    """One page of `Store.list_messages`, newest first: a list of records, and `next_cursor`, the opaque cursor
-    that continues after its last record (None when nothing is left)."""
-
-    next_cursor: str | None
-
-    def __init__(self, records: Iterable[MessageRecord] = (), next_cursor: str | None = None) -> None:
-        super().__init__(records)
-        self.next_cursor = next_cursor
-
-
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     """One delivery a planner wants: to `target`, in order with the other items of the same `key`."""
@@ -82,6 +71,36 @@ class OutboxRow:
     payload: dict[str, Any]
     attempts: int
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """One page of `find_messages`: messages newest first and the cursor of the next (older) page, if any."""
+
+    messages: list[MessageRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HourCount:
+    """How many messages of one channel, direction and (current) status were created in one UTC hour."""
+
+    channel: str
+    hour: str
+    """The hour's start, `YYYY-MM-DDTHH` (UTC)."""
+    direction: str
+    status: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Work still waiting, read at one moment: pending sends per channel and undelivered outbox items."""
+
+    queued: dict[str, tuple[int, str | None]]
+    """Per channel: outgoing messages queued or errored, and the `created_at` of the oldest."""
+    outbox: int
+    outbox_oldest: str | None
 
 
 OutboxPlanner = Callable[[PlatformEvent], Sequence[OutboxItem]]

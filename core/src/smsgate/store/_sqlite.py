@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import errno
 import json
 import logging
@@ -52,8 +53,10 @@ from . import _rules
 from ._migrations import SQLITE, missing
 from ._records import (
     Added,
+    Backlog,
     Fragment,
     FragmentJoin,
+    HourCount,
     InboundOutcome,
     MessagePage,
     OutboxPlanner,
@@ -307,8 +310,10 @@ class SQLiteStore:
         elif self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = _Writer(self.path, synchronous, readonly)
-        # a read-only store has one connection, which only reads; `:memory:` is one connection's own database
-        self._readers = None if readonly or self.path == ":memory:" else _Readers(self.path)
+        # a read-only store has one connection, which only reads; an in-memory database exists on the writer's
+        # connection only, so there it reads too
+        self._readers = (None if readonly or self.path == ":memory:" or self.path.startswith("file:")
+                         else _Readers(self.path))
         self._planner: OutboxPlanner | None = None
         self._listeners: list[Callable[[str], None]] = []
 
@@ -366,9 +371,9 @@ class SQLiteStore:
 
     async def close(self) -> None:
         """Finish pending writes and close the file."""
-        await asyncio.to_thread(self._writer.stop)
         if self._readers is not None:
             await asyncio.to_thread(self._readers.close)
+        await asyncio.to_thread(self._writer.stop)
 
     # -- outgoing ---------------------------------------------------------------------------------
 
@@ -586,12 +591,14 @@ class SQLiteStore:
         await self._call(lambda conn: conn.execute(
             "UPDATE outbox SET lease_until = NULL WHERE done_at IS NULL AND lease_until IS NOT NULL"))
 
-    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Outbox items oldest first, optionally only pending (True) or delivered (False) ones."""
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100, newest_first: bool = False
+                           ) -> list[dict[str, Any]]:
+        """Outbox items oldest (or newest) first, optionally only pending (True) or delivered (False) ones."""
         where = {None: "", True: " WHERE done_at IS NULL", False: " WHERE done_at IS NOT NULL"}[pending]
+        order = " DESC" if newest_first else ""
 
         def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq{order} LIMIT ?", (limit,)).fetchall()
             return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
 
         return await self._read(op)
@@ -666,19 +673,25 @@ class SQLiteStore:
         """Store every event of one inbound request in one transaction."""
 
         def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
-            read = self._reader(conn)
-            outcomes = []
-            for event in events:
-                outcome = _store_event(conn, channel, event, log)
-                made = _events.made_by(channel, outcome, read)
-                outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made) if made
-                                else outcome)
-            self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+            outcomes = self._store_events(conn, channel, events, log)
             if log is not None:
                 _insert_log(conn, log)
             return outcomes
 
         return await self._call(op)
+
+    def _store_events(self, conn: sqlite3.Connection, channel: str, events: Sequence[Event],
+                      log: ChannelLog | None) -> list[InboundOutcome]:
+        """Store inbound events, each outcome with the platform events it makes, planned in this transaction."""
+        read = self._reader(conn)
+        outcomes = []
+        for event in events:
+            outcome = _store_event(conn, channel, event, log)
+            made = _events.made_by(channel, outcome, read)
+            outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made) if made
+                            else outcome)
+        self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+        return outcomes
 
     async def add_log(self, log: ChannelLog) -> None:
         """Store a channel log on its own."""
@@ -696,17 +709,6 @@ class SQLiteStore:
         """
         data = json.dumps(fragment.data, sort_keys=True, ensure_ascii=False)
 
-        def store(conn: sqlite3.Connection, events: Sequence[Event]) -> list[InboundOutcome]:
-            read = self._reader(conn)
-            outcomes = []
-            for event in events:
-                outcome = _store_event(conn, channel, event, log)
-                made = _events.made_by(channel, outcome, read)
-                outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made) if made
-                                else outcome)
-            self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
-            return outcomes
-
         def held_parts(conn: sqlite3.Connection) -> list[Fragment]:
             rows = conn.execute("SELECT * FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NULL"
                                 " ORDER BY idx", (channel, fragment.key)).fetchall()
@@ -723,7 +725,7 @@ class SQLiteStore:
             if held is not None:  # the key now names another message: finish the old one as it is
                 leftover = held_parts(conn)
                 if leftover:
-                    outcomes += store(conn, join(leftover))
+                    outcomes += self._store_events(conn, channel, join(leftover), log)
                 conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ?", (channel, fragment.key))
             else:  # parts of a finished message with this key (other positions) belong to that one
                 conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NOT NULL",
@@ -733,7 +735,7 @@ class SQLiteStore:
                          (channel, fragment.key, fragment.index, fragment.total, data, now))
             present = held_parts(conn)
             if len(present) >= fragment.total:
-                outcomes += store(conn, join(present))
+                outcomes += self._store_events(conn, channel, join(present), log)
                 conn.execute("UPDATE fragments SET joined_at = ? WHERE channel = ? AND key = ?",
                              (now, channel, fragment.key))
             if log is not None:
@@ -783,26 +785,14 @@ class SQLiteStore:
         return await self._read(lambda conn: _full(conn, message_id))
 
     async def list_messages(self, *, channel: str | None = None, status: str | None = None,
-                            direction: str | None = None, limit: int = 50, cursor: str | None = None
-                            ) -> MessagePage:
-        """At most `limit` messages newest first, optionally filtered, after `cursor` (a page's `next_cursor`).
+                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
+        """Messages newest first, optionally filtered (pages: `find_messages`)."""
+        where, args = _filters(channel=channel, status=status, direction=direction)
 
-        Newest first is the order rows were stored in, latest first (rowid: `created_at` is stamped by the one
-        writer as it stores), so each filter's index is the filtered column alone (rowid ends every index)."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        where, filters = _filters(channel=channel, status=status, direction=direction)
-        args: tuple[str | int, ...] = filters
-        if cursor is not None:
-            where += (" AND" if where else " WHERE") + " rowid < ?"  # keyset: an index range, never an offset
-            args += (_from_cursor(cursor),)
-
-        def op(conn: sqlite3.Connection) -> MessagePage:
-            rows = conn.execute(f"SELECT rowid AS position, * FROM messages{where} ORDER BY rowid DESC LIMIT ?",
-                                (*args, limit + 1)).fetchall()
-            more = len(rows) > limit
-            rows = rows[:limit]
-            return MessagePage([_record(r) for r in rows], _to_cursor(rows[-1]["position"]) if more else None)
+        def op(conn: sqlite3.Connection) -> list[MessageRecord]:
+            rows = conn.execute(f"SELECT * FROM messages{where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                                (*args, limit)).fetchall()
+            return [_record(r) for r in rows]
 
         return await self._read(op)
 
@@ -830,27 +820,154 @@ class SQLiteStore:
 
         return await self._read(op)
 
+    # -- reads for operators: on the reader connection, each served by an index ----------------------
 
-_CURSOR_PREFIX = "m1:"
+    async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
+                            status: str | None = None, number: str | None = None, text: str | None = None,
+                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+        """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
+        case-insensitive for ASCII), from `cursor` on; ValueError for a cursor this store did not make.
+
+        Keyset pagination on (created_at, rowid) over an index (by channel, by contact, by status, by
+        direction, or by time): a deep page costs what the first does. Filters that index does not serve
+        (direction or status beside a channel or a contact, text) filter the rows it yields, so a page examines
+        at most `_SCAN` of them: one that finds fewer matches still returns a cursor, from which the next page
+        goes on searching older messages. No page reads the whole table.
+        """
+        indexed: list[str] = []  # served by an index: channel, contact, and the cursor on created_at
+        params: list[Any] = []
+        if channel:
+            indexed.append("channel = ?")
+            params.append(channel)
+        if number:
+            indexed.append(f"{_CONTACT} = ?")
+            params.append(number)
+        if not indexed and status:  # messages_by_status: a rare status is found at once, however old
+            indexed.append("status = ?")
+            params.append(status)
+            status = None
+        if not indexed and direction:  # messages_by_direction
+            indexed.append("direction = ?")
+            params.append(direction)
+            direction = None
+        if cursor is not None:
+            created, rowid = _decode_cursor(cursor)
+            indexed.append(_OLDER)
+            params += [created, created, rowid]
+        filtered, values = _filters(direction=direction, status=status)
+        filters = [filtered.removeprefix(" WHERE ")] if filtered else []
+        filter_params: list[Any] = list(values)
+        if text:
+            filters.append("text LIKE ? ESCAPE '\\'")
+            filter_params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        order = " ORDER BY created_at DESC, rowid DESC"
+        select = "SELECT rowid AS row_id, * FROM messages"
+
+        def page(rows: list[sqlite3.Row], more: bool) -> MessagePage:
+            rows = rows[:limit]
+            last = _encode_cursor(rows[-1]["created_at"], rows[-1]["row_id"]) if more and rows else None
+            return MessagePage([_record(r) for r in rows], last)
+
+        def op(conn: sqlite3.Connection) -> MessagePage:
+            if not filters:
+                rows = conn.execute(select + _where(indexed) + order + " LIMIT ?", (*params, limit + 1)).fetchall()
+                return page(rows, len(rows) > limit)
+            # the newest _SCAN rows the index yields bound what this page examines
+            edge = conn.execute("SELECT rowid AS row_id, created_at FROM messages" + _where(indexed) + order
+                                + " LIMIT 1 OFFSET ?", (*params, _SCAN - 1)).fetchone()
+            window = list(indexed)
+            window_params = list(params)
+            if edge is not None:
+                window.append("created_at >= ? AND (created_at > ? OR rowid >= ?)")
+                window_params += [edge["created_at"], edge["created_at"], edge["row_id"]]
+            rows = conn.execute(select + _where(window + filters) + order + " LIMIT ?",
+                                (*window_params, *filter_params, limit + 1)).fetchall()
+            if len(rows) > limit or edge is None:
+                return page(rows, len(rows) > limit)
+            # the window ran out before the page filled: go on from its oldest row, if anything is older
+            older = conn.execute("SELECT 1 FROM messages" + _where([*indexed, _OLDER]) + " LIMIT 1",
+                                 (*params, edge["created_at"], edge["created_at"], edge["row_id"])).fetchone()
+            following = _encode_cursor(edge["created_at"], edge["row_id"]) if older else None
+            return MessagePage([_record(r) for r in rows], following)
+
+        return await self._read(op)
+
+    async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
+        """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
+        extra = " AND channel = ?" if channel else ""
+        args: tuple[str, ...] = (_ts(since), channel) if channel else (_ts(since),)
+
+        def op(conn: sqlite3.Connection) -> list[HourCount]:
+            rows = conn.execute(
+                "SELECT channel, substr(created_at, 1, 13) AS hour, direction, status, count(*) AS n FROM messages"
+                f" WHERE created_at >= ?{extra} GROUP BY channel, hour, direction, status ORDER BY hour", args)
+            return [HourCount(r["channel"], r["hour"], r["direction"], r["status"], r["n"]) for r in rows]
+
+        return await self._read(op)
+
+    async def backlog(self) -> Backlog:
+        """Pending sends per channel and undelivered outbox items, each with the age of the oldest."""
+
+        def op(conn: sqlite3.Connection) -> Backlog:
+            queued = {r["channel"]: (r["n"], r["oldest"]) for r in conn.execute(
+                # the partial index holds exactly the pending sends, by channel: the cost is the backlog
+                "SELECT channel, count(*) AS n, min(created_at) AS oldest FROM messages INDEXED BY messages_due"
+                " WHERE status IN ('queued', 'errored') AND direction = 'out' GROUP BY channel")}
+            row = conn.execute("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE done_at IS NULL"
+                               ).fetchone()
+            return Backlog(queued, row["n"], row["oldest"])
+
+        return await self._read(op)
+
+    async def last_errors(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per channel of `channels`, its newest channel log that holds an error (redacted, as stored)."""
+
+        def op(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            found = {}
+            for name in channels:  # one index probe each (logs_errors), where a GROUP BY would read every error
+                row = conn.execute("SELECT data FROM channel_logs WHERE channel = ? AND is_error = 1"
+                                   " ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
+                if row is not None:
+                    found[name] = loads_stored(row["data"])
+            return found
+
+        return await self._read(op)
+
+    async def outbox_for(self, key: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The outbox items (webhook and bridge calls, delivered or not) of ordering key `key` (a message id),
+        oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute("SELECT * FROM outbox WHERE key = ? ORDER BY seq LIMIT ?", (key, limit)).fetchall()
+            return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
+
+        return await self._read(op)
 
 
-def _to_cursor(rowid: int) -> str:
-    """An opaque page cursor: the listing's position, URL-safe."""
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{rowid}".encode()).decode("ascii").rstrip("=")
+# the contact of a message (whom it is from or to); messages_by_contact indexes exactly this expression
+_CONTACT = "(CASE direction WHEN 'in' THEN from_addr ELSE to_addr END)"
+# keyset: rows strictly older than (created_at, rowid), in the listing's order
+_OLDER = "created_at <= ? AND (created_at < ? OR rowid < ?)"
+# rows one page may examine when it filters by direction, status or text (no index serves those: a status index
+# would be rewritten on every status change of the send path): about 30 ms of SQLite time here
+_SCAN = 100_000
 
 
-def _from_cursor(cursor: str) -> int:
-    """The position a cursor of `_to_cursor` holds; ValueError for anything else."""
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def _encode_cursor(created_at: str, rowid: int) -> str:
+    return base64.urlsafe_b64encode(f"{created_at}|{rowid}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
     try:
-        if len(cursor) > 40:
-            raise ValueError("too long")
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        if not raw.startswith(_CURSOR_PREFIX) or not raw[len(_CURSOR_PREFIX):].isdigit():
-            raise ValueError("not a position")
-        return int(raw[len(_CURSOR_PREFIX):])
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not a cursor of this listing: {cursor[:60]!r}") from exc
-
+        created, _, rowid = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
+        datetime.fromisoformat(created)
+        return created, int(rowid)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValueError(f"invalid cursor {cursor!r}") from None
 
 def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:
     parts = [(f"{k} = ?", v) for k, v in values.items() if v is not None]
