@@ -258,9 +258,10 @@ OPENAPI: dict[str, Any] = {
                 "summary": "List messages, newest first, a page at a time",
                 "description": "Pages are keyset-paginated: pass a page's `next_cursor` as `cursor` (with the same "
                                "filters) for the next one; messages stored meanwhile never shift it. A page is "
-                               "answered from an index in milliseconds however many messages are stored; with "
-                               "`channel` and another filter it may hold fewer than `limit` messages and still "
-                               "have a `next_cursor`: follow it until it is null.",
+                               "answered from an index in milliseconds however many messages are stored; with two "
+                               "filters or more it searches a bounded stretch of history and may hold fewer than "
+                               "`limit` messages (even none) and still have a `next_cursor`: follow it until it "
+                               "is null.",
                 "parameters": [
                     {"name": "channel", "in": "query", "schema": {"type": "string"}},
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": _STATUSES}},
