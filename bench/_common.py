@@ -162,3 +162,107 @@ def pg_top_statements(cluster: object, database: str, limit: int = 8) -> list[st
                 " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 f" ORDER BY total_exec_time DESC LIMIT {limit}", database)
     return [line for line in rows.splitlines() if line.strip()]
+
+
+# -- wrk: the load generator that is never the cap (C, event loop, one thread) ----------------------------
+
+WRK_POST = """
+wrk.method = "POST"
+wrk.body = {body!r}
+wrk.headers["Content-Type"] = {content_type!r}
+"""
+
+WRK_PATHS = """
+local paths = {{{paths}}}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format({method!r}, paths[(i - 1) % #paths + 1])
+end
+"""
+
+
+def wrk(url: str, *, connections: int, seconds: float, script: str | None = None, threads: int = 1
+        ) -> dict[str, float]:
+    """Run `wrk --latency` against `url`; requests/s and latency percentiles (ms). Fails on any non-2xx answer
+    or socket error, so a rate is only ever of successful requests."""
+    import re
+    import shutil
+    import tempfile
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "30s"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script or "")
+    args += ["-s", lua.name, url]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    os.unlink(lua.name)
+    if "Non-2xx or 3xx responses" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw failures against {url}:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def ms(label: str) -> float:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if found is None:
+            return float("nan")
+        value, unit = float(found.group(1)), found.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {"rate": rate, "p50": ms("50"), "p90": ms("90"), "p99": ms("99"), "raw": out}  # type: ignore[dict-item]
+
+
+def post_script(body: str, content_type: str = "application/x-www-form-urlencoded") -> str:
+    """A wrk script POSTing `body` on every request."""
+    return WRK_POST.format(body=body, content_type=content_type)
+
+
+def paths_script(paths: list[str], method: str = "GET") -> str:
+    """A wrk script requesting `paths` in turn (each connection's thread cycles through all of them)."""
+    return WRK_PATHS.format(paths=", ".join(repr(p).replace("'", '"') for p in paths), method=method)
+
+
+# -- the raw Python clients: what a hand-written loop does, without any pipeline ------------------------
+
+async def httpx_rate(n: int, concurrency: int, request: Callable[[int], tuple[str, str, bytes | None]],
+                     ok: Callable[[int], bool] = lambda status: 200 <= status < 300) -> float:
+    """`n` requests with `concurrency` in flight from one pooled `httpx.AsyncClient` (its own transport, httpcore);
+    `request(i)` gives (method, url, body). Messages per second."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=max(concurrency, 10), max_keepalive_connections=max(concurrency, 10))
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        async def one(i: int) -> None:
+            method, url, body = request(i)
+            response = await client.request(method, url, content=body,
+                                            headers={"Content-Type": "application/json"} if body else None)
+            if not ok(response.status_code):
+                raise RuntimeError(f"httpx: HTTP {response.status_code} {response.text[:200]}")
+
+        return await run_pool(n, concurrency, one)
+
+
+async def aiohttp_rate(n: int, concurrency: int, request: Callable[[int], tuple[str, str, bytes | None]],
+                       ok: Callable[[int], bool] = lambda status: 200 <= status < 300) -> float:
+    """The Python client limit: `n` requests with `concurrency` in flight from one bare `aiohttp.ClientSession`
+    (the pool smsgate's transport uses), reading each body. Messages per second."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=max(concurrency, 10), limit_per_host=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def one(i: int) -> None:
+            method, url, body = request(i)
+            async with session.request(method, url, data=body,
+                                       headers={"Content-Type": "application/json"} if body else None) as response:
+                await response.read()
+                if not ok(response.status):
+                    raise RuntimeError(f"aiohttp: HTTP {response.status}")
+
+        return await run_pool(n, concurrency, one)
+
+
+def timed(fn: Callable[[], float], n: int) -> tuple[float, float]:
+    """Run `fn()` (returning a rate); (that rate, this process's CPU microseconds per message)."""
+    cpu = time.process_time()
+    rate = fn()
+    return rate, (time.process_time() - cpu) / n * 1e6

@@ -1,18 +1,19 @@
-"""Ingest benchmark: inbound webhooks per second into the gateway vs a bare Starlette endpoint.
+"""Ingest benchmark: inbound callbacks per second into `smsgate serve` vs a bare Starlette endpoint, both under wrk.
 
-    .venv/bin/python bench/ingest.py [--requests 5000] [--concurrency 64] [--rounds 3] [--scaling]
-    .venv/bin/python bench/ingest.py --postgresql [--requests 4000] [--concurrency 64] [--rounds 3]
+    .venv/bin/python bench/ingest.py [--seconds 5] [--rounds 3] [--connections 32,64]
+    .venv/bin/python bench/ingest.py --postgresql [--requests 4000] [--concurrency 64] [--rounds 3] [--profile]
 
 `--postgresql` compares stores instead, in one run: SQLite with one `smsgate serve` (the baseline),
-PostgreSQL with one and with two on one database (the load generator's connections spread over them).
+PostgreSQL with one and with two on one database (the Python load generator's connections spread over
+them; wrk takes one URL).
 
-Both servers run under uvicorn with the same settings in their own process; the same load generator (a
-minimal keep-alive HTTP/1.1 client, `--concurrency` connections) posts the same form to each. The gateway commits every
-message to SQLite (synchronous=FULL, group commit) before it answers 2xx; the bare endpoint stores nothing.
-
-The cost of metrics: a third server, the same gateway without metrics (`create_app(metrics=False)`), takes the
-same load in the same rounds (interleaved, so drifts of the shared machine hit both alike); the ratio with/without
-metrics is printed (target >= 0.95).
+Needs `wrk` (apt-get install wrk). Both servers run in their own process under uvicorn: the bare endpoint
+(bench/bare.py) parses the form and answers 200, storing nothing; the gateway (bench/gateway_server.py) is what
+`smsgate serve` runs (its uvicorn protocol with request deadlines, background worker and dispatcher,
+gc.freeze(), metrics) with one http channel, and commits every message to SQLite (synchronous=FULL, group
+commit) before it answers 2xx. wrk (C, one thread) posts the same inbound form to each, `--connections` at a
+time, in alternating rounds; medians are reported, with wrk's latency percentiles. A third server, the same
+gateway without metrics, takes the same load in the same rounds: the cost of metrics (target >= 0.95).
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import hammer, server
+from _common import hammer, post_script, server, wrk
+
+FORM = "from=%2B250788123123&text=hello+from+the+bench"
 
 
 async def load(port: int | list[int], n: int, concurrency: int) -> float:
-    """POST n inbound messages with `concurrency` connections in flight; every answer must be 2xx."""
+    """POST n inbound messages with the Python load generator (bench/index_cost.py's), `concurrency` at a time
+    (spread over the ports given)."""
     bodies = [urllib.parse.urlencode({"from": "+250788123123", "text": f"hello {i}"}).encode() for i in range(n)]
     return await hammer(port, "/c/b/receive", bodies, concurrency)
 
@@ -84,47 +88,55 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgresql", action="store_true", help="compare SQLite x1, PostgreSQL x1 and x2")
     parser.add_argument("--profile", action="store_true", help="with --postgresql: PostgreSQL's time by statement")
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=4000, help="with --postgresql: requests per run")
+    parser.add_argument("--concurrency", type=int, default=64, help="with --postgresql: connections in flight")
+    parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", default="32,64")
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
-    parser.add_argument("--scaling", action="store_true", help="also print rates at 1, 4, 16, 64 in flight")
     args = parser.parse_args()
     if args.postgresql:
         compare_stores(args)
         return
+    conns = [int(c) for c in args.connections.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-ingest-"))
     database = workdir / "ingest.sqlite3"
+    script = post_script(FORM)
+    counted = 0
     plain = workdir / "ingest-nometrics.sqlite3"
     with server("bare") as bare_port, server("gateway_server", str(database), args.synchronous) as gw_port, \
             server("gateway_server", str(plain), args.synchronous, "nometrics") as plain_port:
-        bare_url, gw_url = bare_port, gw_port
-        for port in (bare_url, gw_url, plain_port):
-            asyncio.run(load(port, 300, args.concurrency))
-        bares, gates, plains = [], [], []
-        for i in range(args.rounds):
-            bares.append(asyncio.run(load(bare_url, args.requests, args.concurrency)))
-            # alternate which of the two goes first: the second of a pair runs on a warmer, fuller machine
-            pair = [(gates, gw_url), (plains, plain_port)]
-            for rates, port in pair if i % 2 == 0 else reversed(pair):
-                rates.append(asyncio.run(load(port, args.requests, args.concurrency)))
-        bare, gate, plain_rate = statistics.median(bares), statistics.median(gates), statistics.median(plains)
-        print(f"ingest: {args.requests} requests, {args.concurrency} in flight, median of {args.rounds} rounds, "
-              f"synchronous={args.synchronous}")
-        print(f"  bare starlette  {bare:9.1f} req/s   (rounds: {', '.join(f'{r:.0f}' for r in bares)})")
-        print(f"  smsgate serve   {gate:9.1f} req/s   (rounds: {', '.join(f'{r:.0f}' for r in gates)})")
-        print(f"  ratio smsgate/bare = {gate / bare:.3f}   (target >= 0.5)")
-        print(f"  without metrics {plain_rate:9.1f} req/s   (rounds: {', '.join(f'{r:.0f}' for r in plains)})")
-        print(f"  ratio with/without metrics = {gate / plain_rate:.3f}   (target >= 0.95)")
-        if args.scaling:
-            n = max(500, args.requests // 5)
-            print(f"scaling ({n} requests each): in flight | bare req/s | smsgate req/s | ratio")
-            for c in (1, 4, 16, 64):
-                b = asyncio.run(load(bare_url, n, c))
-                g = asyncio.run(load(gw_url, n, c))
-                print(f"  {c:3d} | {b:8.1f} | {g:8.1f} | {g / b:.3f}")
+        targets = {"bare": f"http://127.0.0.1:{bare_port}/c/b/receive",
+                   "smsgate": f"http://127.0.0.1:{gw_port}/c/b/receive",
+                   "nometrics": f"http://127.0.0.1:{plain_port}/c/b/receive"}
+        for name, url in targets.items():  # warm-up
+            done = wrk(url, connections=conns[0], seconds=1, script=script)
+            counted += int(done["raw"].split(" requests in")[0].split()[-1]) if name == "smsgate" else 0
+        runs: dict[tuple[str, int], list[dict[str, float]]] = {(n, c): [] for n in targets for c in conns}
+        for _ in range(args.rounds):
+            for c in conns:
+                for name, url in targets.items():
+                    done = wrk(url, connections=c, seconds=args.seconds, script=script)
+                    runs[name, c].append(done)
+                    if name == "smsgate":
+                        counted += int(str(done["raw"]).split(" requests in")[0].split()[-1])
+    print(f"ingest: wrk -t1, {args.seconds:g} s per run, median of {args.rounds} rounds, store "
+          f"synchronous={args.synchronous}")
+    for c in conns:
+        med = {}
+        for name in targets:
+            rates = [r["rate"] for r in runs[name, c]]
+            med[name] = statistics.median(rates)
+            p50 = statistics.median(r["p50"] for r in runs[name, c])
+            p99 = statistics.median(r["p99"] for r in runs[name, c])
+            print(f"  {c:3d} connections  {name:8s} {med[name]:8.0f} req/s  (rounds: "
+                  f"{', '.join(f'{x:.0f}' for x in rates)}; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms)")
+        print(f"  {c:3d} connections  ratio smsgate/bare = {med['smsgate'] / med['bare']:.3f}   (target >= 0.6); "
+              f"with/without metrics = {med['smsgate'] / med['nometrics']:.3f}   (target >= 0.95)")
     stored = sqlite3.connect(database).execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0]
-    print(f"  stored inbound messages: {stored} (every 2xx above was committed first)")
+    print(f"  stored inbound messages: {stored}; 2xx answers wrk counted: {counted} (every 2xx was committed first)")
+    if stored < counted:
+        raise SystemExit("fewer messages stored than acknowledged")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
-"""Kannel send benchmark: the `kannel` adapter vs a raw httpx loop, same sendsms requests, same real Kannel, same run.
+"""Kannel send benchmark: `Gateway.send` through a real Kannel against the best raw Python clients, same run.
 
-    .venv/bin/python bench/kannel_send.py [--messages 2000] [--concurrency 32] [--rounds 3] [--dlr-mask 27]
+    .venv/bin/python bench/kannel_send.py [--messages 1000] [--rounds 3] [--depths 1,4,16,64] [--dlr-mask 27]
 
-Starts a real Kannel 1.4.5 (tests/peers.py: bearerbox + smsbox + fakesmsc on 127.0.0.1) and a tiny DLR sink that
-Kannel's delivery reports go to (so DLR traffic flows as in production). Three ways of sending N messages with
-`--concurrency` in flight, in alternating rounds (the median is reported):
-- raw:     one pooled httpx.AsyncClient GETting the very URLs the adapter builds (built before timing);
+Needs `wrk` (apt-get install wrk) and Kannel (.ci/install-peers). Starts a real Kannel 1.4.5 (tests/peers.py:
+bearerbox + smsbox + fakesmsc on 127.0.0.1) and a tiny DLR sink that Kannel's delivery reports go to (so DLR
+traffic flows as in production). Each way of sending N messages is swept over the same depths (requests in
+flight), in alternating rounds (medians reported), each phase starting with Kannel idle:
+- httpx:   one pooled httpx.AsyncClient GETting the very URLs the adapter builds (built before timing);
+- aiohttp: one bare aiohttp.ClientSession GETting them: the Python client limit;
 - adapter: `KannelAdapter.send(message, channel_log)`: URL building, the shared client, retries, the redacted trace;
-- gateway: `Gateway.send`: that plus the durable SQLite store (`--synchronous`, default FULL), the claim, status
-  history, hooks.
-At the end it checks that the fake SMSC received every message.
+- gateway: `Gateway.send`: that plus the durable SQLite store (`--synchronous`, default FULL), the claim, the
+  "sending" mark, status history, hooks.
+The channel's `max_in_flight` is the depth. `wrk` first measures what Kannel's sendsms does alone. At the end
+the benchmark checks that the fake SMSC received every message.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from _common import run_pool  # noqa: E402
+from _common import aiohttp_rate, httpx_rate, paths_script, run_pool, timed, wrk  # noqa: E402
 from peers import Kannel, free_port  # noqa: E402
 
 TEXT = "El amor es paciente. El amor es amable."
@@ -127,21 +130,16 @@ def messages(n: int, tag: str):
     return [OutgoingMessage(channel="kn", to=TO, text=f"{TEXT} {tag} {i}", from_=FROM) for i in range(n)]
 
 
-async def raw_rate(config, n: int, concurrency: int, tag: str) -> float:
-    """The baseline: the adapter's own sendsms URLs, GET from one pooled httpx.AsyncClient."""
+def sendsms_urls(config, n: int, tag: str) -> list[str]:
+    """The adapter's own sendsms URLs for `n` messages, exactly as it builds them."""
     from smsgate.host import open_gateway
 
-    async with open_gateway(config) as gateway:  # only to build the URLs exactly as the adapter does
-        adapter = gateway.adapters["kn"]
-        urls = [adapter.sendsms_url(m) for m in messages(n, tag)]
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        async def one(i: int) -> None:
-            response = await client.get(urls[i])
-            if response.status_code != 202:
-                raise RuntimeError(f"raw: HTTP {response.status_code} {response.text}")
+    async def build() -> list[str]:
+        async with open_gateway(config) as gateway:
+            adapter = gateway.adapters["kn"]
+            return [adapter.sendsms_url(m) for m in messages(n, tag)]
 
-        return await run_pool(n, concurrency, one)
+    return asyncio.run(build())
 
 
 async def adapter_rate(config, n: int, concurrency: int, tag: str) -> float:
@@ -194,44 +192,76 @@ def settle(kannel: Kannel, sink: DlrSink, sent: int, timeout: float = 120.0) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported")
+    parser.add_argument("--depths", default="1,4,16,64", help="requests in flight to sweep")
     parser.add_argument("--dlr-mask", type=int, default=27, help="dlr-mask sent (0: no delivery reports)")
     parser.add_argument("--synchronous", choices=["FULL", "NORMAL"], default="FULL",
                         help="the gateway mode's SQLite fsync policy ([gateway] synchronous)")
     args = parser.parse_args()
+    depths = [int(d) for d in args.depths.split(",")]
+    n = args.messages
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-bench-kannel-"))
-    modes = {"raw": raw_rate, "adapter": adapter_rate, "gateway": gateway_rate}
-    rates: dict[str, list[float]] = {m: [] for m in modes}
-    cpu_us: dict[str, list[float]] = {m: [] for m in modes}  # this process's CPU time per message
+
+    def accepted(status: int) -> bool:
+        return status == 202  # Kannel's "0: Accepted for delivery"
+
     with DlrSink() as sink, Kannel(max_messages=10) as kannel:
-        config = make_config(kannel, f"http://127.0.0.1:{sink.port}", workdir, args.concurrency, args.dlr_mask,
-                             args.synchronous)
-        sent = 0
-        for name, fn in modes.items():  # warm-up: imports, connections, Kannel's first allocations
-            asyncio.run(fn(config, 200, args.concurrency, f"warm-{name}"))
-            sent += 200
+        def cfg(depth: int):
+            return make_config(kannel, f"http://127.0.0.1:{sink.port}", workdir, depth, args.dlr_mask,
+                               args.synchronous)
+
+        def raw(client, depth: int, tag: str) -> float:
+            urls = sendsms_urls(cfg(depth), n, tag)
+            return asyncio.run(client(n, depth, lambda i: ("GET", urls[i], None), accepted))
+
+        modes = {
+            "httpx": lambda d, tag: raw(httpx_rate, d, tag),
+            "aiohttp": lambda d, tag: raw(aiohttp_rate, d, tag),
+            "adapter": lambda d, tag: asyncio.run(adapter_rate(cfg(d), n, d, tag)),
+            "gateway": lambda d, tag: asyncio.run(gateway_rate(cfg(d), n, d, tag)),
+        }
+        # warm-up: imports, connections, Kannel's first allocations
+        urls = sendsms_urls(cfg(4), 200, "warm")
+        asyncio.run(aiohttp_rate(200, 4, lambda i: ("GET", urls[i], None), accepted))
+        asyncio.run(gateway_rate(cfg(4), 200, 4, "warm"))
+        sent = 400
+        settle(kannel, sink, sent)
+        base = kannel.sendsms_url.split("/cgi-bin")[0]
+        alone = wrk(kannel.sendsms_url, connections=16, seconds=3,
+                    script=paths_script([u.removeprefix(base) for u in sendsms_urls(cfg(16), 2000, "wrk")]))
+        wrk_sent = int(alone["raw"].split(" requests in")[0].split()[-1])
+        sent += wrk_sent
+        rates: dict[str, dict[int, list[float]]] = {m: {d: [] for d in depths} for m in modes}
+        cpus: dict[str, dict[int, list[float]]] = {m: {d: [] for d in depths} for m in modes}
         for r in range(args.rounds):
-            for name, fn in modes.items():
-                settle(kannel, sink, sent)  # each phase starts with Kannel idle: no queue, no DLRs in flight
-                cpu = time.process_time()
-                rates[name].append(asyncio.run(fn(config, args.messages, args.concurrency, f"r{r}-{name}")))
-                cpu_us[name].append((time.process_time() - cpu) / args.messages * 1e6)
-                sent += args.messages
+            for d in depths:
+                for name, fn in modes.items():
+                    settle(kannel, sink, sent)  # each phase starts with Kannel idle: no queue, no DLRs in flight
+                    rate, cpu = timed(lambda fn=fn, d=d, name=name, r=r: fn(d, f"r{r}-{d}-{name}"), n)
+                    rates[name][d].append(rate)
+                    cpus[name][d].append(cpu)
+                    sent += n
         seen = settle(kannel, sink, sent)
-        raw = statistics.median(rates["raw"])
-        print(f"kannel send: {args.messages} messages x {args.rounds} rounds per mode, {args.concurrency} in flight, "
-              f"dlr-mask {args.dlr_mask}, store synchronous={args.synchronous}, real Kannel 1.4.5 on 127.0.0.1 "
-              "(median of rounds)")
-        for name in modes:
-            rate = statistics.median(rates[name])
-            rounds = ", ".join(f"{x:.0f}" for x in rates[name])
-            ratio = "" if name == "raw" else f"   ratio {name}/raw = {rate / raw:.3f}  (target >= 0.9)"
-            print(f"  {name:8s} {rate:8.1f} msg/s  (rounds: {rounds}; client CPU "
-                  f"{statistics.median(cpu_us[name]):.0f} us/msg){ratio}")
-    print(f"  fake SMSC received {seen} of {sent} messages; DLR callbacks answered: {sink.count}")
-    if seen != sent:
+        med = {m: {d: statistics.median(rates[m][d]) for d in depths} for m in modes}
+        best = {m: max(depths, key=lambda d, m=m: med[m][d]) for m in modes}
+        print(f"kannel send: {n} messages per run, median of {args.rounds} rounds, depths {depths}, dlr-mask "
+              f"{args.dlr_mask}, store synchronous={args.synchronous}, real Kannel 1.4.5 on 127.0.0.1")
+        print(f"  Kannel's sendsms alone under wrk (16 connections): {alone['rate']:.0f} req/s")
+        print("  msg/s by depth (client CPU us/msg):")
+        print("    mode     " + "".join(f"{d:>18d}" for d in depths) + "   best")
+        for m in modes:
+            cells = "".join(f"{med[m][d]:10.0f} ({statistics.median(cpus[m][d]):5.0f})" for d in depths)
+            print(f"    {m:8s} {cells}   {med[m][best[m]]:.0f} at {best[m]}")
+        d = best["aiohttp"]
+        print(f"  gateway / aiohttp at aiohttp's best depth ({d}) = {med['gateway'][d] / med['aiohttp'][d]:.3f}"
+              "   (target >= 0.7)")
+        print("  gateway / aiohttp by depth: " + ", ".join(f"{x}: {med['gateway'][x] / med['aiohttp'][x]:.2f}"
+                                                       for x in depths))
+        print(f"  gateway best / httpx best = {med['gateway'][best['gateway']] / med['httpx'][best['httpx']]:.3f}")
+    print(f"  fake SMSC received {seen} of {sent} messages (wrk's {wrk_sent} counted as answered); DLR callbacks "
+          f"answered: {sink.count}")
+    if not sent <= seen <= sent + 16:  # wrk may leave up to one request per connection unanswered at its end
         raise SystemExit(f"the fake SMSC saw {seen} messages, expected {sent}")
 
 

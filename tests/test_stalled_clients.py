@@ -122,3 +122,30 @@ def test_a_client_that_disconnects_mid_body_is_one_log_line_at_most(server):
     added = server.log.read_text()[len(before):]
     assert "Traceback" not in added and "ClientDisconnect" not in added, added
     assert len([line for line in added.splitlines() if line.strip()]) <= 5, added
+
+
+def test_a_busy_keep_alive_connection_lives_and_is_dropped_once_idle(server):
+    """The header deadline runs from the previous response: a client sending a request every 0.3 s keeps its
+    connection well past `header_timeout` (1 s), and loses it about 1 s after it stops."""
+    body = b"from=%2B12025550123&text=again"
+    request = (b"POST /c/ex/receive HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+               b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    sock = _open(server.port, b"")
+    try:
+        started = time.monotonic()
+        answers = 0
+        while time.monotonic() - started < 2.5:
+            sock.sendall(request)
+            data = b""
+            while b"Message Accepted" not in data:
+                chunk = sock.recv(4096)
+                assert chunk, f"dropped after {time.monotonic() - started:.1f}s while busy"
+                data += chunk
+            answers += 1
+            time.sleep(0.3)
+        assert answers >= 7
+        idle = time.monotonic()
+        assert _closed_by_server(sock, 3)
+        assert 0.6 < time.monotonic() - idle < 2.0
+    finally:
+        sock.close()

@@ -163,3 +163,33 @@ def test_listings_keep_ids_whole_and_fit_80_columns_in_a_pipe(setup):
     shown = smsgate("--config", str(config), "show", ids[0]).stdout.splitlines()
     assert shown[0] == f"{ids[0]}  out  ex" and all(len(line) <= 80 for line in shown), shown
     assert [line.split()[2] for line in shown if line.startswith("20")] == ["queued", "wired"]
+
+
+def test_messages_page_with_the_cursor_a_listing_prints(setup):
+    from smsgate import OutgoingMessage
+    from smsgate.store import SQLiteStore
+
+    config, _ = setup
+
+    async def fill() -> list[str]:
+        store = SQLiteStore(config.parent / "db" / "smsgate.sqlite3")
+        try:
+            return [(await store.add_outgoing(OutgoingMessage("ex", "+250788123123", f"m{i}"))).record.id
+                    for i in range(5)]
+        finally:
+            await store.close()
+
+    ids = asyncio.run(fill())[::-1]  # newest first
+    seen, cursor = [], []
+    for _ in range(3):
+        done = smsgate("--config", str(config), "messages", "--limit", "2", *cursor)
+        lines = done.stdout.splitlines()
+        seen += [line.split()[0] for line in lines if not line.startswith((" ", "more:"))]
+        more = [line for line in lines if line.startswith("more: --cursor ")]
+        cursor = ["--cursor", more[0].removeprefix("more: --cursor ")] if more else []
+        assert len(more) == (1 if len(seen) < 5 else 0) and all(len(line) <= 80 for line in lines)
+    assert seen == ids
+    as_json = smsgate("--config", str(config), "messages", "--limit", "4", "--json")
+    assert [m["id"] for m in json.loads(as_json.stdout)] == ids[:4] and as_json.stderr.startswith("more: --cursor ")
+    forged = smsgate("--config", str(config), "messages", "--cursor", "forged")
+    assert forged.returncode == 2 and forged.stderr.startswith("error: --cursor is not one a listing printed")

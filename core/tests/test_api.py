@@ -146,9 +146,28 @@ def test_list_filters_and_limits(api):
     assert len(listed(status="received")) == 1 and len(listed()) == 4
     for params, fragment in [({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"), ({"limit": "1001"}, "limit"),
                              ({"status": "lost"}, "unknown status"), ({"direction": "up"}, "direction"),
-                             ({"chanel": "t"}, "unknown query parameter")]:
+                             ({"chanel": "t"}, "unknown query parameter"), ({"cursor": "forged"}, "invalid cursor")]:
         response = h.request("GET", "/api/v1/messages", params=params, headers=AUTH)
         assert response.status_code == 400 and fragment in response.json()["error"]
+
+
+def test_list_pages_with_a_cursor(api):
+    h = api()
+    ids = [post(h, {"channel": "t", "to": "+250788383383", "text": f"m{i}"}).json()["id"] for i in range(5)]
+
+    def page(**params):
+        response = h.request("GET", "/api/v1/messages", params=params, headers=AUTH)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return [m["id"] for m in body["messages"]], body["next_cursor"]
+
+    first, cursor = page(limit=2)
+    assert first == ids[:2:-1] and cursor
+    post(h, {"channel": "t", "to": "+250788383383", "text": "newer"})  # never shifts the next pages
+    second, cursor = page(limit=2, cursor=cursor)
+    third, last = page(limit=2, cursor=cursor)
+    assert second == [ids[2], ids[1]] and third == [ids[0]] and last is None
+    assert page(channel="t", status="queued", limit=6)[1] is None
 
 
 def test_openapi_lists_every_served_api_route(api):

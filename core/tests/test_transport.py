@@ -1,8 +1,9 @@
 """AiohttpTransport puts the same bytes on the wire as httpx's own transport, and reads answers the same way.
 
 A raw socket server records each request exactly as received and answers with a scripted response; every case
-runs over both backends and the two recordings must match (header order aside), so switching
-`gateway.http_backend` never changes what an aggregator sees. TLS runs against a real certificate made with
+runs over both backends, and over `AiohttpTransport.send` (the direct path `HttpClient` takes), and the
+recordings must match (header order aside), so switching `gateway.http_backend` never changes what an
+aggregator sees. TLS runs against a real certificate made with
 openssl, trusted through a CA bundle, not trusted by default, and unverified on request.
 """
 
@@ -79,7 +80,15 @@ def _transport(backend: str, verify: Any = True) -> httpx.AsyncBaseTransport:
 
 def _exchange(backend: str, url: str, verify: Any = True, **request: Any) -> httpx.Response:
     async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=_transport(backend, verify), headers={"User-Agent": "smsgate"}) as c:
+        transport = _transport(backend.removesuffix("-direct"), verify)
+        async with httpx.AsyncClient(transport=transport, headers={"User-Agent": "smsgate"}) as c:
+            if backend == "aiohttp-direct":  # what HttpClient does: build with the client, send with the transport
+                auth = request.pop("auth", None)
+                built = c.build_request(url=url, **request)
+                if auth is not None:
+                    next(httpx.BasicAuth(*auth).auth_flow(built))
+                assert isinstance(transport, AiohttpTransport) and not transport.intercepted()
+                return await transport.send(built)
             response = await c.request(url=url, **request)
             await response.aread()
             return response
@@ -112,16 +121,16 @@ def test_both_backends_send_the_same_bytes_and_read_the_same_answer(case):
     answers = []
     server = Recorder()
     try:
-        for backend in ("httpcore", "aiohttp"):
+        for backend in ("httpcore", "aiohttp", "aiohttp-direct"):
             response = _exchange(backend, f"http://127.0.0.1:{server.port}{path}", **spec)
             answers.append((response.status_code, response.reason_phrase, response.headers.get_list("set-cookie"),
                             response.text, response.http_version))
     finally:
         server.close()
-    httpcore_sent, aiohttp_sent = (_normalised(r) for r in server.requests)
-    assert aiohttp_sent == httpcore_sent
-    assert answers[0] == answers[1] == (202, "Accepted for delivery", ["a=1", "b=2"], "0: Accepted for delivery",
-                                        "HTTP/1.1")
+    httpcore_sent, aiohttp_sent, direct_sent = (_normalised(r) for r in server.requests)
+    assert aiohttp_sent == httpcore_sent and direct_sent == httpcore_sent
+    assert answers[0] == answers[1] == answers[2] == (202, "Accepted for delivery", ["a=1", "b=2"],
+                                                      "0: Accepted for delivery", "HTTP/1.1")
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +144,7 @@ def certificate(tmp_path_factory) -> Iterator[tuple[Path, Path]]:
     yield cert, key
 
 
-@pytest.mark.parametrize("backend", ["aiohttp", "httpcore"])
+@pytest.mark.parametrize("backend", ["aiohttp", "aiohttp-direct", "httpcore"])
 def test_tls_verifies_with_a_ca_bundle_and_refuses_an_unknown_certificate(certificate, backend):
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -153,3 +162,48 @@ def test_tls_verifies_with_a_ca_bundle_and_refuses_an_unknown_certificate(certif
     finally:
         server.close()
     assert len(server.requests) == 2
+
+
+def test_the_direct_path_steps_aside_while_vcrpy_records(tmp_path):
+    """HttpClient sends straight over AiohttpTransport only while httpx's transport is httpx's own: under a vcrpy
+    cassette its requests go through the patched transport, so they are recorded, and replayed offline."""
+    import vcr
+    from smsgate import ChannelLog, ChannelSettings, Redactor
+    from smsgate._http import HttpClient
+
+    server = Recorder()
+    url = f"http://127.0.0.1:{server.port}/send"
+    settings = ChannelSettings(adapter="x", max_attempts=1)
+    cassette = str(tmp_path / "cassette.yaml")
+
+    async def send(http: HttpClient) -> str:
+        log = ChannelLog(channel="c", kind="send", redactor=Redactor())
+        response = await http.request(log, settings, "POST", url, data={"a": "b"})
+        return response.text
+
+    async def record() -> None:
+        http = HttpClient()
+        try:
+            assert await send(http) == "0: Accepted for delivery" and not AiohttpTransport.intercepted()
+            with vcr.VCR(record_mode="all").use_cassette(cassette):
+                assert AiohttpTransport.intercepted()
+                assert await send(http) == "0: Accepted for delivery"
+            assert not AiohttpTransport.intercepted()
+        finally:
+            await http.aclose()
+
+    try:
+        asyncio.run(record())
+    finally:
+        server.close()
+    assert len(server.requests) == 2
+
+    async def replay() -> str:
+        http = HttpClient()
+        try:
+            with vcr.VCR(record_mode="none").use_cassette(cassette):
+                return await send(http)
+        finally:
+            await http.aclose()
+
+    assert asyncio.run(replay()) == "0: Accepted for delivery"  # the server is gone: only the cassette answers

@@ -294,6 +294,23 @@ def test_dispatcher_prunes_at_most_hourly_and_not_when_retention_is_zero(hooked,
     assert kept.run(open_outbox(kept.gateway).prune_if_due()) == 0 and _counts(kept)["channel_logs"] == 1
 
 
+def test_message_retention_deletes_finished_messages_from_config(smsgate_harness):
+    h = smsgate_harness({"t": {"adapter": "toy", "country": "RW", "max_attempts": 1}},
+                        gateway={"retention_days": 0, "message_retention_days": 0.5}, adapters=[Toy],
+                        respond=lambda r: httpx.Response(200, text="ext-1"))
+    wired = h.send("t", "+250788383383", "old and done").message.id
+    h.respond = lambda r: httpx.Response(503)
+    errored = h.send("t", "+250788383383", "old, still to retry").message.id
+    outbox = open_outbox(h.gateway)
+    assert outbox.message_retention_days == 0.5
+    assert h.run(outbox.prune_if_due()) == 0  # both are younger than half a day
+    outbox._next_prune = 0.0
+    outbox.message_retention_days = -1 / 86400  # "older than one second from now": everything finished
+    assert h.run(outbox.prune_if_due()) == 1
+    assert h.message(wired) is None and h.message(errored).status == "errored"
+    assert _counts(h)["channel_logs"] == 2  # logs have their own retention (0 here: kept)
+
+
 def test_cli_outbox_lists_unacknowledged_calls(tmp_path):
     from smsgate_cli.main import app
     from typer.testing import CliRunner

@@ -133,7 +133,7 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
         if denied is not None:
             return denied
         query = request.query_params
-        unknown = set(query) - {"channel", "status", "direction", "limit"}
+        unknown = set(query) - {"channel", "status", "direction", "limit", "cursor"}
         if unknown:
             return _reject(f"unknown query parameter(s) {', '.join(sorted(unknown))}", 400)
         status = query.get("status") or None
@@ -148,9 +148,14 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
             limit = 0
         if not 1 <= limit <= MAX_LIMIT:
             return _reject(f"limit must be an integer from 1 to {MAX_LIMIT}", 400)
-        records = await gateway.store.list_messages(channel=query.get("channel") or None, status=status,
-                                                    direction=direction, limit=limit)
-        return JSONResponse({"messages": [_message_json(r) for r in records]})
+        try:
+            page = await gateway.store.find_messages(channel=query.get("channel") or None, status=status,
+                                                     direction=direction, limit=limit,
+                                                     cursor=query.get("cursor") or None)
+        except ValueError:
+            return _reject("invalid cursor: pass next_cursor from the previous page as is", 400)
+        return JSONResponse({"messages": [_message_json(r) for r in page.messages],
+                             "next_cursor": page.next_cursor})
 
     async def detail(request: Request) -> Response:
         denied = authorize(request)
@@ -250,18 +255,29 @@ OPENAPI: dict[str, Any] = {
                     **_error_responses(400, 401, 403, 413, 422)},
             },
             "get": {
-                "summary": "List messages, newest first",
+                "summary": "List messages, newest first, a page at a time",
+                "description": "Pages are keyset-paginated: pass a page's `next_cursor` as `cursor` (with the same "
+                               "filters) for the next one; messages stored meanwhile never shift it. A page is "
+                               "answered from an index in milliseconds however many messages are stored; with two "
+                               "filters or more it searches a bounded stretch of history and may hold fewer than "
+                               "`limit` messages (even none) and still have a `next_cursor`: follow it until it "
+                               "is null.",
                 "parameters": [
                     {"name": "channel", "in": "query", "schema": {"type": "string"}},
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": _STATUSES}},
                     {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["in", "out"]}},
                     {"name": "limit", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"},
+                     "description": "The previous page's `next_cursor` (opaque); omit it for the newest page."},
                 ],
                 "responses": {
-                    "200": {"description": "Messages", "content": {"application/json": {"schema": {
-                        "type": "object", "properties": {"messages": {"type": "array", "items": {
-                            "$ref": "#/components/schemas/Message"}}}}}}},
+                    "200": {"description": "One page of messages", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["messages", "next_cursor"], "properties": {
+                            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+                            "next_cursor": {"type": ["string", "null"],
+                                            "description": "Pass as `cursor` for the next page; null on the "
+                                                           "last page."}}}}}},
                     **_error_responses(400, 401, 403)},
             },
         },

@@ -40,7 +40,7 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 def open_gateway(config: Config, *, store: Store | None = None, pm: Any = None, transport: Any = None) -> Gateway:
     """A gateway whose store plans its config's webhooks and bridge calls from every stored event."""
-    return Gateway(config, store=store, pm=pm, transport=transport, planner=Platform(config).plan)
+    return Gateway(config, store=store, pm=pm, transport=transport, planner=Platform(config).planner)
 
 
 def open_outbox(gateway: Gateway, **options: Any) -> OutboxDispatcher:
@@ -89,7 +89,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
 
     settings = gateway.config.gateway
     platform = Platform(gateway.config)
-    gateway.store.set_planner(platform.plan)
+    gateway.store.set_planner(platform.planner)
 
     async def inbound(request: Request) -> Response:
         channel = request.path_params["channel"]

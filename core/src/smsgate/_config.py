@@ -147,7 +147,10 @@ class GatewaySettings(BaseModel):
     webhook_retry_max: float = Field(300.0, gt=0, description="Longest wait between deliveries of an "
                                                               "unacknowledged webhook or bridge call, in seconds.")
     retention_days: float = Field(30.0, ge=0, description="Channel logs and delivered webhook/bridge calls older "
-                                                          "than this are deleted hourly (0 keeps them); messages stay.")
+                                                          "than this are deleted hourly (0 keeps them).")
+    message_retention_days: float = Field(
+        0.0, ge=0, description="Finished messages (any status but queued and errored) older than this are deleted "
+                               "hourly with their status history (0 keeps them).")
     webhooks: list[WebhookSettings] = Field(default_factory=list,
                                             description="`[[gateway.webhooks]]`: URLs receiving signed events.")
 

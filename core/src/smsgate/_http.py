@@ -11,9 +11,10 @@ import os
 import re
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -21,6 +22,9 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from ._channellog import ChannelLog
 from ._config import ChannelSettings
 from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, SendError, SentButUnanswered, Throttled
+
+if TYPE_CHECKING:
+    from ._transport import AiohttpTransport
 
 __all__ = ["HttpClient", "Throttle", "check_response", "merge_headers", "parse_retry_after", "retrying",
            "transport_error_reason"]
@@ -128,8 +132,10 @@ class HttpClient:
         self._backend = backend
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._clients: dict[Any, httpx.AsyncClient] = {}
+        self._fast: dict[Any, AiohttpTransport] = {}  # transports `request` may call directly (AiohttpTransport.send)
         self._throttles: dict[str, Throttle] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._urls: dict[str, httpx.URL] = {}
 
     def client(self, verify: Any = None) -> httpx.AsyncClient:
         """The pooled client (one per TLS verification setting: a CA bundle needs its own pool)."""
@@ -145,13 +151,26 @@ class HttpClient:
             client = httpx.AsyncClient(transport=transport, limits=self._limits, verify=key, cookies=_NoCookies(),
                                        follow_redirects=False, headers={"User-Agent": "smsgate"})
             self._clients[key] = client
+            if _is_aiohttp_transport(transport):
+                self._fast[key] = transport  # type: ignore[assignment]
         return client
+
+    def _url(self, url: str) -> httpx.URL:
+        """`url` parsed (httpx's parser is pure Python: half of building a request); a channel's fixed send URL
+        is parsed once. Bounded, since URLs carrying each message's text (a GET sendsms) never repeat."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= 256:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        self._fast.clear()
 
     def throttle(self, channel: str, tps: float) -> Throttle:
         """The throttle spacing `channel`'s request starts at `tps`: across every instance when the gateway's
@@ -171,38 +190,60 @@ class HttpClient:
         """
         throttle = self.throttle(log.channel, settings.tps) if settings.tps else None
         client = self.client(verify)
+        fast = self._fast.get(self._verify if verify is None else verify)
         # httpx's pool slows down sharply with many connections to one host (it rescans every waiting request
         # on each event), and aggregators cap concurrent connections anyway: bound the requests in flight.
         slots = self._slots.get(log.channel)
         if slots is None:
             slots = self._slots[log.channel] = asyncio.Semaphore(settings.max_in_flight)
+        request = client.build_request(method, self._url(url), timeout=settings.timeout, **kwargs)  # for every try
 
         async def attempt() -> httpx.Response:
             if throttle is not None:
                 await throttle.wait()
+            # durable before the request leaves (after a crash the send is in doubt, not resent), and before the
+            # slot is taken, so a slot never waits for a commit
+            await log.going_out()
             async with slots:
-                return await self._once(client, log, settings, method, url, check, kwargs)
+                return await self._once(client, fast, log, settings, request, check)
 
-        return await retrying(settings)(attempt)
+        try:  # the first attempt without the retry machinery: most requests succeed at once
+            return await attempt()
+        except RetryableError as exc:
+            if settings.max_attempts <= 1 or not _should_retry(exc, settings):
+                raise
+            first: RetryableError = exc
+        tries = 0
 
-    async def _once(self, client: httpx.AsyncClient, log: ChannelLog, settings: ChannelSettings, method: str,
-                    url: str, check: ResponseCheck, kwargs: dict[str, Any]) -> httpx.Response:
-        request = client.build_request(method, url, timeout=settings.timeout, **kwargs)
-        await log.going_out()  # durable before the request leaves: after a crash the send is in doubt, not resent
+        async def again() -> httpx.Response:  # tenacity's attempt 1 is the one that just failed
+            nonlocal tries
+            tries += 1
+            if tries == 1:
+                raise first
+            return await attempt()
+
+        return await retrying(settings)(again)
+
+    async def _once(self, client: httpx.AsyncClient, fast: AiohttpTransport | None, log: ChannelLog,
+                    settings: ChannelSettings, request: httpx.Request, check: ResponseCheck) -> httpx.Response:
         start = time.perf_counter()
         try:
-            response = await client.send(request)
-            await response.aread()
+            if fast is not None and not fast.intercepted():
+                response = await fast.send(request)
+            else:
+                response = await client.send(request)
+                await response.aread()
         except httpx.TransportError as exc:
             elapsed = (time.perf_counter() - start) * 1000
             reason = transport_error_reason(exc, request.url)
-            log.trace(method, str(request.url), request.headers, request.content, elapsed_ms=elapsed, error=reason)
+            log.trace(request.method, str(request.url), request.headers, request.content, elapsed_ms=elapsed,
+                      error=reason)
             # once the request is written, a timeout or a dropped connection leaves it unknown whether it arrived
             if isinstance(exc, httpx.ReadTimeout | httpx.ReadError | httpx.RemoteProtocolError):
                 raise SentButUnanswered(reason) from None
             raise ConnectionFailed(reason) from None
         elapsed = (time.perf_counter() - start) * 1000
-        log.trace(method, str(request.url), request.headers, request.content, response.status_code,
+        log.trace(request.method, str(request.url), request.headers, request.content, response.status_code,
                   response.headers, response.content, elapsed)
         try:
             check(response)
@@ -281,6 +322,12 @@ def retrying(settings: ChannelSettings) -> AsyncRetrying:
         retry=retry_if_exception(lambda e: _should_retry(e, settings)),
         reraise=True,
     )
+
+
+def _is_aiohttp_transport(transport: Any) -> bool:
+    """Whether `transport` is smsgate's AiohttpTransport (without importing aiohttp when it cannot be)."""
+    module = sys.modules.get("smsgate._transport")
+    return module is not None and isinstance(transport, module.AiohttpTransport)
 
 
 def _env_proxies() -> bool:

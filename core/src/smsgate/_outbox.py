@@ -94,6 +94,7 @@ class OutboxDispatcher:
     def __init__(self, store: Store, deliveries: Mapping[str, Deliver], *, lease_seconds: float = 15.0,
                  concurrency: int = 8, retry_base: float = 1.0, retry_max: float = 300.0,
                  poll_interval: float = 1.0, retention_days: float = 30.0,
+                 message_retention_days: float = 0.0,
                  on_delivery: Callable[[str, str], None] | None = None) -> None:
         self.store = store
         self.on_delivery = on_delivery  # told (target, "delivered" | "failed" | "error") after each attempt
@@ -104,6 +105,7 @@ class OutboxDispatcher:
         self.retry_max = retry_max
         self.poll_interval = poll_interval
         self.retention_days = retention_days
+        self.message_retention_days = message_retention_days
         self._next_prune = 0.0
         self._wake = Wakeup(self.store, "outbox")
         self._task: asyncio.Task[None] | None = None
@@ -205,15 +207,23 @@ class OutboxDispatcher:
             await self._wake.wait(self.poll_interval)
 
     async def prune_if_due(self) -> int:
-        """At most hourly, delete what `gateway.retention_days` no longer keeps; the number of rows deleted."""
+        """At most hourly, delete what `retention_days` (channel logs, delivered calls) and
+        `message_retention_days` (finished messages) no longer keep; the number of rows deleted."""
         now = time.monotonic()
-        if not self.retention_days or now < self._next_prune:
+        if not (self.retention_days or self.message_retention_days) or now < self._next_prune:
             return 0
         self._next_prune = now + 3600
-        deleted = await self.store.prune(utcnow() - timedelta(days=self.retention_days))
-        if deleted:
-            log.info("deleted %d channel logs and delivered outbox items older than %g days", deleted,
-                     self.retention_days)
+        deleted = 0
+        if self.retention_days:
+            deleted = await self.store.prune(utcnow() - timedelta(days=self.retention_days))
+            if deleted:
+                log.info("deleted %d channel logs and delivered outbox items older than %g days", deleted,
+                         self.retention_days)
+        if self.message_retention_days:
+            messages = await self.store.prune_messages(utcnow() - timedelta(days=self.message_retention_days))
+            if messages:
+                log.info("deleted %d finished messages older than %g days", messages, self.message_retention_days)
+            deleted += messages
         return deleted
 
     def start(self) -> None:

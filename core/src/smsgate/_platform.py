@@ -14,7 +14,7 @@ from ._config import Config
 from ._events import TYPES, PlatformEvent
 from ._http import HttpClient
 from ._outbox import Deliver, OutboxDispatcher, post, webhook_delivery
-from .store import OutboxItem, OutboxRow, Store
+from .store import OutboxItem, OutboxPlanner, OutboxRow, Store
 
 __all__ = ["Platform"]
 
@@ -26,6 +26,11 @@ class Platform:
         self.config = config
         self.webhooks = list(config.gateway.webhooks)
         self.bridges: dict[str, RapidProBridge] = make_bridges(config.bridges)
+
+    @property
+    def planner(self) -> OutboxPlanner | None:
+        """`plan`, or None when there is no webhook or bridge to tell: the store then builds no payloads."""
+        return self.plan if self.webhooks or self.bridges else None
 
     def plan(self, event: PlatformEvent) -> list[OutboxItem]:
         """The calls one stored event makes: every webhook that wants its type, and the bridges concerned."""
@@ -49,7 +54,8 @@ class Platform:
         """An outbox dispatcher for this config (`options` override its timings, e.g. in tests)."""
         settings = self.config.gateway
         defaults: dict[str, Any] = {"retry_max": settings.webhook_retry_max,
-                                    "retention_days": settings.retention_days}
+                                    "retention_days": settings.retention_days,
+                                    "message_retention_days": settings.message_retention_days}
         return OutboxDispatcher(store, self.deliveries(http), **{**defaults, **options})
 
 

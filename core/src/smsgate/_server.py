@@ -52,12 +52,14 @@ def deadline_protocol(header_timeout: float, body_timeout: float) -> type[asynci
                 self._timer = None
 
         def _arm(self) -> None:
-            self._cancel()
             if self.transport.is_closing():
                 return
             self._armed_cycle = self.cycle
             self._armed_at = self.loop.time()
-            self._timer = self.loop.call_later(header_timeout, self._check)
+            # a timer still pending checks the new deadline when it fires: one timer per connection and
+            # deadline, not a new one per request (a keep-alive client sends thousands)
+            if self._timer is None:
+                self._timer = self.loop.call_later(header_timeout, self._check)
 
         def _check(self) -> None:
             self._timer = None
@@ -65,7 +67,11 @@ def deadline_protocol(header_timeout: float, body_timeout: float) -> type[asynci
                 return
             cycle = self.cycle
             if cycle is None or cycle is self._armed_cycle:  # no complete request headers since armed
-                self._drop("headers", header_timeout)
+                remaining = self._armed_at + header_timeout - self.loop.time()
+                if remaining > 0:  # re-armed since this timer started (a later response completed)
+                    self._timer = self.loop.call_later(remaining, self._check)
+                else:
+                    self._drop("headers", header_timeout)
                 return
             if not cycle.more_body or cycle.response_complete:
                 return  # the request is in; how long the app takes is not the client's doing

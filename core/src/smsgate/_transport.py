@@ -11,14 +11,20 @@ before the request left is a connect error (safe to retry); anything later is a 
 treated as possibly delivered and never repeated unless the channel allows it. The PyPI `httpx-aiohttp`
 package maps read timeouts and server disconnects to `ConnectTimeout`, which would make smsgate resend SMS
 the aggregator may already have: that is why this small module exists instead of that dependency.
+
+`AiohttpTransport.send` is the gateway's fast path: an `httpx.Request` in, an `httpx.Response` (body read) out,
+straight over the pool, without `AsyncClient.send`'s auth, redirect and cookie machinery (smsgate's client uses
+none of them) or httpcore's request and response objects in between. `HttpClient` takes it only while httpx's
+transport is not intercepted (vcrpy and respx patch `AsyncHTTPTransport.handle_async_request`), so recorders
+and mocks still see every request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -39,6 +45,39 @@ class AiohttpTransport(httpx.AsyncHTTPTransport):
         # no super().__init__(): it would build the httpcore pool this class replaces
         self._pool = _AiohttpPool(httpx.create_ssl_context(verify=verify), limits)  # type: ignore[assignment]
 
+    @staticmethod
+    def intercepted() -> bool:
+        """Whether httpx's transport is wrapped (vcrpy) or replaced (respx, a mock): then `HttpClient` must not
+        take the fast path, which does not go through it."""
+        handle = httpx.AsyncHTTPTransport.handle_async_request
+        return getattr(handle, "__module__", None) != "httpx._transports.default" or hasattr(handle, "__wrapped__")
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` over the pool and read the whole answer: the same bytes on the wire and the same
+        response as through `httpx.AsyncClient.send` with this transport, with httpx's exceptions."""
+        pool: _AiohttpPool = self._pool  # type: ignore[assignment]
+        url = request.url
+        host = url.raw_host.decode("ascii")
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{url.port}" if url.port is not None else ""
+        target = f"{url.scheme}://{host}{port}{url.raw_path.decode('ascii')}"
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+                   if k.lower() != b"transfer-encoding"]  # the body is buffered: aiohttp sets Content-Length
+        body = await request.aread()
+        try:
+            response, content = await pool.exchange(request.method, target, headers, body, request.extensions)
+        except _Mapped as exc:
+            kind = _HTTPX.get(type(exc.mapped))
+            if kind is None:
+                raise exc.mapped from exc.__cause__
+            raise kind(str(exc.mapped), request=request) from exc.__cause__
+        version = response.version
+        return httpx.Response(
+            response.status, headers=list(response.raw_headers), content=content, request=request,
+            extensions={"http_version": f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1",
+                        "reason_phrase": (response.reason or "").encode("latin-1", "replace")})
+
 
 class _AiohttpPool:
     """The subset of `httpcore.AsyncConnectionPool` that `httpx.AsyncHTTPTransport` calls."""
@@ -48,6 +87,37 @@ class _AiohttpPool:
         self._limits = limits
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timeouts: dict[tuple[Any, Any, Any], aiohttp.ClientTimeout] = {}
+
+    def _timeout(self, extensions: Mapping[str, Any]) -> aiohttp.ClientTimeout:
+        """httpx's per-request timeouts as aiohttp's (made once per distinct value: one per channel, in practice)."""
+        timeouts = extensions.get("timeout", {})
+        key = (timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read"))
+        found = self._timeouts.get(key)
+        if found is None:
+            import aiohttp
+
+            found = self._timeouts[key] = aiohttp.ClientTimeout(total=None, connect=key[0], sock_connect=key[1],
+                                                                sock_read=key[2])
+        return found
+
+    async def exchange(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
+                       extensions: Mapping[str, Any]) -> tuple[aiohttp.ClientResponse, bytes]:
+        """One request with its whole answer read; failures raised as `_Mapped` (httpcore's kinds inside)."""
+        import yarl
+
+        session = self._session_for_loop()
+        try:
+            response = await session.request(
+                method, yarl.URL(target, encoded=True), headers=headers, data=body or None, allow_redirects=False,
+                compress=None, timeout=self._timeout(extensions), server_hostname=extensions.get("sni_hostname"))
+        except Exception as exc:
+            raise _Mapped(_mapped(exc)) from exc
+        try:
+            content = await response.read()
+        except Exception as exc:
+            raise _Mapped(_mapped(exc, reading=True)) from exc
+        return response, content
 
     def _session_for_loop(self) -> aiohttp.ClientSession:
         import aiohttp
@@ -68,7 +138,6 @@ class _AiohttpPool:
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         """Send `request` with aiohttp; answer an httpcore response whose body streams from aiohttp."""
-        import aiohttp
         import httpcore
         import yarl
 
@@ -82,13 +151,11 @@ class _AiohttpPool:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers
                    if k.lower() != b"transfer-encoding"]  # the body is buffered: aiohttp sets Content-Length
         body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
-        timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.get("pool"),
-                                        sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read"))
         try:
             response = await session.request(
                 request.method.decode("ascii"), target, headers=headers, data=body or None, allow_redirects=False,
-                compress=None, timeout=timeout, server_hostname=request.extensions.get("sni_hostname"))
+                compress=None, timeout=self._timeout(request.extensions),
+                server_hostname=request.extensions.get("sni_hostname"))
         except Exception as exc:
             raise _mapped(exc) from exc
         version = response.version
@@ -126,6 +193,26 @@ class _Body:
     async def aclose(self) -> None:
         """Return the connection to the pool (aiohttp closes it instead if the body was not read)."""
         self._response.release()
+
+
+class _Mapped(Exception):
+    """A failure of the fast path, carrying the httpcore exception the slow path would have raised."""
+
+    def __init__(self, mapped: Exception) -> None:
+        super().__init__(str(mapped))
+        self.mapped = mapped
+
+
+def _httpx_kinds() -> dict[type[Exception], type[httpx.TransportError]]:
+    import httpcore
+
+    return {httpcore.ConnectError: httpx.ConnectError, httpcore.ConnectTimeout: httpx.ConnectTimeout,
+            httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol, httpcore.ReadTimeout: httpx.ReadTimeout,
+            httpcore.RemoteProtocolError: httpx.RemoteProtocolError, httpcore.ReadError: httpx.ReadError}
+
+
+_HTTPX = _httpx_kinds()
+"""httpcore's exception kinds as httpx names them (what httpx's own transport maps them to)."""
 
 
 def _mapped(exc: BaseException, *, reading: bool = False) -> Exception:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -82,6 +83,12 @@ def parse_rfc3339(value: str) -> datetime:
     micro = int((fraction or "0").ljust(6, "0")[:6])  # Python keeps microseconds: nanoseconds are truncated
     return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
 
+
+
+@functools.lru_cache(maxsize=64)
+def _used(template: str) -> frozenset[str]:
+    """The variables a template shows (templates are a channel's settings: few, and parsed once each)."""
+    return frozenset(placeholders(template))
 
 class HttpSettings(ChannelSettings):
     """Keys of an `http` channel; the names are RapidPro's, so an External API channel's config carries over."""
@@ -257,11 +264,13 @@ class HttpAdapter(Adapter[HttpSettings]):
                 "channel": self.channel.name, "session_status": "",
             }
             replies = message.quick_replies if index == len(parts) - 1 else []
-            url = render(s.send_url, {**{k: url_escape(v) for k, v in variables.items()},
+            used = _used(s.send_url)  # escape only what the template shows (a fixed URL: nothing at all)
+            url = render(s.send_url, {**{k: url_escape(v) for k, v in variables.items() if k in used},
                                       "quick_replies": quick_replies(replies, "GET", "urlencoded")})
             content = None
             if s.method in ("POST", "PUT"):
-                content = render(template, {**{k: body_escape(v) for k, v in variables.items()},
+                used = _used(template)
+                content = render(template, {**{k: body_escape(v) for k, v in variables.items() if k in used},
                                             "quick_replies": quick_replies(replies, s.method, s.content_type)})
             await self.http.request(log, s, s.method, url, check=self._check, headers=headers,
                                     content=content.encode() if content is not None else None)

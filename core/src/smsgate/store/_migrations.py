@@ -181,5 +181,18 @@ CREATE TABLE leases (
         CREATE INDEX IF NOT EXISTS logs_errors ON channel_logs (channel, seq) WHERE is_error = 1;
         CREATE INDEX IF NOT EXISTS outbox_by_key ON outbox (key);
     """)),
+    # The send worker's due() walked its channel's whole history through messages_by_channel (SQLite prefers
+    # it, with or without statistics; due() names messages_due), listings by direction or status and every
+    # `logs --errors` across channels scanned, and the dispatcher's outbox_due read delivered rows too.
+    Migration(5, "indexes that fit the worker's, the listings' and the outbox's queries, so their cost stays flat",
+              _statements("""
+CREATE INDEX messages_due ON messages (channel, created_at) WHERE direction = 'out' AND status IN ('queued', 'errored');
+DROP INDEX messages_pending;
+CREATE INDEX messages_by_direction ON messages (direction, created_at);
+CREATE INDEX messages_by_status ON messages (status, created_at);
+CREATE INDEX logs_errors_newest ON channel_logs (seq) WHERE is_error = 1;
+CREATE INDEX outbox_pending ON outbox (seq) WHERE done_at IS NULL;
+CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
+""")),
 )
 """The SQLite backend's migrations, oldest first."""

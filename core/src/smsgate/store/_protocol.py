@@ -91,7 +91,7 @@ class Store(Protocol):
 
     async def list_messages(self, *, channel: str | None = None, status: str | None = None,
                             direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
-        """Messages newest first, optionally filtered."""
+        """Messages newest first, optionally filtered (pages: `find_messages`)."""
 
     async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
         """Stored opt-out events, oldest first."""
@@ -168,6 +168,11 @@ class Store(Protocol):
 
     async def prune(self, before: datetime) -> int:
         """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted."""
+
+    async def prune_messages(self, before: datetime) -> int:
+        """Delete finished messages (any status but queued and errored) created before `before`, with their
+        status history and external ids, and status reports that named no message, recorded before `before`;
+        in short writes, so callbacks never wait behind it. The number of messages deleted."""
 
     async def ping(self) -> bool:
         """Whether the database answers now (`/healthz`)."""

@@ -1,8 +1,14 @@
 """The embedded store: one SQLite file in WAL mode, written by one thread with group commit.
 
-Every operation runs on the writer thread; concurrent operations are committed together in one transaction,
-each in its own savepoint, and each caller's `await` returns only after its data is on disk. The platform
-events a write makes are built (`smsgate._events`) and planned into the outbox inside that same transaction.
+Every write runs on the writer thread; concurrent writes are committed together in one transaction, each in
+its own savepoint, and each caller's `await` returns only after its data is on disk. The platform events a
+write makes are built (`smsgate._events`) and planned into the outbox inside that same transaction. Reads
+(messages, logs, the outbox as listed) run on reader threads with connections of their own: in WAL mode a
+read never waits for the writer and never holds it up, however long it takes.
+
+Every hot query is answered from an index that fits it (`_migrations`, version 4; `core/tests/test_query_plans.py`
+checks the plans with EXPLAIN QUERY PLAN, with and without statistics), and the writer runs `PRAGMA optimize`
+hourly, so costs stay flat as the tables grow.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -86,6 +93,22 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
     return done
 
 
+_ANALYSIS_LIMIT = 1000
+_PRUNE_PAUSE = 0.005
+_FIRST_OPTIMIZE = 60.0
+_OPTIMIZE_EVERY = 3600.0
+
+
+def _optimize(conn: sqlite3.Connection) -> None:
+    """`PRAGMA optimize`: refresh the planner's statistics of tables whose size changed much (SQLite's advice for
+    long-lived connections). The plans do not depend on it (the indexes fit the queries either way); it keeps
+    the planner's estimates of what it may choose among close."""
+    try:
+        conn.execute("PRAGMA optimize")
+    except sqlite3.Error:
+        log.exception("PRAGMA optimize failed")
+
+
 def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
     for future, value, error in settled:
         if future.done():  # its caller was cancelled; the write itself stands
@@ -131,13 +154,24 @@ class _Writer:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={synchronous}")
                 conn.execute("PRAGMA busy_timeout=10000")
+                # statistics from a bounded sample: ANALYZE of a million rows in milliseconds, not seconds
+                conn.execute(f"PRAGMA analysis_limit={_ANALYSIS_LIMIT}")
                 migrate(conn)
         except Exception as exc:
             self._ready.set_exception(exc)
             return
         self._ready.set_result(None)
+        next_optimize = time.monotonic() + _FIRST_OPTIMIZE
         while True:
-            job = self._jobs.get()
+            try:
+                job = self._jobs.get(timeout=max(0.0, next_optimize - time.monotonic()))
+            except queue.Empty:
+                job = None
+            if not readonly and time.monotonic() >= next_optimize:
+                next_optimize = time.monotonic() + _OPTIMIZE_EVERY
+                _optimize(conn)
+            if job is None:
+                continue
             if job is self._STOP:
                 break
             batch = [job]
@@ -217,45 +251,54 @@ class _Writer:
             self._thread.join(timeout=30)
 
 
-class _Reader:
-    """A second connection, on its own thread, for operators' reads (console pages, metrics scrapes).
+class _Readers:
+    """Threads that read, each with a connection of its own (`query_only`): in WAL mode a read sees the last
+    commit, never waits for the writer and never delays it, so a listing cannot stall callbacks being stored."""
 
-    In WAL mode it reads beside the writer, so a slow page never holds up a commit an aggregator is waiting for.
-    """
-
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, threads: int = 2) -> None:
         self._path = path
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smsgate-reader")
-        self._conn: sqlite3.Connection | None = None
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="smsgate-read")
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
 
     def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
-            self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA query_only = 1")
-            self._conn.execute("PRAGMA busy_timeout = 10000")
-        conn = self._conn
-        conn.execute("BEGIN")  # one snapshot for every statement of `fn`
         try:
-            return fn(conn)
-        finally:
-            conn.execute("COMMIT")
+            conn = self._conn()
+            conn.execute("BEGIN")  # one snapshot for every statement of the read
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # locked, disk I/O: not the caller's fault
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from None
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, fn)
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(connection)` on a reader thread, in one read transaction."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn)
 
-    def stop(self) -> None:
-        def close() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        self._pool.submit(close).result()
-        self._pool.shutdown()
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
 
 
 class SQLiteStore:
-    """The embedded store: one SQLite file in WAL mode with group commit."""
+    """The embedded store: one SQLite file in WAL mode with group commit, and reader threads."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", readonly: bool = False) -> None:
         """Open (creating it and its folder if needed) the database at `path`; with `readonly`, open an existing
@@ -267,8 +310,10 @@ class SQLiteStore:
         elif self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = _Writer(self.path, synchronous, readonly)
-        # an in-memory database exists on the writer's connection only, so there it reads too
-        self._side = _Reader(self.path) if self.path != ":memory:" and not self.path.startswith("file:") else None
+        # a read-only store has one connection, which only reads; an in-memory database exists on the writer's
+        # connection only, so there it reads too
+        self._readers = (None if readonly or self.path == ":memory:" or self.path.startswith("file:")
+                         else _Readers(self.path))
         self._planner: OutboxPlanner | None = None
         self._listeners: list[Callable[[str], None]] = []
 
@@ -322,14 +367,12 @@ class SQLiteStore:
         return self._writer.submit(fn).result()
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._side is None:
-            return await self._call(fn)
-        return await self._side.call(fn)
+        return await (self._readers.run(fn) if self._readers is not None else self._call(fn))
 
     async def close(self) -> None:
         """Finish pending writes and close the file."""
-        if self._side is not None:
-            await asyncio.to_thread(self._side.stop)
+        if self._readers is not None:
+            await asyncio.to_thread(self._readers.close)
         await asyncio.to_thread(self._writer.stop)
 
     # -- outgoing ---------------------------------------------------------------------------------
@@ -339,27 +382,38 @@ class SQLiteStore:
         seconds are given, in the same write (a direct send pays one trip through the writer thread, not two)."""
 
         def op(conn: sqlite3.Connection) -> Added:
-            now = _ts()
+            now = utcnow()
+            stamp = _ts(now)
+            attachments, metadata, replies = (json.dumps(message.attachments), json.dumps(message.metadata),
+                                              json.dumps(message.quick_replies))
+            # a new message is claimed by the insert itself: nobody else can hold what did not exist
+            lease = None if claim_for is None else _ts(now + timedelta(seconds=claim_for))
             created = conn.execute(
                 "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
-                " attachments, metadata, quick_replies, high_priority, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " attachments, metadata, quick_replies, high_priority, created_at, updated_at, lease_until, attempts)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
-                 json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
-                 int(message.high_priority), now, now)).rowcount == 1
-            if created:
-                conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
-                             " VALUES (?,?,?,1,?)", (message.id, message.channel, Status.QUEUED.value, now))
-            claimed = claim_for is not None and _claim(conn, message.id, claim_for)
-            record = _get(conn, message.id)
-            assert record is not None
-            events: tuple[PlatformEvent, ...] = ()
-            if created:
-                update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=datetime.fromisoformat(now))
-                events = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
-                self._plan(conn, events)
-                self._signal("queued")
-            return Added(record, created, claimed, events)
+                 attachments, metadata, replies, int(message.high_priority), stamp, stamp, lease,
+                 0 if lease is None else 1)).rowcount == 1
+            if not created:
+                claimed = claim_for is not None and _claim(conn, message.id, claim_for)
+                found = _get(conn, message.id)
+                assert found is not None
+                return Added(found, False, claimed)
+            conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
+                         " VALUES (?,?,?,1,?)", (message.id, message.channel, Status.QUEUED.value, stamp))
+            # what was just written, without reading it back (the JSON columns as a read would decode them)
+            record = MessageRecord(
+                id=message.id, channel=message.channel, direction="out", to=message.to, from_=message.from_,
+                text=message.text, status=Status.QUEUED.value, external_ids=[],
+                attachments=loads_stored(attachments), metadata=loads_stored(metadata), segments=0,
+                attempts=0 if lease is None else 1, error_code=None, error_reason=None, created_at=stamp,
+                updated_at=stamp, quick_replies=loads_stored(replies), high_priority=bool(message.high_priority))
+            update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=now)
+            events = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
+            self._plan(conn, events)
+            self._signal("queued")
+            return Added(record, True, lease is not None, events)
 
         return await self._call(op)
 
@@ -375,36 +429,53 @@ class SQLiteStore:
         """Store a send's outcome, external ids, events and channel log; release the claim."""
 
         def op(conn: sqlite3.Connection) -> StatusChange:
-            row = conn.execute("SELECT channel FROM messages WHERE id = ?", (message_id,)).fetchone()
+            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
             if row is None:
                 raise KeyError(message_id)
             channel = row["channel"]
             for ext in result.external_ids:
                 conn.execute("INSERT OR REPLACE INTO external_ids (channel, external_id, message_id) VALUES (?,?,?)",
                              (channel, ext, message_id))
-            conn.execute(
+            # the outcome and the status rule (`_apply_status`) in one UPDATE, on the row read once
+            previous = Status(row["status"])
+            applied = _rules.moves(previous, result.status)
+            now = utcnow()
+            stamp = _ts(now)
+            if _rules.recorded(previous, result.status, applied, _seen(conn, message_id, previous, result.status,
+                                                                       applied)):
+                conn.execute(
+                    "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code,"
+                    " error_reason, at) VALUES (?,?,?,?,NULL,?,?,?)",
+                    (message_id, channel, result.status.value, int(applied), result.error_code, result.error_reason,
+                     stamp))
+            updated = conn.execute(
                 "UPDATE messages SET lease_until = NULL, sending_at = NULL, next_attempt_at = NULL, segments = ?,"
-                " external_id = COALESCE(?, external_id), external_ids = ?, error_code = ?, error_reason = ?"
-                " WHERE id = ?",
+                " external_id = COALESCE(?, external_id), external_ids = ?, error_code = ?, error_reason = ?,"
+                " status = ?, updated_at = ? WHERE id = ? RETURNING *",
                 (result.segments, result.external_ids[0] if result.external_ids else None,
-                 json.dumps(result.external_ids), result.error_code, result.error_reason, message_id))
-            change = _apply_status(conn, message_id, channel, result.status, None, result.error_code,
-                                   result.error_reason, utcnow())
-            read = self._reader(conn)
+                 json.dumps(result.external_ids), result.error_code, result.error_reason,
+                 result.status.value if applied else row["status"], stamp if applied else row["updated_at"],
+                 message_id)).fetchone()
+            change = StatusChange(message_id, previous, result.status if applied else previous, applied)
+            record = _record(updated)
             events: list[PlatformEvent] = []
             if change.applied:
                 assert change.current is not None
                 update = StatusUpdate(channel, change.current, message_id, error_code=result.error_code,
-                                      error_reason=result.error_reason)
+                                      error_reason=result.error_reason, at=now)
                 events.append(_events.status_changed(channel, update, change.previous, change.current,
-                                                     read(message_id) if read else None))
+                                                     record if self._planner is not None else None))
             # reports that overtook this answer (a fast SMSC's receipt on another connection), then the send's
             # own events (an opt-out)
             outcomes = _adopt_early_reports(conn, channel, result.external_ids)
             outcomes += [_store_event(conn, channel, event) for event in result.events]
-            events.extend(_events.from_inbound(channel, outcomes, read))
-            record = _full(conn, message_id)
-            assert record is not None
+            if outcomes:
+                events.extend(_events.from_inbound(channel, outcomes, self._reader(conn)))
+                full = _full(conn, message_id)
+                assert full is not None
+                record = full
+            else:
+                record.history = _history(conn, message_id)
             self._plan(conn, events)
             if log is not None:
                 _insert_log(conn, log)
@@ -418,7 +489,9 @@ class SQLiteStore:
         def op(conn: sqlite3.Connection) -> list[MessageRecord]:
             now = _ts()
             ids = [r[0] for r in conn.execute(
-                "SELECT id FROM messages WHERE direction = 'out' AND status IN ('queued', 'errored') AND channel = ?"
+                # as due(): the partial index of pending messages, so a round costs the queue, not the history
+                "SELECT id FROM messages INDEXED BY messages_due WHERE direction = 'out'"
+                " AND status IN ('queued', 'errored') AND channel = ?"
                 " AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
                 " ORDER BY created_at, rowid LIMIT ?", (channel, now, now, limit))]
             claimed = [_get(conn, i) for i in ids if _claim(conn, i, lease_seconds)]
@@ -432,7 +505,9 @@ class SQLiteStore:
         def op(conn: sqlite3.Connection) -> list[MessageRecord]:
             now = _ts()
             rows = conn.execute(
-                "SELECT * FROM messages WHERE direction = 'out' AND status IN ('queued', 'errored') AND channel = ?"
+                # the partial index holds pending messages only: the cost is the channel's queue, not its history
+                "SELECT * FROM messages INDEXED BY messages_due WHERE direction = 'out'"
+                " AND status IN ('queued', 'errored') AND channel = ?"
                 " AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
                 " ORDER BY created_at, rowid LIMIT ?", (channel, now, now, limit)).fetchall()
             return [_record(r) for r in rows]
@@ -558,7 +633,7 @@ class SQLiteStore:
             rows = conn.execute(f"SELECT * FROM outbox{where} ORDER BY seq{order} LIMIT ?", (limit,)).fetchall()
             return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
 
-        return await self._call(op)
+        return await self._read(op)
 
     # -- inbound ----------------------------------------------------------------------------------
 
@@ -592,6 +667,47 @@ class SQLiteStore:
             return False
         return True
 
+    async def prune_messages(self, before: datetime, *, chunk: int = 200) -> int:
+        """Delete finished messages created before `before` (not queued or errored), with their status history
+        and external ids, and status reports that named no message recorded before `before`; messages deleted.
+
+        Oldest first, `chunk` messages per write, each chunk starting where the previous one stopped (messages
+        still pending there are stepped over, not read again). Each chunk is one short job with a pause after
+        it, so callbacks committing meanwhile never queue behind the deletion."""
+        cutoff = _ts(before)
+        position = 0
+        total = 0
+
+        def chunk_of_messages(conn: sqlite3.Connection) -> int:
+            nonlocal position
+            # in the order they were stored: the oldest first, by the table's own key (no index to keep up)
+            rows = conn.execute("SELECT rowid, id, channel, external_ids, status, created_at FROM messages"
+                                " WHERE rowid > ? ORDER BY rowid LIMIT ?", (position, chunk)).fetchall()
+            old = [r for r in rows if r["created_at"] < cutoff]
+            if not old:  # the end, or messages newer than the cutoff from here on
+                return -1
+            position = rows[-1]["rowid"]
+            done = [r for r in old if r["status"] not in ("queued", "errored")]
+            for row in done:
+                conn.execute("DELETE FROM status_history WHERE message_id = ?", (row["id"],))
+                for ext in loads_stored(row["external_ids"]) or ():
+                    conn.execute("DELETE FROM external_ids WHERE channel = ? AND external_id = ? AND message_id = ?",
+                                 (row["channel"], ext, row["id"]))
+                conn.execute("DELETE FROM messages WHERE rowid = ?", (row["rowid"],))
+            return len(done)
+
+        while (deleted := await self._call(chunk_of_messages)) >= 0:
+            total += deleted
+            await asyncio.sleep(_PRUNE_PAUSE)
+
+        def orphans(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM status_history WHERE seq IN (SELECT seq FROM status_history"
+                                " WHERE message_id IS NULL AND at < ? LIMIT ?)", (cutoff, chunk)).rowcount
+
+        while await self._call(orphans):
+            await asyncio.sleep(_PRUNE_PAUSE)
+        return total
+
     async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
                              ) -> list[InboundOutcome]:
         """Store every event of one inbound request in one transaction."""
@@ -612,7 +728,8 @@ class SQLiteStore:
         for event in events:
             outcome = _store_event(conn, channel, event, log)
             made = _events.made_by(channel, outcome, read)
-            outcomes.append(replace(outcome, platform_events=made) if made else outcome)
+            outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made) if made
+                            else outcome)
         self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
         return outcomes
 
@@ -705,11 +822,11 @@ class SQLiteStore:
     async def get_message(self, message_id: str) -> MessageRecord | None:
         """One message with its status history, or None."""
 
-        return await self._call(lambda conn: _full(conn, message_id))
+        return await self._read(lambda conn: _full(conn, message_id))
 
     async def list_messages(self, *, channel: str | None = None, status: str | None = None,
                             direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
-        """Messages newest first, optionally filtered."""
+        """Messages newest first, optionally filtered (pages: `find_messages`)."""
         where, args = _filters(channel=channel, status=status, direction=direction)
 
         def op(conn: sqlite3.Connection) -> list[MessageRecord]:
@@ -717,7 +834,7 @@ class SQLiteStore:
                                 (*args, limit)).fetchall()
             return [_record(r) for r in rows]
 
-        return await self._call(op)
+        return await self._read(op)
 
     async def list_logs(self, *, channel: str | None = None, message_id: str | None = None,
                         errors_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
@@ -731,7 +848,7 @@ class SQLiteStore:
                                 (*args, limit)).fetchall()
             return [loads_stored(r["data"]) for r in rows]
 
-        return await self._call(op)
+        return await self._read(op)
 
     async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
         """Stored opt-out events, oldest first."""
@@ -741,8 +858,7 @@ class SQLiteStore:
             return [dict(r) for r in conn.execute(
                 f"SELECT channel, address, reason, at FROM opt_outs{where} ORDER BY seq", args)]
 
-        return await self._call(op)
-
+        return await self._read(op)
 
     # -- reads for operators: on the reader connection, each served by an index ----------------------
 
@@ -752,10 +868,11 @@ class SQLiteStore:
         """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
         case-insensitive for ASCII), from `cursor` on; ValueError for a cursor this store did not make.
 
-        Keyset pagination on (created_at, rowid) over an index (by channel, by contact, or by time): a deep
-        page costs what the first does. Direction, status and text filter the rows that index yields, so a page
-        examines at most `_SCAN` of them: one that finds fewer matches still returns a cursor, from which the
-        next page goes on searching older messages. No page reads the whole table.
+        Keyset pagination on (created_at, rowid) over an index (by channel, by contact, by status, by
+        direction, or by time): a deep page costs what the first does. Filters that index does not serve
+        (direction or status beside a channel or a contact, text) filter the rows it yields, so a page examines
+        at most `_SCAN` of them: one that finds fewer matches still returns a cursor, from which the next page
+        goes on searching older messages. No page reads the whole table.
         """
         indexed: list[str] = []  # served by an index: channel, contact, and the cursor on created_at
         params: list[Any] = []
@@ -765,6 +882,14 @@ class SQLiteStore:
         if number:
             indexed.append(f"{_CONTACT} = ?")
             params.append(number)
+        if not indexed and status:  # messages_by_status: a rare status is found at once, however old
+            indexed.append("status = ?")
+            params.append(status)
+            status = None
+        if not indexed and direction:  # messages_by_direction
+            indexed.append("direction = ?")
+            params.append(direction)
+            direction = None
         if cursor is not None:
             created, rowid = _decode_cursor(cursor)
             indexed.append(_OLDER)
@@ -825,7 +950,8 @@ class SQLiteStore:
 
         def op(conn: sqlite3.Connection) -> Backlog:
             queued = {r["channel"]: (r["n"], r["oldest"]) for r in conn.execute(
-                "SELECT channel, count(*) AS n, min(created_at) AS oldest FROM messages"
+                # the partial index holds exactly the pending sends, by channel: the cost is the backlog
+                "SELECT channel, count(*) AS n, min(created_at) AS oldest FROM messages INDEXED BY messages_due"
                 " WHERE status IN ('queued', 'errored') AND direction = 'out' GROUP BY channel")}
             row = conn.execute("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE done_at IS NULL"
                                ).fetchone()
@@ -910,12 +1036,24 @@ def _get(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
 def _full(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
     record = _get(conn, message_id)
     if record is not None:
-        record.history = [dict(r) for r in conn.execute(
-            "SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
-            " WHERE message_id = ? ORDER BY seq", (message_id,))]
-        for item in record.history:
-            item["applied"] = bool(item["applied"])
+        record.history = _history(conn, message_id)
     return record
+
+
+def _history(conn: sqlite3.Connection, message_id: str) -> list[dict[str, Any]]:
+    history = [dict(r) for r in conn.execute(
+        "SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
+        " WHERE message_id = ? ORDER BY seq", (message_id,))]
+    for item in history:
+        item["applied"] = bool(item["applied"])
+    return history
+
+
+def _seen(conn: sqlite3.Connection, message_id: str, previous: Status, status: Status, applied: bool) -> bool:
+    """Whether a report of `status` that does not move the message is already in its history (`_rules.recorded`)."""
+    return not applied and previous is not status and status is not Status.ERRORED and conn.execute(
+        "SELECT 1 FROM status_history WHERE message_id = ? AND status = ? LIMIT 1",
+        (message_id, status.value)).fetchone() is not None
 
 
 def _claim(conn: sqlite3.Connection, message_id: str, lease_seconds: float) -> bool:
@@ -933,10 +1071,7 @@ def _apply_status(conn: sqlite3.Connection, message_id: str, channel: str, statu
     row = conn.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()
     previous = Status(row["status"])
     applied = _rules.moves(previous, status)
-    seen = not applied and previous is not status and status is not Status.ERRORED and conn.execute(
-        "SELECT 1 FROM status_history WHERE message_id = ? AND status = ? LIMIT 1",
-        (message_id, status.value)).fetchone() is not None
-    if _rules.recorded(previous, status, applied, seen):
+    if _rules.recorded(previous, status, applied, _seen(conn, message_id, previous, status, applied)):
         conn.execute(
             "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code, error_reason,"
             " at) VALUES (?,?,?,?,?,?,?,?)",

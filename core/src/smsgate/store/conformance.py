@@ -377,6 +377,72 @@ class StoreConformance:
 
         run(go())
 
+    def test_messages_stored_while_paging_never_shift_a_later_page(self, store_factory: Callable[[], Store]
+                                                                   ) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                ids = [(await store.add_outgoing(OutgoingMessage("a", PHONE, f"m{i}"))).record.id for i in range(7)]
+                first = await store.find_messages(limit=3)
+                assert [m.id for m in first.messages] == ids[:3:-1] and first.next_cursor is not None
+                newer = (await store.add_outgoing(OutgoingMessage("a", PHONE, "newer"))).record.id
+                second = await store.find_messages(limit=3, cursor=first.next_cursor)
+                third = await store.find_messages(limit=3, cursor=second.next_cursor)
+                assert [m.id for m in second.messages + third.messages] == ids[3::-1]  # keyset, not an offset
+                assert third.next_cursor is None
+                assert [m.id for m in (await store.find_messages(limit=1)).messages] == [newer]
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_retention_deletes_finished_messages_only(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                async def sent(status: Status, ext: str) -> str:
+                    message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, ext), claim_for=60)).record.id
+                    await store.record_send(message_id, SendResult(status, [ext] if status is Status.WIRED else []),
+                                            _log("a", message_id=message_id))
+                    return message_id
+
+                old_wired = await sent(Status.WIRED, "old-1")
+                old_delivered = await sent(Status.WIRED, "old-2")
+                await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "old-2")], None)
+                old_failed = await sent(Status.FAILED, "old-3")
+                old_errored = await sent(Status.ERRORED, "old-4")
+                old_queued = (await store.add_outgoing(OutgoingMessage("a", PHONE, "waiting"))).record.id
+                old_in = IncomingMessage("a", PHONE, "hi", external_id="o1")
+                await store.record_inbound("a", [old_in], None)
+                await asyncio.sleep(0.02)
+                cutoff = utcnow()
+                await asyncio.sleep(0.02)
+                new_wired = await sent(Status.WIRED, "new-1")
+                new_in = IncomingMessage("a", PHONE, "yo", external_id="n1")
+                await store.record_inbound("a", [new_in], None)
+
+                assert await store.prune_messages(cutoff) == 4  # wired, delivered, failed, received
+                for gone in (old_wired, old_delivered, old_failed, old_in.id):
+                    assert await store.get_message(gone) is None
+                for kept in (old_errored, old_queued, new_wired, new_in.id):  # pending, or too recent
+                    assert await store.get_message(kept) is not None
+                # the aggregator's ids went with them: a late report is an orphan now, the recent one still lands
+                (late,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "old-1")], None)
+                assert late.change is not None and late.change.message_id is None
+                (fresh,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "new-1")],
+                                                      None)
+                assert fresh.change is not None and fresh.change.message_id == new_wired
+                # an inbound message deleted is a new one if the aggregator sends it again
+                (again,) = await store.record_inbound("a", [IncomingMessage("a", PHONE, "hi", external_id="o1")],
+                                                      None)
+                assert again.created
+                assert await store.prune_messages(cutoff) == 0
+                assert len(await store.list_messages(limit=1000)) == 5
+            finally:
+                await store.close()
+
+        run(go())
+
     def test_prune_deletes_old_logs_and_delivered_calls_only(self, store_factory: Callable[[], Store]) -> None:
         async def go() -> None:
             store = store_factory()
