@@ -114,9 +114,11 @@ CREATE TABLE rate_slots (
 )
 """
 
-# What connection-oriented adapters need (SQLite's migration 3) and indexes for the operators' reads (SQLite's
-# migration 4): parts of inbound messages that arrive in pieces, joined once; named leases on the database's
-# clock; a message's contact, a channel's newest error and a message's outbox items each found by an index.
+# What connection-oriented adapters need (SQLite's migration 3) and indexes that keep costs flat (SQLite's
+# migrations 4 and 5): parts of inbound messages that arrive in pieces, joined once; named leases on the
+# database's clock; a message's contact, a status or a direction (the console's pages and `smsgate messages`),
+# the newest errors (of a channel or of all), a message's outbox items and a channel's opt-outs each found by
+# an index. (The worker's due messages and the pending outbox have theirs since migration 1.)
 _ADAPTERS_AND_CONSOLE = """
 CREATE TABLE fragments (
     channel TEXT NOT NULL,
@@ -136,13 +138,17 @@ CREATE TABLE leases (
 );
 CREATE INDEX messages_by_contact
     ON messages ((CASE direction WHEN 'in' THEN from_addr ELSE to_addr END), created_at, seq);
+CREATE INDEX messages_by_status ON messages (status, created_at, seq);
+CREATE INDEX messages_by_direction ON messages (direction, created_at, seq);
 CREATE INDEX logs_errors ON channel_logs (channel, seq) WHERE is_error;
-CREATE INDEX outbox_by_key ON outbox (key, seq)
+CREATE INDEX logs_errors_newest ON channel_logs (seq) WHERE is_error;
+CREATE INDEX outbox_by_key ON outbox (key, seq);
+CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
 """
 
 POSTGRES: tuple[Migration, ...] = (
     Migration(1, "initial schema", _statements(_INITIAL)),
-    Migration(2, "fragments and leases (adapters with connections of their own), indexes for the console's reads",
+    Migration(2, "fragments and leases (adapters with connections of their own); indexes for flat reads",
               _statements(_ADAPTERS_AND_CONSOLE)),
 )
 """The PostgreSQL backend's migrations, oldest first."""

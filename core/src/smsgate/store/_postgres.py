@@ -1076,7 +1076,8 @@ class PostgresStore:
         case-insensitive), from `cursor` on; ValueError for a cursor this store did not make.
 
         The SQLite store's plan on (created_at, seq): keyset pagination over an index (by channel, by contact,
-        or by time), direction, status and text filtering at most `_SCAN` of the rows it yields per page.
+        by status, by direction, or by time), the filters it does not serve examining at most `_SCAN` of the
+        rows it yields per page.
         """
         # conditions as (SQL with `?` for each value, values): each query numbers its own ($1, $2, ...)
         Condition = tuple[str, tuple[Any, ...]]
@@ -1085,6 +1086,12 @@ class PostgresStore:
             indexed.append(("channel = ?", (channel,)))
         if number:
             indexed.append((f"{_CONTACT} = ?", (number,)))
+        if not indexed and status:  # messages_by_status: a rare status is found at once, however old
+            indexed.append(("status = ?", (status,)))
+            status = None
+        if not indexed and direction:  # messages_by_direction
+            indexed.append(("direction = ?", (direction,)))
+            direction = None
         if cursor is not None:
             indexed.append(("(created_at, seq) < (?, ?)", _decode_cursor(cursor)))
         filters: list[Condition] = [(f"{name} = ?", (value,)) for name, value in
@@ -1207,6 +1214,52 @@ class PostgresStore:
                         total += deleted
                         if deleted == 0:
                             break
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            return total
+
+        return await self._run(op, transaction=False)
+
+    async def prune_messages(self, before: datetime, *, chunk: int = 200) -> int:
+        """Delete finished messages created before `before` (not queued or errored), with their status history
+        and external ids, and status reports that named no message recorded before `before`; messages deleted.
+
+        As the SQLite store does: oldest first by `seq`, `chunk` messages per statement (each its own short
+        transaction), each chunk starting where the previous one stopped. A message a callback holds at that
+        moment is stepped over (SKIP LOCKED) rather than waited for; the next run takes it. One instance at a
+        time (an advisory lock): another instance pruning at once returns 0 at once.
+        """
+
+        async def op(conn: Any) -> int:
+            key = _lock_key(self._schema, "prune-messages")
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                return 0
+            total, position = 0, 0
+            try:
+                while True:
+                    row = await conn.fetchrow(
+                        "WITH batch AS (SELECT seq, id, created_at FROM messages WHERE seq > $1 ORDER BY seq"
+                        " LIMIT $3),"
+                        " done AS (SELECT m.id, m.channel, m.external_ids FROM messages m JOIN batch b ON b.id = m.id"
+                        " WHERE b.created_at < $2 AND m.status NOT IN ('queued', 'errored')"
+                        " FOR UPDATE OF m SKIP LOCKED),"
+                        " h AS (DELETE FROM status_history WHERE message_id IN (SELECT id FROM done)),"
+                        " e AS (DELETE FROM external_ids x USING done d,"
+                        " jsonb_array_elements_text(d.external_ids::jsonb) AS j(ext)"
+                        " WHERE x.channel = d.channel AND x.external_id = j.ext AND x.message_id = d.id),"
+                        " m AS (DELETE FROM messages WHERE id IN (SELECT id FROM done) RETURNING 1)"
+                        " SELECT (SELECT max(seq) FROM batch) AS last,"
+                        " (SELECT count(*) FROM batch WHERE created_at < $2) AS old,"
+                        " (SELECT count(*) FROM m) AS deleted",
+                        position, before, chunk)
+                    if not row["old"]:  # the end, or messages newer than the cutoff from here on
+                        break
+                    position = row["last"]
+                    total += row["deleted"]
+                while int((await conn.execute(
+                        "DELETE FROM status_history WHERE seq IN (SELECT seq FROM status_history"
+                        " WHERE message_id IS NULL AND at < $1 LIMIT $2)", before, chunk)).split()[-1]):
+                    pass
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", key)
             return total
