@@ -29,7 +29,7 @@ from ._errors import (
     Throttled,
 )
 from ._fields import HttpUrl, Secret, http_url, parse_uuid, same_secret
-from ._http import HttpClient, Throttle, check_response, merge_headers, parse_retry_after, retrying
+from ._http import HttpClient, Throttle, check_response, merge_headers, parse_retry_after, retrying, with_retries
 from ._models import (
     Event,
     Ignored,
@@ -107,4 +107,5 @@ __all__ = [
     "split_bytes",
     "utcnow",
     "with_attachments",
+    "with_retries",
 ]

@@ -14,7 +14,7 @@ import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -26,11 +26,12 @@ from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, Send
 if TYPE_CHECKING:
     from ._transport import AiohttpTransport
 
-__all__ = ["HttpClient", "Throttle", "check_response", "merge_headers", "parse_retry_after", "retrying",
+__all__ = ["HttpClient", "Throttle", "check_response", "merge_headers", "parse_retry_after", "retrying", "with_retries",
            "transport_error_reason"]
 
 ResponseCheck = Callable[[httpx.Response], None]
 log = logging.getLogger("smsgate.http")
+T = TypeVar("T")
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -207,22 +208,7 @@ class HttpClient:
             async with slots:
                 return await self._once(client, fast, log, settings, request, check)
 
-        try:  # the first attempt without the retry machinery: most requests succeed at once
-            return await attempt()
-        except RetryableError as exc:
-            if settings.max_attempts <= 1 or not _should_retry(exc, settings):
-                raise
-            first: RetryableError = exc
-        tries = 0
-
-        async def again() -> httpx.Response:  # tenacity's attempt 1 is the one that just failed
-            nonlocal tries
-            tries += 1
-            if tries == 1:
-                raise first
-            return await attempt()
-
-        return await retrying(settings)(again)
+        return await with_retries(settings, attempt)
 
     async def _once(self, client: httpx.AsyncClient, fast: AiohttpTransport | None, log: ChannelLog,
                     settings: ChannelSettings, request: httpx.Request, check: ResponseCheck) -> httpx.Response:
@@ -310,6 +296,28 @@ def _root_reason(exc: BaseException) -> str:
         if text:
             return text
     return type(exc).__name__
+
+
+async def with_retries(settings: ChannelSettings, attempt: Callable[[], Awaitable[T]]) -> T:
+    """`await attempt()` under the channel's retry policy (`retrying`), without building the retry machinery for
+    the first try: most requests succeed at once. Adapters not using HTTP retry each of their requests with it."""
+    try:
+        return await attempt()
+    except RetryableError as exc:
+        if settings.max_attempts <= 1 or not _should_retry(exc, settings):
+            raise
+        first: RetryableError = exc
+    tries = 0
+
+    async def again() -> T:  # tenacity's attempt 1 is the one that just failed
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise first
+        return await attempt()
+
+    result: T = await retrying(settings)(again)
+    return result
 
 
 def retrying(settings: ChannelSettings) -> AsyncRetrying:

@@ -41,10 +41,11 @@ from smsgate import (
     Secret,
     SendError,
     SendResult,
+    SentButUnanswered,
     Status,
     StatusUpdate,
-    retrying,
     with_attachments,
+    with_retries,
 )
 
 from ._pdu import _NAMES as STATUS_NAMES
@@ -369,16 +370,18 @@ class SmppAdapter(Adapter[SmppSettings]):
         async def attempt() -> str:
             if self._throttle is not None:
                 await self._throttle.wait()
+            # durable "sending" mark before the PDU leaves, and before a window slot is taken: a slot never waits
+            # for a commit
+            await log.going_out()
             async with session.window:
-                await log.going_out()  # durable "sending" mark before the PDU leaves
                 started = time.perf_counter()
                 try:
                     resp = await session.request("submit_sm", **fields)
                 except ConnectionLost as exc:
                     self._trace(log, fields, started, error=exc.reason)
-                    error = ConnectionFailed(exc.reason, code="read_timeout" if exc.maybe_sent else None)
-                    error.maybe_sent = exc.maybe_sent  # type: ignore[attr-defined]
-                    raise error from None
+                    if exc.maybe_sent:  # the SMSC may have it: retried only where the channel allows a duplicate
+                        raise SentButUnanswered(exc.reason) from None
+                    raise ConnectionFailed(exc.reason) from None
             message_id = normalize_id(resp.text("message_id"))
             self._trace(log, fields, started, resp)
             if resp.status != ESME_ROK:
@@ -387,7 +390,7 @@ class SmppAdapter(Adapter[SmppSettings]):
                 raise smsgate.ResponseContentError(f"submit_sm_resp from {self.where} has no message_id")
             return message_id
 
-        return str(await retrying(settings)(attempt))
+        return await with_retries(settings, attempt)
 
     def _trace(self, log: ChannelLog, fields: dict[str, Any], started: float, resp: Pdu | None = None,
                error: str | None = None) -> None:
