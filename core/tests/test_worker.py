@@ -254,3 +254,15 @@ def test_a_database_from_before_the_worker_gains_its_columns(tmp_path):
     (record,), stored = asyncio.run(go())
     assert record.id == "m1" and record.next_attempt_at is None and record.sending_at is None
     assert stored.next_attempt_at is None  # only an errored message is scheduled; the column works
+
+
+def test_a_channel_may_keep_more_sends_in_flight_than_the_default(worker_env):
+    """An SMPP bind's window (or any channel's own send_concurrency) is filled, not capped at the gateway's."""
+    h, worker = worker_env(channel={"send_concurrency": 6}, send_concurrency=2)
+    queue(h, *IDS[:8])
+    assert h.run(worker.fill()) == 6 and len(worker.inflight["t"]) == 6
+    h.run(worker.drain())
+    other, default_worker = worker_env(send_concurrency=2)
+    queue(other, *IDS[:8])
+    assert other.run(default_worker.fill()) == 2
+    other.run(default_worker.drain())

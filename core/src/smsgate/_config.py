@@ -191,6 +191,9 @@ class ChannelSettings(BaseModel):
     address: str = Field("", description="The channel's own number, short code or sender id.")
     country: str | None = Field(None, description="ISO 3166 alpha-2 country used to parse local numbers.")
     tps: float | None = Field(None, gt=0, description="Maximum requests per second to the aggregator.")
+    send_concurrency: int | None = Field(
+        None, ge=1, le=1000, description="Sends in flight for this channel in the serve worker (default: [gateway] "
+                                         "send_concurrency).")
     max_in_flight: int = Field(
         8, ge=1, le=1000, description="Most requests to this channel's aggregator at once; more wait their turn.")
     max_attempts: int = Field(3, ge=1, le=20, description="Attempts per request on retryable errors.")

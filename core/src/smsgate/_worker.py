@@ -44,6 +44,9 @@ class SendWorker:
         self.gateway = gateway
         self.store = gateway.store
         self.concurrency = concurrency or settings.send_concurrency
+        # a channel may want more in flight than the default (an SMPP window): its own send_concurrency wins
+        self._limits = {name: concurrency or adapter.settings.send_concurrency or self.concurrency
+                        for name, adapter in gateway.adapters.items()}
         self.max_attempts = max_attempts or settings.send_max_attempts
         self.retry_base = settings.send_retry_base if retry_base is None else retry_base
         self.retry_max = settings.send_retry_max if retry_max is None else retry_max
@@ -60,7 +63,7 @@ class SendWorker:
         """Start an attempt for each due message a channel has room for; return how many started."""
         started = 0
         for channel, running in self.inflight.items():
-            room = self.concurrency - len(running)
+            room = self._limits[channel] - len(running)
             if room <= 0 or self._stopping or not self._can_send(channel):
                 continue
             for record in await self.store.claim_due(channel, limit=room, lease_seconds=self.lease):

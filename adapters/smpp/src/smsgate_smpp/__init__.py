@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import smsgate
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from smsgate import (
     Adapter,
     ChannelConfigError,
@@ -113,7 +113,8 @@ class SmppSettings(ChannelSettings):
     dest_npi: int = Field(1, ge=0, le=255, description="dest_addr_npi (1: ISDN/E.164).")
     enquire_link_interval: float = Field(30.0, gt=0, description="Seconds of silence before an enquire_link "
                                                                  "checks the bind.")
-    window: int = Field(10, ge=1, le=1000, description="Most submit_sm awaiting their submit_sm_resp at once.")
+    window: int = Field(10, ge=1, le=1000, description="Most submit_sm awaiting their submit_sm_resp at once (and the "
+                                                       "serve worker's sends in flight, unless send_concurrency).")
     tps: float | None = Field(None, gt=0, description="Most submit_sm per second (each part counts).")
     data_coding: Literal[0, 1, 3] = Field(
         0, description="data_coding of GSM-7 texts: 0 SMSC default alphabet (GSM 03.38), 1 IA5/ASCII, 3 "
@@ -137,6 +138,14 @@ class SmppSettings(ChannelSettings):
         if len(value.get_secret_value()) > 8:
             raise ValueError("SMPP 3.4 passwords are at most 8 characters")
         return value
+
+
+    @model_validator(mode="after")
+    def _fill_the_window(self) -> SmppSettings:
+        # the serve worker keeps as many sends in flight as the bind's window holds, unless told otherwise
+        if self.send_concurrency is None:
+            object.__setattr__(self, "send_concurrency", self.window)
+        return self
 
 
 class SmppAdapter(Adapter[SmppSettings]):
