@@ -1,0 +1,117 @@
+"""What aggregators report: inbound events in one transaction, parts of messages, channel logs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+
+from ... import _events
+from ..._channellog import ChannelLog
+from ..._events import timestamp as _ts
+from ..._json import loads_stored
+from ..._models import (
+    Event,
+)
+from .._records import (
+    Fragment,
+    FragmentJoin,
+    InboundOutcome,
+)
+from ._base import _Base
+from ._rows import _insert_log
+from ._statuses import _store_event
+
+
+class _Inbound(_Base):
+    """What aggregators report: inbound events in one transaction, parts of messages, channel logs."""
+
+    async def record_inbound(self, channel: str, events: Sequence[Event], log: ChannelLog | None
+                             ) -> list[InboundOutcome]:
+        """Store every event of one inbound request in one transaction."""
+
+        def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
+            outcomes = self._store_events(conn, channel, events, log)
+            if log is not None:
+                _insert_log(conn, log)
+            return outcomes
+
+        return await self._call(op)
+
+    def _store_events(self, conn: sqlite3.Connection, channel: str, events: Sequence[Event],
+                      log: ChannelLog | None) -> list[InboundOutcome]:
+        """Store inbound events, each outcome with the platform events it makes, planned in this transaction."""
+        read = self._reader(conn)
+        outcomes = []
+        for event in events:
+            outcome = _store_event(conn, channel, event, log)
+            made = _events.made_by(channel, outcome, read)
+            outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made) if made
+                            else outcome)
+        self._plan(conn, [e for outcome in outcomes for e in outcome.platform_events])
+        return outcomes
+
+    async def add_log(self, log: ChannelLog) -> None:
+        """Store a channel log on its own."""
+        await self._call(lambda conn: _insert_log(conn, log))
+
+    async def add_fragment(self, channel: str, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None
+                           ) -> tuple[bool, list[InboundOutcome]]:
+        """Durably keep one part; when all parts of its key are in, store `join(parts)`'s events in the same
+        transaction. (False for a part already held; the stored outcomes, or [] while parts are missing.)
+
+        A part equal to one already held (a redelivery, even after the join) is not kept twice. A different part
+        at a held position means the sender reused the key for a new message: the old parts are joined as they
+        are (still unjoined ones reach `join` incomplete) and the new message starts. `join` runs on the store's
+        writer thread inside the transaction, so it must be quick and must not raise.
+        """
+        data = json.dumps(fragment.data, sort_keys=True, ensure_ascii=False)
+
+        def held_parts(conn: sqlite3.Connection) -> list[Fragment]:
+            rows = conn.execute("SELECT * FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NULL"
+                                " ORDER BY idx", (channel, fragment.key)).fetchall()
+            return [Fragment(r["key"], r["idx"], r["total"], loads_stored(r["data"])) for r in rows]
+
+        def op(conn: sqlite3.Connection) -> tuple[bool, list[InboundOutcome]]:
+            outcomes: list[InboundOutcome] = []
+            held = conn.execute("SELECT data, total FROM fragments WHERE channel = ? AND key = ? AND idx = ?",
+                                (channel, fragment.key, fragment.index)).fetchone()
+            if held is not None and held["data"] == data and held["total"] == fragment.total:
+                if log is not None:
+                    _insert_log(conn, log)
+                return False, outcomes
+            if held is not None:  # the key now names another message: finish the old one as it is
+                leftover = held_parts(conn)
+                if leftover:
+                    outcomes += self._store_events(conn, channel, join(leftover), log)
+                conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ?", (channel, fragment.key))
+            else:  # parts of a finished message with this key (other positions) belong to that one
+                conn.execute("DELETE FROM fragments WHERE channel = ? AND key = ? AND joined_at IS NOT NULL",
+                             (channel, fragment.key))
+            now = _ts()
+            conn.execute("INSERT INTO fragments (channel, key, idx, total, data, created_at) VALUES (?,?,?,?,?,?)",
+                         (channel, fragment.key, fragment.index, fragment.total, data, now))
+            present = held_parts(conn)
+            if len(present) >= fragment.total:
+                outcomes += self._store_events(conn, channel, join(present), log)
+                conn.execute("UPDATE fragments SET joined_at = ? WHERE channel = ? AND key = ?",
+                             (now, channel, fragment.key))
+            if log is not None:
+                _insert_log(conn, log)
+            return True, outcomes
+
+        return await self._call(op)
+
+    async def known_inbound(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of `external_ids` are stored incoming messages of `channel`."""
+        ids = list(external_ids)
+        if not ids:
+            return set()
+
+        def op(conn: sqlite3.Connection) -> set[str]:
+            marks = ",".join("?" * len(ids))
+            return {r["external_id"] for r in conn.execute(
+                "SELECT external_id FROM messages WHERE channel = ? AND direction = 'in'"
+                f" AND external_id IN ({marks})", (channel, *ids))}
+
+        return await self._call(op)

@@ -1,0 +1,82 @@
+"""Rows to records and back: how a message, its history and a channel log are read and written."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from ..._channellog import ChannelLog
+from ..._json import loads_stored
+from ..._models import (
+    MessageRecord,
+)
+
+
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def _encode_cursor(created_at: str, rowid: int) -> str:
+    return base64.urlsafe_b64encode(f"{created_at}|{rowid}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        created, _, rowid = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
+        datetime.fromisoformat(created)
+        return created, int(rowid)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValueError(f"invalid cursor {cursor!r}") from None
+
+
+def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:
+    parts = [(f"{k} = ?", v) for k, v in values.items() if v is not None]
+    if not parts:
+        return "", ()
+    return " WHERE " + " AND ".join(p for p, _ in parts), tuple(v for _, v in parts if v is not None)
+
+
+def _record(row: sqlite3.Row) -> MessageRecord:
+    return MessageRecord(
+        id=row["id"], channel=row["channel"], direction=row["direction"], to=row["to_addr"],
+        from_=row["from_addr"], text=row["text"], status=row["status"],
+        external_ids=loads_stored(row["external_ids"]) or ([row["external_id"]] if row["external_id"] else []),
+        attachments=loads_stored(row["attachments"]), metadata=loads_stored(row["metadata"]),
+        segments=row["segments"], attempts=row["attempts"], error_code=row["error_code"],
+        error_reason=row["error_reason"], created_at=row["created_at"], updated_at=row["updated_at"],
+        next_attempt_at=row["next_attempt_at"], sending_at=row["sending_at"],
+        quick_replies=loads_stored(row["quick_replies"]), high_priority=bool(row["high_priority"]))
+
+
+def _get(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
+    row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+    return _record(row) if row else None
+
+
+def _full(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
+    record = _get(conn, message_id)
+    if record is not None:
+        record.history = _history(conn, message_id)
+    return record
+
+
+def _history(conn: sqlite3.Connection, message_id: str) -> list[dict[str, Any]]:
+    history = [dict(r) for r in conn.execute(
+        "SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
+        " WHERE message_id = ? ORDER BY seq", (message_id,))]
+    for item in history:
+        item["applied"] = bool(item["applied"])
+    return history
+
+
+def _insert_log(conn: sqlite3.Connection, log: ChannelLog) -> None:
+    data = log.as_dict()
+    conn.execute(
+        "INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at, data)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (log.id, log.channel, log.kind, log.message_id, int(bool(log.errors)), log.elapsed_ms, data["created_at"],
+         json.dumps(data, ensure_ascii=False)))
