@@ -445,7 +445,7 @@ def test_pruning_runs_on_one_instance_at_a_time(pg_url):
             later = utcnow() + timedelta(seconds=1)
             holder = await first._ready()  # hold the prune lock as a pruning instance would
             async with holder.acquire() as conn:
-                from smsgate.store._postgres import _lock_key
+                from smsgate.store._postgres._connection import _lock_key
 
                 key = _lock_key("public" if "search_path" not in url else url.rsplit("=", 1)[1], "prune")
                 assert await conn.fetchval("SELECT pg_try_advisory_lock($1)", key)

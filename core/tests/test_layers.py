@@ -21,7 +21,9 @@ LAYERS = [
     # storage: the Store seam and its backends
     {"store", "store._protocol", "store._sqlite", "store._postgres", "store._open", "store._copy", "store._wakeup",
      "store.conformance", *(f"store._sqlite.{m}" for m in ("_connection", "_rows", "_statuses", "_base", "_sends",
-                                                           "_inbound", "_outbox", "_reads", "_upkeep"))},
+                                                           "_inbound", "_outbox", "_reads", "_upkeep")),
+     *(f"store._postgres.{m}" for m in ("_connection", "_rows", "_statuses", "_base", "_sends", "_inbound",
+                                        "_outbox", "_reads", "_upkeep"))},
     # the adapter contract
     {"_adapter"},
     {"hookspecs", "_requests", "_bridges", "_outbox"},

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
-import smsgate.store._postgres as postgres_module
+import smsgate.store._postgres._reads as postgres_module
 import smsgate.store._sqlite._reads as sqlite_module
 from rawsql import store_sql
 from smsgate import ChannelLog, OutgoingMessage, Redactor, SendResult, Status, utcnow

@@ -187,7 +187,7 @@ def _postgres_value(kind: str) -> Callable[[Any], Any]:
         return lambda v: None if v is None else int(v)
     if kind == "double precision":
         return lambda v: None if v is None else float(v)
-    from ._postgres import _no_nul
+    from ._postgres._connection import _no_nul
 
     return lambda v: _no_nul(v) if isinstance(v, str) else v
 

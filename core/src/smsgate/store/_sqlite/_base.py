@@ -17,9 +17,7 @@ from ..._models import (
     MessageRecord,
     new_id,
 )
-from .._records import (
-    OutboxPlanner,
-)
+from .._records import OutboxPlanner
 from ._connection import _Readers, _Writer
 from ._rows import _get
 

@@ -10,9 +10,7 @@ from ... import _events
 from ..._channellog import ChannelLog
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
-from ..._models import (
-    Event,
-)
+from ..._models import Event
 from .._records import (
     Fragment,
     FragmentJoin,

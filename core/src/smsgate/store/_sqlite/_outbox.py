@@ -9,12 +9,8 @@ from typing import Any
 
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
-from ..._models import (
-    utcnow,
-)
-from .._records import (
-    OutboxRow,
-)
+from ..._models import utcnow
+from .._records import OutboxRow
 from ._base import _Base
 
 

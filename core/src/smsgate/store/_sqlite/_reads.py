@@ -9,9 +9,7 @@ from typing import Any
 
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
-from ..._models import (
-    MessageRecord,
-)
+from ..._models import MessageRecord
 from .._records import (
     Backlog,
     HourCount,

@@ -11,9 +11,7 @@ from typing import Any
 
 from ..._channellog import ChannelLog
 from ..._json import loads_stored
-from ..._models import (
-    MessageRecord,
-)
+from ..._models import MessageRecord
 
 
 def _where(conditions: list[str]) -> str:
