@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "smsgate"
 LAYERS = [
     # the vocabulary: no smsgate imports at all
     {"_auth", "_errors", "_fields", "_json", "_models", "_phones", "_text", "_transport", "store._migrations",
-     "store._urls"},
+     "store._urls", "store._paging"},
     # what a message, an event, a config and a log are
     {"_config", "_events", "_channellog", "store._rules", "store._pg_migrations"},
     {"_logging", "_http", "store._records"},

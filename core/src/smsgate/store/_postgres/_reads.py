@@ -10,13 +10,14 @@ from typing import Any
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
 from ..._models import MessageRecord
+from .._paging import decode_cursor, encode_cursor, where
 from .._records import (
     Backlog,
     HourCount,
     MessagePage,
 )
 from ._base import _Base
-from ._rows import _decode_cursor, _encode_cursor, _filters, _full, _outbox_item, _record, _when, _where
+from ._rows import _filters, _full, _outbox_item, _record, _when
 
 # the contact of a message (whom it is from or to); messages_by_contact indexes exactly this expression
 _CONTACT = "(CASE direction WHEN 'in' THEN from_addr ELSE to_addr END)"
@@ -93,7 +94,8 @@ class _Reads(_Base):
             indexed.append(("direction = ?", (direction,)))
             direction = None
         if cursor is not None:
-            indexed.append(("(created_at, seq) < (?, ?)", _decode_cursor(cursor)))
+            created, seq = decode_cursor(cursor)
+            indexed.append(("(created_at, seq) < (?, ?)", (datetime.fromisoformat(created), seq)))
         filters: list[Condition] = [(f"{name} = ?", (value,)) for name, value in
                                     (("direction", direction), ("status", status)) if value is not None]
         if text:
@@ -104,12 +106,12 @@ class _Reads(_Base):
         def query(head: str, conditions: list[Condition], tail: str, *extra: Any) -> tuple[Any, ...]:
             values = [v for _, vs in conditions for v in vs] + list(extra)
             numbers = iter(range(1, len(values) + 1))
-            sql = head + _where([c for c, _ in conditions]) + tail
+            sql = head + where([c for c, _ in conditions]) + tail
             return (re.sub(r"\?", lambda _m: f"${next(numbers)}", sql), *values)
 
         def page(rows: list[Any], more: bool) -> MessagePage:
             rows = rows[:limit]
-            last = _encode_cursor(rows[-1]["created_at"], rows[-1]["seq"]) if more and rows else None
+            last = encode_cursor(_ts(rows[-1]["created_at"]), rows[-1]["seq"]) if more and rows else None
             return MessagePage([_record(r) for r in rows], last)
 
         async def op(conn: Any) -> MessagePage:
@@ -129,7 +131,7 @@ class _Reads(_Base):
             # the window ran out before the page filled: go on from its oldest row, if anything is older
             beyond = ("(created_at, seq) < (?, ?)", (edge["created_at"], edge["seq"]))
             older = await conn.fetchval(*query("SELECT 1 FROM messages", [*indexed, beyond], " LIMIT 1"))
-            following = _encode_cursor(edge["created_at"], edge["seq"]) if older else None
+            following = encode_cursor(_ts(edge["created_at"]), edge["seq"]) if older else None
             return MessagePage([_record(r) for r in rows], following)
 
         return await self._run(op, transaction=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import datetime
 from typing import Any
@@ -65,20 +63,3 @@ def _outbox_item(row: Any) -> dict[str, Any]:
     return {**dict(row), "payload": loads_stored(row["payload"]), **{k: _when(row[k]) for k in times}}
 
 
-def _where(conditions: list[str]) -> str:
-    return " WHERE " + " AND ".join(conditions) if conditions else ""
-
-
-def _encode_cursor(created_at: datetime, seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{_ts(created_at)}|{seq}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        created, _, seq = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
-        stamp = datetime.fromisoformat(created)
-        if stamp.tzinfo is None:
-            raise ValueError("no time zone")
-        return stamp, int(seq)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise ValueError(f"invalid cursor {cursor!r}") from None

@@ -10,13 +10,14 @@ from typing import Any
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
 from ..._models import MessageRecord
+from .._paging import decode_cursor, encode_cursor, where
 from .._records import (
     Backlog,
     HourCount,
     MessagePage,
 )
 from ._base import _Base
-from ._rows import _decode_cursor, _encode_cursor, _filters, _full, _record, _where
+from ._rows import _filters, _full, _record
 
 # the contact of a message (whom it is from or to); messages_by_contact indexes exactly this expression
 _CONTACT = "(CASE direction WHEN 'in' THEN from_addr ELSE to_addr END)"
@@ -104,7 +105,7 @@ class _Reads(_Base):
             params.append(direction)
             direction = None
         if cursor is not None:
-            created, rowid = _decode_cursor(cursor)
+            created, rowid = decode_cursor(cursor)
             indexed.append(_OLDER)
             params += [created, created, rowid]
         filtered, values = _filters(direction=direction, status=status)
@@ -118,29 +119,29 @@ class _Reads(_Base):
 
         def page(rows: list[sqlite3.Row], more: bool) -> MessagePage:
             rows = rows[:limit]
-            last = _encode_cursor(rows[-1]["created_at"], rows[-1]["row_id"]) if more and rows else None
+            last = encode_cursor(rows[-1]["created_at"], rows[-1]["row_id"]) if more and rows else None
             return MessagePage([_record(r) for r in rows], last)
 
         def op(conn: sqlite3.Connection) -> MessagePage:
             if not filters:
-                rows = conn.execute(select + _where(indexed) + order + " LIMIT ?", (*params, limit + 1)).fetchall()
+                rows = conn.execute(select + where(indexed) + order + " LIMIT ?", (*params, limit + 1)).fetchall()
                 return page(rows, len(rows) > limit)
             # the newest _SCAN rows the index yields bound what this page examines
-            edge = conn.execute("SELECT rowid AS row_id, created_at FROM messages" + _where(indexed) + order
+            edge = conn.execute("SELECT rowid AS row_id, created_at FROM messages" + where(indexed) + order
                                 + " LIMIT 1 OFFSET ?", (*params, _SCAN - 1)).fetchone()
             window = list(indexed)
             window_params = list(params)
             if edge is not None:
                 window.append("created_at >= ? AND (created_at > ? OR rowid >= ?)")
                 window_params += [edge["created_at"], edge["created_at"], edge["row_id"]]
-            rows = conn.execute(select + _where(window + filters) + order + " LIMIT ?",
+            rows = conn.execute(select + where(window + filters) + order + " LIMIT ?",
                                 (*window_params, *filter_params, limit + 1)).fetchall()
             if len(rows) > limit or edge is None:
                 return page(rows, len(rows) > limit)
             # the window ran out before the page filled: go on from its oldest row, if anything is older
-            older = conn.execute("SELECT 1 FROM messages" + _where([*indexed, _OLDER]) + " LIMIT 1",
+            older = conn.execute("SELECT 1 FROM messages" + where([*indexed, _OLDER]) + " LIMIT 1",
                                  (*params, edge["created_at"], edge["created_at"], edge["row_id"])).fetchone()
-            following = _encode_cursor(edge["created_at"], edge["row_id"]) if older else None
+            following = encode_cursor(edge["created_at"], edge["row_id"]) if older else None
             return MessagePage([_record(r) for r in rows], following)
 
         return await self._read(op)

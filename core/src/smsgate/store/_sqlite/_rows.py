@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import sqlite3
-from datetime import datetime
 from typing import Any
 
 from ..._channellog import ChannelLog
 from ..._json import loads_stored
 from ..._models import MessageRecord
-
-
-def _where(conditions: list[str]) -> str:
-    return " WHERE " + " AND ".join(conditions) if conditions else ""
-
-
-def _encode_cursor(created_at: str, rowid: int) -> str:
-    return base64.urlsafe_b64encode(f"{created_at}|{rowid}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, int]:
-    try:
-        created, _, rowid = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
-        datetime.fromisoformat(created)
-        return created, int(rowid)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise ValueError(f"invalid cursor {cursor!r}") from None
 
 
 def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:
