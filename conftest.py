@@ -9,12 +9,41 @@ of its own in database `tests` (a schema takes 15 ms where a database takes 300)
 from __future__ import annotations
 
 import itertools
+import json
+import platform
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from peers import Postgres
 
 _SCHEMAS = itertools.count(1)
+_ROOT = Path(__file__).resolve().parent
+# the peers apt installs (.ci/install-peers): not pinnable like the Python and npm ones, so each run names them
+_APT_PEERS = ["kannel", "postgresql-15", "rabbitmq-server", "erlang-base", "redis-server", "chromium", "prometheus",
+              "openssl", "curl", "nodejs"]
+
+
+def peer_versions() -> str:
+    """One line naming the installed version of every peer the lock cannot pin (apt packages, Node, Prism)."""
+    found: dict[str, str] = {}
+    if shutil.which("dpkg-query"):
+        done = subprocess.run(["dpkg-query", "-W", "-f", "${Package}=${Version}\\n", *_APT_PEERS],
+                              capture_output=True, text=True, check=False)
+        found = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    parts = [f"{name} {found.get(name, 'missing')}" for name in _APT_PEERS]
+    prism = _ROOT / "tools/prism/node_modules/@stoplight/prism-cli/package.json"
+    parts.append("prism " + (json.loads(prism.read_text())["version"] if prism.exists() else "missing"))
+    return f"peers: python {platform.python_version()}; " + "; ".join(parts)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Print the peers' versions once, even under -q, so a failure can be traced to an upgrade of one."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(peer_versions())
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # built from parts, so this file does not contain what it looks for
 NEEDLES = [".." + "/shared", "/work" + "/shared", "SMSGATE_" + "SHARED_DIR"]
 # what a checkout without git metadata (an unpacked archive) holds besides the project's files
-_NOT_PROJECT = {".git", ".venv", "node_modules", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-                ".hypothesis", ".smsgate"}
+_NOT_PROJECT = {".git", ".venv", ".venv-latest", "node_modules", "__pycache__", ".pytest_cache", ".mypy_cache",
+                ".ruff_cache", ".hypothesis", ".smsgate"}
 
 
 def project_files() -> list[Path]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from smsgate.testing import RecordingTransport, assert_no_secrets
+from smsgate.testing import RecordingTransport, assert_no_secrets, vcr_defaults
 from smsgate_kannel import KannelAdapter
 
 HERE = Path(__file__).resolve().parent
@@ -90,10 +90,10 @@ def _mask_credentials(request: Any) -> Any:
     return request
 
 
-@pytest.fixture(scope="module")
-def vcr_config(vcr_config: dict[str, Any]) -> dict[str, Any]:
+@pytest.fixture
+def vcr_config() -> dict[str, Any]:
     """The core's settings with byte-exact credential masking, matching the exact URI (Kannel's is GET only)."""
-    return {**vcr_config, "filter_query_parameters": [], "before_record_request": _mask_credentials,
+    return {**vcr_defaults(), "filter_query_parameters": [], "before_record_request": _mask_credentials,
             "match_on": ["method", "uri"]}
 
 

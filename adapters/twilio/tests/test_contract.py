@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from smsgate import OutgoingMessage
-from smsgate.testing import Harness, assert_no_secrets
+from smsgate.testing import Harness, assert_no_secrets, vcr_defaults
 from smsgate_twilio import TwilioAdapter
 
 HERE = Path(__file__).resolve().parent
@@ -176,10 +176,11 @@ def _mask_account_sids(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-@pytest.fixture(scope="module")
-def vcr_config(vcr_config: dict[str, Any]) -> dict[str, Any]:
+@pytest.fixture
+def vcr_config() -> dict[str, Any]:
     """The core's secret filters, minus the port (peers start on free ports), plus SID masking in answers."""
-    return {**vcr_config, "match_on": [m for m in vcr_config["match_on"] if m != "port"],
+    defaults = vcr_defaults()
+    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"],
             "before_record_response": _mask_account_sids}
 
 

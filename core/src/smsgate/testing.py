@@ -3,7 +3,8 @@
 Fixtures: `smsgate_harness` builds a gateway for a channel config with a fake aggregator, drives inbound
 requests through the real ASGI app and sends through the real pipeline, on the database `smsgate_database`
 names (a SQLite file; override that fixture to run the same tests on PostgreSQL); `smsgate_register` registers a
-plugin for one test; `vcr_config` filters secrets from cassettes. Helpers: `InboundCase` / `OutboundCase`
+plugin for one test; `vcr_config` (and every cassette's defaults, `vcr_defaults()`) filters secrets from
+cassettes. Helpers: `InboundCase` / `OutboundCase`
 tables with `run_inbound_case` / `run_outbound_case`, `assert_no_secrets`, and `RecordingTransport` for
 cassette tests that inspect what was really exchanged.
 """
@@ -41,6 +42,7 @@ __all__ = [
     "assert_no_secrets",
     "run_inbound_case",
     "run_outbound_case",
+    "vcr_defaults",
 ]
 
 T = TypeVar("T")
@@ -219,9 +221,8 @@ def _filter_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-@pytest.fixture(scope="module")
-def vcr_config() -> dict[str, Any]:
-    """pytest-recording settings that keep credentials out of cassettes and match POST bodies."""
+def vcr_defaults() -> dict[str, Any]:
+    """The kit's cassette settings: credentials kept out of cassettes, POST bodies matched."""
     return {
         "filter_headers": [("authorization", "REDACTED"), ("x-twilio-signature", "REDACTED"), ("cookie", None)],
         "filter_query_parameters": [(p, "REDACTED") for p in SECRET_QUERY],
@@ -231,6 +232,22 @@ def vcr_config() -> dict[str, Any]:
         "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
         "decode_compressed_response": True,
     }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """Make `vcr_defaults()` every cassette's defaults, whichever plugin's `vcr_config` fixture pytest picks."""
+    # pytest-recording's own `vcr_config` ({}) and this kit's are both plugin fixtures, and which one shadows
+    # the other depends on plugin load order; defaults set on the VCR object hold either way, and a test
+    # module's own `vcr_config` still overrides them key by key
+    for key, value in vcr_defaults().items():
+        setattr(vcr, key, value)
+
+
+@pytest.fixture
+def vcr_config() -> dict[str, Any]:
+    """pytest-recording settings: `vcr_defaults()`; override in a test module with `{**vcr_defaults(), ...}`."""
+    return vcr_defaults()
 
 
 # -- table-driven conformance ---------------------------------------------------------------------
