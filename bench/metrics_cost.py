@@ -40,8 +40,8 @@ def config(database: Path, url: str) -> Any:
 def hook_costs(repeat: int) -> tuple[float, float, float, float]:
     """(send without, send with, inbound without, inbound with) metrics, in microseconds per message."""
     from smsgate import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate
-    from smsgate._metrics import install_metrics
     from smsgate.host import open_gateway
+    from smsgate.web._metrics import install_metrics
 
     gateway = open_gateway(config(Path(":memory:"), "http://127.0.0.1:9/unused"))
     channel = gateway.config.channels["b"]

@@ -66,7 +66,7 @@ async def smsgate_rate(url: str, n: int, depth: int, workdir: Path, metrics: boo
     async with open_gateway(config(url, depth, workdir)) as gateway:
         uninstall = None
         try:
-            from smsgate._metrics import install_metrics, uninstall_metrics
+            from smsgate.web._metrics import install_metrics, uninstall_metrics
         except ImportError:  # a smsgate without metrics: nothing to count
             metrics = False
         if metrics:

@@ -30,8 +30,8 @@ def test_wheels_build_and_one_adapter_install_lists_only_it(tmp_path):
     core_wheel = next(wheels.glob("smsgate-*.whl"))
     with zipfile.ZipFile(core_wheel) as wheel:  # the console's templates and static files are package data
         names = set(wheel.namelist())
-    console = ROOT / "core" / "src" / "smsgate" / "console"
-    shipped = {f"smsgate/console/{p.relative_to(console)}" for p in console.glob("*/*") if p.suffix != ".pyc"}
+    console = ROOT / "core" / "src" / "smsgate" / "web" / "console"
+    shipped = {f"smsgate/web/console/{p.relative_to(console)}" for p in console.glob("*/*") if p.suffix != ".pyc"}
     assert shipped and shipped <= names, sorted(shipped - names)
     chosen = "kannel" if "kannel" in ADAPTERS else ADAPTERS[0]
     env_dir = tmp_path / "venv"

@@ -18,10 +18,11 @@ import httpx
 import pytest
 from peers import Postgres
 from pydantic import SecretStr
-from smsgate import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate, StoreUnavailable
+from smsgate import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate
+from smsgate.errors import StoreUnavailable
 from smsgate.host import config_from_dict, create_app, open_gateway
 from smsgate.store import PostgresStore, SQLiteStore, copy_database, describe, open_store
-from smsgate.store._pg_migrations import POSTGRES
+from smsgate.store._postgres._migrations import POSTGRES
 
 SMSGATE = Path(sys.executable).with_name("smsgate")
 PHONE = "+250788383383"
@@ -94,7 +95,7 @@ async def _fill(store) -> None:
     await store.record_inbound("a", [OptOut("a", PHONE, reason="STOP")], None)
     for row in await store.outbox_due(limit=10):
         await store.outbox_done(row.id)
-    from smsgate._channellog import ChannelLog, Redactor
+    from smsgate._http._channellog import ChannelLog, Redactor
 
     for kind in ("send", "receive"):
         log = ChannelLog(channel="a", kind=kind, redactor=Redactor())
@@ -333,7 +334,7 @@ def test_a_channels_tps_holds_across_instances(pg_url):
 def test_an_adapter_without_http_requests_gets_the_shared_throttle_too(pg_url):
     """`HttpClient.throttle(channel, tps)` (what an SMPP bind waits on) is the same shared rate: two instances'
     starts on one channel stay 1/tps apart together."""
-    from smsgate import HttpClient
+    from smsgate.http import HttpClient
 
     tps, per_instance = 20, 15
     url = pg_url()
@@ -433,7 +434,7 @@ def test_pruning_runs_on_one_instance_at_a_time(pg_url):
     """Retention pruning takes an advisory lock: while another instance prunes, a second returns at once."""
     from datetime import timedelta
 
-    from smsgate._channellog import ChannelLog, Redactor
+    from smsgate._http._channellog import ChannelLog, Redactor
     from smsgate.host import utcnow
 
     async def go() -> None:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from smsgate import ConfigError, IncomingMessage
+from smsgate import IncomingMessage
+from smsgate.errors import ConfigError
 from smsgate.host import Platform, SendWorker, config_from_dict, create_app, open_gateway, open_outbox
 from smsgate.store import SQLiteStore
 from smsgate.testing import Harness

@@ -1,5 +1,5 @@
 import pytest
-from smsgate import ConfigError
+from smsgate.errors import ConfigError
 from smsgate.host import config_from_dict, load_config
 from toy_adapter import Toy
 
@@ -142,7 +142,7 @@ def test_every_core_config_key_is_in_the_reference(title):
 
 
 def test_a_console_password_hash_is_checked_when_the_config_loads():
-    from smsgate._auth import hash_password
+    from smsgate.config._secrets import hash_password
 
     good = hash_password("correct horse")
     cfg = config_from_dict({"gateway": {"console_password_hash": good}}, ADAPTERS)

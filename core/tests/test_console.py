@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from smsgate._auth import hash_password
+from smsgate.config._secrets import hash_password
 from toy_adapter import Toy
 
 TOKEN = "console-test-token-0123456789"

@@ -6,7 +6,7 @@ import logging
 
 import httpx
 import pytest
-from smsgate import ConfigError
+from smsgate.errors import ConfigError
 from smsgate.host import config_from_dict
 from toy_adapter import Toy
 

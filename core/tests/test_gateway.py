@@ -82,7 +82,7 @@ def test_connection_refused_is_retried(toy):
 
 def test_invalid_recipient_is_rejected_before_anything_is_stored(toy):
     h = toy()
-    with pytest.raises(smsgate.MessageInvalid):
+    with pytest.raises(smsgate.errors.MessageInvalid):
         h.send("t", "MTN", "hello")
     assert h.messages() == [] and h.requests == []
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from smsgate._metrics import UNKNOWN_CHANNEL
 from smsgate.host import open_outbox
+from smsgate.web._metrics import UNKNOWN_CHANNEL
 from toy_adapter import Toy
 
 TOKEN = "metrics-test-token-0123456"

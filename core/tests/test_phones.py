@@ -1,5 +1,5 @@
 import pytest
-from smsgate import InvalidNumber, national_number, normalize_number
+from smsgate.phones import InvalidNumber, national_number, normalize_number
 
 
 @pytest.mark.parametrize(("raw", "country", "short", "sender", "expected"), [

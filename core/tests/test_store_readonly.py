@@ -8,7 +8,8 @@ import os
 import sqlite3
 
 import pytest
-from smsgate import OutgoingMessage, StoreUnavailable
+from smsgate import OutgoingMessage
+from smsgate.errors import StoreUnavailable
 from smsgate.store import SQLiteStore
 
 

@@ -1,6 +1,6 @@
 from hypothesis import given
 from hypothesis import strategies as st
-from smsgate import is_gsm7, segment, smart_encode, split_bytes, with_attachments
+from smsgate.text import is_gsm7, segment, smart_encode, split_bytes, with_attachments
 
 
 def test_gsm7_detection():

@@ -169,7 +169,7 @@ def test_the_direct_path_steps_aside_while_vcrpy_records(tmp_path):
     cassette its requests go through the patched transport, so they are recorded, and replayed offline."""
     import vcr
     from smsgate import ChannelLog, ChannelSettings, Redactor
-    from smsgate._http import HttpClient
+    from smsgate._http._client import HttpClient
 
     server = Recorder()
     url = f"http://127.0.0.1:{server.port}/send"

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from rawsql import sql
-from smsgate import ConfigError, OutgoingMessage
+from smsgate import OutgoingMessage
+from smsgate.errors import ConfigError
 from smsgate.host import SendWorker, config_from_dict, open_gateway, open_outbox, sign_webhook
 from smsgate.store import open_store
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError

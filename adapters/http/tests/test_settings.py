@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from smsgate import ConfigError
+from smsgate.errors import ConfigError
 from smsgate.host import config_from_dict
 from smsgate_http import HttpAdapter, HttpSettings, parse_rfc3339
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from smsgate import ConfigError
+from smsgate.errors import ConfigError
 from smsgate.host import config_from_dict
 from smsgate.plugins import get_adapters
 from smsgate_kannel import GET_URL_QUERY, KannelAdapter, KannelSettings, kannel_config_text

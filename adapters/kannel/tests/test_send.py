@@ -209,7 +209,7 @@ def test_tls_verification_is_passed_per_call(smsgate_harness, monkeypatch):
 
 
 def test_missing_ca_bundle_is_a_config_error(smsgate_harness):
-    from smsgate import ConfigError
+    from smsgate.errors import ConfigError
 
     with pytest.raises(ConfigError, match="ca_bundle"):
         harness_for(smsgate_harness, lambda r: httpx.Response(202), ca_bundle="/nonexistent/ca.pem")

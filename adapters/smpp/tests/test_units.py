@@ -4,13 +4,13 @@ encoding and splitting, MO decoding and concatenation headers, settings."""
 from __future__ import annotations
 
 import pytest
-from smsgate import (
+from smsgate import Status
+from smsgate.errors import (
     ChannelConfigError,
     ConfigError,
     ConnectionFailed,
     MessageInvalid,
     RejectedWithReason,
-    Status,
     Throttled,
 )
 from smsgate.host import config_from_dict

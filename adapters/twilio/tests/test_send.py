@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from smsgate import ConfigError
+from smsgate.errors import ConfigError
 from smsgate.host import config_from_dict
 from smsgate.testing import ExpectedRequest, OutboundCase, assert_no_secrets, run_outbound_case
 

@@ -51,7 +51,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def guarded(fn: Callable[[], T]) -> T:
     """Run `fn`, turning smsgate's errors into one clear line (a traceback with --debug)."""
-    from smsgate import ConfigError, SmsgateError
+    from smsgate.errors import ConfigError, SmsgateError
 
     try:
         return fn()
@@ -193,7 +193,8 @@ def check(
 
 async def _probe(cfg: Any) -> dict[str, str | None]:
     """Each channel whose adapter can try its connection (it overrides `probe`), with the outcome."""
-    from smsgate import Adapter, HttpClient
+    from smsgate import Adapter
+    from smsgate.http import HttpClient
 
     http = HttpClient()
     found: dict[str, str | None] = {}
@@ -311,7 +312,7 @@ def resend(
     """
 
     def run() -> Any:
-        from smsgate import MessageInvalid
+        from smsgate.errors import MessageInvalid
         from smsgate.host import open_gateway
 
         cfg = load(config)
@@ -387,7 +388,7 @@ def console_password(
                                                             "input instead of asking for it.")] = False,
 ) -> None:
     """Hash a password for the /ui console: prints the `console_password_hash` line for [gateway]."""
-    from smsgate._auth import hash_password
+    from smsgate.config._secrets import hash_password
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -1,35 +1,20 @@
 """smsgate: connect messaging platforms to SMS aggregators through adapter plugins.
 
-This module is the adapter author's API: the `Adapter` contract and its request/response types, the message
-and event models, the error tree, settings fields, and the text, phone and HTTP helpers. Running a gateway
-(the app, the worker, config loading) is `smsgate.host`; storage is `smsgate.store`; test helpers are
-`smsgate.testing`.
+This module is the adapter author's contract: the `Adapter` with its settings, routes and requests, the
+message and event models, the two errors an adapter raises most, and `hookimpl`. Helpers live in public
+submodules: `smsgate.errors` (the whole exception tree), `smsgate.text` (GSM-7/UCS-2, segments, splitting),
+`smsgate.phones` (E.164 numbers), `smsgate.http` (the shared HTTP client and its checks). Running a gateway is
+`smsgate.host`; storage is `smsgate.store`; test helpers are `smsgate.testing`.
 """
 
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
+
 from ._adapter import Adapter, InboundRequest, InboundSink, Reply, Route, route
-from ._channellog import ChannelLog, Redactor
-from ._config import ChannelSettings
-from ._errors import (
-    ChannelConfigError,
-    ConfigError,
-    ConnectionFailed,
-    ContactStopped,
-    MessageInvalid,
-    PermanentError,
-    PluginError,
-    RejectedWithReason,
-    RequestRejected,
-    ResponseContentError,
-    ResponseStatusError,
-    RetryableError,
-    SendError,
-    SentButUnanswered,
-    SmsgateError,
-    StoreUnavailable,
-    Throttled,
-)
-from ._fields import HttpUrl, Secret, http_url, parse_uuid, same_secret
-from ._http import HttpClient, Throttle, check_response, merge_headers, parse_retry_after, retrying, with_retries
+from ._http import ChannelLog, Redactor
 from ._models import (
     Event,
     Ignored,
@@ -41,71 +26,63 @@ from ._models import (
     StatusUpdate,
     utcnow,
 )
-from ._phones import InvalidNumber, national_number, normalize_number
-from ._text import Segments, is_gsm7, segment, smart_encode, split_bytes, with_attachments
+from .config import ChannelSettings, HttpUrl, Secret, parse_uuid, same_secret
+from .errors import RequestRejected, SendError
 from .hookspecs import hookimpl
 from .store import Fragment
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "Adapter",
-    "ChannelConfigError",
     "ChannelLog",
     "ChannelSettings",
-    "ConfigError",
-    "ConnectionFailed",
-    "ContactStopped",
     "Event",
     "Fragment",
-    "HttpClient",
     "HttpUrl",
     "Ignored",
     "InboundRequest",
     "InboundSink",
     "IncomingMessage",
-    "InvalidNumber",
-    "MessageInvalid",
     "OptOut",
     "OutgoingMessage",
-    "PermanentError",
-    "PluginError",
     "Redactor",
-    "RejectedWithReason",
     "Reply",
     "RequestRejected",
-    "ResponseContentError",
-    "ResponseStatusError",
-    "RetryableError",
     "Route",
     "Secret",
-    "Segments",
     "SendError",
     "SendResult",
-    "SentButUnanswered",
-    "SmsgateError",
     "Status",
     "StatusUpdate",
-    "StoreUnavailable",
-    "Throttle",
-    "Throttled",
     "__version__",
-    "check_response",
     "hookimpl",
-    "http_url",
-    "is_gsm7",
-    "merge_headers",
-    "national_number",
-    "normalize_number",
-    "parse_retry_after",
     "parse_uuid",
-    "retrying",
     "route",
     "same_secret",
-    "segment",
-    "smart_encode",
-    "split_bytes",
     "utcnow",
-    "with_attachments",
-    "with_retries",
 ]
+
+# Names 0.2 exported here, now in a submodule: they keep working for this release, with a DeprecationWarning.
+_MOVED = {
+    **{name: "errors" for name in (
+        "ChannelConfigError", "ConfigError", "ConnectionFailed", "ContactStopped", "MessageInvalid",
+        "PermanentError", "PluginError", "RejectedWithReason", "ResponseContentError", "ResponseStatusError",
+        "RetryableError", "SentButUnanswered", "SmsgateError", "StoreUnavailable", "Throttled")},
+    **{name: "text" for name in ("Segments", "is_gsm7", "segment", "smart_encode", "split_bytes",
+                                 "with_attachments")},
+    **{name: "phones" for name in ("InvalidNumber", "national_number", "normalize_number")},
+    **{name: "http" for name in ("HttpClient", "Throttle", "check_response", "merge_headers",
+                                 "parse_retry_after", "retrying", "with_retries")},
+    "http_url": "config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve a name 0.2 exported from here to its new submodule, warning once per use site."""
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smsgate' has no attribute {name!r}")
+    warnings.warn(f"smsgate.{name} moved to smsgate.{module}.{name}; the old name goes in the next release",
+                  DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module(f"smsgate.{module}"), name)

@@ -14,13 +14,13 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 from pydantic import SecretStr
 
 from . import _json as strict_json
-from ._channellog import ChannelLog, Redactor
-from ._config import Channel, ChannelSettings
-from ._errors import MessageInvalid, RequestRejected
-from ._http import HttpClient
-from ._logging import redact_library_logs
+from ._http._channellog import ChannelLog, Redactor
+from ._http._client import HttpClient
+from ._http._logging import redact_library_logs
 from ._models import Event, IncomingMessage, OutgoingMessage, SendResult, StatusUpdate
-from ._phones import InvalidNumber, normalize_number
+from .config._settings import Channel, ChannelSettings
+from .errors import MessageInvalid, RequestRejected
+from .phones import InvalidNumber, normalize_number
 from .store import Fragment, FragmentJoin, InboundOutcome
 
 __all__ = ["Adapter", "InboundRequest", "InboundSink", "Reply", "Route", "route"]

@@ -1,5 +1,5 @@
-"""The hooks smsgate calls. Plugins implement them with `@smsgate.hookimpl`; every hook is documented in
-docs/plugin-hooks.md (a test fails if one is not)."""
+"""The hooks smsgate calls, and the types they pass (`Channel`, `Config`, `CommandContext`). Plugins implement
+them with `@smsgate.hookimpl`; every hook is documented in docs/plugin-hooks.md (a test fails if one is not)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any, Protocol, TypeVar
 import pluggy
 
 from ._adapter import Adapter
-from ._config import Channel, Config
 from ._models import IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
+from .config._settings import Channel, Config
 
-__all__ = ["CommandContext", "hookimpl", "hookspec"]
+__all__ = ["Channel", "CommandContext", "Config", "hookimpl", "hookspec"]
 
 hookspec = pluggy.HookspecMarker("smsgate")
 hookimpl = pluggy.HookimplMarker("smsgate")

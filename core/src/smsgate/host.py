@@ -5,10 +5,11 @@ is `smsgate`). `open_gateway(load_config(path, installed_adapters()))` builds wh
 `create_app(gateway, background=True)` what `smsgate serve` runs.
 """
 
-from ._api import OPENAPI, SendRequest
-from ._app import create_app, event_json, open_gateway, open_outbox
-from ._bridges import RapidProBridge
-from ._config import (
+from ._events import PlatformEvent
+from ._http._client import transport_error_reason
+from ._http._transport import AiohttpTransport
+from ._models import MessageRecord, new_id, utcnow
+from .config._settings import (
     BridgeSettings,
     Channel,
     Config,
@@ -18,17 +19,16 @@ from ._config import (
     default_config_path,
     load_config,
 )
-from ._events import PlatformEvent
-from ._gateway import IN_DOUBT_REASON, READ_TIMEOUT_REASON, ChannelInbound, Gateway, SendOutcome
-from ._http import transport_error_reason
-from ._models import MessageRecord, new_id, utcnow
-from ._outbox import OutboxDispatcher, sign_webhook, webhook_body
-from ._platform import Platform
-from ._requests import parse_request
-from ._server import serve
-from ._transport import AiohttpTransport
-from ._worker import SendWorker
+from .gateway._gateway import IN_DOUBT_REASON, READ_TIMEOUT_REASON, ChannelInbound, Gateway, SendOutcome
+from .gateway._worker import SendWorker
+from .platform._bridges import RapidProBridge
+from .platform._outbox import OutboxDispatcher, sign_webhook, webhook_body
+from .platform._platform import Platform
 from .plugins import get_adapters, installed_adapters, load_plugins
+from .web._api import OPENAPI, SendRequest
+from .web._app import create_app, event_json, open_gateway, open_outbox
+from .web._requests import parse_request
+from .web._server import serve
 
 __all__ = [
     "IN_DOUBT_REASON",

@@ -13,7 +13,7 @@ import pluggy
 
 from . import hookspecs
 from ._adapter import Adapter
-from ._errors import PluginError
+from .errors import PluginError
 
 __all__ = ["AdapterInfo", "PluginFailure", "call_each", "get_adapters", "installed_adapters", "load_plugins",
            "loading_note", "pm"]

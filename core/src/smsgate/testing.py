@@ -25,13 +25,13 @@ import httpx
 import pytest
 
 from ._adapter import Adapter
-from ._app import create_app, open_gateway, open_outbox
-from ._config import Config, config_from_dict
-from ._gateway import SendOutcome
 from ._models import MessageRecord, OutgoingMessage
-from ._outbox import OutboxDispatcher
+from .config._settings import Config, config_from_dict
+from .gateway._gateway import SendOutcome
+from .platform._outbox import OutboxDispatcher
 from .plugins import installed_adapters
 from .store import Store, open_store
+from .web._app import create_app, open_gateway, open_outbox
 
 __all__ = [
     "ExpectedRequest",

@@ -25,25 +25,21 @@ from smsgate import (
     Event,
     InboundRequest,
     IncomingMessage,
-    MessageInvalid,
     OptOut,
     OutgoingMessage,
     Reply,
     RequestRejected,
-    ResponseContentError,
     SendResult,
     Status,
     StatusUpdate,
-    check_response,
-    merge_headers,
-    national_number,
     parse_uuid,
     route,
     same_secret,
-    smart_encode,
-    split_bytes,
-    with_attachments,
 )
+from smsgate.errors import MessageInvalid, ResponseContentError
+from smsgate.http import check_response, merge_headers
+from smsgate.phones import national_number
+from smsgate.text import smart_encode, split_bytes, with_attachments
 
 from ._render import (
     CONTENT_TYPES,

@@ -22,7 +22,6 @@ import smsgate
 from pydantic import Field, field_validator
 from smsgate import (
     Adapter,
-    ChannelConfigError,
     ChannelLog,
     ChannelSettings,
     Event,
@@ -37,15 +36,13 @@ from smsgate import (
     SendResult,
     Status,
     StatusUpdate,
-    check_response,
-    is_gsm7,
-    national_number,
     parse_uuid,
     route,
-    segment,
-    smart_encode,
-    with_attachments,
 )
+from smsgate.errors import ChannelConfigError
+from smsgate.http import check_response
+from smsgate.phones import national_number
+from smsgate.text import is_gsm7, segment, smart_encode, with_attachments
 
 from ._conf import GET_URL_QUERY, kannel_config_text
 

@@ -6,11 +6,10 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smsgate import ConfigError
+from smsgate.errors import ConfigError
 
 if TYPE_CHECKING:
-    from smsgate.hookspecs import CommandContext
-    from smsgate.host import Config
+    from smsgate.hookspecs import CommandContext, Config
 
 __all__ = ["GET_URL_QUERY", "kannel_config_text", "receive_get_url", "register_command"]
 

@@ -25,28 +25,32 @@ import smsgate
 from pydantic import Field, SecretStr, field_validator, model_validator
 from smsgate import (
     Adapter,
-    ChannelConfigError,
     ChannelLog,
     ChannelSettings,
-    ConnectionFailed,
     Event,
     Fragment,
     Ignored,
     InboundSink,
     IncomingMessage,
-    MessageInvalid,
     OutgoingMessage,
-    RejectedWithReason,
     RequestRejected,
     Secret,
     SendError,
     SendResult,
-    SentButUnanswered,
     Status,
     StatusUpdate,
-    with_attachments,
-    with_retries,
 )
+from smsgate.errors import (
+    ChannelConfigError,
+    ConnectionFailed,
+    MessageInvalid,
+    RejectedWithReason,
+    ResponseContentError,
+    SentButUnanswered,
+    Throttled,
+)
+from smsgate.http import with_retries
+from smsgate.text import with_attachments
 
 from ._pdu import _NAMES as STATUS_NAMES
 from ._pdu import ESME_RMSGQFUL, ESME_ROK, ESME_RTHROTTLED, ESME_RX_T_APPN, Pdu, status_name
@@ -84,7 +88,7 @@ def send_error(command: str, status: int, where: str) -> SendError:
     name = STATUS_NAMES.get(status, f"0x{status:08X}")
     reason = f"{command} refused by {where}: {status_name(status)}"
     if status in (ESME_RTHROTTLED, ESME_RMSGQFUL):
-        return smsgate.Throttled(reason, ext_code=name)
+        return Throttled(reason, ext_code=name)
     if status in _SESSION:
         return ConnectionFailed(reason, ext_code=name)
     if status in _INVALID:
@@ -396,7 +400,7 @@ class SmppAdapter(Adapter[SmppSettings]):
             if resp.status != ESME_ROK:
                 raise send_error("submit_sm", resp.status, self.where)
             if not message_id:
-                raise smsgate.ResponseContentError(f"submit_sm_resp from {self.where} has no message_id")
+                raise ResponseContentError(f"submit_sm_resp from {self.where} has no message_id")
             return message_id
 
         return await with_retries(settings, attempt)

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
-from smsgate import Status, segment
+from smsgate import Status
+from smsgate.text import segment
 
 __all__ = [
     "Concat",

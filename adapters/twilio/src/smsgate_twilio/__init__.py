@@ -21,11 +21,8 @@ import smsgate
 from pydantic import Field, field_validator
 from smsgate import (
     Adapter,
-    ChannelConfigError,
     ChannelLog,
     ChannelSettings,
-    ConnectionFailed,
-    ContactStopped,
     Event,
     HttpUrl,
     Ignored,
@@ -33,19 +30,25 @@ from smsgate import (
     IncomingMessage,
     OptOut,
     OutgoingMessage,
-    RejectedWithReason,
     Reply,
     RequestRejected,
-    ResponseStatusError,
     Secret,
     SendResult,
     Status,
     StatusUpdate,
-    Throttled,
-    parse_retry_after,
     parse_uuid,
     route,
 )
+from smsgate.errors import (
+    ChannelConfigError,
+    ConnectionFailed,
+    ContactStopped,
+    RejectedWithReason,
+    ResponseStatusError,
+    Throttled,
+)
+from smsgate.http import parse_retry_after
+from smsgate.text import segment, split_bytes
 
 __all__ = [
     "EMPTY_TWIML",
@@ -268,7 +271,7 @@ class TwilioAdapter(Adapter[TwilioSettings]):
         s = self.settings
         if not (message.from_ or s.address or s.messaging_service_sid):
             raise ChannelConfigError("the channel needs an address (From) or a messaging_service_sid")
-        parts = smsgate.split_bytes(message.text, s.max_length) if message.text else [""]
+        parts = split_bytes(message.text, s.max_length) if message.text else [""]
         token = s.auth_token.get_secret_value()
         headers = {
             "Accept": "application/json",
@@ -289,7 +292,7 @@ class TwilioAdapter(Adapter[TwilioSettings]):
             try:
                 segments += max(1, int(counted))  # type: ignore[arg-type]
             except (TypeError, ValueError):
-                segments += smsgate.segment(part).count if part else 1
+                segments += segment(part).count if part else 1
         return SendResult(Status.WIRED, external_ids=external_ids, segments=segments)
 
     # -- webhooks -------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .._errors import SmsgateError
 from .._events import timestamp as _ts
+from ..errors import SmsgateError
 from ._open import describe, is_postgres, sqlite_path
 
 __all__ = ["TABLES", "CopyError", "copy_database"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..config._database import describe, is_postgres, sqlite_path, url_password, validate_database
 from ._protocol import Store
-from ._urls import describe, is_postgres, sqlite_path, url_password, validate_database
 
 __all__ = ["describe", "is_postgres", "open_store", "schema_status", "sqlite_path", "upgrade_database", "url_password",
            "validate_database"]
@@ -46,7 +46,7 @@ async def upgrade_database(database: str) -> tuple[list[int], int]:
         try:
             conn = await _require_driver().connect(database.strip(), timeout=10)
         except OSError as exc:
-            from .._errors import StoreUnavailable
+            from ..errors import StoreUnavailable
 
             raise StoreUnavailable(f"cannot reach {describe(database)}: {exc}") from None
         try:
@@ -77,13 +77,13 @@ async def schema_status(database: str) -> tuple[int, list[int]]:
     if not is_postgres(database):
         return 0, []
     from ._migrations import missing
-    from ._pg_migrations import POSTGRES
     from ._postgres import _require_driver, schema_versions
+    from ._postgres._migrations import POSTGRES
 
     try:
         conn = await _require_driver().connect(database.strip(), timeout=10)
     except OSError as exc:
-        from .._errors import StoreUnavailable
+        from ..errors import StoreUnavailable
 
         raise StoreUnavailable(f"cannot reach {describe(database)}: {exc}") from None
     try:

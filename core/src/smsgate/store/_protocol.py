@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from .._channellog import ChannelLog
+from .._http._channellog import ChannelLog
 from .._models import Event, MessageRecord, OutgoingMessage, SendResult
 from ._records import (
     Added,

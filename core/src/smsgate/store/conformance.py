@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from .._channellog import ChannelLog, Redactor
 from .._events import STATUS_CHANGED, PlatformEvent
+from .._http._channellog import ChannelLog, Redactor
 from .._models import (
     IncomingMessage,
     OptOut,

@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from ... import _events
-from ..._channellog import ChannelLog
-from ..._errors import StoreUnavailable
 from ..._events import PlatformEvent
+from ..._http._channellog import ChannelLog
 from ..._models import new_id, utcnow
+from ...errors import StoreUnavailable
 from .._migrations import missing
-from .._pg_migrations import POSTGRES
 from .._records import InboundOutcome, OutboxPlanner
 from ._connection import (
     _TOPICS,
@@ -29,6 +28,7 @@ from ._connection import (
     migrate_postgres,
     schema_versions,
 )
+from ._migrations import POSTGRES
 from ._rows import _get, _insert_log
 
 

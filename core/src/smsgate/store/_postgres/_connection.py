@@ -7,9 +7,9 @@ import logging
 import zlib
 from typing import Any, TypeVar
 
-from ..._errors import StoreUnavailable
+from ...errors import StoreUnavailable
 from .._migrations import missing
-from .._pg_migrations import MIGRATION_LOCK, POSTGRES
+from ._migrations import MIGRATION_LOCK, POSTGRES
 
 T = TypeVar("T")
 

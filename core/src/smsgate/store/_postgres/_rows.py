@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ..._channellog import ChannelLog
 from ..._events import timestamp as _ts
+from ..._http._channellog import ChannelLog
 from ..._json import loads_stored
 from ..._models import MessageRecord
 

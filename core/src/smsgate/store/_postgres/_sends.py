@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ... import _events
-from ..._channellog import ChannelLog
 from ..._events import PlatformEvent
 from ..._events import timestamp as _ts
+from ..._http._channellog import ChannelLog
 from ..._models import (
     MessageRecord,
     OutgoingMessage,

@@ -18,9 +18,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..._errors import StoreUnavailable
 from ..._events import timestamp as _ts
-from .._migrations import SQLITE, missing
+from ...errors import StoreUnavailable
+from .._migrations import missing
+from ._migrations import SQLITE
 
 T = TypeVar("T")
 log = logging.getLogger("smsgate.store")

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from ..._channellog import ChannelLog
+from ..._http._channellog import ChannelLog
 from ..._json import loads_stored
 from ..._models import MessageRecord
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ... import _events
-from ..._channellog import ChannelLog
 from ..._events import PlatformEvent
 from ..._events import timestamp as _ts
+from ..._http._channellog import ChannelLog
 from ..._json import loads_stored
 from ..._models import (
     MessageRecord,

@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from ..._channellog import ChannelLog
 from ..._events import timestamp as _ts
+from ..._http._channellog import ChannelLog
 from ..._json import loads_stored
 from ..._models import (
     Event,

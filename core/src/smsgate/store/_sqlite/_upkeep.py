@@ -6,10 +6,10 @@ import asyncio
 import sqlite3
 from datetime import datetime, timedelta
 
-from ..._errors import StoreUnavailable
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
 from ..._models import utcnow
+from ...errors import StoreUnavailable
 from ._base import _Base
 
 _PRUNE_PAUSE = 0.005

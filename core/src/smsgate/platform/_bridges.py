@@ -14,12 +14,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ._adapter import InboundRequest
-from ._config import BridgeSettings
-from ._errors import MessageInvalid, RequestRejected
-from ._events import OPTED_OUT, RECEIVED, STATUS_CHANGED, PlatformEvent
-from ._models import MessageRecord, OutgoingMessage, Status
-from .store import OutboxItem
+from .._adapter import InboundRequest
+from .._events import OPTED_OUT, RECEIVED, STATUS_CHANGED, PlatformEvent
+from .._models import MessageRecord, OutgoingMessage, Status
+from ..config._settings import BridgeSettings
+from ..errors import MessageInvalid, RequestRejected
+from ..store import OutboxItem
 
 __all__ = ["RapidProBridge", "make_bridges"]
 

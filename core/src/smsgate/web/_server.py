@@ -14,7 +14,7 @@ import logging
 import resource
 from typing import Any
 
-from ._config import GatewaySettings
+from ..config._settings import GatewaySettings
 
 __all__ = ["deadline_protocol", "raise_fd_limit", "serve"]
 

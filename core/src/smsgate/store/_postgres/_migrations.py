@@ -8,15 +8,11 @@ slightly still agree on when a claim expired. JSON columns are text, as in SQLit
 
 from __future__ import annotations
 
-from ._migrations import Migration
+from .._migrations import Migration, statements
 
 __all__ = ["MIGRATION_LOCK", "POSTGRES"]
 
 MIGRATION_LOCK = 0x736D7367  # "smsg": the advisory lock key every migrating instance takes
-
-
-def _statements(script: str) -> tuple[str, ...]:
-    return tuple(s.strip() for s in script.split(";") if s.strip())
 
 
 _INITIAL = """
@@ -147,8 +143,8 @@ CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
 """
 
 POSTGRES: tuple[Migration, ...] = (
-    Migration(1, "initial schema", _statements(_INITIAL)),
+    Migration(1, "initial schema", statements(_INITIAL)),
     Migration(2, "fragments and leases (adapters with connections of their own); indexes for flat reads",
-              _statements(_ADAPTERS_AND_CONSOLE)),
+              statements(_ADAPTERS_AND_CONSOLE)),
 )
 """The PostgreSQL backend's migrations, oldest first."""

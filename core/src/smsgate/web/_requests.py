@@ -12,8 +12,8 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 
-from ._adapter import InboundRequest
-from ._errors import RequestRejected
+from .._adapter import InboundRequest
+from ..errors import RequestRejected
 
 __all__ = ["ClientGone", "gone", "parse_request", "read_body"]
 

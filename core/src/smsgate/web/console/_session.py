@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._config import GatewaySettings
+from ...config._settings import GatewaySettings
 
 COOKIE = "smsgate_console"
 MAX_AGE = 12 * 3600  # a shift: sign in again the next day

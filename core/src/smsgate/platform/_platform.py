@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._events import TYPES, PlatformEvent
+from .._http._client import HttpClient
+from ..config._settings import Config
+from ..store import OutboxItem, OutboxPlanner, OutboxRow, Store
 from ._bridges import RapidProBridge, make_bridges
-from ._config import Config
-from ._events import TYPES, PlatformEvent
-from ._http import HttpClient
 from ._outbox import Deliver, OutboxDispatcher, post, webhook_delivery
-from .store import OutboxItem, OutboxPlanner, OutboxRow, Store
 
 __all__ = ["Platform"]
 

@@ -19,18 +19,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ._adapter import InboundRequest, Reply
+from .._adapter import InboundRequest, Reply
+from .._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
+from ..config._fields import same_secret
+from ..config._settings import Config
+from ..errors import RequestRejected, StoreUnavailable
+from ..gateway._gateway import Gateway
+from ..gateway._worker import SendWorker
+from ..platform._outbox import OutboxDispatcher
+from ..platform._platform import Platform
+from ..store import InboundOutcome, Store
 from ._api import api_routes
-from ._config import Config
-from ._errors import RequestRejected, StoreUnavailable
-from ._fields import same_secret
-from ._gateway import Gateway
-from ._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
-from ._outbox import OutboxDispatcher
-from ._platform import Platform
 from ._requests import ClientGone, gone, parse_request
-from ._worker import SendWorker
-from .store import InboundOutcome, Store
 
 __all__ = ["create_app", "event_json", "open_gateway", "open_outbox"]
 

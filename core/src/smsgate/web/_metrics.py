@@ -24,15 +24,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._auth import bearer_token, token_matches
-from ._channellog import ChannelLog
-from ._models import IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate, utcnow
-from .hookspecs import hookimpl
-from .store import Backlog
+from .._http._channellog import ChannelLog
+from .._models import IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate, utcnow
+from ..config._secrets import bearer_token, token_matches
+from ..hookspecs import hookimpl
+from ..store import Backlog
 
 if TYPE_CHECKING:
-    from ._config import Channel
-    from ._gateway import Gateway
+    from ..config._settings import Channel
+    from ..gateway._gateway import Gateway
 
 __all__ = ["GatewayMetrics", "install_metrics", "metrics_route", "uninstall_metrics"]
 

@@ -19,14 +19,12 @@ from typing import Any, Protocol
 import httpx
 import pluggy
 
-from . import _events
-from ._adapter import Adapter, InboundRequest
-from ._channellog import ChannelLog
-from ._config import Channel, Config
-from ._errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
-from ._events import PlatformEvent
-from ._http import HttpClient
-from ._models import (
+from .. import _events
+from .._adapter import Adapter, InboundRequest
+from .._events import PlatformEvent
+from .._http._channellog import ChannelLog
+from .._http._client import HttpClient
+from .._models import (
     Event,
     Ignored,
     IncomingMessage,
@@ -37,7 +35,9 @@ from ._models import (
     Status,
     StatusUpdate,
 )
-from .store import Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, StatusChange, Store, open_store
+from ..config._settings import Channel, Config
+from ..errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
+from ..store import Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, StatusChange, Store, open_store
 
 __all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome"]
 
@@ -81,7 +81,7 @@ class SendOutcome:
 
 
 class Observer(Protocol):
-    """What the gateway, the app and the outbox tell the metrics (`smsgate._metrics.GatewayMetrics`) where no
+    """What the gateway, the app and the outbox tell the metrics (`smsgate.web._metrics.GatewayMetrics`) where no
     hook exists: each stored send attempt, each refused callback, each outbox delivery attempt."""
 
     def send_recorded(self, channel: str, attempts: int, log: ChannelLog) -> None:
@@ -103,8 +103,8 @@ class Gateway:
     def __init__(self, config: Config, *, store: Store | None = None, pm: pluggy.PluginManager | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, planner: OutboxPlanner | None = None) -> None:
         if pm is None:
-            from .plugins import load_plugins
-            from .plugins import pm as default_pm
+            from ..plugins import load_plugins
+            from ..plugins import pm as default_pm
 
             load_plugins()
             pm = default_pm
@@ -116,7 +116,7 @@ class Gateway:
         # a store shared by several instances (PostgreSQL) spaces each channel's requests across all of them
         self.http = HttpClient(transport, backend=config.gateway.http_backend,
                                rate=getattr(self.store, "rate_slot", None))
-        self.metrics: Observer | None = None  # set by smsgate._metrics.install_metrics (create_app does)
+        self.metrics: Observer | None = None  # set by smsgate.web._metrics.install_metrics (create_app does)
         self.public_url = config.gateway.base_url()
         self.adapters: dict[str, Adapter[Any]] = {}
         for name, channel in config.channels.items():

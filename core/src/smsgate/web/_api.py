@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import _json as strict_json
-from ._errors import ConfigError, MessageInvalid, RequestRejected
-from ._gateway import Gateway
-from ._models import MessageRecord, Status
+from .. import _json as strict_json
+from .._models import MessageRecord, Status
+from ..errors import ConfigError, MessageInvalid, RequestRejected
+from ..gateway._gateway import Gateway
 from ._requests import read_body
 
 __all__ = ["OPENAPI", "SendRequest", "api_routes"]

@@ -24,12 +24,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .._auth import token_matches, verify_password
-from .._errors import ConfigError, MessageInvalid, RequestRejected
-from .._gateway import _RESEND_NAMESPACE, Gateway
-from .._models import Status, utcnow
+from ..._models import Status, utcnow
+from ...config._secrets import token_matches, verify_password
+from ...errors import ConfigError, MessageInvalid, RequestRejected
+from ...gateway._gateway import _RESEND_NAMESPACE, Gateway
+from ...store import Backlog
 from .._requests import read_body
-from ..store import Backlog
 from ._chart import STATUSES, hourly_svg
 from ._session import Sessions, csrf_ok, new_session
 
@@ -89,7 +89,7 @@ class Console:
         self.gateway = gateway
         self.settings = gateway.config.gateway
         self.sessions = Sessions(self.settings)
-        self.env = Environment(loader=PackageLoader("smsgate.console", "templates"),
+        self.env = Environment(loader=PackageLoader("smsgate.web.console", "templates"),
                                autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.env.filters["when"] = _when
         self.env.filters["ago"] = _ago
@@ -111,7 +111,7 @@ class Console:
             Route("/send", guarded(self.send_page), methods=["GET"]),
             Route("/send", guarded(self.send, form=True), methods=["POST"]),
             Route("/outbox", guarded(self.outbox), methods=["GET"]),
-            Mount("/static", app=StaticFiles(packages=[("smsgate.console", "static")]), name="static"),
+            Mount("/static", app=StaticFiles(packages=[("smsgate.web.console", "static")]), name="static"),
         ])
 
     # -- plumbing ---------------------------------------------------------------------------------------

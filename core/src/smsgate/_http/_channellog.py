@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._models import new_id, utcnow
+from .._models import new_id, utcnow
 
 __all__ = ["ChannelLog", "HttpTrace", "Redactor"]
 

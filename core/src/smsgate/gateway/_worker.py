@@ -24,10 +24,10 @@ import random
 from dataclasses import replace
 from datetime import timedelta
 
-from ._errors import StoreUnavailable
+from .._models import MessageRecord, Status, utcnow
+from ..errors import StoreUnavailable
+from ..store import Wakeup
 from ._gateway import IN_DOUBT_REASON, Gateway, SendOutcome
-from ._models import MessageRecord, Status, utcnow
-from .store import Wakeup
 
 __all__ = ["SendWorker"]
 

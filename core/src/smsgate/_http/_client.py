@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from ..config._settings import ChannelSettings
+from ..errors import ConnectionFailed, ResponseStatusError, RetryableError, SendError, SentButUnanswered, Throttled
 from ._channellog import ChannelLog
-from ._config import ChannelSettings
-from ._errors import ConnectionFailed, ResponseStatusError, RetryableError, SendError, SentButUnanswered, Throttled
 
 if TYPE_CHECKING:
     from ._transport import AiohttpTransport
@@ -334,7 +334,7 @@ def retrying(settings: ChannelSettings) -> AsyncRetrying:
 
 def _is_aiohttp_transport(transport: Any) -> bool:
     """Whether `transport` is smsgate's AiohttpTransport (without importing aiohttp when it cannot be)."""
-    module = sys.modules.get("smsgate._transport")
+    module = sys.modules.get("smsgate._http._transport")
     return module is not None and isinstance(transport, module.AiohttpTransport)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ._errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "AdapterClass",
@@ -157,7 +157,7 @@ class GatewaySettings(BaseModel):
     @field_validator("database")
     @classmethod
     def _database(cls, value: str) -> str:
-        from .store._urls import validate_database
+        from ._database import validate_database
 
         return validate_database(value)
 
@@ -171,7 +171,7 @@ class GatewaySettings(BaseModel):
     @field_validator("console_password_hash")
     @classmethod
     def _password_hash(cls, value: SecretStr | None) -> SecretStr | None:
-        from ._auth import check_password_hash
+        from ._secrets import check_password_hash
 
         if value is not None:
             check_password_hash(value.get_secret_value())
@@ -263,7 +263,7 @@ class Config:
         for channel in self.channels.values():
             values.extend(getattr(channel.settings, name) for name in type(channel.settings).model_fields)
         found = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
-        from .store._urls import url_password
+        from ._database import url_password
 
         password = url_password(self.gateway.database)  # a database URL's password, decoded and as written
         if password:

@@ -23,12 +23,12 @@ from typing import Any
 
 import httpx
 
-from . import _json as strict_json
-from ._config import WebhookSettings
-from ._errors import StoreUnavailable
-from ._http import HttpClient, parse_retry_after
-from ._models import utcnow
-from .store import OutboxRow, Store, Wakeup
+from .. import _json as strict_json
+from .._http._client import HttpClient, parse_retry_after
+from .._models import utcnow
+from ..config._settings import WebhookSettings
+from ..errors import StoreUnavailable
+from ..store import OutboxRow, Store, Wakeup
 
 __all__ = ["DeliveryFailed", "Deliver", "OutboxDispatcher", "post", "sign_webhook", "webhook_body", "webhook_delivery"]
 
