@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from served import Served, free_port
 from smsgate import Status, hookimpl
-from smsgate.host import READ_TIMEOUT_REASON, AiohttpTransport, SendWorker
+from smsgate.host import READ_TIMEOUT_REASON, AiohttpTransport, open_worker
 from smsgate.plugins import get_adapters
 
 FROM = "+12025550123"
@@ -342,7 +342,7 @@ def _real(smsgate_harness, backend: str, send_url: str, gateway: dict[str, Any] 
 
 def _worker_until_final(harness: Any, message_id: str, *, max_attempts: int = 3, rounds: int = 50) -> Any:
     """Run the send worker (backoff skipped) until the message is wired or failed."""
-    worker = SendWorker(harness.gateway, max_attempts=max_attempts, retry_base=0.01, retry_max=0.01)
+    worker = open_worker(harness.gateway, max_attempts=max_attempts, retry_base=0.01, retry_max=0.01)
     for _ in range(rounds):
         stored = harness.message(message_id)
         if stored.status in ("wired", "failed"):
@@ -475,7 +475,7 @@ def test_429_with_a_long_retry_after_is_left_to_the_worker(smsgate_harness, retr
     assert outcome.message.status == "errored" and outcome.message.error_code == "429"
     assert len(harness.requests) == 1  # longer than max_retry_wait: no sleeping inside the attempt
     assert wait - 3 <= outcome.result.retry_after <= wait
-    worker = SendWorker(harness.gateway, max_attempts=5)
+    worker = open_worker(harness.gateway, max_attempts=5)
     harness.run(worker.run_once())  # the worker's attempt is throttled again and scheduled as asked
     stored = harness.message(outcome.message.id)
     assert stored.status == "errored" and wait - 5 <= _seconds_until(stored.next_attempt_at) <= wait

@@ -285,7 +285,7 @@ class Stamps:
 def test_a_channels_tps_holds_across_instances(pg_url):
     """Two gateways on one database, their send workers draining one queue as fast as the channel lets them:
     together they keep its tps (each on its own would send at the full tps)."""
-    from smsgate.host import SendWorker, installed_adapters
+    from smsgate.host import installed_adapters, open_worker
 
     tps, total = 20, 60
     by_instance = [0, 0]
@@ -304,7 +304,7 @@ def test_a_channels_tps_holds_across_instances(pg_url):
                 return send(record)
 
             gateway.send_claimed = counting
-        workers = [SendWorker(g, poll_interval=0.2) for g in gateways]
+        workers = [open_worker(g, poll_interval=0.2) for g in gateways]
         started = time.monotonic()
         for worker in workers:
             worker.start()

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from smsgate.host import SendWorker
+from smsgate.host import open_worker
 from smsgate.plugins import get_adapters
 from typer.testing import CliRunner
 
@@ -190,7 +190,7 @@ def _exercise_sends(harness: Any, aggregator: EchoingAggregator) -> None:
             expected = {"ok": "wired", "rejected": "failed", "timeout": "failed"}.get(mode, "errored")
             assert outcome.message.status == expected, (channel, mode, outcome.message)
     aggregator.mode = "down"
-    worker = SendWorker(harness.gateway, max_attempts=1, retry_base=0.01)
+    worker = open_worker(harness.gateway, max_attempts=1, retry_base=0.01)
     harness.run(worker.drain())
     assert not harness.messages(status="errored"), "the worker should have given up on every errored message"
 

@@ -116,11 +116,11 @@ def test_a_failed_send_is_one_line_final_and_resendable(setup):
 
 def _worker_sends(config: Path) -> int:
     """What one round of `smsgate serve`'s send worker sends from the database of `config`."""
-    from smsgate.host import SendWorker, installed_adapters, load_config, open_gateway
+    from smsgate.host import installed_adapters, load_config, open_gateway, open_worker
 
     async def go() -> int:
         async with open_gateway(load_config(config, installed_adapters())) as gateway:
-            return await SendWorker(gateway).run_once()
+            return await open_worker(gateway).run_once()
 
     return asyncio.run(go())
 
@@ -141,7 +141,7 @@ def test_read_only_commands_refuse_a_file_that_is_not_a_database(tmp_path):
     (tmp_path / "smsgate.sqlite3").write_text("not a database")
     done = smsgate("messages", cwd=tmp_path)  # no config file: the default database in the current folder
     assert done.returncode == 1
-    assert done.stderr.startswith("error: smsgate.sqlite3 is not an smsgate database (file is not a database; ")
+    assert done.stderr.startswith("error: smsgate.sqlite3 is not an smsgate database (file is not a database) (")
     assert (tmp_path / "smsgate.sqlite3").read_text() == "not a database"
 
 

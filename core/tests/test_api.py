@@ -2,7 +2,7 @@
 
 import httpx
 import pytest
-from smsgate.host import OPENAPI, SendWorker
+from smsgate.host import OPENAPI, open_worker
 from starlette.routing import Route
 from toy_adapter import Toy
 
@@ -76,12 +76,12 @@ def test_post_without_id_gets_a_fresh_uuid(api):
 def test_known_id_returns_the_stored_message_and_sends_nothing_again(api):
     h = api()
     assert post(h, {"channel": "t", "to": "+250788383383", "text": "hello", "id": ID}).status_code == 202
-    h.run(SendWorker(h.gateway).drain())
+    h.run(open_worker(h.gateway).drain())
     assert len(h.requests) == 1
     again = post(h, {"channel": "t", "to": "+250788999999", "text": "changed", "id": ID})
     assert again.status_code == 200
     assert again.json()["status"] == "wired" and again.json()["text"] == "hello"
-    h.run(SendWorker(h.gateway).drain())
+    h.run(open_worker(h.gateway).drain())
     assert len(h.requests) == 1 and len(h.messages()) == 1
 
 
@@ -119,7 +119,7 @@ def test_body_over_the_limit_is_413(api):
 def test_get_one_message_with_history_and_segments(api):
     h = api()
     post(h, {"channel": "t", "to": "+250788383383", "text": "hello", "id": ID})
-    h.run(SendWorker(h.gateway).drain())
+    h.run(open_worker(h.gateway).drain())
     h.request("POST", "/c/t/status", data={"id": ID, "status": "delivered"})
     body = h.request("GET", f"/api/v1/messages/{ID}", headers=AUTH).json()
     assert body["status"] == "delivered" and body["segments"] == 1 and body["external_ids"] == ["ext-1"]
@@ -208,7 +208,7 @@ def test_resend_queues_a_copy_of_a_failed_message_once(api):
     assert again.status_code == 200 and again.json()["id"] == copy["id"]  # a retried call queues nothing new
     assert len(h.messages()) == 2
     sent_before = len(h.requests)
-    h.run(SendWorker(h.gateway).run_once())
+    h.run(open_worker(h.gateway).run_once())
     assert h.message(copy["id"]).status == "wired" and len(h.requests) == sent_before + 1
     assert h.message(original.id).status == "failed"  # the original's history stays as it happened
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from smsgate import IncomingMessage
 from smsgate.errors import ConfigError
-from smsgate.host import Platform, SendWorker, config_from_dict, create_app, open_gateway, open_outbox
+from smsgate.host import Platform, config_from_dict, create_app, open_gateway, open_outbox, open_worker
 from smsgate.store import SQLiteStore
 from smsgate.testing import Harness
 from toy_adapter import Toy
@@ -162,7 +162,7 @@ def test_a_retried_post_queues_once_and_a_new_part_is_kept(bridge):
     part = send(h, {**RAPIDPRO_SEND, "text": "second part"}).json()  # RapidPro splits long texts, same id
     assert part["id"] != our_id(h, RAPIDPRO_SEND["id"]) and part["duplicate"] is False
     assert send(h, {**RAPIDPRO_SEND, "text": "second part"}).json()["duplicate"] is True
-    h.run(SendWorker(h.gateway).drain())
+    h.run(open_worker(h.gateway).drain())
     assert sorted(r.url.params["text"] for r in peers.aggregator) == ["Love is patient. Love is kind.",
                                                                       "second part"]
 
@@ -172,7 +172,7 @@ def test_statuses_go_back_with_rapidpros_own_id(bridge):
     rp_message = our_id(h, 1241244)
     send(h, SEED_SEND)
     send(h, RAPIDPRO_SEND)
-    h.run(SendWorker(h.gateway).drain())
+    h.run(open_worker(h.gateway).drain())
     h.request("POST", "/c/agg/status", data={"id": rp_message, "status": "sent"})  # already reported as wired
     h.request("POST", "/c/agg/status", data={"id": rp_message, "status": "delivered"})
     h.request("POST", "/c/agg/status", data={"id": our_id(h, RAPIDPRO_SEND["id"]), "status": "failed"})
@@ -222,7 +222,7 @@ def test_rapidpro_down_is_retried_in_order(bridge):
     h, peers, outbox = bridge
     peers.rapidpro_answers = [httpx.Response(502), httpx.Response(502)]
     send(h, RAPIDPRO_SEND)
-    h.run(SendWorker(h.gateway).drain())
+    h.run(open_worker(h.gateway).drain())
     h.request("POST", "/c/agg/status", data={"id": our_id(h, RAPIDPRO_SEND["id"]), "status": "delivered"})
     h.run(outbox.drain())
     assert [a for a, _, _ in peers.calls()] == ["sent", "sent", "sent", "delivered"]
@@ -300,7 +300,7 @@ def test_end_to_end_rapidpro_stand_in_bridge_and_aggregator(tmp_path):
         to_a.routes.update({"rapidpro.test": httpx.ASGITransport(app=create_app(b)),
                             "aggregator.test": httpx.MockTransport(aggregator_answer)})
         to_b.routes["bridge.test"] = httpx.ASGITransport(app=create_app(a))
-        worker, outbox = SendWorker(a), open_outbox(a, retry_base=0)
+        worker, outbox = open_worker(a), open_outbox(a, retry_base=0)
         try:
             # RapidPro (B) sends: its http channel POSTs the External API JSON to the bridge, which queues it
             message = await b.prepare("ex", "0788123123", "Hello from RapidPro")

@@ -234,7 +234,8 @@ def test_quick_replies_and_priority_survive_a_retry_from_the_store(toy):
     original = Toy.send
     Toy.send = spy
     try:
-        retried = h.run(h.gateway.attempt(ID))  # no message object: rebuilt from the store
+        claimed = h.run(h.store.claim(ID))
+        retried = h.run(h.gateway.send_claimed(claimed))  # no message object: rebuilt from the store
     finally:
         Toy.send = original
     assert retried.message.status == "wired"

@@ -8,7 +8,7 @@ import asyncio
 import httpx
 from smsgate import Adapter, IncomingMessage, OutgoingMessage, SendResult, Status, hookimpl
 from smsgate.host import Gateway as _Gateway
-from smsgate.host import SendWorker, config_from_dict, create_app
+from smsgate.host import config_from_dict, create_app, open_worker
 
 
 class Connected(Adapter):
@@ -102,7 +102,7 @@ def test_worker_keeps_messages_queued_while_the_channel_is_down(tmp_path):
         adapter = gateway.adapters["c"]
         await gateway.start_adapters()
         adapter.down = "bind down"
-        worker = SendWorker(gateway, poll_interval=0.05)
+        worker = open_worker(gateway, poll_interval=0.05)
         await gateway.enqueue(OutgoingMessage("c", "+250788383383", "hello", id="00000000-0000-4000-8000-000000000001"))
         first = await worker.run_once()
         queued = await gateway.store.get_message("00000000-0000-4000-8000-000000000001")

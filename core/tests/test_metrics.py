@@ -75,7 +75,7 @@ def test_sends_answers_retries_and_latency(gate):
     assert value(s, "smsgate_queue_depth", channel="t") == 1
     assert value(s, "smsgate_queue_oldest_age_seconds", channel="t") > 0
     h.respond = lambda r: httpx.Response(200, text="ok")
-    h.run(h.gateway.attempt(errored.id))
+    h.run(h.gateway.send_claimed(h.run(h.store.claim(errored.id))))
     s = scrape(h)
     assert value(s, "smsgate_retries_total", channel="t", kind="attempt") == 1
     assert value(s, "smsgate_queue_depth", channel="t") == 0

@@ -11,8 +11,8 @@ import pytest
 from rawsql import sql
 from smsgate import OutgoingMessage
 from smsgate.errors import ConfigError
-from smsgate.host import SendWorker, config_from_dict, open_gateway, open_outbox, sign_webhook
-from smsgate.store import open_store
+from smsgate.host import config_from_dict, open_gateway, open_outbox, open_worker, sign_webhook
+from smsgate.store import Retention, open_store
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from toy_adapter import Toy
 
@@ -93,7 +93,7 @@ def test_the_outbox_row_commits_with_the_event(hooked):
 def test_every_status_change_and_opt_out_is_sent(hooked):
     h, receiver, outbox = hooked()
     h.run(h.gateway.enqueue(OutgoingMessage("t", "+250788383383", "hi", id=IDS[0], metadata={"ref": "r1"})))
-    h.run(SendWorker(h.gateway).drain())
+    h.run(open_worker(h.gateway).drain())
     h.request("POST", "/c/t/status", data={"id": IDS[0], "status": "delivered"})
     h.request("POST", "/c/t/status", data={"id": IDS[0], "status": "delivered"})  # a repeat changes nothing
     h.request("POST", "/c/t/stopped", data={"from": "+250788383383"})
@@ -139,7 +139,7 @@ def test_in_order_per_message_while_other_messages_flow(hooked):
     receiver.answers = [httpx.Response(500)]  # the first event of message 0 fails once
     h.run(h.gateway.enqueue(OutgoingMessage("t", "+250788383383", "a", id=IDS[0])))
     h.run(h.gateway.enqueue(OutgoingMessage("t", "+250788383383", "b", id=IDS[1])))
-    h.run(SendWorker(h.gateway).drain())
+    h.run(open_worker(h.gateway).drain())
     h.run(outbox.drain())
     delivered = [(e["data"]["id"], e["data"]["status"]) for e in receiver.events()[1:]]
     assert delivered == [(IDS[1], "queued"), (IDS[1], "wired")]  # message 0's wired waits behind its queued
@@ -282,17 +282,17 @@ def test_retention_prunes_old_logs_and_delivered_calls_only(hooked):
     assert h.run(h.store.outbox_items(pending=True)) == pending  # undelivered calls are never dropped
 
 
-def test_dispatcher_prunes_at_most_hourly_and_not_when_retention_is_zero(hooked, smsgate_harness):
-    h, _receiver, outbox = hooked()
+def test_retention_prunes_hourly_and_not_when_retention_is_zero(smsgate_harness):
+    h = smsgate_harness({"t": {"adapter": "toy", "country": "RW"}}, adapters=[Toy])
     h.send("t", "+250788383383", "hello")
-    outbox.retention_days = -1 / 86400  # "older than one second from now": everything
-    assert h.run(outbox.prune_if_due()) == 1  # the send's channel log (its outbox rows are not delivered yet)
-    h.send("t", "+250788383383", "again")
-    assert h.run(outbox.prune_if_due()) == 0  # the next pass waits an hour
+    retention = Retention(h.store, retention_days=-1 / 86400)  # "older than one second from now": everything
+    assert retention.poll_interval == 3600  # a round an hour
+    assert h.run(retention.round()) == 0 and _counts(h)["channel_logs"] == 0  # the send's log is gone
     kept = smsgate_harness({"t": {"adapter": "toy", "country": "RW"}}, gateway={"retention_days": 0},
                            adapters=[Toy])
     kept.send("t", "+250788383383", "kept")
-    assert kept.run(open_outbox(kept.gateway).prune_if_due()) == 0 and _counts(kept)["channel_logs"] == 1
+    assert kept.run(Retention.from_settings(kept.store, kept.gateway.config.gateway).prune()) == 0
+    assert _counts(kept)["channel_logs"] == 1
 
 
 def test_message_retention_deletes_finished_messages_from_config(smsgate_harness):
@@ -302,12 +302,11 @@ def test_message_retention_deletes_finished_messages_from_config(smsgate_harness
     wired = h.send("t", "+250788383383", "old and done").message.id
     h.respond = lambda r: httpx.Response(503)
     errored = h.send("t", "+250788383383", "old, still to retry").message.id
-    outbox = open_outbox(h.gateway)
-    assert outbox.message_retention_days == 0.5
-    assert h.run(outbox.prune_if_due()) == 0  # both are younger than half a day
-    outbox._next_prune = 0.0
-    outbox.message_retention_days = -1 / 86400  # "older than one second from now": everything finished
-    assert h.run(outbox.prune_if_due()) == 1
+    retention = Retention.from_settings(h.store, h.gateway.config.gateway)
+    assert retention.message_retention_days == 0.5
+    assert h.run(retention.prune()) == 0  # both are younger than half a day
+    retention.message_retention_days = -1 / 86400  # "older than one second from now": everything finished
+    assert h.run(retention.prune()) == 1
     assert h.message(wired) is None and h.message(errored).status == "errored"
     assert _counts(h)["channel_logs"] == 2  # logs have their own retention (0 here: kept)
 

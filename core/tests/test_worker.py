@@ -7,7 +7,7 @@ import httpx
 import pytest
 from rawsql import sql
 from smsgate import OutgoingMessage
-from smsgate.host import IN_DOUBT_REASON, READ_TIMEOUT_REASON, SendWorker
+from smsgate.host import IN_DOUBT_REASON, READ_TIMEOUT_REASON, open_worker
 from toy_adapter import Toy
 
 IDS = [f"00000000-0000-4000-8000-{i:012d}" for i in range(10)]
@@ -24,7 +24,7 @@ def worker_env(smsgate_harness):
                                    **(channel or {})}},
                             gateway={"send_retry_base": 10, "send_retry_max": 100, **gateway}, adapters=[Toy],
                             **kwargs)
-        return h, SendWorker(h.gateway, poll_interval=0.05)
+        return h, open_worker(h.gateway, poll_interval=0.05)
 
     return make
 

@@ -54,11 +54,7 @@ def _redacting(handler: RouteHandler) -> RouteHandler:
 
     @functools.wraps(handler)
     async def redacted(adapter: Adapter[Any], request: InboundRequest) -> list[Event]:
-        events = await handler(adapter, request)
-        for event in events:
-            if isinstance(event, IncomingMessage | StatusUpdate) and event.raw:
-                event.raw = adapter.redactor.data(event.raw)
-        return events
+        return adapter.mask_events(await handler(adapter, request))
 
     redacted.__smsgate_redacts__ = True  # type: ignore[attr-defined]
     return redacted
@@ -235,16 +231,19 @@ class Adapter(Generic[SettingsT]):
         self.redactor = Redactor(self.secrets(), self.basic_auth_pairs(), self.secret_headers())
         redact_library_logs(self.redactor)
 
+    def mask_events(self, events: Iterable[Event]) -> list[Event]:
+        """`events` with this channel's secrets masked in their raw data (which is stored and shown as is)."""
+        out = list(events)
+        for event in out:
+            if isinstance(event, IncomingMessage | StatusUpdate) and event.raw:
+                event.raw = self.redactor.data(event.raw)
+        return out
+
     def share_secrets(self, others: Iterable[str]) -> None:
         """Mask the config's other secrets too (the gateway passes them all), e.g. an API token sent to a
         callback route by mistake or by an attacker, in this channel's logs and stored raw data."""
         self.redactor = Redactor(self.secrets(), self.basic_auth_pairs(), self.secret_headers(), others)
         redact_library_logs(self.redactor)
-
-    @property
-    def name_of_channel(self) -> str:
-        """The channel's configured name."""
-        return self.channel.name
 
     async def send(self, message: OutgoingMessage, log: ChannelLog) -> SendResult:
         """Deliver `message` to the aggregator; raise a `SendError` or return the result."""

@@ -7,6 +7,7 @@ The whole hierarchy::
     ├── PluginError                 a plugin failed to load or registered something invalid
     ├── RequestRejected             an inbound request is invalid: answered 4xx with the reason
     ├── StoreUnavailable            the database cannot be reached or written now: answered 503, retried
+    ├── StoreInvalid                the database is not one smsgate can use (not its file, a newer schema)
     └── SendError                   a send did not succeed (`retryable`, `retry_after`, `code`)
         ├── RetryableError          the same request may succeed later → status `errored`
         │   ├── ConnectionFailed    transport error, timeout or HTTP 5xx
@@ -39,6 +40,7 @@ __all__ = [
     "SendError",
     "SentButUnanswered",
     "SmsgateError",
+    "StoreInvalid",
     "StoreUnavailable",
     "Throttled",
 ]
@@ -74,6 +76,10 @@ class RequestRejected(SmsgateError):
 
 class StoreUnavailable(SmsgateError):
     """The database cannot be reached or written right now: nothing was stored, so the caller must retry."""
+
+
+class StoreInvalid(SmsgateError):
+    """The database named is not one smsgate can use: another program's file, or a schema this smsgate lacks."""
 
 
 class SendError(SmsgateError):

@@ -19,18 +19,27 @@ from .config._settings import (
     default_config_path,
     load_config,
 )
-from .gateway._gateway import IN_DOUBT_REASON, READ_TIMEOUT_REASON, ChannelInbound, Gateway, SendOutcome
-from .gateway._worker import SendWorker
-from .platform._bridges import RapidProBridge
-from .platform._outbox import OutboxDispatcher, sign_webhook, webhook_body
-from .platform._platform import Platform
+from .gateway import (
+    FINAL_REASON,
+    IN_DOUBT_REASON,
+    READ_TIMEOUT_REASON,
+    ChannelInbound,
+    Channels,
+    Gateway,
+    SendOutcome,
+    SendWorker,
+    open_gateway,
+    open_outbox,
+    open_retention,
+    open_worker,
+)
+from .platform import OutboxDispatcher, Platform, RapidProBridge, sign_webhook, webhook_body
 from .plugins import get_adapters, installed_adapters, load_plugins
-from .web._api import OPENAPI, SendRequest
-from .web._app import create_app, event_json, open_gateway, open_outbox
-from .web._requests import parse_request
-from .web._server import serve
+from .store import Retention
+from .web import OPENAPI, SendRequest, create_app, event_json, parse_request, serve
 
 __all__ = [
+    "FINAL_REASON",
     "IN_DOUBT_REASON",
     "OPENAPI",
     "READ_TIMEOUT_REASON",
@@ -38,6 +47,7 @@ __all__ = [
     "BridgeSettings",
     "Channel",
     "ChannelInbound",
+    "Channels",
     "Config",
     "Gateway",
     "GatewaySettings",
@@ -46,6 +56,7 @@ __all__ = [
     "Platform",
     "PlatformEvent",
     "RapidProBridge",
+    "Retention",
     "SendOutcome",
     "SendRequest",
     "SendWorker",
@@ -61,6 +72,8 @@ __all__ = [
     "new_id",
     "open_gateway",
     "open_outbox",
+    "open_retention",
+    "open_worker",
     "parse_request",
     "serve",
     "sign_webhook",

@@ -27,11 +27,12 @@ import pytest
 from ._adapter import Adapter
 from ._models import MessageRecord, OutgoingMessage
 from .config._settings import Config, config_from_dict
+from .gateway import SendWorker, open_gateway, open_outbox, open_worker
 from .gateway._gateway import SendOutcome
 from .platform._outbox import OutboxDispatcher
 from .plugins import installed_adapters
 from .store import Store, open_store
-from .web._app import create_app, open_gateway, open_outbox
+from .web import create_app
 
 __all__ = [
     "ExpectedRequest",
@@ -138,6 +139,10 @@ class Harness:
     def outbox(self, **options: Any) -> OutboxDispatcher:
         """This gateway's outbox dispatcher (webhooks and bridge calls); `options` override its timings."""
         return open_outbox(self.gateway, **options)
+
+    def worker(self, **options: Any) -> SendWorker:
+        """This gateway's send worker; `options` override its settings (attempts, backoff, poll interval)."""
+        return open_worker(self.gateway, **options)
 
     def opt_outs(self, **filters: Any) -> list[dict[str, Any]]:
         """Stored opt-out events."""

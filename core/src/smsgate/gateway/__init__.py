@@ -1,10 +1,42 @@
 """The gateway: channels bound to adapters, the send and inbound pipelines, and the send worker.
 
-    _gateway   Gateway: `enqueue`, `send`, `send_claimed` (sending); `handle_inbound`, `receive` (inbound)
-    _worker    SendWorker: claims due messages from the store and sends them through the gateway
+    _gateway    Gateway: `enqueue`, `send` (`final=` for the command line), `send_claimed` (the worker's);
+                `handle_inbound`, `receive` (inbound); ChannelInbound, the sink a bind's adapter stores through
+    _channels   Channels: the read-only view of the channels the API, console, metrics and worker use
+    _worker     SendWorker: claims due messages from the store and sends them through the gateway
+    _open       open_gateway / open_worker / open_outbox / open_retention: built from a config
 """
 
-from ._gateway import IN_DOUBT_REASON, READ_TIMEOUT_REASON, ChannelInbound, Gateway, SendOutcome
-from ._worker import SendWorker
+from ._channels import Channels
+from ._gateway import (
+    FINAL_REASON,
+    IN_DOUBT_REASON,
+    READ_TIMEOUT_REASON,
+    ChannelInbound,
+    Gateway,
+    Sending,
+    SendOutcome,
+    resend_id,
+)
+from ._open import open_gateway, open_outbox, open_retention, open_worker, platform_of
+from ._worker import Sender, SendQueue, SendWorker
 
-__all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome", "SendWorker"]
+__all__ = [
+    "FINAL_REASON",
+    "IN_DOUBT_REASON",
+    "READ_TIMEOUT_REASON",
+    "ChannelInbound",
+    "Channels",
+    "Gateway",
+    "SendOutcome",
+    "SendQueue",
+    "SendWorker",
+    "Sender",
+    "Sending",
+    "open_gateway",
+    "open_outbox",
+    "open_retention",
+    "open_worker",
+    "platform_of",
+    "resend_id",
+]

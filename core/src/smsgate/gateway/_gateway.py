@@ -27,30 +27,37 @@ from .._http._client import HttpClient
 from .._models import (
     Event,
     Ignored,
-    IncomingMessage,
     MessageRecord,
     OptOut,
     OutgoingMessage,
     SendResult,
     Status,
-    StatusUpdate,
 )
 from ..config._settings import Channel, Config
 from ..errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
 from ..store import Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, StatusChange, Store, open_store
+from ._channels import Channels
 
-__all__ = ["IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome"]
+__all__ = ["FINAL_REASON", "IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome",
+           "Sending", "resend_id"]
 
 log = logging.getLogger("smsgate")
 
 READ_TIMEOUT_REASON = ("no answer after the request was sent, so the aggregator may have the message; not retried "
                        "automatically to avoid a duplicate SMS (set retry_on_timeout = true on the channel to retry)")
+FINAL_REASON = "sent from the command line, which does not retry"
+"""Added to a final send's error: kept in the message's history, so `smsgate show` says why nothing retried it."""
 IN_DOUBT_REASON = ("the gateway stopped while this message's request was out, so the aggregator may have it; not "
                    "retried automatically to avoid a duplicate SMS (set retry_on_timeout = true on the channel "
                    "to retry)")
 
 # Resends get ids derived from the original's: asking twice (a retried API call, a double-click) queues once.
 _RESEND_NAMESPACE = uuid.UUID("6f1c2a9e-8d4b-4f0e-9a57-3c1e5b7d2f10")
+
+
+def resend_id(original_id: str) -> str:
+    """The id a resend of message `original_id` gets (the same every time, so it is queued once)."""
+    return str(uuid.uuid5(_RESEND_NAMESPACE, original_id))
 
 
 async def await_me_maybe(value: Any) -> Any:
@@ -78,6 +85,23 @@ class SendOutcome:
         """True when the message is (or already was) accepted by the aggregator."""
         return self.message.status not in (Status.QUEUED.value, Status.ERRORED.value, Status.FAILED.value)
 
+
+
+class Sending(Protocol):
+    """The sending door the API, the console and the CLI use (the `Gateway` is one)."""
+
+    async def prepare(self, channel: str, to: str, text: str, **fields: Any) -> OutgoingMessage:
+        """An outgoing message for `channel` with `to` normalised; MessageInvalid if it cannot be sent."""
+
+    async def prepare_resend(self, message_id: str) -> OutgoingMessage:
+        """A copy of a failed outgoing message to queue again (KeyError if unknown, MessageInvalid if not failed)."""
+
+    async def enqueue(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
+        """Queue durably for the worker; a known id returns the stored message and False."""
+
+    async def send(self, message: OutgoingMessage, *, final: bool = False, lease_seconds: float = 300
+                   ) -> SendOutcome:
+        """Queue and attempt now (a test send; `final`: an errored attempt is failed for good)."""
 
 
 class Observer(Protocol):
@@ -121,6 +145,8 @@ class Gateway:
         self.adapters: dict[str, Adapter[Any]] = {}
         for name, channel in config.channels.items():
             self.adapters[name] = channel.adapter_cls(channel, self.http, self.public_url)
+        self.channels = Channels(self.adapters)
+        self.platform: Any = None  # the platform side (smsgate.platform.Platform), set by `open_gateway`
         secrets = set(config.secrets()).union(*(a.secrets() for a in self.adapters.values()))
         for adapter in self.adapters.values():
             adapter.share_secrets(secrets)
@@ -152,15 +178,7 @@ class Gateway:
 
     def health(self) -> dict[str, str]:
         """The channels that cannot send now, with the reason each adapter gives (e.g. its bind is down)."""
-        down: dict[str, str] = {}
-        for name, adapter in self.adapters.items():
-            try:
-                reason = adapter.health()
-            except Exception as exc:
-                reason = f"health check failed: {type(exc).__name__}"
-            if reason is not None:
-                down[name] = reason
-        return down
+        return self.channels.health()
 
     async def __aenter__(self) -> Gateway:
         return self
@@ -202,7 +220,7 @@ class Gateway:
         self.adapter(original.channel)  # a channel since removed from the config cannot send it
         return OutgoingMessage(
             channel=original.channel, to=original.to, text=original.text, from_=original.from_,
-            id=str(uuid.uuid5(_RESEND_NAMESPACE, original.id)), attachments=list(original.attachments),
+            id=resend_id(original.id), attachments=list(original.attachments),
             quick_replies=list(original.quick_replies), high_priority=original.high_priority,
             metadata={**original.metadata, "resend_of": original.id})
 
@@ -213,31 +231,35 @@ class Gateway:
         await self.announce(added.platform_events)
         return added.record, added.created
 
-    async def send(self, message: OutgoingMessage, *, lease_seconds: float = 300) -> SendOutcome:
-        """Queue `message` (idempotently by id) and attempt it now unless it was already sent or taken."""
+    async def send(self, message: OutgoingMessage, *, final: bool = False, lease_seconds: float = 300) -> SendOutcome:
+        """Queue `message` (idempotently by id) and attempt it now unless it was already sent or taken.
+
+        `final` (the command line's test sends): an attempt that ends `errored` is failed at once, its error kept
+        and `FINAL_REASON` added, so that no worker sends it later, after a user who saw it fail sent it again.
+        A message a running worker claimed meanwhile stays that worker's.
+        """
         self.adapter(message.channel)
         added = await self.store.add_outgoing(message, claim_for=lease_seconds)
         await self.announce(added.platform_events)
         if not added.claimed:  # already wired or final, or another worker holds it
             return SendOutcome(added.record, None, False)
-        return await self._attempt_claimed(added.record, message)
-
-    async def attempt(self, message_id: str, message: OutgoingMessage | None = None, *,
-                      lease_seconds: float = 300) -> SendOutcome:
-        """Claim a queued or errored message and send it once through its channel's adapter."""
-        claimed = await self.store.claim(message_id, lease_seconds)
-        if claimed is None:
-            current = await self.store.get_message(message_id)
-            if current is None:
-                raise KeyError(message_id)
-            return SendOutcome(current, None, False)
-        return await self._attempt_claimed(claimed, message)
+        outcome = await self._deliver(added.record, message)
+        record = outcome.message
+        if not final or not outcome.sent or record.status != Status.ERRORED.value:
+            return outcome
+        reason = f"{record.error_reason}; {FINAL_REASON}" if record.error_reason else FINAL_REASON
+        change = await self.fail(record.id, record.error_code or "errored", reason)
+        if not change.applied:
+            return outcome
+        stored = change.record or await self.store.get_message(record.id)
+        assert stored is not None
+        return replace(outcome, message=stored)
 
     async def send_claimed(self, claimed: MessageRecord) -> SendOutcome:
         """Send once a message the store claimed for this gateway (`Store.claim_due`: the worker's round)."""
-        return await self._attempt_claimed(claimed, None)
+        return await self._deliver(claimed, None)
 
-    async def _attempt_claimed(self, claimed: MessageRecord, message: OutgoingMessage | None) -> SendOutcome:
+    async def _deliver(self, claimed: MessageRecord, message: OutgoingMessage | None) -> SendOutcome:
         if message is None:
             message = OutgoingMessage(channel=claimed.channel, to=claimed.to, text=claimed.text, id=claimed.id,
                                       from_=claimed.from_, attachments=claimed.attachments,
@@ -247,7 +269,7 @@ class Gateway:
         channel = adapter.channel
         clog = adapter.new_log("send", message.id, going_out=self._marker(message.id))
         try:
-            result = await self._send_once(adapter, channel, message, clog)
+            result = await self._call_adapter(adapter, channel, message, clog)
         except _ClaimLost:
             # this gateway stalled past its lease and another took the message over: it sends it, and records
             # the outcome; nothing left here and nothing is recorded
@@ -292,7 +314,7 @@ class Gateway:
         await self.announce(change.platform_events)
         return change
 
-    async def _send_once(self, adapter: Adapter[Any], channel: Channel, message: OutgoingMessage,
+    async def _call_adapter(self, adapter: Adapter[Any], channel: Channel, message: OutgoingMessage,
                          clog: ChannelLog) -> SendResult:
         verdict = await await_me_maybe(self.pm.hook.smsgate_before_send(message=message, channel=channel))
         if isinstance(verdict, str):
@@ -405,22 +427,15 @@ class ChannelInbound:
         self.adapter = adapter
         self.channel = adapter.channel.name
 
-    def _redacted(self, events: Sequence[Event]) -> list[Event]:
-        # raw data is stored and shown as is: mask secrets, as the HTTP routes' handlers do
-        for event in events:
-            if isinstance(event, IncomingMessage | StatusUpdate) and event.raw:
-                event.raw = self.adapter.redactor.data(event.raw)
-        return list(events)
-
     async def __call__(self, events: Sequence[Event], log: ChannelLog | None = None) -> list[InboundOutcome]:
         """Store `events` (and `log`) in one transaction, then fire the hooks; returns after the commit."""
-        return await self.gateway.receive(self.channel, self._redacted(events), log)
+        return await self.gateway.receive(self.channel, self.adapter.mask_events(events), log)
 
     async def fragment(self, fragment: Fragment, join: FragmentJoin, log: ChannelLog | None = None
                        ) -> tuple[bool, list[InboundOutcome]]:
         """Keep one part durably; the part that completes the message stores `join(parts)`."""
-        return await self.gateway.receive_parts(self.channel, fragment, lambda parts: self._redacted(join(parts)),
-                                                log)
+        return await self.gateway.receive_parts(
+            self.channel, fragment, lambda parts: self.adapter.mask_events(join(parts)), log)
 
     async def known(self, external_ids: Sequence[str]) -> set[str]:
         """Which of `external_ids` this channel already stored as incoming messages."""

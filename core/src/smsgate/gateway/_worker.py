@@ -17,56 +17,86 @@ with a reason saying so, because retrying could deliver the SMS twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import logging
-import random
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from .._models import MessageRecord, Status, utcnow
-from ..errors import StoreUnavailable
-from ..store import Wakeup
-from ._gateway import IN_DOUBT_REASON, Gateway, SendOutcome
+from ..config import GatewaySettings
+from ..store import Notifier, StatusChange, WakeupLoop, backoff
+from ._channels import Channels
+from ._gateway import IN_DOUBT_REASON, SendOutcome
 
-__all__ = ["SendWorker"]
-
-log = logging.getLogger("smsgate.worker")
+__all__ = ["SendQueue", "SendWorker", "Sender"]
 
 
-class SendWorker:
+class Sender(Protocol):
+    """What the worker needs of the gateway: one attempt of a claimed message, and giving a message up."""
+
+    async def send_claimed(self, claimed: MessageRecord) -> SendOutcome:
+        """Send a message this worker claimed, once."""
+
+    async def fail(self, message_id: str, error_code: str, error_reason: str, *, held: bool = False
+                   ) -> StatusChange:
+        """Mark a message failed for good."""
+
+
+class SendQueue(Notifier, Protocol):
+    """What the worker needs of the store: claims with leases, the retry schedule, and commits' wake-ups."""
+
+    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300
+                        ) -> Sequence[MessageRecord]:
+        """Claim up to `limit` due messages of `channel`."""
+
+    async def renew(self, message_id: str, lease_seconds: float) -> Any:
+        """Extend this worker's claim of a message still being sent."""
+
+    async def schedule_retry(self, message_id: str, when: datetime) -> Any:
+        """Leave an errored message alone until `when`."""
+
+
+class SendWorker(WakeupLoop):
     """Attempts due messages, at most `concurrency` at once per channel, until stopped."""
 
-    def __init__(self, gateway: Gateway, *, concurrency: int | None = None, max_attempts: int | None = None,
+    name = "worker"
+    cancel_on_stop = False  # a round only starts attempts; `stop` lets those finish for `grace` seconds
+
+    def __init__(self, sender: Sender, queue: SendQueue, channels: Channels, settings: GatewaySettings, *,
+                 concurrency: int | None = None, max_attempts: int | None = None,
                  retry_base: float | None = None, retry_max: float | None = None, lease: float | None = None,
                  poll_interval: float = 1.0) -> None:
-        settings = gateway.config.gateway
-        self.gateway = gateway
-        self.store = gateway.store
+        super().__init__(queue, "queued", poll_interval)
+        self.sender = sender
+        self.queue = queue
+        self.channels = channels
         self.concurrency = concurrency or settings.send_concurrency
         # a channel may want more in flight than the default (an SMPP window): its own send_concurrency wins
-        self._limits = {name: concurrency or adapter.settings.send_concurrency or self.concurrency
-                        for name, adapter in gateway.adapters.items()}
+        self._limits = {name: concurrency or channels.settings(name).send_concurrency or self.concurrency
+                        for name in channels}
         self.max_attempts = max_attempts or settings.send_max_attempts
         self.retry_base = settings.send_retry_base if retry_base is None else retry_base
         self.retry_max = settings.send_retry_max if retry_max is None else retry_max
         self.lease = lease or settings.send_lease
-        self.poll_interval = poll_interval
-        self.inflight: dict[str, dict[str, asyncio.Task[None]]] = {name: {} for name in gateway.adapters}
-        self._wake = Wakeup(self.store, "queued")
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self.inflight: dict[str, dict[str, asyncio.Task[None]]] = {name: {} for name in channels}
 
     # -- one round --------------------------------------------------------------------------------------
+
+    async def round(self) -> int:
+        """Start an attempt for each due message a channel has room for; return how many started."""
+        return await self.fill()
 
     async def fill(self) -> int:
         """Start an attempt for each due message a channel has room for; return how many started."""
         started = 0
         for channel, running in self.inflight.items():
             room = self._limits[channel] - len(running)
-            if room <= 0 or self._stopping or not self._can_send(channel):
+            # a channel whose connection is down (an SMPP bind) keeps its messages queued, unattempted, until it
+            # is back: attempting would only burn their attempts and back them off past the reconnect
+            if room <= 0 or self._stopping or not self.channels.can_send(channel):
                 continue
-            for record in await self.store.claim_due(channel, limit=room, lease_seconds=self.lease):
+            for record in await self.queue.claim_due(channel, limit=room, lease_seconds=self.lease):
                 if record.id in running:  # its lease lapsed while we still send it: the running task finishes it
                     continue
                 task = asyncio.create_task(self._process(record), name=f"smsgate-send-{record.id}")
@@ -75,18 +105,9 @@ class SendWorker:
                 started += 1
         return started
 
-    def _can_send(self, channel: str) -> bool:
-        # a channel whose connection is down (an SMPP bind) keeps its messages queued, unattempted, until it is
-        # back: attempting would only burn their attempts and back them off past the reconnect
-        try:
-            return self.gateway.adapters[channel].health() is None
-        except Exception:
-            log.exception("channel %s: health check failed", channel)
-            return True
-
     def _finished(self, channel: str, message_id: str, _task: asyncio.Task[None]) -> None:
         self.inflight[channel].pop(message_id, None)
-        self._wake.set()
+        self.wake()
 
     async def run_once(self) -> int:
         """Start what is due now and wait for those attempts to end; return how many ran (for tests and tools)."""
@@ -96,32 +117,21 @@ class SendWorker:
             await asyncio.gather(*running, return_exceptions=True)
         return started
 
-    async def drain(self, rounds: int = 1000) -> int:
-        """Run rounds until nothing is due now; return the attempts made."""
-        total = 0
-        for _ in range(rounds):
-            done = await self.run_once()
-            if not done:
-                break
-            total += done
-        return total
-
     # -- one message ------------------------------------------------------------------------------------
 
     async def _process(self, record: MessageRecord) -> None:
         try:
             await self._process_once(record)
         except Exception:  # the claim lapses and a later round retries; never let one message stop the worker
-            log.exception("sending %s failed unexpectedly", record.id)
+            self.log.exception("sending %s failed unexpectedly", record.id)
 
     async def _process_once(self, record: MessageRecord) -> None:
         # `record` is claimed for us, and its claim already counts an attempt
-        gateway = self.gateway
-        settings = gateway.adapters[record.channel].settings
+        settings = self.channels.settings(record.channel)
         if record.sending_at is not None and not settings.retry_on_timeout:
             # a request of an earlier claim went out and nobody saw its answer (that sender died): the aggregator
             # may have it, so it is failed, not sent again; with retry_on_timeout it is sent again below
-            await gateway.fail(record.id, "in_doubt", IN_DOUBT_REASON, held=True)
+            await self.sender.fail(record.id, "in_doubt", IN_DOUBT_REASON, held=True)
             return
         if record.attempts > self.max_attempts:  # the limit was lowered since this message was last tried
             await self._give_up(replace(record, attempts=record.attempts - 1), held=True)
@@ -135,59 +145,35 @@ class SendWorker:
         else:
             hinted = outcome.result.retry_after if outcome.result else None
             delay = hinted if hinted is not None else self.backoff(message.attempts)
-            await self.store.schedule_retry(message.id, utcnow() + timedelta(seconds=delay))
+            await self.queue.schedule_retry(message.id, utcnow() + timedelta(seconds=delay))
 
     async def _give_up(self, message: MessageRecord, held: bool = False) -> None:
         reason = f"gave up after {message.attempts} attempt(s); last error: {message.error_reason or 'none'}"
-        await self.gateway.fail(message.id, message.error_code or "errored", reason, held=held)
+        await self.sender.fail(message.id, message.error_code or "errored", reason, held=held)
 
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt number `attempts + 1`: exponential, capped, with jitter."""
-        base = min(self.retry_max, self.retry_base * 2 ** min(max(attempts - 1, 0), 30))
-        return float(base * random.uniform(0.8, 1.0))  # jitter: retries of one outage spread out
+        return backoff(attempts - 1, self.retry_base, self.retry_max, 0.2)
 
     async def _attempt(self, record: MessageRecord) -> SendOutcome:
         message_id = record.id
-        task = asyncio.ensure_future(self.gateway.send_claimed(record))
+        task = asyncio.ensure_future(self.sender.send_claimed(record))
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=self.lease / 3)
                 if done:
                     return task.result()
                 # still sending (retries, a slow aggregator): keep the claim so no other worker takes it
-                await self.store.renew(message_id, self.lease)
+                await self.queue.renew(message_id, self.lease)
         finally:
             if not task.done():
                 task.cancel()
 
-    # -- running ----------------------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        """Send until stopped: at once when a message is queued, else every `poll_interval` seconds."""
-        self._wake.bind()
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                await self.fill()
-            except StoreUnavailable as exc:  # the database is away: one line a round, no traceback; it resumes
-                log.warning("send round skipped: %s", exc)
-            except Exception:
-                log.exception("send round failed")
-            await self._wake.wait(self.poll_interval)
-
-    def start(self) -> None:
-        """Run in the background of the current event loop."""
-        self._wake.bind()
-        self._task = asyncio.create_task(self.run(), name="smsgate-worker")
+    # -- stopping ---------------------------------------------------------------------------------------
 
     async def stop(self, grace: float = 30.0) -> None:
         """Take nothing new; let attempts in flight finish for up to `grace` seconds, then cancel them."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         running = [t for tasks in self.inflight.values() for t in tasks.values()]
         if running:
             _done, pending = await asyncio.wait(running, timeout=grace)

@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
@@ -27,8 +26,7 @@ from .. import _json as strict_json
 from .._http._client import HttpClient, parse_retry_after
 from .._models import utcnow
 from ..config._settings import WebhookSettings
-from ..errors import StoreUnavailable
-from ..store import OutboxRow, Store, Wakeup
+from ..store import OutboxRow, Store, WakeupLoop, backoff
 
 __all__ = ["DeliveryFailed", "Deliver", "OutboxDispatcher", "post", "sign_webhook", "webhook_body", "webhook_delivery"]
 
@@ -84,18 +82,21 @@ def webhook_delivery(http: HttpClient, hook: WebhookSettings) -> Deliver:
     return deliver
 
 
-class OutboxDispatcher:
+class OutboxDispatcher(WakeupLoop):
     """Delivers the outbox: in order per (target, key), concurrently across keys, retried until 2xx.
 
     `deliveries` maps each target (`webhook:<url>`, `bridge:<name>`) to what delivers to it; an item whose
-    target is not there (removed from the config) is kept and retried, in case it comes back.
+    target is not there (removed from the config) is kept and retried, in case it comes back. A dead
+    dispatcher's claims are not released by another: it may hold them right now; they expire within
+    `lease_seconds` (a live dispatcher renews its own) and are delivered then.
     """
+
+    name = "outbox"
 
     def __init__(self, store: Store, deliveries: Mapping[str, Deliver], *, lease_seconds: float = 15.0,
                  concurrency: int = 8, retry_base: float = 1.0, retry_max: float = 300.0,
-                 poll_interval: float = 1.0, retention_days: float = 30.0,
-                 message_retention_days: float = 0.0,
-                 on_delivery: Callable[[str, str], None] | None = None) -> None:
+                 poll_interval: float = 1.0, on_delivery: Callable[[str, str], None] | None = None) -> None:
+        super().__init__(store, "outbox", poll_interval)
         self.store = store
         self.on_delivery = on_delivery  # told (target, "delivered" | "failed" | "error") after each attempt
         self.deliveries = dict(deliveries)
@@ -103,12 +104,6 @@ class OutboxDispatcher:
         self.concurrency = concurrency
         self.retry_base = retry_base
         self.retry_max = retry_max
-        self.poll_interval = poll_interval
-        self.retention_days = retention_days
-        self.message_retention_days = message_retention_days
-        self._next_prune = 0.0
-        self._wake = Wakeup(self.store, "outbox")
-        self._task: asyncio.Task[None] | None = None
 
     # -- delivery -------------------------------------------------------------------------------------
 
@@ -148,15 +143,9 @@ class OutboxDispatcher:
             except Exception as exc:  # the next renewal may succeed; a lapsed lease means at most a repeat
                 log.warning("outbox leases not renewed: %s", exc)
 
-    async def drain(self, rounds: int = 1000) -> int:
-        """Deliver until nothing is due now (what later rounds unblock included); return the attempts made."""
-        total = 0
-        for _ in range(rounds):
-            done = await self.deliver_due()
-            if not done:
-                break
-            total += done
-        return total
+    async def round(self) -> int:
+        """Deliver what is due now (the loop's round)."""
+        return await self.deliver_due()
 
     async def _deliver(self, row: OutboxRow) -> None:
         deliver = self.deliveries.get(row.target)
@@ -184,57 +173,5 @@ class OutboxDispatcher:
             self.on_delivery(row.target, outcome)
 
     def _backoff(self, attempts: int) -> float:
-        base = min(self.retry_max, self.retry_base * 2 ** min(attempts, 30))
-        return float(base * random.uniform(0.75, 1.0))  # jitter: receivers coming back are not hit all at once
-
-    # -- running --------------------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        """Deliver forever: at once when the store writes outbox rows, else every `poll_interval` seconds."""
-        self._wake.bind()
-        # A dead dispatcher's claims are not released here: another instance's dispatcher may hold them right now.
-        # They expire within `lease_seconds` (a live dispatcher renews its own) and are delivered then.
-        while True:
-            self._wake.clear()
-            try:
-                await self.prune_if_due()
-                if await self.deliver_due():
-                    continue
-            except StoreUnavailable as exc:  # the database is away: one line a round, no traceback; it resumes
-                log.warning("outbox round skipped: %s", exc)
-            except Exception:
-                log.exception("outbox round failed")
-            await self._wake.wait(self.poll_interval)
-
-    async def prune_if_due(self) -> int:
-        """At most hourly, delete what `retention_days` (channel logs, delivered calls) and
-        `message_retention_days` (finished messages) no longer keep; the number of rows deleted."""
-        now = time.monotonic()
-        if not (self.retention_days or self.message_retention_days) or now < self._next_prune:
-            return 0
-        self._next_prune = now + 3600
-        deleted = 0
-        if self.retention_days:
-            deleted = await self.store.prune(utcnow() - timedelta(days=self.retention_days))
-            if deleted:
-                log.info("deleted %d channel logs and delivered outbox items older than %g days", deleted,
-                         self.retention_days)
-        if self.message_retention_days:
-            messages = await self.store.prune_messages(utcnow() - timedelta(days=self.message_retention_days))
-            if messages:
-                log.info("deleted %d finished messages older than %g days", messages, self.message_retention_days)
-            deleted += messages
-        return deleted
-
-    def start(self) -> None:
-        """Run in the background of the current event loop."""
-        self._wake.bind()
-        self._task = asyncio.create_task(self.run(), name="smsgate-outbox")
-
-    async def stop(self) -> None:
-        """Stop delivering; an interrupted delivery is retried by the next dispatcher."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        # jitter: receivers coming back are not hit all at once
+        return backoff(attempts, self.retry_base, self.retry_max, 0.25)

@@ -53,9 +53,7 @@ class Platform:
     def dispatcher(self, store: Store, http: HttpClient, **options: Any) -> OutboxDispatcher:
         """An outbox dispatcher for this config (`options` override its timings, e.g. in tests)."""
         settings = self.config.gateway
-        defaults: dict[str, Any] = {"retry_max": settings.webhook_retry_max,
-                                    "retention_days": settings.retention_days,
-                                    "message_retention_days": settings.message_retention_days}
+        defaults: dict[str, Any] = {"retry_max": settings.webhook_retry_max}
         return OutboxDispatcher(store, self.deliveries(http), **{**defaults, **options})
 
 

@@ -22,7 +22,7 @@ from ._open import (
     validate_database,
 )
 from ._postgres import PostgresStore
-from ._protocol import Store
+from ._protocol import Reads, Store
 from ._records import (
     Added,
     Backlog,
@@ -36,8 +36,9 @@ from ._records import (
     OutboxRow,
     StatusChange,
 )
+from ._retention import Retention
 from ._sqlite import SQLiteStore
-from ._wakeup import Wakeup
+from ._wakeup import Notifier, Wakeup, WakeupLoop, backoff
 
 __all__ = [
     "Added",
@@ -48,14 +49,19 @@ __all__ = [
     "HourCount",
     "InboundOutcome",
     "MessagePage",
+    "Notifier",
     "OutboxItem",
     "OutboxPlanner",
     "OutboxRow",
     "PostgresStore",
+    "Reads",
+    "Retention",
     "SQLiteStore",
     "StatusChange",
     "Store",
     "Wakeup",
+    "WakeupLoop",
+    "backoff",
     "copy_database",
     "describe",
     "is_postgres",

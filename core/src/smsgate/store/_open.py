@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config._database import describe, is_postgres, sqlite_path, url_password, validate_database
+from ..errors import StoreInvalid
 from ._protocol import Store
 
 __all__ = ["describe", "is_postgres", "open_store", "schema_status", "sqlite_path", "upgrade_database", "url_password",
@@ -29,9 +30,14 @@ def open_store(database: str, *, synchronous: str = "FULL", readonly: bool = Fal
         from ._postgres import PostgresStore
 
         return PostgresStore(database.strip(), readonly=readonly, migrate=migrate, **options)
+    import sqlite3
+
     from ._sqlite import SQLiteStore
 
-    return SQLiteStore(sqlite_path(database), synchronous=synchronous, readonly=readonly)
+    try:
+        return SQLiteStore(sqlite_path(database), synchronous=synchronous, readonly=readonly)
+    except sqlite3.DatabaseError as exc:  # a file that is not SQLite, or SQLite without smsgate's schema
+        raise StoreInvalid(f"{describe(database)} is not an smsgate database ({exc})") from None
 
 
 async def upgrade_database(database: str) -> tuple[list[int], int]:

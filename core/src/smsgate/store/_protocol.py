@@ -26,10 +26,60 @@ from ._records import (
     StatusChange,
 )
 
-__all__ = ["Store"]
+__all__ = ["Reads", "Store"]
 
 
-class Store(Protocol):
+class Reads(Protocol):
+    """What the console, the API, the CLI's read commands and the metrics read: messages, logs, the outbox, counts."""
+
+    async def get_message(self, message_id: str) -> MessageRecord | None:
+        """One message with its status history, or None."""
+
+    async def list_messages(self, *, channel: str | None = None, status: str | None = None,
+                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
+        """Messages newest first, optionally filtered (pages: `find_messages`)."""
+
+    async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
+        """Stored opt-out events, oldest first."""
+
+    # -- channel logs -------------------------------------------------------------------------------------
+
+    async def list_logs(self, *, channel: str | None = None, message_id: str | None = None,
+                        errors_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        """Channel logs newest first (redacted when they were recorded)."""
+
+    # -- the platform outbox ----------------------------------------------------------------------------
+
+    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100, newest_first: bool = False
+                           ) -> list[dict[str, Any]]:
+        """Outbox items oldest (or newest) first, optionally only pending (True) or delivered (False) ones."""
+
+    # -- reads for operators (the web console, /metrics); none of them may need a full scan of messages --
+
+    async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
+                            status: str | None = None, number: str | None = None, text: str | None = None,
+                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+        """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
+        case-insensitive), from `cursor` (a page's `next_cursor`) on: keyset pagination, as fast deep as first."""
+
+    async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
+        """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
+
+    async def backlog(self) -> Backlog:
+        """Pending sends per channel and undelivered outbox items, each with the age of the oldest."""
+
+    async def last_errors(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per channel of `channels`, its newest channel log that holds an error (redacted, as stored)."""
+
+    async def outbox_for(self, key: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The outbox items (webhook and bridge calls, delivered or not) of ordering key `key` (a message id),
+        oldest first."""
+
+    async def ping(self) -> bool:
+        """Whether the database answers now (`/healthz`)."""
+
+
+class Store(Reads, Protocol):
     """What the gateway, the worker, the outbox and the CLI need from storage."""
 
     # -- outgoing messages and their sends ------------------------------------------------------------
@@ -84,28 +134,10 @@ class Store(Protocol):
     async def known_inbound(self, channel: str, external_ids: Sequence[str]) -> set[str]:
         """Which of `external_ids` are stored incoming messages of `channel`."""
 
-    # -- reads --------------------------------------------------------------------------------------------
-
-    async def get_message(self, message_id: str) -> MessageRecord | None:
-        """One message with its status history, or None."""
-
-    async def list_messages(self, *, channel: str | None = None, status: str | None = None,
-                            direction: str | None = None, limit: int = 50) -> list[MessageRecord]:
-        """Messages newest first, optionally filtered (pages: `find_messages`)."""
-
-    async def opt_outs(self, *, channel: str | None = None) -> list[dict[str, Any]]:
-        """Stored opt-out events, oldest first."""
-
-    # -- channel logs -------------------------------------------------------------------------------------
+    # -- channel logs and the platform outbox --------------------------------------------------------------
 
     async def add_log(self, log: ChannelLog) -> None:
         """Store a channel log on its own."""
-
-    async def list_logs(self, *, channel: str | None = None, message_id: str | None = None,
-                        errors_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
-        """Channel logs newest first (redacted when they were recorded)."""
-
-    # -- the platform outbox ----------------------------------------------------------------------------
 
     def set_planner(self, planner: OutboxPlanner | None) -> None:
         """Turn every stored platform event into outbox rows with `planner`, in the event's own transaction."""
@@ -125,32 +157,6 @@ class Store(Protocol):
 
     async def outbox_release(self) -> None:
         """Release every outbox claim: for an operator who knows no dispatcher runs (claims otherwise expire)."""
-
-    async def outbox_items(self, *, pending: bool | None = None, limit: int = 100, newest_first: bool = False
-                           ) -> list[dict[str, Any]]:
-        """Outbox items oldest (or newest) first, optionally only pending (True) or delivered (False) ones."""
-
-    # -- reads for operators (the web console, /metrics); none of them may need a full scan of messages --
-
-    async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
-                            status: str | None = None, number: str | None = None, text: str | None = None,
-                            cursor: str | None = None, limit: int = 50) -> MessagePage:
-        """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
-        case-insensitive), from `cursor` (a page's `next_cursor`) on: keyset pagination, as fast deep as first."""
-
-    async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
-        """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
-
-    async def backlog(self) -> Backlog:
-        """Pending sends per channel and undelivered outbox items, each with the age of the oldest."""
-
-    async def last_errors(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Per channel of `channels`, its newest channel log that holds an error (redacted, as stored)."""
-
-    async def outbox_for(self, key: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        """The outbox items (webhook and bridge calls, delivered or not) of ordering key `key` (a message id),
-        oldest first."""
-
 
     # -- leases ---------------------------------------------------------------------------------------------
 
@@ -173,9 +179,6 @@ class Store(Protocol):
         """Delete finished messages (any status but queued and errored) created before `before`, with their
         status history and external ids, and status reports that named no message, recorded before `before`;
         in short writes, so callbacks never wait behind it. The number of messages deleted."""
-
-    async def ping(self) -> bool:
-        """Whether the database answers now (`/healthz`)."""
 
     async def close(self) -> None:
         """Finish pending writes and close."""

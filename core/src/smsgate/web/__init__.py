@@ -9,9 +9,8 @@
 """
 
 from ._api import OPENAPI, SendRequest
-from ._app import create_app, event_json, open_gateway, open_outbox
+from ._app import create_app, event_json
 from ._requests import parse_request
 from ._server import serve
 
-__all__ = ["OPENAPI", "SendRequest", "create_app", "event_json", "open_gateway", "open_outbox", "parse_request",
-           "serve"]
+__all__ = ["OPENAPI", "SendRequest", "create_app", "event_json", "parse_request", "serve"]

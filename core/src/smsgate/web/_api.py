@@ -17,8 +17,10 @@ from starlette.routing import BaseRoute, Route
 
 from .. import _json as strict_json
 from .._models import MessageRecord, Status
+from ..config import GatewaySettings
 from ..errors import ConfigError, MessageInvalid, RequestRejected
-from ..gateway._gateway import Gateway
+from ..gateway import Channels, Sending
+from ..store import Reads
 from ._requests import read_body
 
 __all__ = ["OPENAPI", "SendRequest", "api_routes"]
@@ -71,9 +73,8 @@ def _message_json(record: MessageRecord, *, detail: bool = False) -> dict[str, A
     return data
 
 
-def api_routes(gateway: Gateway) -> list[BaseRoute]:
-    """The API's routes bound to `gateway`."""
-    settings = gateway.config.gateway
+def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: GatewaySettings) -> list[BaseRoute]:
+    """The API's routes: messages are queued through `sending` and read from `reads`."""
 
     def authorize(request: Request) -> JSONResponse | None:
         if settings.api_token is None or not settings.api_token.get_secret_value():
@@ -107,21 +108,20 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
                 reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
                                     for e in exc.errors())
                 raise RequestRejected(reasons, 422) from None
-            if req.channel not in gateway.adapters:
-                known = ", ".join(sorted(gateway.adapters)) or "none configured"
-                raise RequestRejected(f"unknown channel {req.channel!r} (known: {known})", 422)
+            if req.channel not in channels:
+                raise RequestRejected(channels.unknown(req.channel), 422)
             fields: dict[str, Any] = {"attachments": req.attachments, "metadata": req.metadata,
                                       "quick_replies": req.quick_replies, "high_priority": req.high_priority}
             if req.id is not None:
                 fields["id"] = str(req.id)
-                known_message = await gateway.store.get_message(str(req.id))
+                known_message = await reads.get_message(str(req.id))
                 if known_message is not None:  # idempotent: the stored message wins, nothing is queued again
                     return JSONResponse(_message_json(known_message), status_code=200)
             try:
-                message = await gateway.prepare(req.channel, req.to, req.text, **fields)
+                message = await sending.prepare(req.channel, req.to, req.text, **fields)
             except MessageInvalid as exc:
                 raise RequestRejected(exc.reason, 422) from None
-            record, created = await gateway.enqueue(message)
+            record, created = await sending.enqueue(message)
         except RequestRejected as exc:
             return _reject(exc.reason, exc.status_code)
         except ConfigError as exc:
@@ -149,9 +149,8 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
         if not 1 <= limit <= MAX_LIMIT:
             return _reject(f"limit must be an integer from 1 to {MAX_LIMIT}", 400)
         try:
-            page = await gateway.store.find_messages(channel=query.get("channel") or None, status=status,
-                                                     direction=direction, limit=limit,
-                                                     cursor=query.get("cursor") or None)
+            page = await reads.find_messages(channel=query.get("channel") or None, status=status,
+                                             direction=direction, limit=limit, cursor=query.get("cursor") or None)
         except ValueError:
             return _reject("invalid cursor: pass next_cursor from the previous page as is", 400)
         return JSONResponse({"messages": [_message_json(r) for r in page.messages],
@@ -161,7 +160,7 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
         denied = authorize(request)
         if denied is not None:
             return denied
-        record = await gateway.store.get_message(request.path_params["id"])
+        record = await reads.get_message(request.path_params["id"])
         if record is None:
             return _reject(f"no message with id {request.path_params['id']!r}", 404)
         return JSONResponse(_message_json(record, detail=True))
@@ -172,14 +171,14 @@ def api_routes(gateway: Gateway) -> list[BaseRoute]:
             return denied
         message_id = request.path_params["id"]
         try:
-            message = await gateway.prepare_resend(message_id)
+            message = await sending.prepare_resend(message_id)
         except KeyError:
             return _reject(f"no message with id {message_id!r}", 404)
         except MessageInvalid as exc:
             return _reject(exc.reason, 409)
         except ConfigError as exc:
             return _reject(str(exc), 409)
-        record, created = await gateway.enqueue(message)
+        record, created = await sending.enqueue(message)
         return JSONResponse(_message_json(record), status_code=202 if created else 200)
 
     async def openapi(request: Request) -> Response:

@@ -21,34 +21,17 @@ from starlette.routing import BaseRoute, Route
 
 from .._adapter import InboundRequest, Reply
 from .._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
-from ..config._fields import same_secret
-from ..config._settings import Config
+from ..config import same_secret
 from ..errors import RequestRejected, StoreUnavailable
-from ..gateway._gateway import Gateway
-from ..gateway._worker import SendWorker
-from ..platform._outbox import OutboxDispatcher
-from ..platform._platform import Platform
-from ..store import InboundOutcome, Store
+from ..gateway import Gateway, open_outbox, open_retention, open_worker, platform_of
+from ..store import InboundOutcome
 from ._api import api_routes
 from ._requests import ClientGone, gone, parse_request
 
-__all__ = ["create_app", "event_json", "open_gateway", "open_outbox"]
+__all__ = ["create_app", "event_json"]
 
 log = logging.getLogger("smsgate.app")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-def open_gateway(config: Config, *, store: Store | None = None, pm: Any = None, transport: Any = None) -> Gateway:
-    """A gateway whose store plans its config's webhooks and bridge calls from every stored event."""
-    return Gateway(config, store=store, pm=pm, transport=transport, planner=Platform(config).planner)
-
-
-def open_outbox(gateway: Gateway, **options: Any) -> OutboxDispatcher:
-    """The outbox dispatcher of `gateway`'s config (`options` override its timings, e.g. in tests); it counts
-    its deliveries in the gateway's metrics when they are installed."""
-    if gateway.metrics is not None:
-        options.setdefault("on_delivery", gateway.metrics.delivery)
-    return Platform(gateway.config).dispatcher(gateway.store, gateway.http, **options)
 
 
 def event_json(event: Event, outcome: InboundOutcome | None = None) -> dict[str, Any]:
@@ -80,16 +63,18 @@ def _literal(reply: Reply) -> Response:
 
 def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: list[BaseRoute] | None = None,
                background: bool = False, metrics: bool = True, console: bool = True) -> Starlette:
-    """An ASGI app serving `gateway`; `background` runs the send worker and outbox, `own_gateway` closes it;
-    `metrics` counts events for `/metrics`, `console` serves the web console at `/ui`.
+    """An ASGI app serving `gateway`; `background` runs the send worker, the outbox and retention, `own_gateway`
+    closes it; `metrics` counts events for `/metrics`, `console` serves the web console at `/ui`.
 
-    The gateway's store plans the config's webhooks and bridge calls from here on (as `open_gateway` does).
+    Everything is composed here, once: each part gets the narrow services it uses (the sending door, the
+    store's reads, the channels, the `[gateway]` settings), never the whole gateway. The gateway's store plans
+    the config's webhooks and bridge calls from here on (as `open_gateway` does).
     """
     from ._metrics import install_metrics, metrics_route, uninstall_metrics
 
     settings = gateway.config.gateway
-    platform = Platform(gateway.config)
-    gateway.store.set_planner(platform.planner)
+    platform = platform_of(gateway)
+    channels, reads = gateway.channels, gateway.store
 
     async def inbound(request: Request) -> Response:
         channel = request.path_params["channel"]
@@ -156,7 +141,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         # public, so it names nothing unless the caller holds the API token: which channels exist, and why one is
         # down, is for operators. 200 while the database answers (a channel down degrades, the gateway still
         # serves); 503 when it does not, so a load balancer takes the instance out of rotation until it does.
-        down = gateway.health()
+        down = channels.health()
         reachable = await gateway.store.ping()
         status = "unavailable" if not reachable else "degraded" if down else "ok"
         body: dict[str, Any] = {"status": status, "database": "ok" if reachable else "unreachable",
@@ -173,33 +158,34 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
         Route("/c/{channel}/{action:path}", inbound, methods=ALL_METHODS),
-        *api_routes(gateway),
+        *api_routes(gateway, reads, channels, settings),
         Route("/b/{bridge}/send", bridge_send, methods=["GET", "POST", "PUT"]),
         *(extra_routes or []),
     ]
     if metrics:
-        install_metrics(gateway)
-        routes.append(metrics_route(gateway))
+        routes.append(metrics_route(install_metrics(gateway), settings))
     if console:
         from .console import console_mount  # Jinja2 is imported by apps that serve the console only
 
-        routes.append(console_mount(gateway))
+        routes.append(console_mount(gateway, reads, channels, settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        worker = outbox = None
+        worker = outbox = retention = None
         if background:
             await gateway.start_adapters()  # long-lived connections (SMPP binds) live as long as the app
-            worker, outbox = SendWorker(gateway), open_outbox(gateway)
-            app.state.worker, app.state.outbox = worker, outbox
+            worker, outbox, retention = open_worker(gateway), open_outbox(gateway), open_retention(gateway)
+            app.state.worker, app.state.outbox, app.state.retention = worker, outbox, retention
             worker.start()
             outbox.start()
+            retention.start()
         try:
             yield
         finally:
-            if worker is not None and outbox is not None:
+            if worker is not None and outbox is not None and retention is not None:
                 await worker.stop()
                 await outbox.stop()
+                await retention.stop()
                 await gateway.stop_adapters()
             if metrics:
                 uninstall_metrics(gateway)

@@ -14,7 +14,7 @@ import urllib.parse
 import weakref
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -26,13 +26,10 @@ from starlette.routing import Route
 
 from .._http._channellog import ChannelLog
 from .._models import IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate, utcnow
-from ..config._secrets import bearer_token, token_matches
+from ..config import Channel, GatewaySettings, bearer_token, token_matches
+from ..gateway import Channels, Gateway
 from ..hookspecs import hookimpl
-from ..store import Backlog
-
-if TYPE_CHECKING:
-    from ..config._settings import Channel
-    from ..gateway._gateway import Gateway
+from ..store import Backlog, Reads
 
 __all__ = ["GatewayMetrics", "install_metrics", "metrics_route", "uninstall_metrics"]
 
@@ -46,8 +43,9 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 class GatewayMetrics:
     """The metrics of one gateway in a registry of its own; `render()` is the /metrics body."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, channels: Channels, reads: Reads) -> None:
+        self.channels = channels
+        self.reads = reads
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.messages = Counter("smsgate_messages", "Messages entering a status (incoming: received), per channel "
@@ -74,7 +72,7 @@ class GatewayMetrics:
         self._backlog = Backlog({}, 0, None)
         r.register(_BacklogCollector(self))
         self._children: dict[tuple[Any, ...], Any] = {}
-        for name in gateway.adapters:  # every series exists from the start, so rate() and alerts see a zero
+        for name in channels:  # every series exists from the start, so rate() and alerts see a zero
             for outcome in SEND_OUTCOMES:
                 self.sends.labels(name, outcome)
             for reason in REJECT_REASONS:
@@ -108,7 +106,7 @@ class GatewayMetrics:
 
     def callback_rejected(self, channel: str, status_code: int) -> None:
         """Count a refused callback; unknown channels share one label."""
-        name = channel if channel in self.gateway.adapters else UNKNOWN_CHANNEL
+        name = channel if channel in self.channels else UNKNOWN_CHANNEL
         reason = str(status_code) if str(status_code) in REJECT_REASONS else "other"
         self._child(self.rejected, name, reason).inc()
 
@@ -121,7 +119,7 @@ class GatewayMetrics:
     async def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition in the format `accept` asks for (Prometheus text, or OpenMetrics) and its content type,
         with the backlog read from the store now."""
-        self._backlog = await self.gateway.store.backlog()
+        self._backlog = await self.reads.backlog()
         encoder, content_type = choose_encoder(accept)
         # no await between reading the backlog and rendering: a concurrent scrape cannot swap it in between
         return encoder(self.registry), content_type
@@ -161,9 +159,9 @@ class _BacklogCollector(Collector):
                                   labels=["channel"])
         age = GaugeMetricFamily("smsgate_queue_oldest_age_seconds", "Age of the oldest message waiting to be sent "
                                 "(0 when none waits).", labels=["channel"])
-        for name, adapter in metrics.gateway.adapters.items():
-            info.add_metric([name, adapter.name], 1)
-        for name in sorted(set(metrics.gateway.adapters) | set(backlog.queued)):
+        for name in metrics.channels:
+            info.add_metric([name, metrics.channels.adapter_name(name)], 1)
+        for name in sorted(set(metrics.channels) | set(backlog.queued)):
             count, oldest = backlog.queued.get(name, (0, None))
             depth.add_metric([name], count)
             age.add_metric([name], _age(oldest, now))
@@ -190,7 +188,7 @@ class _HookListener:
     def _mine(self, channel: Channel) -> GatewayMetrics | None:
         metrics = self._metrics()
         # the plugin manager is shared by every gateway of the process: count only this gateway's channels
-        if metrics is None or metrics.gateway.config.channels.get(channel.name) is not channel:
+        if metrics is None or not metrics.channels.owns(channel):
             return None
         return metrics
 
@@ -234,7 +232,7 @@ def install_metrics(gateway: Gateway) -> GatewayMetrics:
     """Count `gateway`'s events from now on (once: a second call returns the same metrics)."""
     if isinstance(gateway.metrics, GatewayMetrics):
         return gateway.metrics
-    metrics = GatewayMetrics(gateway)
+    metrics = GatewayMetrics(gateway.channels, gateway.store)
     for plugin in gateway.pm.get_plugins():  # listeners of gateways since garbage-collected
         if isinstance(plugin, _HookListener) and not plugin.alive:
             gateway.pm.unregister(plugin)
@@ -250,9 +248,8 @@ def uninstall_metrics(gateway: Gateway) -> None:
         gateway.pm.unregister(metrics.listener)
 
 
-def metrics_route(gateway: Gateway) -> Route:
+def metrics_route(metrics: GatewayMetrics, settings: GatewaySettings) -> Route:
     """`GET /metrics`: bearer api_token required unless `[gateway] metrics_public`."""
-    settings = gateway.config.gateway
 
     async def endpoint(request: Request) -> Response:
         if not settings.metrics_public:
@@ -264,7 +261,7 @@ def metrics_route(gateway: Gateway) -> Route:
                 return JSONResponse({"error": "authentication required: send 'Authorization: Bearer <api_token>'"
                                      if token is None else "invalid bearer token"}, 401,
                                     headers={"WWW-Authenticate": "Bearer"})
-        body, content_type = await install_metrics(gateway).render(request.headers.get("accept", ""))
+        body, content_type = await metrics.render(request.headers.get("accept", ""))
         return Response(body, headers={"Content-Type": content_type})
 
     return Route("/metrics", endpoint, methods=["GET"])

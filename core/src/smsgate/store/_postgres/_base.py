@@ -16,6 +16,7 @@ from ..._models import new_id, utcnow
 from ...errors import StoreUnavailable
 from .._migrations import missing
 from .._records import InboundOutcome, OutboxPlanner
+from .._shared import Listeners
 from ._connection import (
     _TOPICS,
     T,
@@ -51,7 +52,7 @@ class _Base:
         self._opening: asyncio.Lock | None = None
         self._schema = "public"
         self._planner: OutboxPlanner | None = None
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners = Listeners()
         self._listen_task: asyncio.Task[None] | None = None
         self._notifying: asyncio.Task[None] | None = None
         self._to_notify: set[str] = set()
@@ -157,17 +158,13 @@ class _Base:
 
     def subscribe(self, listener: Callable[[str], None]) -> None:
         """Call `listener("queued")` / `listener("outbox")` when any instance commits such rows (LISTEN/NOTIFY)."""
-        self._listeners.append(listener)
+        self._listeners.add(listener)
         if self._pool is not None and self._listen_task is None:
             with contextlib.suppress(RuntimeError):  # no running loop: the pool's opening starts it
                 self._listen_task = asyncio.get_running_loop().create_task(self._listen())
 
     def _signal(self, topic: str) -> None:
-        for listener in self._listeners:
-            try:
-                listener(topic)
-            except Exception:
-                log.exception("a store listener failed")
+        self._listeners.signal(topic)
 
     async def _listen(self) -> None:
         """Hold a LISTEN connection; reconnect when it drops, and then wake everyone (notifications were lost)."""

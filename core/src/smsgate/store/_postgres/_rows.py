@@ -10,6 +10,7 @@ from ..._events import timestamp as _ts
 from ..._http._channellog import ChannelLog
 from ..._json import loads_stored
 from ..._models import MessageRecord
+from .._shared import message_record
 
 
 def _when(value: datetime | None) -> str | None:
@@ -17,15 +18,7 @@ def _when(value: datetime | None) -> str | None:
 
 
 def _record(row: Any) -> MessageRecord:
-    return MessageRecord(
-        id=row["id"], channel=row["channel"], direction=row["direction"], to=row["to_addr"],
-        from_=row["from_addr"], text=row["text"], status=row["status"],
-        external_ids=loads_stored(row["external_ids"]) or ([row["external_id"]] if row["external_id"] else []),
-        attachments=loads_stored(row["attachments"]), metadata=loads_stored(row["metadata"]),
-        segments=row["segments"], attempts=row["attempts"], error_code=row["error_code"],
-        error_reason=row["error_reason"], created_at=_ts(row["created_at"]), updated_at=_ts(row["updated_at"]),
-        next_attempt_at=_when(row["next_attempt_at"]), sending_at=_when(row["sending_at"]),
-        quick_replies=loads_stored(row["quick_replies"]), high_priority=row["high_priority"])
+    return message_record(row, _when)
 
 
 async def _get(conn: Any, message_id: str) -> MessageRecord | None:

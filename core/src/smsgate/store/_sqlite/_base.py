@@ -18,6 +18,7 @@ from ..._models import (
     new_id,
 )
 from .._records import OutboxPlanner
+from .._shared import Listeners
 from ._connection import _Readers, _Writer
 from ._rows import _get
 
@@ -43,7 +44,7 @@ class _Base:
         self._readers = (None if readonly or self.path == ":memory:" or self.path.startswith("file:")
                          else _Readers(self.path))
         self._planner: OutboxPlanner | None = None
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners = Listeners()
 
     def set_planner(self, planner: OutboxPlanner | None) -> None:
         """Turn every stored event into outbox rows with `planner`, in the event's own transaction."""
@@ -51,15 +52,11 @@ class _Base:
 
     def subscribe(self, listener: Callable[[str], None]) -> None:
         """Call `listener("queued")` / `listener("outbox")` (from the writer thread) when such rows are written."""
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def _signal(self, topic: str) -> None:
         # called inside the writing job: a reader woken now runs in a later batch, after this commit
-        for listener in self._listeners:
-            try:
-                listener(topic)
-            except Exception:
-                log.exception("a store listener failed")
+        self._listeners.signal(topic)
 
     def _plan(self, conn: sqlite3.Connection, events: Sequence[PlatformEvent]) -> None:
         """Write the outbox rows the planner wants for `events`, in the transaction that stores them."""

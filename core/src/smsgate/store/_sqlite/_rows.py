@@ -7,8 +7,8 @@ import sqlite3
 from typing import Any
 
 from ..._http._channellog import ChannelLog
-from ..._json import loads_stored
 from ..._models import MessageRecord
+from .._shared import message_record
 
 
 def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:
@@ -19,15 +19,7 @@ def _filters(**values: str | None) -> tuple[str, tuple[str, ...]]:
 
 
 def _record(row: sqlite3.Row) -> MessageRecord:
-    return MessageRecord(
-        id=row["id"], channel=row["channel"], direction=row["direction"], to=row["to_addr"],
-        from_=row["from_addr"], text=row["text"], status=row["status"],
-        external_ids=loads_stored(row["external_ids"]) or ([row["external_id"]] if row["external_id"] else []),
-        attachments=loads_stored(row["attachments"]), metadata=loads_stored(row["metadata"]),
-        segments=row["segments"], attempts=row["attempts"], error_code=row["error_code"],
-        error_reason=row["error_reason"], created_at=row["created_at"], updated_at=row["updated_at"],
-        next_attempt_at=row["next_attempt_at"], sending_at=row["sending_at"],
-        quick_replies=loads_stored(row["quick_replies"]), high_priority=bool(row["high_priority"]))
+    return message_record(row)
 
 
 def _get(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:

@@ -25,10 +25,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..._models import Status, utcnow
+from ...config import GatewaySettings
 from ...config._secrets import token_matches, verify_password
 from ...errors import ConfigError, MessageInvalid, RequestRejected
-from ...gateway._gateway import _RESEND_NAMESPACE, Gateway
-from ...store import Backlog
+from ...gateway import Channels, Sending, resend_id
+from ...store import Backlog, Reads
 from .._requests import read_body
 from ._chart import STATUSES, hourly_svg
 from ._session import Sessions, csrf_ok, new_session
@@ -52,9 +53,10 @@ _MESSAGE_STATUSES = sorted({s.value for s in Status} | {"received"})
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
 
 
-def console_mount(gateway: Gateway, path: str = "/ui") -> Mount:
-    """The console for `gateway`, to mount at `path` (create_app does)."""
-    return Mount(path, app=Console(gateway).app, name="console")
+def console_mount(sending: Sending, reads: Reads, channels: Channels, settings: GatewaySettings,
+                  path: str = "/ui") -> Mount:
+    """The console, to mount at `path` (create_app does)."""
+    return Mount(path, app=Console(sending, reads, channels, settings).app, name="console")
 
 
 def _when(value: str | None) -> str:
@@ -83,11 +85,11 @@ def _target(target: str) -> str:
 
 
 class Console:
-    """The console's Starlette app, bound to one gateway."""
+    """The console's Starlette app: it sends through `sending`, reads `reads` and shows `channels`."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.settings = gateway.config.gateway
+    def __init__(self, sending: Sending, reads: Reads, channels: Channels, settings: GatewaySettings) -> None:
+        self.sending, self.reads, self.channels_view = sending, reads, channels
+        self.settings = settings
         self.sessions = Sessions(self.settings)
         self.env = Environment(loader=PackageLoader("smsgate.web.console", "templates"),
                                autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -121,7 +123,7 @@ class Console:
         """A page from `template`, with the console's security headers."""
         base = str(request.scope.get("root_path", ""))
         html = self.env.get_template(template).render(base=base, session=session or {}, request=request,
-                                                      channels=sorted(self.gateway.adapters), **context)
+                                                      channels=self.channels_view.names(), **context)
         return HTMLResponse(html, status_code=status_code, headers=_SECURITY_HEADERS)
 
     def _error(self, request: Request, status_code: int, title: str, detail: str,
@@ -254,23 +256,23 @@ class Console:
         now = utcnow()
         first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
         hours = [(first + timedelta(hours=i)).strftime("%Y-%m-%dT%H") for i in range(24)]
-        store = self.gateway.store
+        store = self.reads
         counts, backlog, errors = await asyncio.gather(
-            store.hourly_counts(first), store.backlog(), store.last_errors(sorted(self.gateway.adapters)))
+            store.hourly_counts(first), store.backlog(), store.last_errors(self.channels_view.names()))
         per: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
         for c in counts:
             status = "received" if c.direction == "in" else c.status
             bucket = per[c.channel][c.hour]
             bucket[status] = bucket.get(status, 0) + c.count
         rows = []
-        for name in sorted(self.gateway.adapters):
-            adapter = self.gateway.adapters[name]
+        for name in self.channels_view:
+            settings = self.channels_view.settings(name)
             by_hour = per.get(name, {})
             totals = {s: sum(h.get(s, 0) for h in by_hour.values()) for s in STATUSES}
             recent = [by_hour.get(h, {}) for h in hours[-2:]]
             queued, oldest = backlog.queued.get(name, (0, None))
             rows.append({
-                "name": name, "adapter": adapter.name, "address": adapter.settings.address,
+                "name": name, "adapter": settings.adapter, "address": settings.address,
                 "totals": {s: n for s, n in totals.items() if n}, "total": sum(totals.values()),
                 "queued": queued, "oldest": oldest, "error": errors.get(name),
                 "health": _health(recent, oldest, now, sum(totals.values())),
@@ -295,16 +297,16 @@ class Console:
         query = request.query_params
         filters = {k: (query.get(k) or "").strip() for k in ("channel", "direction", "status", "number", "text")}
         problems = []
-        if filters["channel"] and filters["channel"] not in self.gateway.adapters:
+        if filters["channel"] and filters["channel"] not in self.channels_view:
             problems.append(f"unknown channel {filters['channel']!r}")
         if filters["direction"] and filters["direction"] not in _DIRECTIONS:
             problems.append("direction must be in or out")
         if filters["status"] and filters["status"] not in _MESSAGE_STATUSES:
             problems.append(f"unknown status {filters['status']!r}")
         number = filters["number"]
-        if number and filters["channel"] in self.gateway.adapters:
+        if number and filters["channel"] in self.channels_view:
             try:  # a local number, read with the channel's country
-                number = self.gateway.adapters[filters["channel"]].outgoing_number(number)
+                number = self.channels_view.outgoing_number(filters["channel"], number)
             except MessageInvalid:
                 pass
         elif number and not number.startswith("+") and number.replace(" ", "").isdigit():
@@ -312,7 +314,7 @@ class Console:
         page = None
         if not problems:
             try:
-                page = await self.gateway.store.find_messages(
+                page = await self.reads.find_messages(
                     channel=filters["channel"] or None, direction=filters["direction"] or None,
                     status=filters["status"] or None, number=number or None, text=filters["text"] or None,
                     cursor=query.get("cursor") or None, limit=PAGE_SIZE)
@@ -329,7 +331,7 @@ class Console:
     async def message(self, request: Request, session: dict[str, Any], *, error: str | None = None,
                       status_code: int = 200) -> Response:
         message_id = request.path_params["id"]
-        store = self.gateway.store
+        store = self.reads
         record = await store.get_message(message_id)
         if record is None:
             return self._error(request, 404, "No such message", f"No message has the id {message_id!r}.", session)
@@ -337,23 +339,23 @@ class Console:
                                             store.outbox_for(message_id))
         resent = None
         if record.direction == "out" and record.status == Status.FAILED.value:
-            resent = await store.get_message(str(uuid.uuid5(_RESEND_NAMESPACE, record.id)))
+            resent = await store.get_message(resend_id(record.id))
         return self.render(request, "message.html", {
             "m": record, "logs": list(reversed(logs)), "outbox": outbox, "resent": resent, "error": error,
             "done": request.query_params.get("done"), "can_resend": record.direction == "out"
-            and record.status == Status.FAILED.value and resent is None and record.channel in self.gateway.adapters,
+            and record.status == Status.FAILED.value and resent is None and record.channel in self.channels_view,
         }, status_code, session)
 
     async def resend(self, request: Request, session: dict[str, Any]) -> Response:
         message_id = request.path_params["id"]
         try:
-            message = await self.gateway.prepare_resend(message_id)
+            message = await self.sending.prepare_resend(message_id)
         except KeyError:
             return self._error(request, 404, "No such message", f"No message has the id {message_id!r}.", session)
         except (MessageInvalid, ConfigError) as exc:
             reason = exc.reason if isinstance(exc, MessageInvalid) else str(exc)
             return await self.message(request, session, error=reason, status_code=409)
-        outcome = await self.gateway.send(message)
+        outcome = await self.sending.send(message)
         base = request.scope.get("root_path", "")
         return RedirectResponse(f"{base}/messages/{outcome.message.id}?done=resent", 303)
 
@@ -364,7 +366,7 @@ class Console:
         return self.render(request, "send.html", {"f": fields, "error": error}, status_code, session)
 
     async def send_page(self, request: Request, session: dict[str, Any]) -> Response:
-        first = sorted(self.gateway.adapters)[0] if self.gateway.adapters else ""
+        first = self.channels_view.names()[0] if len(self.channels_view) else ""
         fields = {"channel": request.query_params.get("channel", first), "to": "", "text": "",
                   "id": str(uuid.uuid4())}
         return self._send_form(request, session, fields, None)
@@ -377,14 +379,14 @@ class Console:
         except ValueError:
             message_id = str(uuid.uuid4())
         fields = {"channel": channel, "to": to, "text": text, "id": message_id}
-        if channel not in self.gateway.adapters:
+        if channel not in self.channels_view:
             return self._send_form(request, session, fields, f"Unknown channel {channel!r}.", 422)
         try:
             # the form's id makes a double submit send once, as `smsgate send --id` does
-            message = await self.gateway.prepare(channel, to, text, id=message_id)
+            message = await self.sending.prepare(channel, to, text, id=message_id)
         except MessageInvalid as exc:
             return self._send_form(request, session, fields, exc.reason, 422)
-        outcome = await self.gateway.send(message)
+        outcome = await self.sending.send(message)
         base = request.scope.get("root_path", "")
         return RedirectResponse(f"{base}/messages/{outcome.message.id}?done=sent", 303)
 
@@ -392,8 +394,8 @@ class Console:
 
     async def outbox(self, request: Request, session: dict[str, Any]) -> Response:
         show_all = request.query_params.get("show") == "all"
-        items = await self.gateway.store.outbox_items(pending=None if show_all else True, limit=200,
-                                                      newest_first=show_all)
+        items = await self.reads.outbox_items(pending=None if show_all else True, limit=200,
+                                             newest_first=show_all)
         return self.render(request, "outbox.html", {"items": items, "show_all": show_all}, session=session)
 
 
