@@ -1,6 +1,6 @@
 from hypothesis import given
 from hypothesis import strategies as st
-from smsgate.text import is_gsm7, segment, smart_encode, split_bytes, with_attachments
+from smsgate.text import attachment_url, is_gsm7, segment, smart_encode, split_bytes, with_attachments
 
 
 def test_gsm7_detection():
@@ -64,6 +64,13 @@ def test_split_bytes_parts_fit(text, limit):
 def test_attachments_are_appended_as_urls():
     assert with_attachments("My pic!", ["image/jpeg:https://foo.bar/image.jpg"]) == "My pic!\nhttps://foo.bar/image.jpg"
     assert with_attachments("", ["https://foo.bar/a.png"]) == "https://foo.bar/a.png"
+
+
+def test_attachment_url_drops_only_a_mime_prefix():
+    assert attachment_url("image/jpeg:https://foo.bar/image.jpg") == "https://foo.bar/image.jpg"
+    assert attachment_url("https://foo.bar/a.png") == "https://foo.bar/a.png"  # a scheme is not a MIME type
+    assert attachment_url("geo:-1.9,30.06") == "geo:-1.9,30.06"  # no slash before the colon: kept whole
+    assert attachment_url("a/b://host/x") == "a/b://host/x"  # what follows would lose its scheme: kept whole
 
 
 def test_new_ids_are_unique_version_4_uuids_and_differ_after_fork():

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Segments",
+    "attachment_url",
     "is_gsm7",
     "segment",
     "smart_encode",
@@ -110,10 +111,16 @@ def split_bytes(text: str, max_bytes: int) -> list[str]:
     return [p for p in parts if p]
 
 
+def attachment_url(attachment: str) -> str:
+    """The URL of an attachment written as RapidPro sends it, `mime/type:url`, or as a bare URL."""
+    mime, sep, rest = attachment.partition(":")
+    # "https://..." also has a colon: only a prefix with a slash (a MIME type) and no "//" after it is dropped
+    return rest if sep and "/" in mime and not rest.startswith("//") else attachment
+
+
 def with_attachments(text: str, attachments: list[str]) -> str:
     """Append each attachment URL on its own line (a `mime:` prefix is dropped), as SMS channels do."""
     for attachment in attachments:
-        mime, sep, rest = attachment.partition(":")
-        url = rest if sep and "/" in mime and not rest.startswith("//") else attachment
+        url = attachment_url(attachment)
         text = f"{text}\n{url}" if text else url
     return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import urllib.parse
@@ -17,6 +18,7 @@ __all__ = [
     "placeholders",
     "quick_replies",
     "render",
+    "used_variables",
 ]
 
 #: Every variable a `send_url` or `body` template may use.
@@ -98,6 +100,12 @@ def quick_replies(replies: list[str], method: str, content_type: str) -> str:
 def placeholders(template: str) -> set[str]:
     """The variable names a template uses."""
     return {m.group(1) for m in _PLACEHOLDER.finditer(template)}
+
+
+@functools.lru_cache(maxsize=64)
+def used_variables(template: str) -> frozenset[str]:
+    """The variables a template shows, cached: templates are a channel's settings, few and parsed once each."""
+    return frozenset(placeholders(template))
 
 
 def render(template: str, variables: Mapping[str, str]) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_PDU",
     "Pdu",
     "PduError",
+    "STATUS_NAMES",
     "decode",
     "encode",
     "status_name",
@@ -32,7 +33,8 @@ ESME_RX_T_APPN = 0x64  # "ESME receiver temporary app error": the SMSC delivers 
 ESME_RINVCMDID = 0x03
 MAX_PDU = 64 * 1024  # a peer announcing more is not speaking SMPP; the connection is dropped
 
-_NAMES = {value: name.removeprefix("SMPP_") for name, value in vars(smpplib.consts).items()
+#: command_status value → its SMPP name (ESME_RTHROTTLED...), from smpplib's constants
+STATUS_NAMES = {value: name.removeprefix("SMPP_") for name, value in vars(smpplib.consts).items()
           if name.startswith("SMPP_ESME_") and isinstance(value, int)}
 _FIELD_SKIP = {"command", "status", "sequence", "length", "client", "allow_unknown_opt_params", "params",
                "params_order", "mandatory_fields", "_sequence", "_client", "_length"}
@@ -40,7 +42,7 @@ _FIELD_SKIP = {"command", "status", "sequence", "length", "client", "allow_unkno
 
 def status_name(status: int) -> str:
     """`ESME_RTHROTTLED (0x00000058)`: the SMPP name of a command_status with its value."""
-    return f"{_NAMES.get(status, 'unknown status')} (0x{status:08X})"
+    return f"{STATUS_NAMES.get(status, 'unknown status')} (0x{status:08X})"
 
 
 class PduError(ValueError):

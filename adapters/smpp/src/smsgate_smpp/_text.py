@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
-from smsgate import Status
 from smsgate.text import segment
 
 __all__ = [
@@ -18,6 +17,8 @@ __all__ = [
     "Receipt",
     "decode_short_message",
     "encode_parts",
+    "is_receipt",
+    "normalize_id",
     "parse_concat",
     "parse_receipt",
 ]
@@ -140,16 +141,7 @@ def parse_concat(short_message: bytes, esm_class: int, tlvs: dict[str, Any]) -> 
     return concat, data
 
 
-# receipt `stat:` → status (SMPP 3.4 appendix B); message_state TLV values as a fallback
-RECEIPT_STATUS = {
-    "DELIVRD": Status.DELIVERED,
-    "ACCEPTD": Status.SENT,
-    "ENROUTE": Status.SENT,
-    "UNDELIV": Status.FAILED,
-    "REJECTD": Status.FAILED,
-    "EXPIRED": Status.FAILED,
-    "DELETED": Status.FAILED,
-}
+# message_state TLV values, read as a receipt's stat when its text has none
 MESSAGE_STATE = {1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN",
                  8: "REJECTD"}
 _RECEIPT_FIELD = re.compile(r"(?i)\b(id|sub|dlvrd|submit date|done date|stat|err|text):\s*")
