@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from peers import Postgres
+
+from tests.support.peers import Postgres
 
 _SCHEMAS = itertools.count(1)
 _ROOT = Path(__file__).resolve().parent

@@ -117,8 +117,8 @@ async def hammer(port: int | list[int], path: str, bodies: list[bytes], concurre
 def postgres() -> Iterator[object]:
     """A durable throwaway PostgreSQL cluster (tests/peers.py `Postgres(durable=True)`: fsync and synchronous
     commit on, as in production), with pg_stat_statements loaded so a run can say where its database time went."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from peers import Postgres
+    sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
+    from tests.support.peers import Postgres
 
     with Postgres(durable=True, settings={"shared_preload_libraries": "pg_stat_statements",
                                           "shared_buffers": "256MB", "max_wal_size": "2GB"}) as cluster:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
 # beside the adapters' inbound routes: the outbound API and the RapidPro bridge, with hostile JSON bodies
 PLATFORM_TARGETS = {"api": "messages", "bridge": "send"}
 
@@ -34,11 +34,12 @@ def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
     """Run `examples` generated requests against one route; return the counts and problems."""
     label, action, examples, seed = task
     logging.disable(logging.WARNING)  # python-multipart and the adapters warn about what we send on purpose
-    import hostile
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
     from smsgate.host import config_from_dict, installed_adapters
     from smsgate.testing import Harness
+
+    from tests.support import hostile
 
     folder = Path(tempfile.mkdtemp(prefix=f"smsgate-fuzz-{label}-{action}-"))
 
@@ -106,7 +107,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args()
 
-    import hostile
+    from tests.support import hostile
 
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     routes = [(p.label, action) for p in hostile.profiles() for action in p.routes()]

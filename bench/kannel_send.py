@@ -30,10 +30,11 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
 
 from _common import aiohttp_rate, httpx_rate, paths_script, run_pool, timed, wrk  # noqa: E402
-from peers import Kannel, free_port  # noqa: E402
+
+from tests.support.peers import Kannel, free_port  # noqa: E402
 
 TEXT = "El amor es paciente. El amor es amable."
 TO = "+250788123123"

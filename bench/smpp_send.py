@@ -30,13 +30,14 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
 
-from peers import Jasmin  # noqa: E402
 from smsgate import OutgoingMessage  # noqa: E402
 from smsgate.host import Gateway, config_from_dict  # noqa: E402
 from smsgate_smpp import SmppAdapter  # noqa: E402
 from smsgate_smpp._pdu import decode, encode  # noqa: E402
+
+from tests.support.peers import Jasmin  # noqa: E402
 
 TEXT = "El amor es paciente. El amor es amable."
 TO = "+250788123123"

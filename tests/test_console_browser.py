@@ -27,8 +27,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from peers import REPO_ROOT, Httpbin, free_ports
 from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.support.peers import REPO_ROOT, Httpbin, free_ports
 
 pytestmark = pytest.mark.peers
 

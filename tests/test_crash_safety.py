@@ -35,10 +35,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from served import Served, free_port
 from smsgate import Status, hookimpl
 from smsgate.host import READ_TIMEOUT_REASON, AiohttpTransport, SendWorker
 from smsgate.plugins import get_adapters
+
+from tests.support.served import Served, free_port
 
 FROM = "+12025550123"
 

@@ -1,6 +1,6 @@
 """Hostile input: every inbound route of every installed adapter, fuzzed through the real ASGI app.
 
-The properties (see tests/hostile.py): never a 5xx or an exception, every 4xx says why and changes nothing
+The properties (see tests/support/hostile.py): never a 5xx or an exception, every 4xx says why and changes nothing
 stored, a body over 1 MiB is a 413, a 2xx only for a valid request (method, credentials, fields). A modest run
 here (150 examples per route); `bench/fuzz.py` runs 10,000 per route.
 
@@ -21,10 +21,11 @@ import json
 import sqlite3
 import urllib.parse
 
-import hostile
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from smsgate.plugins import get_adapters
+
+from tests.support import hostile
 
 PROFILES = hostile.profiles()
 CASES = [pytest.param(p, action, id=f"{p.label}-{action}") for p in PROFILES for action in p.routes()]

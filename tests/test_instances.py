@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from served import Served, free_port
 from smsgate.store import PostgresStore
+
+from tests.support.served import Served, free_port
 
 TOKEN = "instances-test-token-0123"
 MESSAGES, INBOUND, SLOTS = 3000, 900, 8
@@ -151,7 +152,7 @@ def test_three_instances_one_sigkilled_lose_nothing_and_send_nothing_twice(pg_ur
                  for name, port in (("a", free_port()), ("b", free_port()), ("c", free_port()))]
     import subprocess
 
-    from served import SMSGATE
+    from tests.support.served import SMSGATE
 
     upgrade = subprocess.run([str(SMSGATE), "--config", str(instances[0].config), "db", "upgrade"],
                              capture_output=True, text=True, timeout=60)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import threading
 import time
 import urllib.parse
@@ -18,10 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-# pytest runs with --import-mode=importlib (pyproject): tests/ is not on sys.path.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from peers import (
+from tests.support.peers import (
     KANNEL_GET_URL_QUERY,
     TWILIO_SPEC,
     Httpbin,

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from peers import Postgres
 from pydantic import SecretStr
 from smsgate import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate
 from smsgate.errors import StoreUnavailable
 from smsgate.host import config_from_dict, create_app, open_gateway
 from smsgate.store import PostgresStore, SQLiteStore, copy_database, describe, open_store
 from smsgate.store._postgres._migrations import POSTGRES
+
+from tests.support.peers import Postgres
 
 SMSGATE = Path(sys.executable).with_name("smsgate")
 PHONE = "+250788383383"
@@ -192,7 +193,7 @@ def test_the_database_password_is_masked_wherever_the_url_shows(postgres, tmp_pa
 
 
 def test_an_instance_that_loses_the_database_answers_503_and_recovers_by_itself(tmp_path):
-    from toy_adapter import Toy
+    from tests.support.toy_adapter import Toy
 
     with Postgres() as cluster:
         url = cluster.create_database("gone")

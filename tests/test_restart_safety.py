@@ -20,12 +20,13 @@ import uuid
 
 import httpx
 import uvicorn
-from peers import free_ports
 from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.support.peers import free_ports
 
 TOKEN = "restart-test-token-0123456789"
 HOOK_SECRET = "restart-test-webhook-secret"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from served import Served, free_port
+
+from tests.support.served import Served, free_port
 
 STALLED = 400  # each is a file descriptor in this process and in the server's
 

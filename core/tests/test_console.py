@@ -10,7 +10,8 @@ import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 from smsgate.config._secrets import hash_password
-from toy_adapter import Toy
+
+from tests.support.toy_adapter import Toy
 
 TOKEN = "console-test-token-0123456789"
 SECRET = "hunter2-toy"  # the toy adapter's password: it must never show on a page

@@ -18,9 +18,7 @@ import httpx
 import pytest
 from smsgate_http import HttpAdapter
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-
-from peers import Httpbin, free_port
+from tests.support.peers import Httpbin, free_port
 
 pytestmark = pytest.mark.peers
 

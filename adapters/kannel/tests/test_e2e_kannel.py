@@ -32,11 +32,11 @@ from smsgate.store import SQLiteStore
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 
 from fake_smpp import FakeSmppSmsc  # noqa: E402
-from peers import Kannel, free_port, free_ports, listening_ports  # noqa: E402
+
+from tests.support.peers import Kannel, free_port, free_ports, listening_ports  # noqa: E402
 
 pytestmark = pytest.mark.peers
 

@@ -34,11 +34,7 @@ import pytest
 from smsgate.store import SQLiteStore
 from smsgate_smpp._pdu import encode
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-
-from peers import Jasmin, free_port  # noqa: E402
+from tests.support.peers import Jasmin, free_port
 
 pytestmark = pytest.mark.peers
 

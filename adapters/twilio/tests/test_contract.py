@@ -34,7 +34,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 CASSETTES = REPO / "cassettes" / "twilio"
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO / "tests"))  # tests/peers.py: the shared real-peer launchers
 
 from fake_twilio_errors import (  # noqa: E402
     INVALID_NUMBER,
@@ -44,8 +43,9 @@ from fake_twilio_errors import (  # noqa: E402
     SERVER_ERROR,
     FakeTwilioErrors,
 )
-from peers import Prism, media_variant_spec  # noqa: E402
 from twilio_testkit import ADDRESS, BASIC, MESSAGE_ID, SID, TOKEN  # noqa: E402
+
+from tests.support.peers import Prism, media_variant_spec  # noqa: E402
 
 PRISM_SID = "SM" + "a" * 32  # Prism always answers the spec's example message
 MG = "MG" + "0123456789abcdef" * 2

@@ -57,7 +57,7 @@ __all__ = [
     "JASMIN_DIR",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # Twilio's Messages contract, vendored with its source and licence (adapters/twilio/contract/README.md)
 TWILIO_SPEC = REPO_ROOT / "adapters" / "twilio" / "contract" / "twilio_api_v2010_messages.json"
 PRISM_BIN = REPO_ROOT / "tools" / "prism" / "node_modules" / ".bin" / "prism"
@@ -406,7 +406,7 @@ def media_variant_spec(dest_dir: str | Path, spec_path: str | Path | None = None
         raise RuntimeError(f"media_variant_spec: no form MediaUrl property found in {src}")
     info = variant.setdefault("info", {})
     info["description"] = (
-        "LOCAL TEST VARIANT (tests/peers.py media_variant_spec): declares form encoding "
+        "LOCAL TEST VARIANT (tests/support/peers media_variant_spec): declares form encoding "
         "style=form, explode=true for MediaUrl so repeated MediaUrl keys validate in Prism. "
         + str(info.get("description", ""))
     )
@@ -981,7 +981,7 @@ class Jasmin(_Peer):
 
     Five processes, each a child stopped by PID: ``redis-server``, ``epmd`` (started by us, so RabbitMQ's
     Erlang does not spawn a daemon we do not own), ``rabbitmq-server`` (run directly, not through the
-    user-switching wrapper), the upstream SMSC (``tests/jasmin_upstream.py``: the sdist's
+    user-switching wrapper), the upstream SMSC (``tests/support/jasmin_upstream.py``: the sdist's
     ``ManualDeliveryReceiptHappySMSC`` plus a control port) and ``jasmind.py``. Everything listens on
     127.0.0.1 on free ports; state lives in the work dir.
 
@@ -1069,7 +1069,7 @@ class Jasmin(_Peer):
         (base / "rabbitmq-env.conf").write_text("")
         (base / "rabbitmq.conf").write_text("")
         self._spawn("rabbitmq", [str(RABBITMQ_BIN / "rabbitmq-server")], cwd=base, env=env)
-        self._spawn("upstream", [str(self.python), "-u", str(REPO_ROOT / "tests" / "jasmin_upstream.py"),
+        self._spawn("upstream", [str(self.python), "-u", str(Path(__file__).with_name("jasmin_upstream.py")),
                                  str(self.sdist / "tests" / "protocols" / "smpp"), str(self.upstream_port),
                                  str(self.control_port)], cwd=self.workdir)
         self._wait("redis and the upstream SMSC listening",
@@ -1159,7 +1159,7 @@ class Jasmin(_Peer):
         return text
 
     def control(self, command: str) -> None:
-        """One command to the upstream SMSC's control port (see tests/jasmin_upstream.py)."""
+        """One command to the upstream SMSC's control port (see tests/support/jasmin_upstream.py)."""
         with socket.create_connection((LOOPBACK, self.control_port), timeout=10) as sock:
             sock.sendall(command.encode() + b"\n")
             answer = sock.makefile("rb").readline().decode().strip()
