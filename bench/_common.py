@@ -115,7 +115,7 @@ async def hammer(port: int | list[int], path: str, bodies: list[bytes], concurre
 
 @contextlib.contextmanager
 def postgres() -> Iterator[object]:
-    """A durable throwaway PostgreSQL cluster (tests/peers.py `Postgres(durable=True)`: fsync and synchronous
+    """A durable throwaway PostgreSQL cluster (tests/support/peers `Postgres(durable=True)`: fsync and synchronous
     commit on, as in production), with pg_stat_statements loaded so a run can say where its database time went."""
     sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
     from tests.support.peers import Postgres

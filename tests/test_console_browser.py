@@ -1,6 +1,6 @@
 """The web console as a person uses it: Debian's Chromium, driven by Playwright, against `smsgate serve`.
 
-The gateway runs as a real process with an `http` channel whose aggregator is a real httpbin (tests/peers.py):
+The gateway runs as a real process with an `http` channel whose aggregator is a real httpbin (tests/support/peers):
 its /post echoes every request, the channel's `send_authorization` secret included, so the console must show
 that exchange with the secret masked. A second channel points at httpbin's /status/400 (sends fail), and a
 webhook at /status/503 (its calls wait in the outbox). The test signs in, finds a message it sent through the

@@ -1,4 +1,4 @@
-"""Prove that the real peers started by tests/peers.py work (no mocks, no skips)."""
+"""Prove that the real peers started by tests/support/peers work (no mocks, no skips)."""
 
 from __future__ import annotations
 

@@ -146,7 +146,7 @@ def profiles() -> list[Profile]:
             ]
         else:
             guesses = []
-            if name == "kannel":  # tests/peers.py's Kannel set-up (tests/PEERS.md)
+            if name == "kannel":  # tests/support/peers/kannel.py's set-up (tests/PEERS.md)
                 guesses.append({"send_url": "http://127.0.0.1:13013/cgi-bin/sendsms", "username": "gate",
                                 "password": "fuzz-kannel-password-1", "address": "2020", "country": "RW"})
             if name == "smpp":  # no HTTP routes; a closed loopback port: the seed send fails fast, nothing leaves

@@ -1,4 +1,5 @@
-"""Sends recorded against a REAL Kannel 1.4.5 (bearerbox + smsbox + fakesmsc, from tests/peers.py), replayed offline.
+"""Sends recorded against a REAL Kannel 1.4.5 (bearerbox + smsbox + fakesmsc, from tests/support/peers), replayed
+offline.
 
 Re-record every cassette with ONE command (starts Kannel on 127.0.0.1 free ports, stops it by PID):
 
@@ -32,7 +33,7 @@ RECORDING = CASSETTES / "kannel.json"
 
 TO = "+250788123123"
 FROM = "2020"
-PASSWORD = "secretpw"  # tests/peers.py's sendsms-user; filtered out of the cassettes
+PASSWORD = "secretpw"  # the sendsms-user of tests/support/peers/kannel.py; filtered out of the cassettes
 UNROUTABLE = "nosuch"
 
 

@@ -1,4 +1,4 @@
-"""End to end against a REAL Kannel 1.4.5 (bearerbox + smsbox + fakesmsc, from tests/peers.py), no mock anywhere.
+"""End to end against a REAL Kannel 1.4.5 (bearerbox + smsbox + fakesmsc, from tests/support/peers), no mock anywhere.
 
 - `smsgate send` (the CLI) → smsbox's sendsms → bearerbox → the fake SMSC prints the text (ASCII, and unicode in
   both `unicode_form`s);
@@ -48,8 +48,8 @@ SHORTCODE = "2020"
 
 
 class PrintedServiceKannel(Kannel):
-    """tests/peers.py's Kannel, with its sms-service group replaced by the text `smsgate kannel-config` printed,
-    and `extra_groups` (e.g. another smsc group) inserted before its smsbox group."""
+    """The Kannel of tests/support/peers/kannel.py, with its sms-service group replaced by the text `smsgate
+    kannel-config` printed, and `extra_groups` (e.g. another smsc group) inserted before its smsbox group."""
 
     service_text = ""
     extra_groups = ""
@@ -57,9 +57,9 @@ class PrintedServiceKannel(Kannel):
     def config_text(self) -> str:
         """The peer's core/smsc/smsbox/sendsms-user groups, then our printed groups."""
         head, found, _ = super().config_text().partition("group = sms-service")
-        assert found, "tests/peers.py no longer writes an sms-service group where expected"
+        assert found, "tests/support/peers no longer writes an sms-service group where expected"
         before, found, after = head.partition("group = smsbox")
-        assert found, "tests/peers.py no longer writes an smsbox group where expected"
+        assert found, "tests/support/peers no longer writes an smsbox group where expected"
         return before + self.extra_groups + "\n\n" + found + after + self.service_text
 
 

@@ -1,5 +1,5 @@
 """End to end against a REAL Jasmin 0.11.0 (with RabbitMQ, Redis and the upstream SMSC from Jasmin's sdist, all
-from tests/peers.py), no mock anywhere: `smsgate serve` holds the long-lived bind, `smsgate send` binds briefly.
+from tests/support/peers), no mock anywhere: `smsgate serve` holds the long-lived bind, `smsgate send` binds briefly.
 
 - `smsgate send` → submit_sm → submit_sm_resp (Jasmin's UUID) → the upstream's receipt → `delivered`;
   UCS-2 and a long (UDH) message likewise;

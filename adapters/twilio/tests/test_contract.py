@@ -9,8 +9,9 @@ Two ways to run the same table of cases:
 
 Prism proves the wire format (it answers 422 to any request that breaks the contract); it checks shape, not
 meaning, so each case also asserts what was sent, read back from the channel log. Prism 5 rejects Twilio's
-real repeated `MediaUrl` form under the original spec, so media cases use tests/peers.py's
-`media_variant_spec` (declared form encoding for MediaUrl; Prism then checks only the last value).
+real repeated `MediaUrl` form under the original spec, so media cases use
+`media_variant_spec` (tests/support/peers/prism.py: declared form encoding for MediaUrl; Prism then checks only
+the last value).
 """
 
 from __future__ import annotations
