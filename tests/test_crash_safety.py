@@ -27,7 +27,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,9 @@ from smsgate import Status, hookimpl
 from smsgate.host import READ_TIMEOUT_REASON, AiohttpTransport, SendWorker
 from smsgate.plugins import get_adapters
 
-from tests.support.served import Served, free_port
+from tests.support.aggregator import StubAggregator
+from tests.support.peers import free_port
+from tests.support.served import Served
 
 FROM = "+12025550123"
 
@@ -143,51 +144,11 @@ def test_inbound_survives_sigkill_mid_load(served, tmp_path):
     assert _rows(database, "PRAGMA integrity_check") == [("ok",)]
 
 
-class CountingAggregator:
-    """A local HTTP aggregator (stdlib server) counting requests per message id, answering after `delay`.
-
-    Requests are held until `gate` is set, so a test decides when sending really starts."""
-
-    def __init__(self, delay: float) -> None:
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        self.gate = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                with outer.lock:
-                    outer.counts[json.loads(body)["id"]] += 1
-                outer.gate.wait(30)
-                time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def total(self) -> int:
-        with self.lock:
-            return sum(self.counts.values())
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_queued_messages_resume_after_sigkill_and_are_sent_once(served, tmp_path):
-    aggregator = CountingAggregator(delay=0.1)
+    aggregator = StubAggregator(delay=0.1, held=True)  # sends wait until the test opens the gate
     try:
         token = "crash-test-api-token"
-        server = served(send_url=aggregator.url,
+        server = served(send_url=f"{aggregator.url}/send/ex",
                         gateway=f'api_token = "{token}"\nsend_lease = 1.0\nsend_concurrency = 4\n'
                                 "send_retry_base = 0.2\n",
                         channel='content_type = "json"\n')  # the default JSON body carries {{id}}
@@ -228,15 +189,14 @@ def test_queued_messages_resume_after_sigkill_and_are_sent_once(served, tmp_path
         stored = {i: (s, c) for i, s, c in _rows(database, "SELECT id, status, error_code FROM messages"
                                                            " WHERE direction = 'out'")}
         assert set(stored) == set(ids)
-        assert [i for i, n in aggregator.counts.items() if n > 1] == []  # no message reached the aggregator twice
+        assert [i for i, n in aggregator.sends.items() if n > 1] == []  # no message reached the aggregator twice
         wired = [i for i, (s, _) in stored.items() if s == "wired"]
         failed = {i: c for i, (s, c) in stored.items() if s == "failed"}
-        assert [i for i in wired if aggregator.counts[i] != 1] == []  # each wired message sent exactly once
+        assert [i for i in wired if aggregator.sends[i] != 1] == []  # each wired message sent exactly once
         assert set(failed.values()) <= {"in_doubt"}, failed  # only sends the crash left in doubt are not repeated
         assert len(failed) <= 4  # at most the sends in flight at the kill (send_concurrency)
         assert len(wired) + len(failed) == len(ids)
     finally:
-        aggregator.gate.set()
         aggregator.close()
 
 

@@ -17,71 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
+import subprocess
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 from smsgate.store import PostgresStore
 
-from tests.support.served import Served, free_port
+from tests.support.aggregator import StubAggregator
+from tests.support.peers import free_port
+from tests.support.served import SMSGATE, Served
 
 TOKEN = "instances-test-token-0123"
 MESSAGES, INBOUND, SLOTS = 3000, 900, 8
 FROM = "+12025550123"
-
-
-class Aggregator:
-    """Counts sends per message id and per instance (each instance's channel posts to its own path), and
-    webhook deliveries per webhook-id; answers after `delay`."""
-
-    def __init__(self, delay: float) -> None:
-        self.sends: collections.Counter[str] = collections.Counter()
-        self.by_instance: collections.Counter[str] = collections.Counter()
-        self.hooks: collections.Counter[str] = collections.Counter()
-        self.hook_events: set[tuple[str, str]] = set()
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                with outer.lock:
-                    if self.path.startswith("/send/"):
-                        outer.sends[json.loads(body)["id"]] += 1
-                        outer.by_instance[self.path.rsplit("/", 1)[1]] += 1
-                    else:
-                        outer.hooks[self.headers["webhook-id"]] += 1
-                        data = json.loads(body)["data"]
-                        outer.hook_events.add((data.get("id") or "", data.get("status") or "received"))
-                if self.path.startswith("/send/"):
-                    time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def total(self) -> int:
-        with self.lock:
-            return sum(self.sends.values())
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Clients:
@@ -147,13 +99,9 @@ password = "kannel-pass"
 
 def test_three_instances_one_sigkilled_lose_nothing_and_send_nothing_twice(pg_url, tmp_path):
     database = pg_url()
-    aggregator = Aggregator(delay=0.15)  # so each instance has sends in flight when B dies
+    aggregator = StubAggregator(delay=0.15)  # so each instance has sends in flight when B dies
     instances = [Served(_config(tmp_path, name, port, database, aggregator.url), port, tmp_path / f"{name}.log")
                  for name, port in (("a", free_port()), ("b", free_port()), ("c", free_port()))]
-    import subprocess
-
-    from tests.support.served import SMSGATE
-
     upgrade = subprocess.run([str(SMSGATE), "--config", str(instances[0].config), "db", "upgrade"],
                              capture_output=True, text=True, timeout=60)
     assert upgrade.returncode == 0, upgrade.stderr

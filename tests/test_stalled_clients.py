@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.served import Served, free_port
+from tests.support.peers import free_port
+from tests.support.served import Served
 
 STALLED = 400  # each is a file descriptor in this process and in the server's
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,9 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["SMSGATE", "Served", "free_port"]
+__all__ = ["SMSGATE", "Served"]
 
 SMSGATE = Path(sys.executable).with_name("smsgate")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 
 
 class Served:

@@ -13,7 +13,6 @@ the tested one). If Kannel cannot start, the fixture raises `PeerStartError`: th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -37,6 +36,7 @@ sys.path.insert(0, str(HERE))
 from fake_smpp import FakeSmppSmsc  # noqa: E402
 
 from tests.support.peers import Kannel, free_port, free_ports, listening_ports  # noqa: E402
+from tests.support.stored import StoreWatch  # noqa: E402
 
 pytestmark = pytest.mark.peers
 
@@ -64,7 +64,7 @@ class PrintedServiceKannel(Kannel):
 
 
 @dataclass
-class Setup:
+class Setup(StoreWatch):
     kannel: Kannel
     config: Path
     database: Path
@@ -75,25 +75,8 @@ class Setup:
         return subprocess.run([str(CLI), "--config", str(self.config), *args], capture_output=True, text=True,
                               timeout=60, env=CLEAN_ENV)
 
-    def store_call(self, fn: Callable[[SQLiteStore], Any]) -> Any:
-        async def go() -> Any:
-            store = SQLiteStore(str(self.database), synchronous="NORMAL")
-            try:
-                return await fn(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(go())
-
-    def wait_for(self, what: str, fn: Callable[[SQLiteStore], Any], timeout: float = 15.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.store_call(fn)
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what} not seen within {timeout}s\n{self.kannel.logs()}")
-            time.sleep(0.1)
+    def logs(self) -> str:
+        return self.kannel.logs()
 
 
 def _channel(kannel: Kannel, sendsms_url: str, **extra: str) -> str:

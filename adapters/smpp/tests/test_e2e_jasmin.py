@@ -24,10 +24,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -35,6 +35,7 @@ from smsgate.store import SQLiteStore
 from smsgate_smpp._pdu import encode
 
 from tests.support.peers import Jasmin, free_port
+from tests.support.stored import StoreWatch
 
 pytestmark = pytest.mark.peers
 
@@ -71,7 +72,9 @@ main()
 
 
 @dataclass
-class Setup:
+class Setup(StoreWatch):
+    wait_timeout: ClassVar[float] = 30.0
+
     jasmin: Jasmin
     tmp: Path
     config: Path
@@ -89,26 +92,6 @@ class Setup:
     def cli(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(CLI), "--config", str(config or self.config), *args], capture_output=True,
                               text=True, timeout=90, env=CLEAN_ENV)
-
-    def store_call(self, fn: Callable[[SQLiteStore], Any]) -> Any:
-        async def go() -> Any:
-            store = SQLiteStore(str(self.database), synchronous="NORMAL")
-            try:
-                return await fn(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(go())
-
-    def wait_for(self, what: str, fn: Callable[[SQLiteStore], Any], timeout: float = 30.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.store_call(fn)
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what} not seen within {timeout}s\n{self.logs()}")
-            time.sleep(0.1)
 
     def logs(self) -> str:
         serve = "\n".join(p.read_text(errors="replace")[-3000:] for p in self.serve_logs if p.exists())
