@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/fuzz.py [--examples N] [--jobs J] [--only LABEL] [--seed S] [--json PATH]
 
-Runs tests/hostile.py's request generator and checks (the same ones tests/test_hostile_input.py runs 150 times
+Runs tests/hostile.py's request generator and checks (the same ones tests/system/test_hostile_input.py runs 150 times
 a route) through the real ASGI app of a fresh gateway per route, in J worker processes. Nothing is raised on a
 failed example: every answer is counted by status class, and every problem is counted by kind with its first
 request, so one bug does not hide the rest of the run. Problems matching a known bug (pinned by an xfail test)

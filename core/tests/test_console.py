@@ -1,5 +1,5 @@
 """The /ui console over ASGI: sign-in, sessions, CSRF, and what each page shows (the browser tests drive the
-same pages in Chromium, tests/test_console_browser.py)."""
+same pages in Chromium, tests/system/test_console_browser.py)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from smsgate.host import SendWorker
 from smsgate.plugins import get_adapters
 from typer.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes"
 
 SEND_AUTHORIZATION = "Bearer sendauth-S3cr3t/41f7+x=="

@@ -2,7 +2,7 @@
 password, losing the database and getting it back, NUL characters, and a channel's tps across instances.
 
 (The store's own behaviour is core/tests/test_store_conformance.py; every harness test of core/tests runs on
-PostgreSQL too; tests/test_instances.py runs three `smsgate serve` processes on one database.)
+PostgreSQL too; tests/system/test_instances.py runs three `smsgate serve` processes on one database.)
 """
 
 from __future__ import annotations

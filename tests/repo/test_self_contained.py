@@ -8,7 +8,7 @@ facts from reference material are restated in its own docs.
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # built from parts, so this file does not contain what it looks for
 NEEDLES = [".." + "/shared", "/work" + "/shared", "SMSGATE_" + "SHARED_DIR"]
 # what a checkout without git metadata (an unpacked archive) holds besides the project's files

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
 ID = "5b1a7a52-5a4f-4b8e-9c55-0e6f0d1b8a21"
 CLOSED = "{closed}"  # in EXPECTED: the port held closed that the config's aggregator URLs point at

@@ -19,7 +19,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LOCK = Path(os.environ.get("SMSGATE_LOCK") or ROOT / "requirements/dev.txt")
 # the editable lines of project.in: the project's own distributions, never in a lock
 PROJECTS = [ROOT / re.sub(r"\[.*\]$", "", line[len("-e ./"):]) for line in
