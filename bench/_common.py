@@ -38,9 +38,9 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
 @contextlib.contextmanager
 def server(module: str, *args: str, port: int | None = None, env: dict[str, str] | None = None
            ) -> Iterator[int]:
-    """Run `python bench/<module>.py PORT *args` in its own process; yield the port; stop it by PID."""
+    """Run `python bench/servers/<module>.py PORT *args` in its own process; yield the port; stop it by PID."""
     port = port or free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / f"{module}.py"), str(port), *args], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, str(HERE / "servers" / f"{module}.py"), str(port), *args], cwd=ROOT,
                             env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_port(port)

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_ruff_is_clean():
-    out = subprocess.run([sys.executable, "-m", "ruff", "check", "core", "cli", "adapters", "tests", "bench",
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "core", "cli", "adapters", "tests", "bench", "fuzz",
                           "examples"],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -1,6 +1,6 @@
 """Hostile inbound requests for every route of every installed adapter, and what the gateway must answer.
 
-Shared by `tests/system/test_hostile_input.py` (a modest run inside the suite) and `bench/fuzz.py` (10,000 examples
+Shared by `tests/system/test_hostile_input.py` (a modest run inside the suite) and `fuzz/run.py` (10,000 examples
 per route). Requests go straight into the gateway's ASGI app as raw ASGI messages, so nothing a client library
 would normalise (methods, raw paths and query bytes, header bytes, bodies in several chunks, lying
 Content-Length headers) is lost on the way. The properties, checked for every request:

@@ -2,7 +2,7 @@
 
 The properties (see tests/support/hostile.py): never a 5xx or an exception, every 4xx says why and changes nothing
 stored, a body over 1 MiB is a 413, a 2xx only for a valid request (method, credentials, fields). A modest run
-here (150 examples per route); `bench/fuzz.py` runs 10,000 per route.
+here (150 examples per route); `fuzz/run.py` runs 10,000 per route.
 
 Rejected requests, requests to unknown channels and replayed webhooks leave the store unchanged. "The store"
 here means messages, their status history, opt-outs and the webhook outbox: a rejected request to a known

@@ -1,9 +1,9 @@
 """Fuzz every inbound route of every installed adapter, the API and the bridge: 10,000 examples a route.
 
-    .venv/bin/python bench/fuzz.py [--examples N] [--jobs J] [--only LABEL] [--seed S] [--json PATH]
+    .venv/bin/python fuzz/run.py [--examples N] [--jobs J] [--only LABEL] [--seed S] [--json PATH]
 
-Runs tests/hostile.py's request generator and checks (the same ones tests/system/test_hostile_input.py runs 150 times
-a route) through the real ASGI app of a fresh gateway per route, in J worker processes. Nothing is raised on a
+Runs tests/support/hostile.py's request generator and checks (the same ones tests/system/test_hostile_input.py runs
+150 times a route) through the real ASGI app of a fresh gateway per route, in J worker processes. Nothing is raised on a
 failed example: every answer is counted by status class, and every problem is counted by kind with its first
 request, so one bug does not hide the rest of the run. Problems matching a known bug (pinned by an xfail test)
 are reported apart from new ones. Exit status 1 when a new problem was found.
