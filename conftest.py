@@ -1,6 +1,6 @@
 """Fixtures every test folder may use: the throwaway PostgreSQL cluster the suite starts itself.
 
-`postgres` is one cluster for the whole run (tests/peers.py `Postgres`, started on first use, stopped by PID
+`postgres` is one cluster for the whole run (tests/support/peers `Postgres`, started on first use, stopped by PID
 at the end; it fails the run if it cannot start: nothing skips). `pg_url()` gives each caller an empty schema
 of its own in database `tests` (a schema takes 15 ms where a database takes 300), as a URL whose
 `search_path` names it. The core's tests run on both backends through `smsgate_database` (core/tests).
@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from peers import Postgres
+
+from tests.support.peers import Postgres
 
 _SCHEMAS = itertools.count(1)
 _ROOT = Path(__file__).resolve().parent

@@ -38,9 +38,9 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
 @contextlib.contextmanager
 def server(module: str, *args: str, port: int | None = None, env: dict[str, str] | None = None
            ) -> Iterator[int]:
-    """Run `python bench/<module>.py PORT *args` in its own process; yield the port; stop it by PID."""
+    """Run `python bench/servers/<module>.py PORT *args` in its own process; yield the port; stop it by PID."""
     port = port or free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / f"{module}.py"), str(port), *args], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, str(HERE / "servers" / f"{module}.py"), str(port), *args], cwd=ROOT,
                             env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_port(port)
@@ -115,10 +115,10 @@ async def hammer(port: int | list[int], path: str, bodies: list[bytes], concurre
 
 @contextlib.contextmanager
 def postgres() -> Iterator[object]:
-    """A durable throwaway PostgreSQL cluster (tests/peers.py `Postgres(durable=True)`: fsync and synchronous
+    """A durable throwaway PostgreSQL cluster (tests/support/peers `Postgres(durable=True)`: fsync and synchronous
     commit on, as in production), with pg_stat_statements loaded so a run can say where its database time went."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from peers import Postgres
+    sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
+    from tests.support.peers import Postgres
 
     with Postgres(durable=True, settings={"shared_preload_libraries": "pg_stat_statements",
                                           "shared_buffers": "256MB", "max_wal_size": "2GB"}) as cluster:

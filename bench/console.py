@@ -121,7 +121,7 @@ def main() -> None:
     small, big = database(folder, args.small), database(folder, args.messages)
     results = {}
     for path in (small, big):
-        with server("console_server", str(path), TOKEN) as port:
+        with server("console_gateway", str(path), TOKEN) as port:
             results[path] = time_pages(f"http://127.0.0.1:{port}", path, args.requests)
             if path == big and args.screenshot:
                 screenshot(f"http://127.0.0.1:{port}", args.screenshot)

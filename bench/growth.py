@@ -3,7 +3,7 @@
     .venv/bin/python bench/growth.py [--sizes 0,100000,1000000] [--seconds 5] [--connections 32]
 
 Needs `wrk` (apt-get install wrk). For each size it builds a database, starts `smsgate serve` on it
-(bench/gateway_server.py, growth profile: an http channel `b`, a kannel channel `kn`, an API token, the background
+(bench/servers/gateway.py, growth profile: an http channel `b`, a kannel channel `kn`, an API token, the background
 worker and dispatcher, synchronous=FULL) and measures, with wrk at `--connections`:
 
 - ingest: inbound messages POSTed to /c/b/receive: rate, p50 and p99 latency;
@@ -54,7 +54,7 @@ SPAN_DAYS = 20
 
 
 def growth_config(database: Path):
-    """The gateway of bench/gateway_server.py's growth profile, for the in-process sample."""
+    """The gateway of bench/servers/gateway.py's growth profile, for the in-process sample."""
     from smsgate.host import config_from_dict, installed_adapters
 
     return config_from_dict({"gateway": {"database": str(database), "api_token": TOKEN}, "channels": {
@@ -213,7 +213,7 @@ def measure(database: Path, connections: int, seconds: float, rounds: int) -> di
     # each run reports a new status for every message of the set: 8 (accepted by the SMSC, `sent`), then 1
     # (`delivered`), so each report moves a message forward as a real DLR does
     scripts = [paths_script([f"/c/kn/status?id={i}&status={s}&smsc_reply=ACK%2F" for i in dlrs]) for s in (8, 1)]
-    with server("gateway_server", str(database), "FULL", "growth") as port:
+    with server("gateway", str(database), "FULL", "growth") as port:
         base = f"http://127.0.0.1:{port}"
         wrk(f"{base}/c/b/receive", connections=connections, seconds=1, script=post_script(FORM))  # warm-up
         ingest = [wrk(f"{base}/c/b/receive", connections=connections, seconds=seconds, script=post_script(FORM))
@@ -273,7 +273,7 @@ def prune_phase(database: Path, connections: int, seconds: float) -> dict[str, f
     with sqlite3.connect(database) as conn:
         before = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
     out: dict[str, float] = {}
-    with server("gateway_server", str(database), "FULL", "growth", str(SPAN_DAYS / 2)) as port:
+    with server("gateway", str(database), "FULL", "growth", str(SPAN_DAYS / 2)) as port:
         started = time.monotonic()
         run = wrk(f"http://127.0.0.1:{port}/c/b/receive", connections=connections, seconds=seconds,
                   script=post_script(FORM))

@@ -29,8 +29,8 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="smsgate-index-cost-"))
     with_db, without_db = work / "with.sqlite3", work / "without.sqlite3"
-    with server("gateway_server", str(with_db), "FULL", "nometrics") as with_port, \
-            server("gateway_server", str(without_db), "FULL", "nometrics") as without_port:
+    with server("gateway", str(with_db), "FULL", "nometrics") as with_port, \
+            server("gateway", str(without_db), "FULL", "nometrics") as without_port:
         time.sleep(0.5)
         with sqlite3.connect(without_db) as conn:  # the server created the schema; later inserts skip these
             for name in CONSOLE_INDEXES:

@@ -8,12 +8,13 @@ PostgreSQL with one and with two on one database (the Python load generator's co
 them; wrk takes one URL).
 
 Needs `wrk` (apt-get install wrk). Both servers run in their own process under uvicorn: the bare endpoint
-(bench/bare.py) parses the form and answers 200, storing nothing; the gateway (bench/gateway_server.py) is what
-`smsgate serve` runs (its uvicorn protocol with request deadlines, background worker and dispatcher,
-gc.freeze(), metrics) with one http channel, and commits every message to SQLite (synchronous=FULL, group
-commit) before it answers 2xx. wrk (C, one thread) posts the same inbound form to each, `--connections` at a
-time, in alternating rounds; medians are reported, with wrk's latency percentiles. A third server, the same
-gateway without metrics, takes the same load in the same rounds: the cost of metrics (target >= 0.95).
+(bench/servers/bare_starlette.py) parses the form and answers 200, storing nothing; the gateway
+(bench/servers/gateway.py) is what `smsgate serve` runs (its uvicorn protocol with request deadlines, background
+worker and dispatcher, gc.freeze(), metrics) with one http channel, and commits every message to SQLite
+(synchronous=FULL, group commit) before it answers 2xx. wrk (C, one thread) posts the same inbound form to each,
+`--connections` at a time, in alternating rounds; medians are reported, with wrk's latency percentiles. A third
+server, the same gateway without metrics, takes the same load in the same rounds: the cost of metrics
+(target >= 0.95).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def compare_stores(args: argparse.Namespace) -> None:
                     database = cluster.create_database(f"ingest{counter}")  # type: ignore[attr-defined]
                     asyncio.run(upgrade_database(database))
                 with contextlib.ExitStack() as stack:
-                    ports = [stack.enter_context(server("gateway_server", database, args.synchronous))
+                    ports = [stack.enter_context(server("gateway", database, args.synchronous))
                              for _ in range(count)]
                     asyncio.run(load(ports, 300, args.concurrency))
                     before = process_cpu(postmaster)
@@ -104,8 +105,8 @@ def main() -> None:
     script = post_script(FORM)
     counted = 0
     plain = workdir / "ingest-nometrics.sqlite3"
-    with server("bare") as bare_port, server("gateway_server", str(database), args.synchronous) as gw_port, \
-            server("gateway_server", str(plain), args.synchronous, "nometrics") as plain_port:
+    with server("bare_starlette") as bare_port, server("gateway", str(database), args.synchronous) as gw_port, \
+            server("gateway", str(plain), args.synchronous, "nometrics") as plain_port:
         targets = {"bare": f"http://127.0.0.1:{bare_port}/c/b/receive",
                    "smsgate": f"http://127.0.0.1:{gw_port}/c/b/receive",
                    "nometrics": f"http://127.0.0.1:{plain_port}/c/b/receive"}

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/kannel_send.py [--messages 1000] [--rounds 3] [--depths 1,4,16,64] [--dlr-mask 27]
 
-Needs `wrk` (apt-get install wrk) and Kannel (.ci/install-peers). Starts a real Kannel 1.4.5 (tests/peers.py:
+Needs `wrk` (apt-get install wrk) and Kannel (.ci/install-peers). Starts a real Kannel 1.4.5 (tests/support/peers:
 bearerbox + smsbox + fakesmsc on 127.0.0.1) and a tiny DLR sink that Kannel's delivery reports go to (so DLR
 traffic flows as in production). Each way of sending N messages is swept over the same depths (requests in
 flight), in alternating rounds (medians reported), each phase starting with Kannel idle:
@@ -30,10 +30,11 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
 
 from _common import aiohttp_rate, httpx_rate, paths_script, run_pool, timed, wrk  # noqa: E402
-from peers import Kannel, free_port  # noqa: E402
+
+from tests.support.peers import Kannel, free_port  # noqa: E402
 
 TEXT = "El amor es paciente. El amor es amable."
 TO = "+250788123123"

@@ -5,8 +5,8 @@
 The work metrics add is timed with timeit in this process: the hook calls a send makes (queued, after_send,
 wired) and the send's trace accounting, and the hook call of an incoming message, each with and without the
 metrics plugin installed. The baseline is what one message costs the whole pipeline in CPU (process time, all
-threads: event loop, store writer, HTTP) in the same run: `Gateway.send` to a local stub (bench/stub.py) for
-sends, and the inbound route through the ASGI app for incoming messages. Throughput comparisons
+threads: event loop, store writer, HTTP) in the same run: `Gateway.send` to a local stub (bench/servers/http_stub.py)
+for sends, and the inbound route through the ASGI app for incoming messages. Throughput comparisons
 (bench/send.py, bench/ingest.py) swing by 10% between rounds on a shared machine; this does not.
 """
 
@@ -114,7 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-metrics-cost-"))
     send_without, send_with, in_without, in_with = hook_costs(args.repeat)
-    with server("stub") as port:
+    with server("http_stub") as port:
         per_send = asyncio.run(send_cpu(f"http://127.0.0.1:{port}/send", args.messages, workdir))
     per_inbound = asyncio.run(inbound_cpu(args.messages, workdir))
     send_extra, in_extra = send_with - send_without, in_with - in_without

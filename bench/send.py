@@ -8,7 +8,7 @@ baseline), PostgreSQL with one instance and with two instances on one database. 
 process sending its share with `--concurrency` in flight; the CPU each side used is measured from /proc.
 
 Needs `wrk` (apt-get install wrk). Every client POSTs the same JSON (the `http` adapter's seed body) to one
-stub aggregator (bench/stub.py, a bare asyncio server). Each is swept over the same depths (requests in
+stub aggregator (bench/servers/http_stub.py, a bare asyncio server). Each is swept over the same depths (requests in
 flight) and judged at its own best depth, because that is the best the alternative can do:
 
 - httpx:    one pooled `httpx.AsyncClient` with its own transport (httpcore);
@@ -197,7 +197,7 @@ def compare_stores(args: argparse.Namespace) -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-bench-"))
     modes = [("sqlite", 1), ("postgresql", 1), ("postgresql", 2)]
-    with server("stub") as port, postgres() as cluster:
+    with server("http_stub") as port, postgres() as cluster:
         url = f"http://127.0.0.1:{port}/send"
         postmaster = [cluster.children[0].pid]  # type: ignore[attr-defined]
         results: dict[tuple[str, int], list[tuple[float, float, float]]] = {m: [] for m in modes}
@@ -263,7 +263,7 @@ def main() -> None:
     depths = [int(d) for d in args.depths.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-bench-"))
     n = args.messages
-    with server("stub") as port:
+    with server("http_stub") as port:
         url = f"http://127.0.0.1:{port}/send"
 
         def post(i: int) -> tuple[str, str, bytes]:
@@ -291,8 +291,8 @@ def main() -> None:
         med = {m: {d: statistics.median(rates[m][d]) for d in depths} for m in modes}
         best = {m: max(depths, key=lambda d, m=m: med[m][d]) for m in modes}
         top = max(med[m][best[m]] for m in ("httpx", "aiohttp"))
-        print(f"send: {n} messages per run, median of {args.rounds} rounds, depths {depths}, stub bench/stub.py, "
-              "store synchronous=FULL")
+        print(f"send: {n} messages per run, median of {args.rounds} rounds, depths {depths}, "
+              "stub bench/servers/http_stub.py, store synchronous=FULL")
         print(f"  stub alone under wrk (16 connections): {stub['rate']:.0f} req/s = {stub['rate'] / top:.1f}x the "
               f"best raw client ({top:.0f} msg/s): {'not the cap' if stub['rate'] > 1.5 * top else 'MAY BE THE CAP'}")
         print("  msg/s by depth (client CPU us/msg):")

@@ -3,7 +3,7 @@
     .venv/bin/python bench/smpp_send.py [--messages 1000] [--window 10] [--rounds 3] [--synchronous FULL]
                                         [--concurrency 64]
 
-Starts a real Jasmin 0.11.0 (tests/peers.py: RabbitMQ, Redis, the upstream SMSC from Jasmin's sdist). In
+Starts a real Jasmin 0.11.0 (tests/support/peers: RabbitMQ, Redis, the upstream SMSC from Jasmin's sdist). In
 alternating rounds (the median is reported) it sends N messages:
 - raw:     one asyncio connection bound as a transmitter; submit_sm PDUs encoded by smpplib before timing,
            written back to back with at most `--window` unanswered, each submit_sm_resp decoded by smpplib for its
@@ -30,13 +30,14 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
 
-from peers import Jasmin  # noqa: E402
 from smsgate import OutgoingMessage  # noqa: E402
 from smsgate.host import Gateway, config_from_dict  # noqa: E402
 from smsgate_smpp import SmppAdapter  # noqa: E402
 from smsgate_smpp._pdu import decode, encode  # noqa: E402
+
+from tests.support.peers import Jasmin  # noqa: E402
 
 TEXT = "El amor es paciente. El amor es amable."
 TO = "+250788123123"

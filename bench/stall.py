@@ -23,9 +23,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
 
-from served import Served, free_port  # noqa: E402
+from tests.support.peers import free_port  # noqa: E402
+from tests.support.served import Served  # noqa: E402
 
 STALLS = [b"", b"POST /c/ex/rec", b"POST /c/ex/receive HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n",
           b"POST /c/ex/receive HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"

@@ -1,5 +1,5 @@
 """Suite-wide settings: under CI, property tests are derandomized so a landing run is reproducible;
-bench/fuzz.py and local runs keep exploring random inputs."""
+fuzz/run.py and local runs keep exploring random inputs."""
 
 import os
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 from smsgate.store import PostgresStore, SQLiteStore
-from toy_adapter import Toy
+
+from tests.support.toy_adapter import Toy
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -4,7 +4,8 @@ import httpx
 import pytest
 from smsgate.host import OPENAPI, open_worker
 from starlette.routing import Route
-from toy_adapter import Toy
+
+from tests.support.toy_adapter import Toy
 
 TOKEN = "api-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

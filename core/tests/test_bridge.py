@@ -17,7 +17,8 @@ from smsgate.errors import ConfigError
 from smsgate.host import Platform, config_from_dict, create_app, open_gateway, open_outbox, open_worker
 from smsgate.store import SQLiteStore
 from smsgate.testing import Harness
-from toy_adapter import Toy
+
+from tests.support.toy_adapter import Toy
 
 SECRET = "s3cret-bridge-token"
 RECEIVE = "https://rapidpro.ilhasoft.mobi/c/ex/a86f686f-9168-4dd9-a03e-77f11b265b56"  # the seed's channel URL

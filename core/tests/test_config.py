@@ -1,7 +1,8 @@
 import pytest
 from smsgate.errors import ConfigError
 from smsgate.host import config_from_dict, load_config
-from toy_adapter import Toy
+
+from tests.support.toy_adapter import Toy
 
 ADAPTERS = {"toy": Toy}
 

@@ -1,5 +1,5 @@
 """The /ui console over ASGI: sign-in, sessions, CSRF, and what each page shows (the browser tests drive the
-same pages in Chromium, tests/test_console_browser.py)."""
+same pages in Chromium, tests/system/test_console_browser.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 from smsgate.config._secrets import hash_password
-from toy_adapter import Toy
+
+from tests.support.toy_adapter import Toy
 
 TOKEN = "console-test-token-0123456789"
 SECRET = "hunter2-toy"  # the toy adapter's password: it must never show on a page

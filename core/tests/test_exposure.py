@@ -8,7 +8,8 @@ import httpx
 import pytest
 from smsgate.errors import ConfigError
 from smsgate.host import config_from_dict
-from toy_adapter import Toy
+
+from tests.support.toy_adapter import Toy
 
 CHANNELS = {"secret-channel-name": {"adapter": "toy", "country": "RW"}}
 

@@ -7,7 +7,8 @@ from smsgate import OutgoingMessage, hookimpl
 from smsgate.host import READ_TIMEOUT_REASON
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from toy_adapter import Toy
+
+from tests.support.toy_adapter import Toy
 
 ID = "6b1d6c8e-2f0b-4d59-9f9b-1c2d3e4f5a6b"
 

@@ -10,7 +10,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from smsgate.host import open_outbox
 from smsgate.web._metrics import UNKNOWN_CHANNEL
-from toy_adapter import Toy
+
+from tests.support.toy_adapter import Toy
 
 TOKEN = "metrics-test-token-0123456"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -13,7 +13,8 @@ from typing import Any
 
 import asyncpg
 from smsgate.store import PostgresStore
-from test_query_plans import TABLES, _fill, _workload
+
+from tests.support.store_workload import TABLES, fill, workload
 
 # The hot reads whose matches are rare in the workload's data, by what it marked, and the index each must use
 # (PostgreSQL's names). PostgreSQL chooses by cost: where most rows match (a listing of channel `a`, of one
@@ -52,11 +53,11 @@ def test_every_postgresql_query_uses_an_index_that_fits(pg_url, monkeypatch):
     async def go() -> list[tuple[int, str, str]]:
         store = PostgresStore(url, migrate=True)
         try:
-            await _fill(store, 600)
+            await fill(store, 600)
             await store.execute("ANALYZE")
             for name in ("fetch", "fetchrow", "fetchval", "execute"):
                 recording(name)
-            await _workload(store, marks, statements)  # type: ignore[arg-type]  # it marks positions in it
+            await workload(store, marks, statements)  # type: ignore[arg-type]  # it marks positions in it
         finally:
             await store.close()
         monkeypatch.undo()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from rawsql import store_sql
 from smsgate import IncomingMessage
 from smsgate.store import Fragment
+
+from tests.support.rawsql import store_sql
 
 
 def run(coro):

@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 import smsgate.store._postgres._reads as postgres_module
 import smsgate.store._sqlite._reads as sqlite_module
-from rawsql import store_sql
 from smsgate import ChannelLog, OutgoingMessage, Redactor, SendResult, Status, utcnow
 from smsgate.store import OutboxItem
+
+from tests.support.rawsql import store_sql
 
 
 def run(coro):

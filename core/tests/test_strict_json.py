@@ -14,9 +14,10 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rawsql import sql
 from smsgate.host import open_outbox
-from toy_adapter import Toy
+
+from tests.support.rawsql import sql
+from tests.support.toy_adapter import Toy
 
 TOKEN = "api-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from rawsql import sql
 from smsgate import OutgoingMessage
 from smsgate.errors import ConfigError
 from smsgate.host import config_from_dict, open_gateway, open_outbox, open_worker, sign_webhook
 from smsgate.store import Retention, open_store
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-from toy_adapter import Toy
+
+from tests.support.rawsql import sql
+from tests.support.toy_adapter import Toy
 
 SECRET = "whsec_" + base64.b64encode(b"a-32-byte-signing-key-for-tests!").decode()
 HOOK = "https://hooks.test/smsgate"

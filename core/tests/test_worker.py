@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from rawsql import sql
 from smsgate import OutgoingMessage
 from smsgate.host import IN_DOUBT_REASON, READ_TIMEOUT_REASON, open_worker
-from toy_adapter import Toy
+
+from tests.support.rawsql import sql
+from tests.support.toy_adapter import Toy
 
 IDS = [f"00000000-0000-4000-8000-{i:012d}" for i in range(10)]
 

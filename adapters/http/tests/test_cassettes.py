@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import urllib.parse
 from importlib import metadata
 from pathlib import Path
@@ -51,14 +50,13 @@ def httpbin_url(request):
     if (request.config.getoption("--record-mode") or "none") == "none":
         yield json.loads(RECORDING.read_text())["base_url"]
         return
-    sys.path.insert(0, str(REPO / "tests"))
-    from peers import Httpbin
+    from tests.support.peers import Httpbin
 
     with Httpbin(port=int(os.environ.get("SMSGATE_HTTPBIN_PORT") or DEFAULT_PORT)) as hb:
         CASSETTES.mkdir(parents=True, exist_ok=True)
         RECORDING.write_text(json.dumps({
             "base_url": hb.url,
-            "server": f"httpbin {metadata.version('httpbin')} (python -m httpbin.core, started by tests/peers.py)",
+            "server": f"httpbin {metadata.version('httpbin')} (python -m httpbin.core, started by tests/support/peers)",
             "recorded_by": "python -m pytest adapters/http/tests/test_cassettes.py --record-mode=rewrite",
         }, indent=2) + "\n")
         yield hb.url

@@ -1,4 +1,4 @@
-"""Live runs against a real httpbin (started by tests/peers.py) in the normal suite: no cassette, no mock.
+"""Live runs against a real httpbin (started by tests/support/peers) in the normal suite: no cassette, no mock.
 
 httpbin's `/anything` echo is an independent reading of the request, so these tests prove the adapter's bytes and
 headers on a real socket. The last test is the issue's acceptance path end to end: the `smsgate` CLI sends
@@ -18,9 +18,7 @@ import httpx
 import pytest
 from smsgate_http import HttpAdapter
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-
-from peers import Httpbin, free_port
+from tests.support.peers import Httpbin, free_port
 
 pytestmark = pytest.mark.peers
 

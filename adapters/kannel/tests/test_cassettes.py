@@ -1,4 +1,5 @@
-"""Sends recorded against a REAL Kannel 1.4.5 (bearerbox + smsbox + fakesmsc, from tests/peers.py), replayed offline.
+"""Sends recorded against a REAL Kannel 1.4.5 (bearerbox + smsbox + fakesmsc, from tests/support/peers), replayed
+offline.
 
 Re-record every cassette with ONE command (starts Kannel on 127.0.0.1 free ports, stops it by PID):
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
@@ -30,11 +30,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 CASSETTES = REPO / "cassettes" / "kannel"
 RECORDING = CASSETTES / "kannel.json"
-sys.path.insert(0, str(REPO / "tests"))
 
 TO = "+250788123123"
 FROM = "2020"
-PASSWORD = "secretpw"  # tests/peers.py's sendsms-user; filtered out of the cassettes
+PASSWORD = "secretpw"  # the sendsms-user of tests/support/peers/kannel.py; filtered out of the cassettes
 UNROUTABLE = "nosuch"
 
 
@@ -109,14 +108,14 @@ def kannel(request):
     if (request.config.getoption("--record-mode") or "none") == "none":
         yield None, json.loads(RECORDING.read_text())["sendsms_url"]
         return
-    from peers import Kannel
+    from tests.support.peers import Kannel
 
     # Kannel 1.4.5 routes an unknown smsc= to its only SMSC unless the smsc group lists ids: deny one on purpose
     with Kannel(extra_smsc=f"denied-smsc-id = {UNROUTABLE}") as k:
         CASSETTES.mkdir(parents=True, exist_ok=True)
         RECORDING.write_text(json.dumps({
             "sendsms_url": k.sendsms_url,
-            "server": "Kannel 1.4.5 (Debian bookworm packages kannel + kannel-extras) started by tests/peers.py, "
+            "server": "Kannel 1.4.5 (Debian bookworm packages kannel + kannel-extras) started by tests/support/peers, "
                       f"smsc group with denied-smsc-id = {UNROUTABLE}",
             "recorded_by": "adapters/kannel/record-cassettes",
         }, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""End to end against a REAL Kannel 1.4.5 (bearerbox + smsbox + fakesmsc, from tests/peers.py), no mock anywhere.
+"""End to end against a REAL Kannel 1.4.5 (bearerbox + smsbox + fakesmsc, from tests/support/peers), no mock anywhere.
 
 - `smsgate send` (the CLI) → smsbox's sendsms → bearerbox → the fake SMSC prints the text (ASCII, and unicode in
   both `unicode_form`s);
@@ -13,7 +13,6 @@ the tested one). If Kannel cannot start, the fixture raises `PeerStartError`: th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -32,11 +31,12 @@ from smsgate.store import SQLiteStore
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 
 from fake_smpp import FakeSmppSmsc  # noqa: E402
-from peers import Kannel, free_port, free_ports, listening_ports  # noqa: E402
+
+from tests.support.peers import Kannel, free_port, free_ports, listening_ports  # noqa: E402
+from tests.support.stored import StoreWatch  # noqa: E402
 
 pytestmark = pytest.mark.peers
 
@@ -48,8 +48,8 @@ SHORTCODE = "2020"
 
 
 class PrintedServiceKannel(Kannel):
-    """tests/peers.py's Kannel, with its sms-service group replaced by the text `smsgate kannel-config` printed,
-    and `extra_groups` (e.g. another smsc group) inserted before its smsbox group."""
+    """The Kannel of tests/support/peers/kannel.py, with its sms-service group replaced by the text `smsgate
+    kannel-config` printed, and `extra_groups` (e.g. another smsc group) inserted before its smsbox group."""
 
     service_text = ""
     extra_groups = ""
@@ -57,14 +57,14 @@ class PrintedServiceKannel(Kannel):
     def config_text(self) -> str:
         """The peer's core/smsc/smsbox/sendsms-user groups, then our printed groups."""
         head, found, _ = super().config_text().partition("group = sms-service")
-        assert found, "tests/peers.py no longer writes an sms-service group where expected"
+        assert found, "tests/support/peers no longer writes an sms-service group where expected"
         before, found, after = head.partition("group = smsbox")
-        assert found, "tests/peers.py no longer writes an smsbox group where expected"
+        assert found, "tests/support/peers no longer writes an smsbox group where expected"
         return before + self.extra_groups + "\n\n" + found + after + self.service_text
 
 
 @dataclass
-class Setup:
+class Setup(StoreWatch):
     kannel: Kannel
     config: Path
     database: Path
@@ -75,25 +75,8 @@ class Setup:
         return subprocess.run([str(CLI), "--config", str(self.config), *args], capture_output=True, text=True,
                               timeout=60, env=CLEAN_ENV)
 
-    def store_call(self, fn: Callable[[SQLiteStore], Any]) -> Any:
-        async def go() -> Any:
-            store = SQLiteStore(str(self.database), synchronous="NORMAL")
-            try:
-                return await fn(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(go())
-
-    def wait_for(self, what: str, fn: Callable[[SQLiteStore], Any], timeout: float = 15.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.store_call(fn)
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what} not seen within {timeout}s\n{self.kannel.logs()}")
-            time.sleep(0.1)
+    def logs(self) -> str:
+        return self.kannel.logs()
 
 
 def _channel(kannel: Kannel, sendsms_url: str, **extra: str) -> str:

@@ -187,8 +187,8 @@ def record_all() -> None:
     """Start Jasmin, run every scenario against it and write each cassette."""
     import tempfile
 
-    sys.path.insert(0, str(REPO / "tests"))
-    from peers import Jasmin
+    sys.path.insert(0, str(REPO))  # run as a script: the repository root, for tests.support
+    from tests.support.peers import Jasmin
 
     CASSETTES.mkdir(parents=True, exist_ok=True)
     with Jasmin(dlr_delay=0.2) as jasmin, tempfile.TemporaryDirectory() as tmp:
@@ -201,7 +201,7 @@ def record_all() -> None:
 
             asyncio.run(run_scenario(scenario, "127.0.0.1", jasmin.smpp_port, jasmin.system_id, jasmin.password,
                                      Path(tmp), tap, jasmin.send_mo))
-            text = yaml.safe_dump({"scenario": scenario.name, "recorded_against": "Jasmin 0.11.0 (tests/peers.py)",
+            text = yaml.safe_dump({"scenario": scenario.name, "recorded_against": "Jasmin 0.11.0 (tests/support/peers)",
                                    "exchanges": exchanges}, allow_unicode=True, sort_keys=False, width=120)
             (CASSETTES / f"{scenario.name}.yaml").write_text(
                 "# PDU cassette: re-record with scripts/record-cassettes smpp (never edit by hand)\n" + text,

@@ -1,5 +1,5 @@
 """End to end against a REAL Jasmin 0.11.0 (with RabbitMQ, Redis and the upstream SMSC from Jasmin's sdist, all
-from tests/peers.py), no mock anywhere: `smsgate serve` holds the long-lived bind, `smsgate send` binds briefly.
+from tests/support/peers), no mock anywhere: `smsgate serve` holds the long-lived bind, `smsgate send` binds briefly.
 
 - `smsgate send` → submit_sm → submit_sm_resp (Jasmin's UUID) → the upstream's receipt → `delivered`;
   UCS-2 and a long (UDH) message likewise;
@@ -24,21 +24,18 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 from smsgate.store import SQLiteStore
 from smsgate_smpp._pdu import encode
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-
-from peers import Jasmin, free_port  # noqa: E402
+from tests.support.peers import Jasmin, free_port
+from tests.support.stored import StoreWatch
 
 pytestmark = pytest.mark.peers
 
@@ -75,7 +72,9 @@ main()
 
 
 @dataclass
-class Setup:
+class Setup(StoreWatch):
+    wait_timeout: ClassVar[float] = 30.0
+
     jasmin: Jasmin
     tmp: Path
     config: Path
@@ -93,26 +92,6 @@ class Setup:
     def cli(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(CLI), "--config", str(config or self.config), *args], capture_output=True,
                               text=True, timeout=90, env=CLEAN_ENV)
-
-    def store_call(self, fn: Callable[[SQLiteStore], Any]) -> Any:
-        async def go() -> Any:
-            store = SQLiteStore(str(self.database), synchronous="NORMAL")
-            try:
-                return await fn(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(go())
-
-    def wait_for(self, what: str, fn: Callable[[SQLiteStore], Any], timeout: float = 30.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.store_call(fn)
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what} not seen within {timeout}s\n{self.logs()}")
-            time.sleep(0.1)
 
     def logs(self) -> str:
         serve = "\n".join(p.read_text(errors="replace")[-3000:] for p in self.serve_logs if p.exists())

@@ -9,8 +9,9 @@ Two ways to run the same table of cases:
 
 Prism proves the wire format (it answers 422 to any request that breaks the contract); it checks shape, not
 meaning, so each case also asserts what was sent, read back from the channel log. Prism 5 rejects Twilio's
-real repeated `MediaUrl` form under the original spec, so media cases use tests/peers.py's
-`media_variant_spec` (declared form encoding for MediaUrl; Prism then checks only the last value).
+real repeated `MediaUrl` form under the original spec, so media cases use
+`media_variant_spec` (tests/support/peers/prism.py: declared form encoding for MediaUrl; Prism then checks only
+the last value).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 CASSETTES = REPO / "cassettes" / "twilio"
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO / "tests"))  # tests/peers.py: the shared real-peer launchers
 
 from fake_twilio_errors import (  # noqa: E402
     INVALID_NUMBER,
@@ -44,8 +44,9 @@ from fake_twilio_errors import (  # noqa: E402
     SERVER_ERROR,
     FakeTwilioErrors,
 )
-from peers import Prism, media_variant_spec  # noqa: E402
 from twilio_testkit import ADDRESS, BASIC, MESSAGE_ID, SID, TOKEN  # noqa: E402
+
+from tests.support.peers import Prism, media_variant_spec  # noqa: E402
 
 PRISM_SID = "SM" + "a" * 32  # Prism always answers the spec's example message
 MG = "MG" + "0123456789abcdef" * 2

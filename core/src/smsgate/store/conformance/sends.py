@@ -1,0 +1,199 @@
+"""Outgoing messages and their statuses: stored once by id, claimed by one sender, outcomes and backoff, a status that
+never moves backwards, lookups within the channel, orphan reports."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+from ..._events import STATUS_CHANGED
+from ..._models import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate, utcnow
+from .._protocol import Store
+from ._base import PHONE, _log, run
+
+__all__ = ["Sends"]
+
+
+class Sends:
+    """Outgoing messages and their statuses. Part of `StoreConformance`."""
+
+    # -- outgoing messages ----------------------------------------------------------------------------
+
+    def test_an_outgoing_message_is_stored_once_and_queued(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message = OutgoingMessage("a", PHONE, "hello", metadata={"order": 1}, quick_replies=["yes"])
+                first = await store.add_outgoing(message)
+                again = await store.add_outgoing(OutgoingMessage("a", PHONE, "other text", id=message.id))
+                assert first.created and not again.created and not first.claimed
+                assert again.record.text == "hello" and first.record.status == "queued"
+                assert [e.type for e in first.platform_events] == [STATUS_CHANGED] and not again.platform_events
+                stored = await store.get_message(message.id)
+                assert stored is not None and stored.metadata == {"order": 1} and stored.quick_replies == ["yes"]
+                assert [h["status"] for h in stored.history] == ["queued"]
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_writes_survive_reopening(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> str:
+            store = store_factory()
+            try:
+                added = await store.add_outgoing(OutgoingMessage("a", PHONE, "durable"))
+                await store.record_inbound("a", [IncomingMessage("a", PHONE, "in", external_id="x1")], None)
+                return added.record.id
+            finally:
+                await store.close()
+
+        message_id = run(go())
+
+        async def reopen() -> None:
+            store = store_factory()
+            try:
+                assert (await store.get_message(message_id)) is not None
+                assert len(await store.list_messages(direction="in")) == 1
+            finally:
+                await store.close()
+
+        run(reopen())
+
+    def test_claims_keep_a_message_with_one_sender(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                added = await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)
+                assert added.claimed and added.record.attempts == 1
+                assert await store.claim(added.record.id, 60) is None  # held
+                assert await store.renew(added.record.id, 60)
+                other = (await store.add_outgoing(OutgoingMessage("a", PHONE, "lapsed"))).record
+                assert (await store.claim(other.id, 0.05)) is not None
+                await asyncio.sleep(0.1)
+                again = await store.claim(other.id, 60)  # its lease lapsed: another worker may take it
+                assert again is not None and again.attempts == 2
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_a_send_outcome_is_stored_with_its_external_ids(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                added = await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)
+                message_id = added.record.id
+                assert await store.mark_sending(message_id)  # claimed: its request may go out
+                change = await store.record_send(message_id, SendResult(Status.WIRED, ["ext-1", "ext-2"], 2),
+                                                 _log("a", message_id=message_id))
+                assert not await store.mark_sending(message_id)  # sent: no claim, no request
+                assert change.applied and change.previous is Status.QUEUED and change.current is Status.WIRED
+                assert [e.type for e in change.platform_events] == [STATUS_CHANGED]
+                stored = await store.get_message(message_id)
+                assert stored is not None and stored.status == "wired" and stored.external_ids == ["ext-1", "ext-2"]
+                assert stored.segments == 2 and stored.sending_at is None
+                assert await store.claim(message_id, 60) is None  # wired: never sent again
+                # a delivery report naming the aggregator's id finds it, on its own channel
+                (outcome,) = await store.record_inbound("a", [StatusUpdate("a", Status.DELIVERED, None, "ext-2")],
+                                                        None)
+                assert outcome.change is not None and outcome.change.message_id == message_id
+                assert [log["kind"] for log in await store.list_logs(message_id=message_id)] == ["send"]
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_due_backoff_failure_and_doubt(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                first = (await store.add_outgoing(OutgoingMessage("a", PHONE, "1"))).record
+                second = (await store.add_outgoing(OutgoingMessage("a", PHONE, "2"))).record
+                await store.add_outgoing(OutgoingMessage("b", PHONE, "elsewhere"))
+                assert [m.id for m in await store.due("a")] == [first.id, second.id]  # oldest first, one channel
+                await store.claim(first.id, 60)
+                await store.record_send(first.id, SendResult(Status.ERRORED, error_code="x", error_reason="down"),
+                                        None)
+                await store.schedule_retry(first.id, utcnow() + timedelta(hours=1))
+                assert [m.id for m in await store.due("a")] == [second.id]  # backing off
+                await store.claim(second.id, 0.01)
+                await store.mark_sending(second.id)
+                await asyncio.sleep(0.05)
+                in_doubt = await store.get_message(second.id)
+                assert in_doubt is not None and in_doubt.sending_at is not None
+                await store.clear_in_doubt(second.id)
+                cleared = await store.get_message(second.id)
+                assert cleared is not None and cleared.sending_at is None
+                change = await store.fail_message(first.id, "gave_up", "no luck")
+                assert change.applied and change.current is Status.FAILED and change.platform_events
+                assert not (await store.fail_message(first.id, "gave_up", "twice")).applied
+            finally:
+                await store.close()
+
+        run(go())
+
+    # -- statuses -------------------------------------------------------------------------------------
+
+    def test_a_status_never_moves_backwards_and_a_replay_is_recorded_once(
+            self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)).record.id
+                await store.record_send(message_id, SendResult(Status.WIRED, ["e1"]), None)
+                reports = [Status.DELIVERED, Status.SENT, Status.DELIVERED, Status.FAILED, Status.SENT]
+                applied = []
+                for status in reports:
+                    (outcome,) = await store.record_inbound("a", [StatusUpdate("a", status, message_id)], None)
+                    assert outcome.change is not None
+                    applied.append(outcome.change.applied)
+                assert applied == [True, False, False, False, False]
+                stored = await store.get_message(message_id)
+                assert stored is not None and stored.status == "delivered"
+                # the late `sent` is history (applied no), its replay and the delivered replay are not
+                assert [(h["status"], h["applied"]) for h in stored.history] == [
+                    ("queued", True), ("wired", True), ("delivered", True), ("sent", False), ("failed", False)]
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_lookups_stay_within_the_channel(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                message_id = (await store.add_outgoing(OutgoingMessage("a", PHONE, "hi"), claim_for=60)).record.id
+                await store.record_send(message_id, SendResult(Status.WIRED, ["shared-ext"]), None)
+                log = _log("b", "status")
+                by_id, by_ext = await store.record_inbound(
+                    "b", [StatusUpdate("b", Status.DELIVERED, message_id),
+                          StatusUpdate("b", Status.DELIVERED, None, "shared-ext")], log)
+                for outcome in (by_id, by_ext):
+                    assert outcome.change is not None and outcome.change.message_id is None
+                    assert not outcome.change.applied and not outcome.platform_events
+                stored = await store.get_message(message_id)
+                assert stored is not None and stored.status == "wired"
+                assert log.errors and all("names no message of channel 'b'" in e for e in log.errors)
+                # inbound dedupe is per channel too: the same aggregator id on two channels is two messages
+                await store.record_inbound("a", [IncomingMessage("a", PHONE, "x", external_id="mo-1")], None)
+                await store.record_inbound("b", [IncomingMessage("b", PHONE, "x", external_id="mo-1")], None)
+                assert len(await store.list_messages(direction="in")) == 2
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_an_orphan_report_is_kept_once(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                for _ in range(3):
+                    (outcome,) = await store.record_inbound(
+                        "a", [StatusUpdate("a", Status.DELIVERED, None, "nobody-knows")], None)
+                    assert outcome.change is not None and not outcome.change.applied
+                    assert not outcome.created
+            finally:
+                await store.close()
+
+        run(go())
