@@ -59,7 +59,22 @@ class ConfigError(SmsgateError):
         # one style everywhere: the file, then the key's dotted path as it is written in TOML
         key = ".".join(p for p in (f"channels.{channel}" if channel else None, field) if p)
         where = ": ".join(p for p in (file, key) if p)
-        super().__init__(f"{where}: {message}" if where else message)
+        self.key = key
+        self.line = f"{where}: {message}" if where else message
+        """This mistake alone, on one line (`str()` of the first of several also says how many more there are)."""
+        self.problems: list[ConfigError] = [self]
+        """Every mistake found in the same config, this one first (`smsgate check` prints them all)."""
+        super().__init__(self.line)
+
+    @classmethod
+    def several(cls, problems: list[ConfigError]) -> ConfigError:
+        """The first of `problems`, carrying them all: one line for a command, every line for `smsgate check`."""
+        first = problems[0]
+        first.problems = list(problems)
+        if len(problems) > 1:
+            first.args = (f"{first.line} (and {len(problems) - 1} more mistake(s): `smsgate check` lists every "
+                          "one)",)
+        return first
 
 
 class PluginError(SmsgateError):

@@ -36,7 +36,7 @@ from .gateway import (
 from .platform import OutboxDispatcher, Platform, RapidProBridge, sign_webhook, webhook_body
 from .plugins import get_adapters, installed_adapters, load_plugins
 from .store import Retention
-from .web import OPENAPI, SendRequest, create_app, event_json, parse_request, serve
+from .web import OPENAPI, PortUnavailable, SendRequest, create_app, event_json, listen, parse_request, serve
 
 __all__ = [
     "FINAL_REASON",
@@ -55,6 +55,7 @@ __all__ = [
     "OutboxDispatcher",
     "Platform",
     "PlatformEvent",
+    "PortUnavailable",
     "RapidProBridge",
     "Retention",
     "SendOutcome",
@@ -68,6 +69,7 @@ __all__ = [
     "get_adapters",
     "installed_adapters",
     "load_config",
+    "listen",
     "load_plugins",
     "new_id",
     "open_gateway",

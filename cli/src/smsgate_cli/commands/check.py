@@ -18,12 +18,19 @@ def check(
                                                             "of channels that hold one (SMPP binds).")] = False,
 ) -> None:
     """Validate the config file and print the channels it defines; a channel that holds a connection (an SMPP
-    bind) is tried too: exit 1 when one cannot connect."""
+    bind) is tried too. Every mistake is one line naming the file, channel and field (all of them, not only the
+    first), and a database whose driver is not installed is one too: exit 1 when there is any."""
 
     def run() -> bool:
+        from smsgate.errors import ConfigError
         from smsgate.store import describe
 
-        cfg = load(config)
+        try:
+            cfg = load(config, check_driver=True)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                typer.echo(f"error: {problem.line}", err=True)
+            return False
         problems = {} if offline else asyncio.run(_probe(cfg))
         where = cfg.path or "(no file: embedded defaults)"
         typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s)")

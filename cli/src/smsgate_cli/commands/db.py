@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from .._app import ConfigOption, JsonOption, app
+from .._app import MARKUP, ConfigOption, JsonOption, app
 from .._context import guarded, load
 from .._render import print_json
 
-db_app = typer.Typer(no_args_is_help=True, help="The database: bring its schema up to date, copy it elsewhere.")
+db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=MARKUP,
+                     help="The database: bring its schema up to date, copy it elsewhere.")
 app.add_typer(db_app, name="db")
 
 DatabaseOption = Annotated[str | None, typer.Option(

@@ -241,6 +241,8 @@ class Config:
     channels: dict[str, Channel] = field(default_factory=dict)
     path: Path | None = None
     bridges: dict[str, BridgeSettings] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Channels left out because their adapter is not installed (name → adapter), when the loader was asked to."""
 
     def channel(self, name: str) -> Channel:
         """The channel called `name`, or a ConfigError listing the known ones."""
@@ -301,9 +303,15 @@ def _loc(error: Any) -> str:
 
 
 def load_config(path: str | Path | None, adapters: Mapping[str, AdapterClass], *,
-                required: bool | None = None, why_missing: str = "") -> Config:
+                required: bool | None = None, why_missing: str = "", skip_missing_adapters: bool = False,
+                check_driver: bool = False) -> Config:
     """Read and validate a config (`path`, else $SMSGATE_CONFIG, else ./smsgate.toml); `adapters` maps adapter
-    names to classes (`smsgate.plugins.installed_adapters()` for the installed ones)."""
+    names to classes (`smsgate.plugins.installed_adapters()` for the installed ones).
+
+    Every mistake is found in one pass: the ConfigError raised names the first and carries them all in
+    `problems`. `skip_missing_adapters` leaves out, instead of refusing, a channel whose adapter is not
+    installed (listed in `Config.unavailable`): enough for commands that only read the store. `check_driver`
+    also makes a database whose driver is not installed a mistake (`smsgate check`)."""
     explicit = path is not None or "SMSGATE_CONFIG" in os.environ
     file = Path(path) if path is not None else default_config_path()
     data: dict[str, Any] = {}
@@ -316,24 +324,38 @@ def load_config(path: str | Path | None, adapters: Mapping[str, AdapterClass], *
             raise ConfigError(f"cannot read: {exc.strerror}", file=str(file)) from None
     elif required or (required is None and explicit):
         raise ConfigError("no such file", file=str(file))
-    config = config_from_dict(_expand_env(data, str(file)), adapters, file=str(file), why_missing=why_missing)
+    problems: list[ConfigError] = []
+    expanded = _expand_env(data, str(file), problems)
+    try:
+        config = config_from_dict(expanded, adapters, file=str(file), why_missing=why_missing,
+                                  skip_missing_adapters=skip_missing_adapters, check_driver=check_driver)
+    except ConfigError as exc:
+        # a value left out for want of its variable is reported once, not also as a missing field
+        unset = {p.key for p in problems}
+        raise ConfigError.several(problems + [p for p in exc.problems if p.key not in unset]) from None
+    if problems:
+        raise ConfigError.several(problems)
     config.path = file if file.exists() else None
     return config
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_UNSET = object()
 
 
-def _expand_env(value: Any, file: str, where: str = "") -> Any:
+def _expand_env(value: Any, file: str, problems: list[ConfigError], where: str = "") -> Any:
     """Replace every value written exactly `"${NAME}"` with environment variable NAME; `$${` is a literal `${`.
 
     Whole values only, so a password that merely contains `$` is never touched. This is how a secret inside a
     list (`[[gateway.webhooks]]`, which SMSGATE_* variables cannot address item by item) stays out of the file.
+    A variable that is not set is a problem appended to `problems` (the value is then left out).
     """
     if isinstance(value, dict):
-        return {k: _expand_env(v, file, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        expanded = {k: _expand_env(v, file, problems, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {k: v for k, v in expanded.items() if v is not _UNSET}
     if isinstance(value, list):
-        return [_expand_env(v, file, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [v for i, item in enumerate(value) if (v := _expand_env(item, file, problems, f"{where}[{i}]"))
+                is not _UNSET]
     if isinstance(value, str):
         if value.startswith("$${"):
             return value[1:]
@@ -341,48 +363,97 @@ def _expand_env(value: Any, file: str, where: str = "") -> Any:
         if match:
             name = match.group(1)
             if name not in os.environ:
-                raise ConfigError(f"refers to environment variable {name}, which is not set", file=file,
-                                  field=where)
+                problems.append(ConfigError(f"refers to environment variable {name}, which is not set", file=file,
+                                            field=where))
+                return _UNSET
             return os.environ[name]
     return value
 
 
+def _pydantic_problems(exc: ValidationError, file: str, prefix: str = "", channel: str | None = None
+                       ) -> list[ConfigError]:
+    """One ConfigError per mistake pydantic found, each naming its own field."""
+    return [ConfigError(e["msg"], file=file, channel=channel, field=prefix + _loc(e)) for e in exc.errors()]
+
+
 def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass], *, file: str = "<config>",
-                     why_missing: str = "") -> Config:
-    """Validate an already-parsed config (the TOML's tables as a dict), with `SMSGATE_*` overrides applied."""
+                     why_missing: str = "", skip_missing_adapters: bool = False, check_driver: bool = False
+                     ) -> Config:
+    """Validate an already-parsed config (the TOML's tables as a dict), with `SMSGATE_*` overrides applied.
+
+    Every table is validated even after a mistake, so the ConfigError raised carries every one (`problems`);
+    `skip_missing_adapters` and `check_driver` as for `load_config`."""
+    problems: list[ConfigError] = []
     if "webhooks" in data:
-        raise ConfigError("unknown table webhooks: webhooks go in [[gateway.webhooks]]", file=file)
-    unknown = set(data) - {"gateway", "channels", "bridges"}
+        problems.append(ConfigError("unknown table webhooks: webhooks go in [[gateway.webhooks]]", file=file))
+    unknown = set(data) - {"gateway", "channels", "bridges", "webhooks"}
     if unknown:
-        raise ConfigError(f"unknown table(s) {', '.join(sorted(unknown))}", file=file)
+        problems.append(ConfigError(f"unknown table(s) {', '.join(sorted(unknown))}", file=file))
     try:
         root = _Root(**{k: v for k, v in data.items() if k in ("gateway", "channels", "bridges")})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(first["msg"], file=file, field=_loc(first)) from None
+        raise ConfigError.several(problems + _pydantic_problems(exc, file)) from None
+    gateway = GatewaySettings()
     try:
         gateway = GatewaySettings(**root.gateway)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(first["msg"], file=file, field="gateway." + _loc(first)) from None
-    channels = {name: _channel(name, raw, adapters, file, why_missing) for name, raw in root.channels.items()}
-    bridges = {name: _bridge(name, raw, channels, file) for name, raw in root.bridges.items()}
-    return Config(gateway=gateway, channels=channels, bridges=bridges)
+        problems += _pydantic_problems(exc, file, "gateway.")
+    database = root.gateway.get("database", gateway.database)
+    if check_driver and isinstance(database, str) and "gateway.database" not in {p.key for p in problems}:
+        from ._database import missing_driver
+
+        why = missing_driver(database)
+        if why:
+            problems.append(ConfigError(why, file=file, field="gateway.database"))
+    channels: dict[str, Channel] = {}
+    unavailable: dict[str, str] = {}
+    for name, raw in root.channels.items():
+        try:
+            channels[name] = _channel(name, raw, adapters, file, why_missing)
+        except _MissingAdapter as exc:
+            if skip_missing_adapters:
+                unavailable[name] = exc.adapter
+            else:
+                problems.append(exc.error)
+        except ConfigError as exc:
+            problems += exc.problems
+    bridges: dict[str, BridgeSettings] = {}
+    for name, raw in root.bridges.items():
+        try:
+            bridges[name] = _bridge(name, raw, set(root.channels), file)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError.several(problems)
+    return Config(gateway=gateway, channels=channels, bridges=bridges, unavailable=unavailable)
 
 
-def _bridge(name: str, raw: Any, channels: dict[str, Channel], file: str) -> BridgeSettings:
+def _bridge(name: str, raw: Any, channels: set[str], file: str) -> BridgeSettings:
     where = f"bridges.{name}"
     if not isinstance(raw, dict):
         raise ConfigError("must be a table", file=file, field=where)
+    problems: list[ConfigError] = []
+    # a channel that is configured but broken has its own line already: only a name no table has is wrong here
+    channel = raw.get("channel")
+    if isinstance(channel, str) and channel not in channels:
+        known = ", ".join(sorted(channels)) or "none configured"
+        problems.append(ConfigError(f"unknown channel {channel!r} (known: {known})", file=file,
+                                    field=f"{where}.channel"))
     try:
         bridge = BridgeSettings.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(first["msg"], file=file, field=f"{where}.{_loc(first)}") from None
-    if bridge.channel not in channels:
-        known = ", ".join(sorted(channels)) or "none configured"
-        raise ConfigError(f"unknown channel {bridge.channel!r} (known: {known})", file=file, field=f"{where}.channel")
+        problems += _pydantic_problems(exc, file, f"{where}.")
+    if problems:
+        raise ConfigError.several(problems)
     return bridge
+
+
+class _MissingAdapter(Exception):
+    """A channel names an adapter that is not installed (an error, or left out for read-only commands)."""
+
+    def __init__(self, adapter: str, error: ConfigError) -> None:
+        super().__init__(str(error))
+        self.adapter, self.error = adapter, error
 
 
 def _channel(name: str, raw: Any, adapters: Mapping[str, AdapterClass], file: str, note: str = "") -> Channel:
@@ -397,12 +468,10 @@ def _channel(name: str, raw: Any, adapters: Mapping[str, AdapterClass], file: st
         # with SMSGATE_LOAD_PLUGINS set, "none installed" would send the user to pip for what is only switched off
         why = (f"({note})" if not known else f"(installed: {known}; {note})") if note else \
             f"(installed: {known or 'none installed'})"
-        raise ConfigError(f"unknown adapter {adapter_name!r} {why}", file=file, channel=name, field="adapter")
+        raise _MissingAdapter(str(adapter_name), ConfigError(f"unknown adapter {adapter_name!r} {why}", file=file,
+                                                             channel=name, field="adapter"))
     try:
         settings = adapter_cls.settings_model.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{_loc(e)}: {e['msg']}" for e in exc.errors()]
-        first = exc.errors()[0]
-        message = first["msg"] if len(lines) == 1 else first["msg"] + "; also " + "; ".join(lines[1:])
-        raise ConfigError(message, file=file, channel=name, field=_loc(first)) from None
+        raise ConfigError.several(_pydantic_problems(exc, file, channel=name)) from None
     return Channel(name=name, settings=settings, adapter_cls=adapter_cls)
