@@ -15,7 +15,8 @@ from smsgate.store import OutboxItem, Store
 __all__ = ["PHONE", "TABLES", "fill", "workload"]
 
 PHONE = "+250788383383"
-TABLES = ("messages", "status_history", "channel_logs", "outbox", "external_ids", "opt_outs", "fragments")
+TABLES = ("messages", "status_history", "channel_logs", "outbox", "external_ids", "opt_outs", "fragments",
+          "console_revoked")
 
 
 def _log(channel: str, kind: str, message_id: str | None = None, error: bool = False) -> ChannelLog:
@@ -113,6 +114,9 @@ async def workload(store: Store, marks: list[tuple[str, int]], statements: list[
     await store.opt_outs(channel="a")
     await store.opt_outs()
     await store.lease("a:bind", "me", 30)
+    await store.revoke_session("gone", utcnow() - timedelta(seconds=1))
+    await store.revoke_session("sid-1", utcnow() + timedelta(hours=12))
+    await store.session_revoked("sid-1")
     await store.release("a:bind", "me")
     await store.prune(utcnow() - timedelta(days=1))
     await store.prune_messages(utcnow() - timedelta(days=1))

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ import pytest
 from pydantic import SecretStr
 from smsgate import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate
 from smsgate.errors import StoreUnavailable
-from smsgate.host import config_from_dict, create_app, open_gateway
+from smsgate.host import config_from_dict, create_app, open_gateway, utcnow
 from smsgate.store import PostgresStore, SQLiteStore, copy_database, describe, open_store
 from smsgate.store._postgres._migrations import POSTGRES
 
@@ -105,6 +106,7 @@ async def _fill(store) -> None:
     from smsgate.store import Fragment
 
     await store.add_fragment("a", Fragment("held", 1, 2, {"text": "Hello "}), _join, None)  # waits for part 2
+    await store.revoke_session("signed-out", utcnow() + timedelta(hours=12))  # a copied cookie stays refused
 
 
 def _join(parts: list) -> list[IncomingMessage]:
@@ -135,7 +137,7 @@ def test_db_copy_moves_everything_both_ways_with_counts_checked(pg_url, tmp_path
     done = smsgate("db", "copy", "--from", sqlite_db, "--to", url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "counts match: 45 messages" in done.stdout and "2 channel_logs" in done.stdout
-    assert "1 fragments" in done.stdout
+    assert "1 fragments" in done.stdout and "1 console_revoked" in done.stdout
     again = smsgate("db", "copy", "--from", sqlite_db, "--to", url, cwd=tmp_path)
     assert again.returncode == 1 and "already holds data" in again.stderr
 
@@ -161,6 +163,7 @@ def test_db_copy_moves_everything_both_ways_with_counts_checked(pg_url, tmp_path
             # a part held before the copy is joined by the one arriving after it
             _, joined = await store.add_fragment("a", Fragment("held", 2, 2, {"text": "world"}), _join, None)
             assert [o.event.text for o in joined] == ["Hello world"]
+            assert await store.session_revoked("signed-out")
         finally:
             await store.close()
 

@@ -22,7 +22,7 @@ from ._open import (
     validate_database,
 )
 from ._postgres import PostgresStore
-from ._protocol import Reads, Store
+from ._protocol import Reads, SessionRevocations, Store
 from ._records import (
     Added,
     Backlog,
@@ -57,6 +57,7 @@ __all__ = [
     "Reads",
     "Retention",
     "SQLiteStore",
+    "SessionRevocations",
     "StatusChange",
     "Store",
     "Wakeup",

@@ -23,10 +23,12 @@ from ._open import describe, is_postgres, sqlite_path
 
 __all__ = ["TABLES", "CopyError", "copy_database"]
 
-TABLES = ("messages", "external_ids", "status_history", "opt_outs", "channel_logs", "outbox", "fragments")
-"""What `smsgate db copy` moves, in this order (rate slots and leases are not data: they start afresh)."""
+TABLES = ("messages", "external_ids", "status_history", "opt_outs", "channel_logs", "outbox", "fragments",
+          "console_revoked")
+"""What `smsgate db copy` moves, in this order (rate slots and leases are not data: they start afresh; console
+sessions signed out are, or a copied cookie would work again on the new database)."""
 
-_KEYED = {"external_ids": "channel, external_id", "fragments": "channel, key, idx"}
+_KEYED = {"external_ids": "channel, external_id", "fragments": "channel, key, idx", "console_revoked": "sid"}
 """Tables without a `seq`, and the order their rows are read in from PostgreSQL."""
 
 Progress = Callable[[str, int, int], None]
@@ -59,6 +61,10 @@ class _SQLite:
                 raise CopyError(f"no SQLite database at {path}")
             conn = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True, isolation_level=None)
         self.conn = conn
+
+    async def exists(self, table: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                 (table,)).fetchone() is not None
 
     async def count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
@@ -136,6 +142,9 @@ class _Postgres:
         if not self.target:  # one snapshot for every table read
             self._tx = self.conn.transaction(isolation="repeatable_read", readonly=True)
             await self._tx.start()
+
+    async def exists(self, table: str) -> bool:
+        return bool(await self.conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table))
 
     async def count(self, table: str) -> int:
         return int(await self.conn.fetchval(f"SELECT count(*) FROM {table}"))
@@ -215,9 +224,11 @@ async def copy_database(source: str, target: str, *, progress: Progress | None =
             if held:
                 what = ", ".join(f"{n} {t}" for t, n in held.items())
                 raise CopyError(f"{describe(target)} already holds data ({what}): copy into an empty database")
-            counts = {t: await src.count(t) for t in TABLES}
+            # a source from an older smsgate may lack the newest tables: there is nothing of theirs to copy
+            tables = [t for t in TABLES if await src.exists(t)]
+            counts = {t: await src.count(t) if t in tables else 0 for t in TABLES}
             async with dst.writing():
-                for table in TABLES:
+                for table in tables:
                     have, want = await src.columns(table), await dst.columns(table)
                     columns = [c for c in want if c in have]
                     done = 0
@@ -228,7 +239,7 @@ async def copy_database(source: str, target: str, *, progress: Progress | None =
                         done += len(rows)
                         if progress is not None:
                             progress(table, done, counts[table])
-            result = {t: (await src.count(t), await dst.count(t)) for t in TABLES}
+            result = {t: (await src.count(t) if t in tables else 0, await dst.count(t)) for t in TABLES}
         finally:
             await dst.close()
     finally:

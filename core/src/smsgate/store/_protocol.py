@@ -26,7 +26,7 @@ from ._records import (
     StatusChange,
 )
 
-__all__ = ["Reads", "Store"]
+__all__ = ["Reads", "SessionRevocations", "Store"]
 
 
 class Reads(Protocol):
@@ -79,7 +79,17 @@ class Reads(Protocol):
         """Whether the database answers now (`/healthz`)."""
 
 
-class Store(Reads, Protocol):
+class SessionRevocations(Protocol):
+    """Console sessions that were signed out, so that signing out on one instance ends the session on all."""
+
+    async def revoke_session(self, sid: str, until: datetime) -> None:
+        """Refuse console session `sid` from now until `until` (when its cookie would have expired anyway)."""
+
+    async def session_revoked(self, sid: str) -> bool:
+        """Whether console session `sid` was signed out (on any instance)."""
+
+
+class Store(Reads, SessionRevocations, Protocol):
     """What the gateway, the worker, the outbox and the CLI need from storage."""
 
     # -- outgoing messages and their sends ------------------------------------------------------------

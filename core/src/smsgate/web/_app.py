@@ -67,8 +67,9 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     closes it; `metrics` counts events for `/metrics`, `console` serves the web console at `/ui`.
 
     Everything is composed here, once: each part gets the narrow services it uses (the sending door, the
-    store's reads, the channels, the `[gateway]` settings), never the whole gateway. The gateway's store plans
-    the config's webhooks and bridge calls from here on (as `open_gateway` does).
+    store's reads, the channels, the `[gateway]` settings; the console also the store's session sign-outs),
+    never the whole gateway. The gateway's store plans the config's webhooks and bridge calls from here on
+    (as `open_gateway` does).
     """
     from ._metrics import install_metrics, metrics_route, uninstall_metrics
 
@@ -167,7 +168,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     if console:
         from .console import console_mount  # Jinja2 is imported by apps that serve the console only
 
-        routes.append(console_mount(gateway, reads, channels, settings))
+        routes.append(console_mount(gateway, reads, channels, settings, gateway.store))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -146,5 +146,13 @@ POSTGRES: tuple[Migration, ...] = (
     Migration(1, "initial schema", statements(_INITIAL)),
     Migration(2, "fragments and leases (adapters with connections of their own); indexes for flat reads",
               statements(_ADAPTERS_AND_CONSOLE)),
+    # signing out ends a console session on every instance: its id is kept until the session would have expired
+    Migration(4, "console sessions that were signed out", statements("""
+CREATE TABLE console_revoked (
+    sid TEXT PRIMARY KEY,
+    until TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX console_revoked_until ON console_revoked (until)
+""")),
 )
 """The PostgreSQL backend's migrations, oldest first."""

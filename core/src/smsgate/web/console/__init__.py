@@ -29,10 +29,11 @@ from ...config import GatewaySettings
 from ...config._secrets import token_matches, verify_password
 from ...errors import ConfigError, MessageInvalid, RequestRejected
 from ...gateway import Channels, Sending, resend_id
-from ...store import Backlog, Reads
+from ...store import Backlog, Reads, SessionRevocations
 from .._requests import read_body
 from ._chart import STATUSES, hourly_svg
-from ._session import Sessions, csrf_ok, new_session
+from ._session import MAX_AGE, Sessions, csrf_ok, new_session
+from ._signin import SignInLimits, client_address
 
 __all__ = ["console_mount"]
 
@@ -54,9 +55,9 @@ Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
 
 
 def console_mount(sending: Sending, reads: Reads, channels: Channels, settings: GatewaySettings,
-                  path: str = "/ui") -> Mount:
+                  revocations: SessionRevocations, path: str = "/ui") -> Mount:
     """The console, to mount at `path` (create_app does)."""
-    return Mount(path, app=Console(sending, reads, channels, settings).app, name="console")
+    return Mount(path, app=Console(sending, reads, channels, settings, revocations).app, name="console")
 
 
 def _when(value: str | None) -> str:
@@ -85,10 +86,13 @@ def _target(target: str) -> str:
 
 
 class Console:
-    """The console's Starlette app: it sends through `sending`, reads `reads` and shows `channels`."""
+    """The console's Starlette app: it sends through `sending`, reads `reads` and shows `channels`; sign-outs
+    go to `revocations`, which every instance consults."""
 
-    def __init__(self, sending: Sending, reads: Reads, channels: Channels, settings: GatewaySettings) -> None:
+    def __init__(self, sending: Sending, reads: Reads, channels: Channels, settings: GatewaySettings,
+                 revocations: SessionRevocations) -> None:
         self.sending, self.reads, self.channels_view = sending, reads, channels
+        self.revocations = revocations
         self.settings = settings
         self.sessions = Sessions(self.settings)
         self.env = Environment(loader=PackageLoader("smsgate.web.console", "templates"),
@@ -96,9 +100,8 @@ class Console:
         self.env.filters["when"] = _when
         self.env.filters["ago"] = _ago
         self.env.filters["target"] = _target
-        # one sign-in check at a time, and a pause after a wrong one: guessing is slow, and cannot starve the
-        # gateway's cores with scrypt
-        self._signin = asyncio.Lock()
+        # wrong secrets are limited per client address; one address's guesses never hold another's sign-in up
+        self.limits = SignInLimits()
         guarded = self._guarded
         self.app = Starlette(routes=[
             Route("/", guarded(self.home), methods=["GET"]),
@@ -136,7 +139,7 @@ class Console:
         async def endpoint(request: Request) -> Response:
             if not self.sessions.enabled:
                 return self._disabled(request)
-            session = self.sessions.load(request)
+            session = await self._session(request)
             if not session.get("user"):
                 if request.method != "GET":
                     return self._error(request, 403, "Signed out", "Your session ended: sign in again.")
@@ -163,6 +166,13 @@ class Console:
             return await handler(request, session)
 
         return endpoint
+
+    async def _session(self, request: Request) -> dict[str, Any]:
+        """The request's session; a signed-in one only while it has not been signed out on any instance."""
+        session = self.sessions.load(request)
+        if session.get("user") and (not session.get("sid") or await self.revocations.session_revoked(session["sid"])):
+            return {}  # signed out (or a cookie from before sessions had ids): sign in again
+        return session
 
     def _disabled(self, request: Request) -> HTMLResponse:
         return self._error(request, 403, "The console is off", "Set [gateway] api_token (or "
@@ -200,7 +210,7 @@ class Console:
     async def login_page(self, request: Request) -> Response:
         if not self.sessions.enabled:
             return self._disabled(request)
-        session = self.sessions.load(request)
+        session = await self._session(request)
         if session.get("user"):
             return RedirectResponse(self._next(request, request.query_params.get("next")), 303)
         if not session.get("csrf"):
@@ -214,8 +224,8 @@ class Console:
         if token_matches(self.settings.api_token, secret):
             return "token"
         stored = self.settings.console_password_hash
-        if stored is not None and secret and await asyncio.to_thread(verify_password, secret,
-                                                                      stored.get_secret_value()):
+        if stored is not None and secret and await self.limits.hash_check(verify_password, secret,
+                                                                          stored.get_secret_value()):
             return "password"
         return None
 
@@ -230,19 +240,29 @@ class Console:
         if not self._same_origin(request) or not csrf_ok(session, fields.get("csrf_token")):
             return self._error(request, 403, "Refused", "This sign-in form did not come from this console or has "
                                "expired (its CSRF token is missing or wrong). Reload the page and try again.")
-        async with self._signin:
+        address = client_address(request, self.settings.trust_proxy)
+        wait = self.limits.refused_for(address)
+        if wait is not None:  # refused before the secret is even looked at
+            response = self.render(request, "login.html", {
+                "next": fields.get("next", ""), "csrf": session["csrf"],
+                "error": f"Too many wrong sign-ins from your address: try again in {wait} s."}, 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        stamp = self.limits.begin(address)
+        async with self.limits.turn(address):
             who = await self._who(fields.get("secret", ""))
-            if who is None:
-                await asyncio.sleep(0.5)
         if who is None:
             return self.render(request, "login.html", {"next": fields.get("next", ""), "csrf": session["csrf"],
                                                        "error": "Wrong token or password."}, 401)
+        self.limits.forgive(address, stamp)
         fresh = new_session(who)  # a new CSRF token too: nothing from before signing in carries over
-        response = RedirectResponse(self._next(request, fields.get("next")), 303)
-        self.sessions.save(request, response, fresh)
-        return response
+        signed_in = RedirectResponse(self._next(request, fields.get("next")), 303)
+        self.sessions.save(request, signed_in, fresh)
+        return signed_in
 
     async def logout(self, request: Request, session: dict[str, Any]) -> Response:
+        # the cookie may have been copied: its id is refused everywhere until the cookie would have expired anyway
+        await self.revocations.revoke_session(session["sid"], utcnow() + timedelta(seconds=MAX_AGE))
         response = RedirectResponse(f"{request.scope.get('root_path', '')}/login", 303)
         self.sessions.clear(request, response)
         return response

@@ -2,7 +2,9 @@
 
 The signing key is derived from the gateway's credentials (the api_token and the console password hash), so
 changing either signs everyone out, and a cookie from a gateway with other credentials is refused. Each
-session carries a random CSRF token that every form must send back.
+session carries a random CSRF token that every form must send back, and a signed-in one a random session id:
+signing out records that id in the store (`SessionRevocations`), so a copy of the cookie stops working on
+every instance at once, not only when it expires.
 """
 
 from __future__ import annotations
@@ -60,10 +62,11 @@ class Sessions:
 
 
 def new_session(user: str | None = None) -> dict[str, Any]:
-    """A session with a fresh CSRF token; `user` (how it signed in) when signed in."""
+    """A session with a fresh CSRF token; `user` (how it signed in) and a session id `sid` when signed in."""
     data: dict[str, Any] = {"csrf": secrets.token_urlsafe(24), "at": int(time.time())}
     if user:
         data["user"] = user
+        data["sid"] = secrets.token_urlsafe(18)
     return data
 
 
