@@ -22,6 +22,7 @@ from ._open import (
     validate_database,
 )
 from ._postgres import PostgresStore
+from ._presence import PRESENCE_PREFIX, PRESENCE_TTL, Presence
 from ._protocol import Reads, SessionRevocations, Store
 from ._records import (
     Added,
@@ -53,7 +54,10 @@ __all__ = [
     "OutboxItem",
     "OutboxPlanner",
     "OutboxRow",
+    "PRESENCE_PREFIX",
+    "PRESENCE_TTL",
     "PostgresStore",
+    "Presence",
     "Reads",
     "Retention",
     "SQLiteStore",

@@ -4,8 +4,9 @@ The target is brought to the current schema first and must hold no data, and eve
 transaction, so a copy that fails leaves it as empty as it was. Rows keep their sequence numbers, so the
 outbox's order per key and each message's history order survive; PostgreSQL's sequences are moved past them.
 Values are converted by the target column's type: timestamps (ISO text in SQLite, timestamptz in PostgreSQL)
-and booleans (0/1 in SQLite). Stop every `smsgate serve` on the source first: the final count check fails
-if the source changed while it was read.
+and booleans (0/1 in SQLite). Every `smsgate serve` on the source must be stopped first: a source whose
+gateways hold their presence lease (`_presence`) is refused, and the final count check fails if the source
+changed while it was read anyway.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from .._events import timestamp as _ts
+from .._models import utcnow
 from ..errors import SmsgateError
 from ._open import describe, is_postgres, sqlite_path
+from ._presence import PRESENCE_PREFIX, PRESENCE_TTL
 
 __all__ = ["TABLES", "CopyError", "copy_database"]
 
@@ -30,6 +33,10 @@ sessions signed out are, or a copied cookie would work again on the new database
 
 _KEYED = {"external_ids": "channel, external_id", "fragments": "channel, key, idx", "console_revoked": "sid"}
 """Tables without a `seq`, and the order their rows are read in from PostgreSQL."""
+
+# the presence leases of running gateways, found by the leases' primary key (a range of names)
+_SERVING = (f"SELECT count(*) FROM leases WHERE name >= '{PRESENCE_PREFIX}' AND name < '{PRESENCE_PREFIX[:-1]};'"
+            " AND until > {until}")
 
 Progress = Callable[[str, int, int], None]
 """Called as `progress(table, rows_copied_so_far, rows_in_table)`."""
@@ -68,6 +75,11 @@ class _SQLite:
 
     async def count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    async def serving(self) -> int:
+        if not await self.exists("leases"):
+            return 0
+        return int(self.conn.execute(_SERVING.format(until="?"), (_ts(utcnow()),)).fetchone()[0])
 
     async def columns(self, table: str) -> dict[str, str]:
         types = {row[1]: (row[2] or "").upper() for row in self.conn.execute(f"PRAGMA table_info({table})")}
@@ -149,6 +161,11 @@ class _Postgres:
     async def count(self, table: str) -> int:
         return int(await self.conn.fetchval(f"SELECT count(*) FROM {table}"))
 
+    async def serving(self) -> int:
+        if not await self.exists("leases"):
+            return 0
+        return int(await self.conn.fetchval(_SERVING.format(until="now()")))
+
     async def columns(self, table: str) -> dict[str, str]:
         rows = await self.conn.fetch("SELECT column_name, data_type FROM information_schema.columns"
                                      " WHERE table_schema = current_schema() AND table_name = $1", table)
@@ -218,6 +235,11 @@ async def copy_database(source: str, target: str, *, progress: Progress | None =
         raise CopyError("--from and --to name the same database")
     src = await _side(source, target=False)
     try:
+        running = await src.serving()
+        if running:
+            raise CopyError(f"{describe(source)} is in use by {running} running smsgate serve instance(s): stop "
+                            f"every one first, so nothing is written while it is copied (a stopped instance lets go "
+                            f"at once, one that crashed within {PRESENCE_TTL:g} s)")
         dst = await _side(target, target=True)
         try:
             held = {t: n for t in TABLES if (n := await dst.count(t))}

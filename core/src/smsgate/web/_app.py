@@ -24,7 +24,7 @@ from .._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
 from ..config import same_secret
 from ..errors import RequestRejected, StoreUnavailable
 from ..gateway import Gateway, open_outbox, open_retention, open_worker, platform_of
-from ..store import InboundOutcome
+from ..store import InboundOutcome, Presence
 from ._api import api_routes
 from ._requests import ClientGone, gone, parse_request
 
@@ -172,22 +172,25 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        worker = outbox = retention = None
+        worker = outbox = retention = presence = None
         if background:
             await gateway.start_adapters()  # long-lived connections (SMPP binds) live as long as the app
             worker, outbox, retention = open_worker(gateway), open_outbox(gateway), open_retention(gateway)
             app.state.worker, app.state.outbox, app.state.retention = worker, outbox, retention
+            presence = Presence(gateway.store)  # the database is in use: `smsgate db copy` refuses it meanwhile
             worker.start()
             outbox.start()
             retention.start()
+            presence.start()
         try:
             yield
         finally:
-            if worker is not None and outbox is not None and retention is not None:
+            if worker is not None and outbox is not None and retention is not None and presence is not None:
                 await worker.stop()
                 await outbox.stop()
                 await retention.stop()
                 await gateway.stop_adapters()
+                await presence.stop()
             if metrics:
                 uninstall_metrics(gateway)
             if own_gateway:
