@@ -49,6 +49,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, list[str]]] = {
     ("README.md", f"smsgate resend {ID}"): (1, ["error: failed, not retried: cannot connect to 127.0.0.1:"]),
     ("README.md", "smsgate messages --channel kn --limit 20"): (
         0, [f"{ID}  ", "  out  failed     kn", "    to +250788123123: hello"]),
+    ("README.md", "smsgate messages --channel kn --to 0788123123 --text hel"): (
+        0, [f"{ID}  ", "    to +250788123123: hello"]),
     ("README.md", f"smsgate show {ID}"): (
         0, [f"{ID}  out  kn", "status failed, 1 attempt(s)", "sent from the command line, which does not retry"]),
     ("README.md", "smsgate logs --channel kn --errors"): (
