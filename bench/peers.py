@@ -1,7 +1,8 @@
 """Peers benchmark: smsgate against Kannel and Jasmin doing the same job on the same machine, same SMPP upstream.
 
     .venv/bin/python bench/peers.py [--only smsgate-sqlite,kannel-store,...] [--messages 5000] [--rounds 3]
-                                    [--concurrency 1,8,32,128] [--receipts] [--window 100] [--json PATH]
+                                    [--concurrency 1,8,32,128] [--receipts] [--receipt-delay 0.25]
+                                    [--webhook-extra 'TOML'] [--window 100] [--warmup 300] [--json PATH]
 
 The job: an application POSTs (or GETs) messages to a gateway's HTTP API and the gateway delivers them over SMPP
 3.4. Every gateway binds, with a system_id of its own, to one upstream SMSC stub (bench/servers/smpp_stub.py),
@@ -25,8 +26,9 @@ gateway's CPU has settled. It reports, as medians over rounds:
 - delivered/s: submit_sm / (first -> last submit_sm the stub saw from that gateway);
 - receipts/s (--receipts): delivery reports the application got / (first -> last): Kannel's dlr-url (dlr-mask 3),
   Jasmin's dlr-url (dlr-level 2), smsgate's `[[gateway.webhooks]]` (a POST per event: queued, wired and
-  delivered; the `delivered` ones count), all to bench/servers/receipt_sink.py; the stub sends a DELIVRD
-  receipt `--receipt-delay` s after each submit_sm that asks for one;
+  delivered; the `delivered` ones count; `--webhook-extra` adds TOML lines to that table, e.g. a filter), all
+  to bench/servers/receipt_sink.py. The stub sends a DELIVRD receipt `--receipt-delay` s after each submit_sm
+  that asks for one, and that deliberate wait is taken out of the rate (last receipt - first request - delay);
 - CPU s / 1,000 messages: user + system time of the gateway's processes and all their descendants from /proc
   (smsgate serve; plus the PostgreSQL server; bearerbox + smsbox; jasmind + RabbitMQ + Redis + epmd) from the
   first request until the work settled; never the stub's, the sink's or the client's;
@@ -107,7 +109,7 @@ class Stub(_Peer):
     def stats(self, system_id: str) -> dict[str, Any]:
         """The counters of one system_id (zeros when it never bound)."""
         return json.loads(self.command("STATS")).get(system_id, {"submits": 0, "receipts": 0, "binds": 0,
-                                                                  "first": 0.0, "last": 0.0})
+                                                                  "largest_read": 0, "first": 0.0, "last": 0.0})
 
     def reset(self, system_id: str) -> None:
         """Zero one system_id's counters."""
@@ -150,10 +152,11 @@ class Smsgate(_Peer):
 
     name = "smsgate"
 
-    def __init__(self, stub: Stub, system_id: str, window: int, sink: Sink | None, database: str | None = None
-                 ) -> None:
+    def __init__(self, stub: Stub, system_id: str, window: int, sink: Sink | None, database: str | None = None,
+                 webhook_extra: str = "") -> None:
         super().__init__(startup_timeout=60.0, workdir=None, keep_workdir=False)
         self.stub, self.system_id, self.window, self.sink = stub, system_id, window, sink
+        self.webhook_extra = webhook_extra
         self.database = database or str(self.workdir / "smsgate.sqlite3")
         self.port = free_port()
         self.config = self.workdir / "smsgate.toml"
@@ -161,7 +164,7 @@ class Smsgate(_Peer):
     def _start(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         webhook = (f'[[gateway.webhooks]]\nurl = "{self.sink.url}/{self.system_id}"\nsecret = "bench-webhook-secret"\n'
-                   if self.sink else "")
+                   f"{self.webhook_extra}\n" if self.sink else "")
         self.config.write_text(f"""\
 [gateway]
 host = "127.0.0.1"
@@ -570,7 +573,8 @@ def one_run(target: Target, stub: Stub, sink: Sink | None, n: int, concurrency: 
                     up["submits"] / (up["last"] - started), None, cpu / n * 1000, pss_mb(pids),
                     up["last"] - started, up["submits"], None, None,
                     {"smsc_span_per_s": up["submits"] / max(up["last"] - up["first"], 1e-6),
-                     "client_cpu_us_per_request": client_cpu / n * 1e6, "settle_s": settled})
+                     "client_cpu_us_per_request": client_cpu / n * 1e6, "settle_s": settled,
+                     "largest_read": up["largest_read"]})
     if sink is not None:
         got = sink.stats(target.system_id)
         result.receipts, result.callbacks = got["receipts"], got["requests"]
@@ -583,7 +587,7 @@ def one_run(target: Target, stub: Stub, sink: Sink | None, n: int, concurrency: 
 # -- the command ----------------------------------------------------------------------------------------------
 
 def start_gateways(names: list[str], stack: contextlib.ExitStack, stub: Stub, sink: Sink | None, window: int,
-                   receipts: bool) -> list[Target]:
+                   receipts: bool, webhook_extra: str = "") -> list[Target]:
     """Start the named gateways (each waited for until ready); stopped by `stack`."""
     targets = []
     for name in names:
@@ -598,7 +602,8 @@ def start_gateways(names: list[str], stack: contextlib.ExitStack, stub: Stub, si
                                                                                "max_wal_size": "2GB"}))
                 database = cluster.create_database("smsgate")
                 extra = [cluster.children[0].pid]
-            gate = stack.enter_context(Smsgate(stub, system_id, window, sink if receipts else None, database))
+            gate = stack.enter_context(Smsgate(stub, system_id, window, sink if receipts else None, database,
+                                               webhook_extra))
             targets.append(Target(name, system_id, gate.port,
                                   lambda gate=gate, extra=extra: [gate.children[0].pid, *extra],
                                   lambda i, tag, gate=gate: gate.request(i, tag, receipts)))
@@ -645,12 +650,14 @@ def report(table: dict[str, dict[str, Any]], concurrencies: list[int], receipts:
           f"SMPP window {args.window} (Kannel max-pending-submits, smsgate window)")
     print(f"  upstream stub ceiling: {ceiling_rate:,.0f} submit_sm/s (one pipelined bind, window 100) = "
           f"{ceiling_rate / max(fastest, 1):.1f}x the fastest delivered rate here: not the cap")
-    print(f"  {key.replace('_per_s', '/s')} by client concurrency (rounds in brackets):")
-    print("    gateway         " + "".join(f"{c:>22d}" for c in concurrencies) + "   best")
-    for name, row in table.items():
-        cells = "".join(f"{row['by_concurrency'][c][key]:8.0f} {row['by_concurrency'][c]['rounds']!s:>13s}"
-                        if c in row["by_concurrency"] else f"{'-':>22s}" for c in concurrencies)
-        print(f"    {name:15s} {cells}   {row[key]:.0f} at {row['best']}")
+    print(f"  {key.replace('_per_s', '/s')} by client concurrency, median (rounds):")
+    rows = {name: [f"{row['by_concurrency'][c][key]:.0f} ({'/'.join(map(str, row['by_concurrency'][c]['rounds']))})"
+                   if c in row["by_concurrency"] else "-" for c in concurrencies] for name, row in table.items()}
+    width = max([len(cell) for cells in rows.values() for cell in cells] + [6])
+    print("    gateway        " + "".join(f"  {c:>{width}d}" for c in concurrencies) + "   best")
+    for name, cells in rows.items():
+        print(f"    {name:15s}" + "".join(f"  {cell:>{width}s}" for cell in cells) +
+              f"   {table[name][key]:.0f} at {table[name]['best']}")
     print("  each gateway at its best concurrency:")
     head = "    | gateway | concurrency | accepted/s | delivered/s |" + (" receipts/s |" if receipts else "") + \
         " CPU s / 1,000 msgs | memory (PSS) MB | durable when it answers |"
@@ -691,6 +698,8 @@ def main() -> None:
                                                                           "submit_sm_resp and its receipt")
     parser.add_argument("--window", type=int, default=100, help="SMPP window of smsgate's channel and Kannel's "
                                                                 "max-pending-submits")
+    parser.add_argument("--webhook-extra", default="", help="TOML lines added to smsgate's webhook table with "
+                                                                 "--receipts (e.g. a filter), \\n between lines")
     parser.add_argument("--warmup", type=int, default=300, help="messages each gateway sends before the rounds")
     parser.add_argument("--json", type=Path, help="write every run's raw figures here")
     args = parser.parse_args()
@@ -713,7 +722,8 @@ def main() -> None:
         ceilings = [asyncio.run(ceiling(stub.port, 100_000, 100)) for _ in range(3)]
         ceiling_rate = statistics.median(ceilings)
         print(f"  stub ceiling: {', '.join(f'{c:,.0f}' for c in ceilings)} submit_sm/s")
-        targets = start_gateways(names, stack, stub, sink, args.window, args.receipts)
+        targets = start_gateways(names, stack, stub, sink, args.window, args.receipts,
+                                 args.webhook_extra.replace("\\n", "\n"))
         for target in targets:
             one_run(target, stub, sink, args.warmup, 8, 0, "warm")
         for round_ in range(1, args.rounds + 1):

@@ -17,7 +17,8 @@ on the hot path: a submit_sm is read by walking its C-strings and its submit_sm_
 both checked against smpplib when the server starts, so a mistake there stops it instead of skewing a result.
 
 The control port takes one command per line and answers one line:
-    STATS           JSON {system_id: {submits, receipt_asks, receipts, receipt_acks, binds, first, last}}
+    STATS           JSON {system_id: {submits, receipt_asks, receipts, receipt_acks, binds, largest_read,
+                    first, last}}
     RESET <id>      forget the counters of that system_id (its open binds stay counted); answers ok
 `ceiling()` is the pipelined client bench/peers.py measures this server's own limit with.
 """
@@ -54,6 +55,7 @@ class Counters:
     receipts: int = 0
     receipt_acks: int = 0
     binds: int = 0
+    largest_read: int = 0  # most submit_sm in one read: 1 means the ESME never had two outstanding
     first: float = 0.0
     last: float = 0.0
 
@@ -177,6 +179,7 @@ class Smsc(asyncio.Protocol):
                 counters.first = now
             counters.submits += submits
             counters.receipt_asks += asks
+            counters.largest_read = max(counters.largest_read, submits)
             counters.last = now
         if receipts:
             loop = asyncio.get_running_loop()
