@@ -150,6 +150,10 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             body["down"] = down
         return JSONResponse(body, status_code=200 if reachable else 503)
 
+    def observe_tenant(tenant: str, outcome: str) -> None:
+        if gateway.metrics is not None:
+            gateway.metrics.tenant(tenant, outcome)
+
     def authorized(request: Request) -> bool:
         token = settings.api_token.get_secret_value() if settings.api_token else ""
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -158,7 +162,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
         Route("/c/{channel}/{action:path}", inbound, methods=ALL_METHODS),
-        *api_routes(gateway, reads, channels, settings),
+        *api_routes(gateway, reads, channels, settings, gateway.config.tenants, observe_tenant),
         Route("/b/{bridge}/send", bridge_send, methods=["GET", "POST", "PUT"]),
         *(extra_routes or []),
     ]

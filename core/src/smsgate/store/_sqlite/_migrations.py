@@ -164,5 +164,17 @@ CREATE INDEX logs_errors_newest ON channel_logs (seq) WHERE is_error = 1;
 CREATE INDEX outbox_pending ON outbox (seq) WHERE done_at IS NULL;
 CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
 """)),
+    # Versions 6 and 7 belong to parallel work (link state, console sign-in); each backend's list is a set of
+    # versions, applied in order, so the numbers need not be consecutive on any one branch.
+    Migration(8, "routed messages (their channels in failover order) and tenants: who sent a message, its limits",
+              statements("""
+ALTER TABLE messages ADD COLUMN route TEXT;
+ALTER TABLE messages ADD COLUMN tenant TEXT;
+CREATE TABLE tenant_limits (
+    key TEXT PRIMARY KEY,
+    day TEXT,
+    used INTEGER NOT NULL DEFAULT 0,
+    tat REAL
+)""")),
 )
 """The SQLite backend's migrations, oldest first."""

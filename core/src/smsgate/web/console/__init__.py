@@ -78,10 +78,10 @@ def _ago(value: str | None, now: datetime | None = None) -> str:
 def _target(target: str) -> str:
     """An outbox target for display: a webhook URL without its query, which may carry the receiver's token."""
     kind, _, rest = target.partition(":")
-    if kind != "webhook":
+    if kind != "webhook" and not kind.startswith("webhook@"):
         return target
     parts = urllib.parse.urlsplit(rest)
-    return f"webhook:{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}{'?…' if parts.query else ''}"
+    return f"{kind}:{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}{'?…' if parts.query else ''}"
 
 
 class Console:
