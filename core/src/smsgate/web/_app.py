@@ -171,7 +171,8 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     if console:
         from .console import console_mount  # Jinja2 is imported by apps that serve the console only
 
-        routes.append(console_mount(gateway, reads, channels, settings))
+        routes.append(console_mount(gateway, reads, channels, settings, tenants=gateway.config.tenants,
+                                    routed=bool(gateway.config.routes)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
