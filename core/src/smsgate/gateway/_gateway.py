@@ -226,7 +226,9 @@ class Gateway:
         if channel is None:
             choice = self.router.choose(to, allowed)
             channel, number = choice.channel, choice.to
-            route = list(choice.order)
+            # kept only when there is somewhere to fail over to: the worker takes a down channel's routed
+            # messages to move them, and one with a single candidate could only wait there
+            route = list(choice.order) if len(choice.order) > 1 else []
             adapter = self.adapter(channel)
         else:
             if allowed is not None and channel not in allowed:
