@@ -344,3 +344,36 @@ def test_every_commands_help_keeps_its_brackets():
                 lost.append(f"smsgate {' '.join(path)} --help: {token}")
     assert bracketed >= 3  # [gateway] in serve and console-password, [default...] etc. are really checked
     assert lost == []
+def test_send_without_a_channel_is_routed_and_route_explains_it(tmp_path: Path):
+    dead, live = free_port(), free_port()
+    config = tmp_path / "smsgate.toml"
+    config.write_text(
+        f'[gateway]\ndatabase = "{tmp_path / "smsgate.sqlite3"}"\n\n'
+        f'[channels.primary]\nadapter = "http"\ncountry = "RW"\nsend_url = "http://127.0.0.1:{dead}/send"\n'
+        "max_attempts = 1\n\n"
+        f'[channels.backup]\nadapter = "http"\ncountry = "RW"\nsend_url = "http://127.0.0.1:{live}/send"\n\n'
+        '[[routes]]\nto = ["+250"]\nchannels = ["primary", "backup"]\n')
+    explained = smsgate("--config", str(config), "route", "0788123123")
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout.splitlines()[:4] == [
+        "+250788123123 takes route 1 and channel primary, now",
+        "  route 1: to +250; channels primary, backup; failover -> matches",
+        "    1. primary  +250788123123  link up",
+        "    2. backup  +250788123123  link up"]
+    nowhere = smsgate("--config", str(config), "route", "+12025550123")
+    assert nowhere.returncode == 1 and nowhere.stderr == (
+        "error: no route matches '+12025550123': a send without a channel is refused (422)\n")
+    assert "is not a number that starts with +250" in nowhere.stdout
+    aggregator = Aggregator(live)
+    try:
+        done = smsgate("--config", str(config), "send", "--to", "0788123123", "hello")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("wired: id ") and "via backup" in done.stdout
+        assert len(aggregator.bodies) == 1
+        message_id = done.stdout.split()[2]
+        shown = smsgate("--config", str(config), "show", message_id).stdout
+        assert "routed: primary -> backup" in shown and "primary" in shown.split("history")[1]
+        refused = smsgate("--config", str(config), "send", "--to", "+12025550123", "hello")
+        assert refused.returncode == 1 and "no route matches +12025550123" in refused.stderr
+    finally:
+        aggregator.close()

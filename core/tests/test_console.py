@@ -277,3 +277,34 @@ def test_malformed_requests_get_a_4xx_never_a_5xx(gate):
         r = h.request("POST", "/ui/send", data=form)
         assert r.status_code == 422, (form, r.status_code)
     assert h.request("POST", "/ui/messages/nope/resend", data={"csrf_token": csrf}).status_code == 404
+
+
+def test_a_tenant_signs_in_with_its_token_and_sees_only_its_channels(smsgate_harness):
+    acme = "acme-console-token-0123456789"
+    h = smsgate_harness({"t": {"adapter": "toy", "country": "RW", "url": "http://t.test/send"},
+                         "u": {"adapter": "toy", "country": "RW", "url": "http://u.test/send"}},
+                        gateway={"api_token": TOKEN}, adapters=[Toy], routes=[{"channels": ["t", "u"]}],
+                        tenants={"acme": {"token": acme, "channels": ["u"]}},
+                        respond=lambda r: httpx.Response(200, text=f"ext-{uuid.uuid4().hex}"))
+    theirs = h.send("t", "+250788383383", "operator's, on t").message
+    ours = h.send("u", "+250788383383", "operator's, on u").message
+    assert sign_in(h, acme).status_code == 303
+    channels = h.request("GET", "/ui/channels").text
+    assert 'id="ch-u"' in channels and 'id="ch-t"' not in channels
+    listing = h.request("GET", "/ui/messages").text
+    assert ours.id in listing and theirs.id not in listing
+    assert h.request("GET", "/ui/messages?channel=t").status_code == 400
+    assert h.request("GET", f"/ui/messages/{theirs.id}").status_code == 404  # as an unknown id
+    assert h.request("GET", f"/ui/messages/{uuid.uuid4()}").status_code == 404
+    assert h.request("GET", f"/ui/messages/{ours.id}").status_code == 200
+    assert h.request("GET", "/ui/outbox").status_code == 403
+    form = h.request("GET", "/ui/send").text
+    assert 'value="u"' in form and 'value="t"' not in form and "(routed by the number)" in form
+    refused = h.request("POST", "/ui/send", data={"csrf_token": csrf_of(form), "channel": "t", "to": "0788383383",
+                                                  "text": "x", "id": str(uuid.uuid4())})
+    assert refused.status_code == 422
+    routed = h.request("POST", "/ui/send", data={"csrf_token": csrf_of(form), "channel": "", "to": "0788383383",
+                                                 "text": "routed", "id": str(uuid.uuid4())})
+    assert routed.status_code == 303
+    sent = h.message(routed.headers["location"].rsplit("/", 1)[1].split("?")[0])
+    assert sent.channel == "u" and sent.tenant == "acme"

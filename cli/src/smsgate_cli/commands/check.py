@@ -9,6 +9,7 @@ import typer
 
 from .._app import ConfigOption, app
 from .._context import guarded, load
+from .route import _describe
 
 
 @app.command()
@@ -41,6 +42,13 @@ def check(
             if name in problems:
                 line += f", connection {problems[name] or 'ok'}"
             typer.echo(line)
+        for index, route in enumerate(cfg.routes, start=1):
+            typer.echo(f"  route {index}: {_describe(route)}")
+        for name, tenant in cfg.tenants.items():
+            limits = "".join(f", {key} {value}" for key, value in (("tps", tenant.tps),
+                                                                 ("daily_limit", tenant.daily_limit)) if value)
+            typer.echo(f"  tenant {name}: channels {', '.join(tenant.channels)}{limits}, "
+                       f"webhooks: {len(tenant.webhooks)}")
         return all(reason is None for reason in problems.values())
 
     if not guarded(run):

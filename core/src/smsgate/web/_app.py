@@ -151,6 +151,10 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             body["down"] = down
         return JSONResponse(body, status_code=200 if reachable else 503)
 
+    def observe_tenant(tenant: str, outcome: str) -> None:
+        if gateway.metrics is not None:
+            gateway.metrics.tenant(tenant, outcome)
+
     def authorized(request: Request) -> bool:
         token = settings.api_token.get_secret_value() if settings.api_token else ""
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -159,7 +163,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
         Route("/c/{channel}/{action:path}", inbound, methods=ALL_METHODS),
-        *api_routes(gateway, reads, channels, settings),
+        *api_routes(gateway, reads, channels, settings, gateway.config.tenants, observe_tenant),
         Route("/b/{bridge}/send", bridge_send, methods=["GET", "POST", "PUT"]),
         *(extra_routes or []),
     ]
@@ -168,7 +172,8 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     if console:
         from .console import console_mount  # Jinja2 is imported by apps that serve the console only
 
-        routes.append(console_mount(gateway, reads, channels, settings, gateway.store))
+        routes.append(console_mount(gateway, reads, channels, settings, gateway.store, tenants=gateway.config.tenants,
+                                    routed=bool(gateway.config.routes)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

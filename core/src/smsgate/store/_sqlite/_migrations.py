@@ -173,5 +173,15 @@ CREATE TABLE console_revoked (
 );
 CREATE INDEX console_revoked_until ON console_revoked (until)
 """)),
+    Migration(8, "routed messages (their channels in failover order) and tenants: who sent a message, its limits",
+              statements("""
+ALTER TABLE messages ADD COLUMN route TEXT;
+ALTER TABLE messages ADD COLUMN tenant TEXT;
+CREATE TABLE tenant_limits (
+    key TEXT PRIMARY KEY,
+    day TEXT,
+    used INTEGER NOT NULL DEFAULT 0,
+    tat REAL
+)""")),
 )
 """The SQLite backend's migrations, oldest first."""
