@@ -331,9 +331,10 @@ class Stamps:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def busiest_second(self) -> int:
+    def busiest(self, seconds: float = 1.0) -> int:
+        """The most requests that arrived within any `seconds`."""
         times = sorted(self.times)
-        return max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+        return max(sum(1 for t in times[i:] if t < start + seconds) for i, start in enumerate(times))
 
 
 def test_a_channels_tps_holds_across_instances(pg_url):
@@ -376,13 +377,17 @@ def test_a_channels_tps_holds_across_instances(pg_url):
                 await gateway.close()
 
     elapsed = asyncio.run(run())
-    sent, busiest = len(aggregator.times), aggregator.busiest_second()
+    sent, busiest, busiest_two = len(aggregator.times), aggregator.busiest(), aggregator.busiest(2.0)
     assert sent == total and sum(by_instance) == total and min(by_instance) > 0, by_instance  # once each
     print(f"\n{sent} requests by 2 instances ({by_instance}) on one channel at tps {tps}: {elapsed:.2f} s "
-          f"({sent / elapsed:.1f}/s overall), busiest second {busiest}")
+          f"({sent / elapsed:.1f}/s overall), busiest second {busiest}, busiest two seconds {busiest_two}")
     # 60 requests at 20/s take about 3 s; two instances spacing only their own requests would take 1.5 s
     assert elapsed >= (sent - 1) / tps * 0.95, elapsed
-    assert busiest <= tps + 2, busiest  # a start later than its slot takes a new one: no catching up in bursts
+    # a start later than its slot takes a new one: no catching up in bursts. Arrival times carry the loaded
+    # machine's scheduling jitter (a request held up a few ms lands in the next second), so the bound is on two
+    # seconds, with a looser one-second check; two instances that each kept only their own tps would send 2x
+    assert busiest_two <= 2 * tps + 2, busiest_two
+    assert busiest <= tps * 1.5, busiest
 
 
 def test_an_adapter_without_http_requests_gets_the_shared_throttle_too(pg_url):
