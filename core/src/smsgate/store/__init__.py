@@ -24,16 +24,20 @@ from ._open import (
 from ._postgres import PostgresStore
 from ._protocol import Reads, Store
 from ._records import (
+    LINK_STATES,
     Added,
     Backlog,
     Fragment,
     FragmentJoin,
     HourCount,
     InboundOutcome,
+    Link,
+    LinkSeen,
     MessagePage,
     OutboxItem,
     OutboxPlanner,
     OutboxRow,
+    Rates,
     StatusChange,
 )
 from ._retention import Retention
@@ -41,6 +45,7 @@ from ._sqlite import SQLiteStore
 from ._wakeup import Notifier, Wakeup, WakeupLoop, backoff
 
 __all__ = [
+    "LINK_STATES",
     "Added",
     "Backlog",
     "CopyError",
@@ -48,12 +53,15 @@ __all__ = [
     "FragmentJoin",
     "HourCount",
     "InboundOutcome",
+    "Link",
+    "LinkSeen",
     "MessagePage",
     "Notifier",
     "OutboxItem",
     "OutboxPlanner",
     "OutboxRow",
     "PostgresStore",
+    "Rates",
     "Reads",
     "Retention",
     "SQLiteStore",

@@ -24,7 +24,8 @@ from ._open import describe, is_postgres, sqlite_path
 __all__ = ["TABLES", "CopyError", "copy_database"]
 
 TABLES = ("messages", "external_ids", "status_history", "opt_outs", "channel_logs", "outbox", "fragments")
-"""What `smsgate db copy` moves, in this order (rate slots and leases are not data: they start afresh)."""
+"""What `smsgate db copy` moves, in this order (rate slots, leases and channel links are not data: they start
+afresh, links with the first probe)."""
 
 _KEYED = {"external_ids": "channel, external_id", "fragments": "channel, key, idx"}
 """Tables without a `seq`, and the order their rows are read in from PostgreSQL."""
