@@ -25,18 +25,22 @@ from .gateway import (
     READ_TIMEOUT_REASON,
     ChannelInbound,
     Channels,
+    ChannelStatus,
     Gateway,
+    LinkProber,
     SendOutcome,
     SendWorker,
+    channel_status,
     open_gateway,
     open_outbox,
+    open_prober,
     open_retention,
     open_worker,
 )
 from .platform import OutboxDispatcher, Platform, RapidProBridge, sign_webhook, webhook_body
 from .plugins import get_adapters, installed_adapters, load_plugins
 from .store import Retention
-from .web import OPENAPI, SendRequest, create_app, event_json, parse_request, serve
+from .web import OPENAPI, SendRequest, configure_logging, create_app, event_json, parse_request, serve
 
 __all__ = [
     "FINAL_REASON",
@@ -47,10 +51,12 @@ __all__ = [
     "BridgeSettings",
     "Channel",
     "ChannelInbound",
+    "ChannelStatus",
     "Channels",
     "Config",
     "Gateway",
     "GatewaySettings",
+    "LinkProber",
     "MessageRecord",
     "OutboxDispatcher",
     "Platform",
@@ -61,7 +67,9 @@ __all__ = [
     "SendRequest",
     "SendWorker",
     "WebhookSettings",
+    "channel_status",
     "config_from_dict",
+    "configure_logging",
     "create_app",
     "default_config_path",
     "event_json",
@@ -72,6 +80,7 @@ __all__ = [
     "new_id",
     "open_gateway",
     "open_outbox",
+    "open_prober",
     "open_retention",
     "open_worker",
     "parse_request",

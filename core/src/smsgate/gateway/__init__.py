@@ -4,7 +4,10 @@
                 `handle_inbound`, `receive` (inbound); ChannelInbound, the sink a bind's adapter stores through
     _channels   Channels: the read-only view of the channels the API, console, metrics and worker use
     _worker     SendWorker: claims due messages from the store and sends them through the gateway
-    _open       open_gateway / open_worker / open_outbox / open_retention: built from a config
+    _links      Links: each channel's link by this instance's evidence (probes, sends, binds), kept in the store
+    _prober     LinkProber: every channel's link probe every `health_interval` seconds under `smsgate serve`
+    _status     channel_status: each channel's link, last minute, queue and last error (`smsgate status`)
+    _open       open_gateway / open_worker / open_outbox / open_prober / open_retention: built from a config
 """
 
 from ._channels import Channels
@@ -18,25 +21,35 @@ from ._gateway import (
     SendOutcome,
     resend_id,
 )
-from ._open import open_gateway, open_outbox, open_retention, open_worker, platform_of
+from ._links import Links, send_evidence
+from ._open import open_gateway, open_outbox, open_prober, open_retention, open_worker, platform_of
+from ._prober import LinkProber
+from ._status import WINDOW_SECONDS, ChannelStatus, channel_status
 from ._worker import Sender, SendQueue, SendWorker
 
 __all__ = [
     "FINAL_REASON",
     "IN_DOUBT_REASON",
     "READ_TIMEOUT_REASON",
+    "WINDOW_SECONDS",
     "ChannelInbound",
+    "ChannelStatus",
     "Channels",
     "Gateway",
+    "LinkProber",
+    "Links",
     "SendOutcome",
     "SendQueue",
     "SendWorker",
     "Sender",
     "Sending",
+    "channel_status",
     "open_gateway",
     "open_outbox",
+    "open_prober",
     "open_retention",
     "open_worker",
     "platform_of",
     "resend_id",
+    "send_evidence",
 ]

@@ -35,8 +35,9 @@ from .._models import (
 )
 from ..config._settings import Channel, Config
 from ..errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
-from ..store import Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, StatusChange, Store, open_store
+from ..store import Fragment, FragmentJoin, InboundOutcome, LinkSeen, OutboxPlanner, StatusChange, Store, open_store
 from ._channels import Channels
+from ._links import Links, send_evidence
 
 __all__ = ["FINAL_REASON", "IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome",
            "Sending", "resend_id"]
@@ -145,7 +146,9 @@ class Gateway:
         self.adapters: dict[str, Adapter[Any]] = {}
         for name, channel in config.channels.items():
             self.adapters[name] = channel.adapter_cls(channel, self.http, self.public_url)
-        self.channels = Channels(self.adapters)
+        self.links = Links(self.store)
+        """This instance's evidence of each channel's link, written to the store (`smsgate status` reads it)."""
+        self.channels = Channels(self.adapters, self.links)
         self.platform: Any = None  # the platform side (smsgate.platform.Platform), set by `open_gateway`
         secrets = set(config.secrets()).union(*(a.secrets() for a in self.adapters.values()))
         for adapter in self.adapters.values():
@@ -281,6 +284,9 @@ class Gateway:
         change = await self.store.record_send(message.id, result, clog)
         if self.metrics is not None:
             self.metrics.send_recorded(channel.name, claimed.attempts, clog)
+        evidence = send_evidence(channel.name, clog)
+        if evidence is not None:
+            await self.links.seen([evidence])
         await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)
         await self.announce(change.platform_events)
         stored = change.record or await self.store.get_message(message.id)
@@ -452,3 +458,7 @@ class ChannelInbound:
     async def release(self, name: str, holder: str) -> None:
         """Give this channel's lease `name` up if `holder` holds it."""
         await self.gateway.store.release(f"{self.channel}:{name}", holder)
+
+    async def link(self, state: str, reason: str) -> None:
+        """Record the connection going `up` or `down` now (a bind made or lost)."""
+        await self.gateway.links.seen([LinkSeen(self.channel, state, reason)])
