@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -32,6 +33,7 @@ from .._models import (
     OutgoingMessage,
     SendResult,
     Status,
+    utcnow,
 )
 from ..config._settings import Channel, Config
 from ..errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
@@ -117,6 +119,10 @@ class Observer(Protocol):
 
     def delivery(self, target: str, outcome: str) -> None:
         """An outbox delivery attempt to `target` ended `delivered`, `failed` or `error`."""
+
+    def message_took(self, channel: str, stage: str, seconds: float) -> None:
+        """A message of `channel` finished `stage`: `queued_to_wired` (queued until the aggregator accepted it) or
+        `wired_to_delivered` (accepted until its delivery report), in `seconds`."""
 
 class Gateway:
     """Binds a config's channels to adapters, owns the store and the HTTP client, and runs both pipelines.
@@ -284,6 +290,9 @@ class Gateway:
         change = await self.store.record_send(message.id, result, clog)
         if self.metrics is not None:
             self.metrics.send_recorded(channel.name, claimed.attempts, clog)
+            if change.applied and change.current is Status.WIRED and change.record is not None:
+                waited = (utcnow() - datetime.fromisoformat(change.record.created_at)).total_seconds()
+                self.metrics.message_took(channel.name, "queued_to_wired", max(0.0, waited))
         evidence = send_evidence(channel.name, clog)
         if evidence is not None:
             await self.links.seen([evidence])
@@ -383,8 +392,21 @@ class Gateway:
                 if isinstance(event, Ignored) and event.error:  # `smsgate logs --errors` is where operators look
                     clog.error(event.reason)
         outcomes = await self.store.record_inbound(channel_name, events, clog)
+        if self.metrics is not None:
+            self._delivered(channel_name, outcomes)
         await self.announce([e for outcome in outcomes for e in outcome.platform_events])
         return outcomes
+
+    def _delivered(self, channel_name: str, outcomes: Sequence[InboundOutcome]) -> None:
+        """Tell the metrics how long each message just delivered took from the aggregator's acceptance."""
+        assert self.metrics is not None
+        now = None
+        for outcome in outcomes:
+            change = outcome.change
+            if change is not None and change.applied and change.current is Status.DELIVERED and change.wired_at:
+                now = now or utcnow()
+                took = (now - datetime.fromisoformat(change.wired_at)).total_seconds()
+                self.metrics.message_took(channel_name, "wired_to_delivered", max(0.0, took))
 
     async def receive_parts(self, channel_name: str, fragment: Fragment, join: FragmentJoin,
                             clog: ChannelLog | None) -> tuple[bool, list[InboundOutcome]]:

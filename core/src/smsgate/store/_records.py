@@ -29,6 +29,8 @@ class StatusChange:
     """The message as stored after the change, with its history, when the store read it anyway."""
     platform_events: tuple[PlatformEvent, ...] = field(default=(), compare=False, repr=False)
     """What the platform hears about this write (webhooks were planned from these; hooks fire from them)."""
+    wired_at: str | None = field(default=None, compare=False, repr=False)
+    """For a message just delivered: when the aggregator accepted it (the delivery latency's start)."""
 
 
 @dataclass(frozen=True, slots=True)
