@@ -24,7 +24,7 @@ from ._gateway import (
 from ._links import Links, send_evidence
 from ._open import open_gateway, open_outbox, open_prober, open_retention, open_worker, platform_of
 from ._prober import LinkProber
-from ._status import WINDOW_SECONDS, ChannelStatus, channel_status
+from ._status import WINDOW_SECONDS, ChannelStatus, channel_status, message_timing
 from ._worker import Sender, SendQueue, SendWorker
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "Sender",
     "Sending",
     "channel_status",
+    "message_timing",
     "open_gateway",
     "open_outbox",
     "open_prober",

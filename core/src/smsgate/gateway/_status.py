@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._models import utcnow
+from .._models import MessageRecord, utcnow
 from ..store import Reads
 
-__all__ = ["WINDOW_SECONDS", "ChannelStatus", "channel_status"]
+__all__ = ["WINDOW_SECONDS", "ChannelStatus", "channel_status", "message_timing"]
 
 WINDOW_SECONDS = 60
 """The window of `out_per_min` and `in_per_min`: the last minute."""
@@ -81,3 +81,20 @@ async def channel_status(reads: Reads, adapters: Mapping[str, str], *, now: date
                 "at": error.get("created_at"), "kind": error.get("kind"), "message_id": error.get("message_id"),
                 "error": "; ".join(error.get("errors") or [])}))
     return found
+
+
+def message_timing(record: MessageRecord) -> list[tuple[str, float]]:
+    """An outgoing message's steps with the seconds each took, to the microsecond as stored: queued → wired (the
+    aggregator took it) → sent → delivered (or failed), from the first applied report of each status."""
+    first: dict[str, datetime] = {}
+    for entry in record.history:
+        if entry.get("applied") and entry["status"] not in first:
+            first[entry["status"]] = datetime.fromisoformat(entry["at"])
+    steps = []
+    previous = ("queued", first.get("queued") or datetime.fromisoformat(record.created_at))
+    for status in ("wired", "sent", "delivered", "failed", "read"):
+        at = first.get(status)
+        if at is not None:
+            steps.append((f"{previous[0]} → {status}", max(0.0, (at - previous[1]).total_seconds())))
+            previous = (status, at)
+    return steps
