@@ -136,6 +136,7 @@ def test_the_same_evidence_again_writes_nothing_new(env):
 def test_while_the_link_is_down_the_worker_tries_one_message_per_interval(env):
     h, worker = env(respond=refuse, channel={"health_interval": 3600})
     h.run(h.gateway.links.seen([LinkSeen("t", "down", REFUSED, probed=True)]))
+    assert h.run(worker.run_once()) == 0  # nothing queued yet: a round that finds nothing spends no trial
     queue(h, *IDS[:5])
     assert h.run(worker.run_once()) == 1  # one trial, not the whole queue
     assert h.run(worker.run_once()) == 0  # the next trial waits for the interval

@@ -106,10 +106,13 @@ class SendWorker(WakeupLoop):
         """Start an attempt for each due message a channel has room for; return how many started."""
         started = 0
         for channel, running in self.inflight.items():
-            room = self._room(channel, running)
+            room, trial = self._room(channel, running)
             if room <= 0:
                 continue
-            for record in await self.queue.claim_due(channel, limit=room, lease_seconds=self.lease):
+            claimed = await self.queue.claim_due(channel, limit=room, lease_seconds=self.lease)
+            if trial and claimed:  # the interval runs from a trial that went, not from a round that found nothing
+                self._trial_at[channel] = time.monotonic() + self.channels.settings(channel).health_interval
+            for record in claimed:
                 if record.id in running:  # its lease lapsed while we still send it: the running task finishes it
                     continue
                 task = asyncio.create_task(self._process(record), name=f"smsgate-send-{record.id}")
@@ -118,23 +121,21 @@ class SendWorker(WakeupLoop):
                 started += 1
         return started
 
-    def _room(self, channel: str, running: dict[str, asyncio.Task[None]]) -> int:
-        """How many of `channel`'s due messages to start now."""
+    def _room(self, channel: str, running: dict[str, asyncio.Task[None]]) -> tuple[int, bool]:
+        """How many of `channel`'s due messages to start now, and whether that one is a trial of a dead link."""
         room = self._limits[channel] - len(running)
         # a channel whose connection is down (an SMPP bind) keeps its messages queued, unattempted, until it is
         # back: attempting would only burn their attempts and back them off past the reconnect
         if room <= 0 or self._stopping or not self.channels.can_send(channel):
-            return 0
+            return 0, False
         interval = self.channels.settings(channel).health_interval
         if not interval or self.channels.link_down(channel) is None:
             self._trial_at.pop(channel, None)
-            return room
+            return room, False
         # the link is down by this instance's evidence: one trial message per probe interval (see the docstring)
-        now = time.monotonic()
-        if running or now < self._trial_at.get(channel, 0.0):
-            return 0
-        self._trial_at[channel] = now + interval
-        return 1
+        if running or time.monotonic() < self._trial_at.get(channel, 0.0):
+            return 0, False
+        return 1, True
 
     def link_changed(self, channel: str, state: str) -> None:
         """A channel's link moved (`Links.on_change`): one that is up again gets its whole queue at once."""
