@@ -148,6 +148,16 @@ def test_while_the_link_is_down_the_worker_tries_one_message_per_interval(env):
     assert [h.message(i).status for i in IDS[:5]].count("wired") == 4
 
 
+def test_a_trial_that_sent_nothing_frees_the_next_one(env):
+    h, _ = env(respond=refuse, channel={"health_interval": 3600})
+    first = h.send("t", "+250788383383", "one").message  # errored, and the link down by its evidence
+    queue(h, IDS[0])
+    worker = open_worker(h.gateway, max_attempts=1)  # the errored one is over the limit: failed with no request
+    assert h.run(worker.run_once()) == 1 and h.message(first.id).status == "failed"
+    assert h.run(worker.run_once()) == 1  # so it tested nothing, and the next message is the trial
+    assert h.message(IDS[0]).attempts == 1
+
+
 def test_without_probing_a_dead_link_does_not_hold_the_queue(env):
     h, worker = env(respond=refuse, channel={"health_interval": 0})
     h.send("t", "+250788383383", "one")  # down by a send's evidence, but nothing would ever probe it up

@@ -115,7 +115,7 @@ class SendWorker(WakeupLoop):
             for record in claimed:
                 if record.id in running:  # its lease lapsed while we still send it: the running task finishes it
                     continue
-                task = asyncio.create_task(self._process(record), name=f"smsgate-send-{record.id}")
+                task = asyncio.create_task(self._process(record, trial), name=f"smsgate-send-{record.id}")
                 running[record.id] = task
                 task.add_done_callback(functools.partial(self._finished, channel, record.id))
                 started += 1
@@ -156,13 +156,17 @@ class SendWorker(WakeupLoop):
 
     # -- one message ------------------------------------------------------------------------------------
 
-    async def _process(self, record: MessageRecord) -> None:
+    async def _process(self, record: MessageRecord, trial: bool = False) -> None:
+        attempted = True
         try:
-            await self._process_once(record)
+            attempted = await self._process_once(record)
         except Exception:  # the claim lapses and a later round retries; never let one message stop the worker
             self.log.exception("sending %s failed unexpectedly", record.id)
+        if trial and not attempted:  # failed without a request (in doubt, over the limit): it tested nothing
+            self._trial_at.pop(record.channel, None)
 
-    async def _process_once(self, record: MessageRecord) -> None:
+    async def _process_once(self, record: MessageRecord) -> bool:
+        """Attempt a claimed message (or fail it); whether a request was attempted."""
         # `record` is claimed for us, and its claim already counts an attempt
         settings = self.channels.settings(record.channel)
         if record.sending_at is not None and not settings.retry_on_timeout:
@@ -171,23 +175,23 @@ class SendWorker(WakeupLoop):
             change = await self.sender.fail(record.id, "in_doubt", IN_DOUBT_REASON, held=True)
             if change.applied:
                 self._failed(record, "in_doubt", IN_DOUBT_REASON, "failed: {reason}")
-            return
+            return False
         if record.attempts > self.max_attempts:  # the limit was lowered since this message was last tried
             await self._give_up(replace(record, attempts=record.attempts - 1), held=True)
-            return
+            return False
         outcome = await self._attempt(record)
         message = outcome.message
         if not outcome.sent:
-            return
+            return False
         if message.status == Status.FAILED.value:
             self._failed(message, message.error_code, message.error_reason,
                          "failed on attempt {attempt} of {max_attempts}, not retried: {reason}")
-            return
+            return True
         if message.status != Status.ERRORED.value:
-            return
+            return True
         if message.attempts >= self.max_attempts:
             await self._give_up(message)
-            return
+            return True
         hinted = outcome.result.retry_after if outcome.result else None
         delay = hinted if hinted is not None else self.backoff(message.attempts)
         when = utcnow() + timedelta(seconds=delay)
@@ -199,6 +203,7 @@ class SendWorker(WakeupLoop):
                     extra={"channel": message.channel, "message_id": message.id, "attempt": message.attempts,
                            "max_attempts": self.max_attempts, "error_code": message.error_code, "reason": reason,
                            "next_attempt_at": next_at, "retry_in_s": round(delay, 3)})
+        return True
 
     async def _give_up(self, message: MessageRecord, held: bool = False) -> None:
         reason = f"gave up after {message.attempts} attempt(s); last error: {message.error_reason or 'none'}"
