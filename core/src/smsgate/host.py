@@ -14,6 +14,8 @@ from .config._settings import (
     Channel,
     Config,
     GatewaySettings,
+    RouteSettings,
+    TenantSettings,
     WebhookSettings,
     config_from_dict,
     default_config_path,
@@ -28,6 +30,7 @@ from .gateway import (
     ChannelStatus,
     Gateway,
     LinkProber,
+    Router,
     SendOutcome,
     SendWorker,
     channel_status,
@@ -41,7 +44,17 @@ from .gateway import (
 from .platform import OutboxDispatcher, Platform, RapidProBridge, sign_webhook, webhook_body
 from .plugins import get_adapters, installed_adapters, load_plugins
 from .store import Retention
-from .web import OPENAPI, SendRequest, configure_logging, create_app, event_json, parse_request, serve
+from .web import (
+    OPENAPI,
+    PortUnavailable,
+    SendRequest,
+    configure_logging,
+    create_app,
+    event_json,
+    listen,
+    parse_request,
+    serve,
+)
 
 __all__ = [
     "FINAL_REASON",
@@ -62,11 +75,15 @@ __all__ = [
     "OutboxDispatcher",
     "Platform",
     "PlatformEvent",
+    "PortUnavailable",
     "RapidProBridge",
     "Retention",
+    "RouteSettings",
+    "Router",
     "SendOutcome",
     "SendRequest",
     "SendWorker",
+    "TenantSettings",
     "WebhookSettings",
     "channel_status",
     "config_from_dict",
@@ -77,6 +94,7 @@ __all__ = [
     "get_adapters",
     "installed_adapters",
     "load_config",
+    "listen",
     "load_plugins",
     "message_timing",
     "new_id",

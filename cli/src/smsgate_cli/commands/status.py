@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from .._app import ConfigOption, JsonOption, app
-from .._context import guarded, load, read_store
+from .._context import read_store
 from .._render import print_json, table, when
 
 
@@ -56,11 +56,14 @@ def status(
     of objects (one JSON document per refresh with --watch)."""
     from smsgate.host import channel_status, utcnow
 
-    adapters = guarded(lambda: {name: ch.settings.adapter for name, ch in load(config).channels.items()})
-
     def once() -> tuple[list[Any], datetime]:
         now = utcnow()
-        return read_store(config, lambda store: channel_status(store, adapters, now=now)), now
+
+        async def read(store: Any, cfg: Any) -> list[Any]:
+            adapters = {name: ch.settings.adapter for name, ch in cfg.channels.items()}
+            return await channel_status(store, adapters, now=now)
+
+        return read_store(config, read, with_config=True), now
 
     if not watch:
         found, now = once()

@@ -78,6 +78,15 @@ class Channels:
         """Why channel `name`'s link is down by this instance's latest evidence, or None (up, or no evidence)."""
         return None if self._links is None else self._links.down(name)
 
+    def down(self, name: str) -> str | None:
+        """Why channel `name` cannot send now (its adapter's `health()`), or None; a failing check counts as up,
+        as `can_send` has it."""
+        try:
+            return self._adapters[name].health()
+        except Exception:
+            log.exception("channel %s: health check failed", name)
+            return None
+
     def can_send(self, name: str) -> bool:
         """Whether channel `name` can send now (its connection, if it holds one, is up)."""
         try:

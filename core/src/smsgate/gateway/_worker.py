@@ -30,7 +30,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -40,6 +40,7 @@ from ..config import GatewaySettings
 from ..store import Notifier, StatusChange, WakeupLoop, backoff
 from ._channels import Channels
 from ._gateway import IN_DOUBT_REASON, SendOutcome
+from ._routing import LinkDown
 
 __all__ = ["SendQueue", "SendWorker", "Sender"]
 
@@ -60,9 +61,9 @@ class Sender(Protocol):
 class SendQueue(Notifier, Protocol):
     """What the worker needs of the store: claims with leases, the retry schedule, and commits' wake-ups."""
 
-    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300
+    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300, routed: bool = False
                         ) -> Sequence[MessageRecord]:
-        """Claim up to `limit` due messages of `channel`."""
+        """Claim up to `limit` due messages of `channel` (`routed`: only those a route may move elsewhere)."""
 
     async def renew(self, message_id: str, lease_seconds: float) -> Any:
         """Extend this worker's claim of a message still being sent."""
@@ -80,11 +81,16 @@ class SendWorker(WakeupLoop):
     def __init__(self, sender: Sender, queue: SendQueue, channels: Channels, settings: GatewaySettings, *,
                  concurrency: int | None = None, max_attempts: int | None = None,
                  retry_base: float | None = None, retry_max: float | None = None, lease: float | None = None,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0, link_down: LinkDown | None = None,
+                 may_move: Callable[[str], bool] | None = None) -> None:
         super().__init__(queue, "queued", poll_interval)
         self.sender = sender
         self.queue = queue
         self.channels = channels
+        self.link_down: LinkDown = link_down or channels.down
+        """Why a channel's link is down (the gateway's `link_down`): its messages wait, or are moved."""
+        self.may_move = may_move or (lambda _channel: False)
+        """Whether a route may move a down channel's messages to a channel that is up (`Router.may_move`)."""
         self.concurrency = concurrency or settings.send_concurrency
         # a channel may want more in flight than the default (an SMPP window): its own send_concurrency wins
         self._limits = {name: concurrency or channels.settings(name).send_concurrency or self.concurrency
@@ -106,36 +112,45 @@ class SendWorker(WakeupLoop):
         """Start an attempt for each due message a channel has room for; return how many started."""
         started = 0
         for channel, running in self.inflight.items():
-            room, trial = self._room(channel, running)
-            if room <= 0:
+            # per claim: (how many, claim options, whether it is a trial of a dead link)
+            claims: list[tuple[int, dict[str, Any], bool]] = []
+            room = self._limits[channel] - len(running)
+            if room <= 0 or self._stopping:
                 continue
-            claimed = await self.queue.claim_due(channel, limit=room, lease_seconds=self.lease)
-            if trial and claimed:  # the interval runs from a trial that went, not from a round that found nothing
-                self._trial_at[channel] = time.monotonic() + self.channels.settings(channel).health_interval
-            for record in claimed:
-                if record.id in running:  # its lease lapsed while we still send it: the running task finishes it
-                    continue
-                task = asyncio.create_task(self._process(record, trial), name=f"smsgate-send-{record.id}")
-                running[record.id] = task
-                task.add_done_callback(functools.partial(self._finished, channel, record.id))
-                started += 1
+            if self.link_down(channel) is None:
+                self._trial_at.pop(channel, None)
+                claims.append((room, {}, False))
+            else:
+                # the messages a route may send elsewhere are taken, and the gateway moves them to a channel that
+                # is up at once, without an attempt here
+                if self.may_move(channel):
+                    claims.append((room, {"routed": True}, False))
+                # a channel whose connection is down (an SMPP bind: its adapter's health) keeps its messages queued,
+                # unattempted, until it is back: attempting would only burn their attempts. One whose link is down
+                # by evidence (a probe, a send) tries one message per interval (see the module docstring).
+                if self.channels.down(channel) is None and self._trial_due(channel, running):
+                    claims.append((1, {}, True))
+            for limit, options, trial in claims:
+                limit = min(limit, self._limits[channel] - len(running))
+                if limit <= 0:
+                    break
+                claimed = await self.queue.claim_due(channel, limit=limit, lease_seconds=self.lease, **options)
+                if trial and claimed:  # the interval runs from a trial that went, not a round that found nothing
+                    self._trial_at[channel] = time.monotonic() + self.channels.settings(channel).health_interval
+                for record in claimed:
+                    if record.id in running:  # its lease lapsed while we still send it: the running task ends it
+                        continue
+                    task = asyncio.create_task(self._process(record, trial), name=f"smsgate-send-{record.id}")
+                    running[record.id] = task
+                    task.add_done_callback(functools.partial(self._finished, channel, record.id))
+                    started += 1
         return started
 
-    def _room(self, channel: str, running: dict[str, asyncio.Task[None]]) -> tuple[int, bool]:
-        """How many of `channel`'s due messages to start now, and whether that one is a trial of a dead link."""
-        room = self._limits[channel] - len(running)
-        # a channel whose connection is down (an SMPP bind) keeps its messages queued, unattempted, until it is
-        # back: attempting would only burn their attempts and back them off past the reconnect
-        if room <= 0 or self._stopping or not self.channels.can_send(channel):
-            return 0, False
-        interval = self.channels.settings(channel).health_interval
-        if not interval or self.channels.link_down(channel) is None:
-            self._trial_at.pop(channel, None)
-            return room, False
-        # the link is down by this instance's evidence: one trial message per probe interval (see the docstring)
-        if running or time.monotonic() < self._trial_at.get(channel, 0.0):
-            return 0, False
-        return 1, True
+    def _trial_due(self, channel: str, running: dict[str, asyncio.Task[None]]) -> bool:
+        """Whether `channel`, whose link is down by evidence, may try one message now: nothing of it in flight,
+        its probe interval since the last trial passed, and probing on (without it nothing would bring the link
+        back, and the gateway does not count the link down: see `Gateway.link_down`)."""
+        return not running and time.monotonic() >= self._trial_at.get(channel, 0.0)
 
     def link_changed(self, channel: str, state: str) -> None:
         """A channel's link moved (`Links.on_change`): one that is up again gets its whole queue at once."""

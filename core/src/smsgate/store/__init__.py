@@ -22,7 +22,8 @@ from ._open import (
     validate_database,
 )
 from ._postgres import PostgresStore
-from ._protocol import Reads, Store
+from ._presence import PRESENCE_PREFIX, PRESENCE_TTL, Presence
+from ._protocol import Reads, SessionRevocations, Store
 from ._records import (
     LINK_STATES,
     Added,
@@ -31,6 +32,7 @@ from ._records import (
     FragmentJoin,
     HourCount,
     InboundOutcome,
+    Limits,
     Link,
     LinkSeen,
     MessagePage,
@@ -53,6 +55,7 @@ __all__ = [
     "FragmentJoin",
     "HourCount",
     "InboundOutcome",
+    "Limits",
     "Link",
     "LinkSeen",
     "MessagePage",
@@ -60,11 +63,15 @@ __all__ = [
     "OutboxItem",
     "OutboxPlanner",
     "OutboxRow",
+    "PRESENCE_PREFIX",
+    "PRESENCE_TTL",
     "PostgresStore",
+    "Presence",
     "Rates",
     "Reads",
     "Retention",
     "SQLiteStore",
+    "SessionRevocations",
     "StatusChange",
     "Store",
     "Wakeup",

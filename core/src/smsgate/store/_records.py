@@ -9,8 +9,8 @@ from typing import Any
 from .._events import PlatformEvent
 from .._models import Event, MessageRecord, Status
 
-__all__ = ["LINK_STATES", "Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "Link",
-           "LinkSeen", "MessagePage", "OutboxItem", "OutboxPlanner", "OutboxRow", "Rates", "StatusChange"]
+__all__ = ["LINK_STATES", "Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "Limits",
+           "Link", "LinkSeen", "MessagePage", "OutboxItem", "OutboxPlanner", "OutboxRow", "Rates", "StatusChange"]
 
 LINK_STATES = ("up", "down", "unknown")
 """What a channel's link can be: `up` (the aggregator answered or accepted a connection), `down` (it could not be
@@ -53,6 +53,17 @@ class Added:
     claimed: bool = False
     platform_events: tuple[PlatformEvent, ...] = field(default=(), compare=False, repr=False)
     """`queued`, when the message is new."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A tenant's limits, counted in the write that stores each new message of it (`Store.add_outgoing`)."""
+
+    tenant: str
+    tps: float | None = None
+    """Most new messages per second (a burst of one second's worth allowed)."""
+    daily: int | None = None
+    """Most new messages per UTC day."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from ._api import OPENAPI, SendRequest
 from ._app import create_app, event_json
 from ._logs import LOG_FORMATS, LOG_LEVELS, JsonFormatter, configure_logging
 from ._requests import parse_request
-from ._server import serve
+from ._server import PortUnavailable, listen, serve
 
-__all__ = ["LOG_FORMATS", "LOG_LEVELS", "OPENAPI", "JsonFormatter", "SendRequest", "configure_logging", "create_app",
-           "event_json", "parse_request", "serve"]
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "OPENAPI", "JsonFormatter", "PortUnavailable", "SendRequest",
+           "configure_logging", "create_app", "event_json", "listen", "parse_request", "serve"]

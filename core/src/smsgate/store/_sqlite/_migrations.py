@@ -179,5 +179,24 @@ CREATE TABLE channel_links (
 CREATE INDEX history_wired ON status_history (channel, at) WHERE status = 'wired' AND applied = 1;
 CREATE INDEX messages_received ON messages (channel, created_at) WHERE direction = 'in'
 """)),
+    # Signing out ends a console session everywhere: its id is kept here until the session would have expired,
+    # and every instance refuses it (the cookie alone is signed, not stored).
+    Migration(7, "console sessions that were signed out", statements("""
+CREATE TABLE console_revoked (
+    sid TEXT PRIMARY KEY,
+    until TEXT NOT NULL
+);
+CREATE INDEX console_revoked_until ON console_revoked (until)
+""")),
+    Migration(8, "routed messages (their channels in failover order) and tenants: who sent a message, its limits",
+              statements("""
+ALTER TABLE messages ADD COLUMN route TEXT;
+ALTER TABLE messages ADD COLUMN tenant TEXT;
+CREATE TABLE tenant_limits (
+    key TEXT PRIMARY KEY,
+    day TEXT,
+    used INTEGER NOT NULL DEFAULT 0,
+    tat REAL
+)""")),
 )
 """The SQLite backend's migrations, oldest first."""
