@@ -275,3 +275,27 @@ def test_cli_resend_sends_the_copy_now(tmp_path):
         assert missing.exit_code == 1 and "no message with id 'nope'" in missing.output
     finally:
         server.shutdown()
+
+
+def test_channels_answer_each_links_traffic_queue_and_last_error(api):
+    answers = iter([httpx.Response(200, text="ext-1"), httpx.Response(401, text="wrong password")])
+    h = api(respond=lambda r: next(answers))
+    h.send("t", "+250788383383", "accepted")
+    h.send("t", "+250788383383", "refused: wrong password")
+    post(h, {"channel": "u", "to": "+250788383383", "text": "waits"})  # queued, nobody sends it here
+    assert h.request("POST", "/c/u/receive", data={"from": "0788383383", "text": "hi"}).status_code == 200
+    assert h.request("GET", "/api/v1/channels").status_code == 401
+    assert h.request("GET", "/api/v1/channels?x=1", headers=AUTH).status_code == 400
+    answer = h.request("GET", "/api/v1/channels", headers=AUTH)
+    assert answer.status_code == 200
+    t, u = answer.json()["channels"]
+    # an answer, even a 401, is a link that is up; the error is the last error, not a guess about health
+    assert (t["channel"], t["adapter"], t["link"], t["reason"]) == ("t", "toy", "up", "answered a send (HTTP 200)")
+    assert t["since"] and t["probed_at"] is None and (t["queued"], t["oldest_queued_s"]) == (0, None)
+    assert (t["out_per_min"], t["in_per_min"]) == (1, 0)
+    assert t["last_error"]["kind"] == "send" and "401" in t["last_error"]["error"]
+    # no send, no probe: nothing is known about u's link
+    assert (u["link"], u["since"], u["reason"], u["queued"], u["out_per_min"], u["in_per_min"]) == (
+        "unknown", None, "", 1, 0, 1)
+    assert u["oldest_queued_s"] >= 0 and u["last_error"] is None
+    assert set(t) == set(OPENAPI["components"]["schemas"]["ChannelStatus"]["required"])

@@ -9,7 +9,9 @@ import uuid
 import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from smsgate import OutgoingMessage
 from smsgate.config._secrets import hash_password
+from smsgate.host import open_worker
 
 from tests.support.toy_adapter import Toy
 
@@ -230,10 +232,14 @@ def test_channels_page_and_security_headers(gate):
     assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
     assert '<svg class="chart"' in r.text and "1 errored" in r.text
-    assert 'class="health h-failing"' in r.text and "HTTP 500" in r.text  # the last error, from the log
+    # a 500 is an answer: the link is up, and the error is the channel's last error (from the log), not a guess
+    assert '<span class="link l-up">up</span>' in r.text and "HTTP 500" in r.text
     assert re.findall(r'(?:src|href)="(https?:)?//', r.text) == []  # nothing from elsewhere
     assert h.request("GET", "/ui/static/htmx-2.0.11.min.js").status_code == 200
-    assert h.request("GET", "/ui/channels/live").text.startswith('<div id="channel-list"')
+    live = h.request("GET", "/ui/channels/live").text
+    assert live.startswith('<div id="live" hx-get="/ui/channels/live" hx-trigger="every 5s"')
+    assert 'data-channel="t"' in live and '<td class="num queue"><a href' in live  # the errored one waits
+    assert h.request("GET", "/ui/channels/cards").text.startswith('<div id="channel-list"')
 
 
 def test_console_password_command_prints_a_hash_that_signs_in(gate):
@@ -279,6 +285,29 @@ def test_malformed_requests_get_a_4xx_never_a_5xx(gate):
     assert h.request("POST", "/ui/messages/nope/resend", data={"csrf_token": csrf}).status_code == 404
 
 
+def test_a_message_shows_its_next_attempt_and_each_step_to_the_millisecond(gate):
+    h = gate(respond=lambda request: httpx.Response(503, text="busy"))
+    h.run(h.gateway.enqueue(OutgoingMessage("t", "+250788383383", "hello")))
+    h.run(open_worker(h.gateway).run_once())  # errored: the worker stored when it tries again
+    (errored,) = h.messages()
+    sign_in(h)
+    listing = h.request("GET", "/ui/messages").text
+    assert '<th scope="col">Error</th>' in listing and "HTTP 503 from aggregator.test" in listing
+    page = h.request("GET", f"/ui/messages/{errored.id}").text
+    due = errored.next_attempt_at
+    assert f'<dt>Next attempt</dt><dd><time datetime="{due}">{due[:23].replace("T", " ")}</time> UTC (in ' in page
+    h.respond = lambda request: httpx.Response(200, text="ext-1")
+    h.run(h.gateway.send_claimed(h.run(h.store.claim(errored.id))))
+    h.request("POST", "/c/t/status", data={"ext": "ext-1", "status": "delivered"})
+    page = h.request("GET", f"/ui/messages/{errored.id}").text
+    assert "<dt>Next attempt</dt>" not in page
+    steps = re.findall(r"<li>(\w+ → \w+): <strong>(\d+\.\d{3}) s</strong></li>", page)
+    assert [step for step, _ in steps] == ["queued → wired", "wired → delivered"]
+    history = h.message(errored.id).history
+    at = {e["status"]: e["at"] for e in history if e["applied"]}
+    assert f'>{at["delivered"][:23].replace("T", " ")}</time>' in page  # history times to the millisecond
+
+
 def test_a_tenant_signs_in_with_its_token_and_sees_only_its_channels(smsgate_harness):
     acme = "acme-console-token-0123456789"
     h = smsgate_harness({"t": {"adapter": "toy", "country": "RW", "url": "http://t.test/send"},
@@ -291,6 +320,8 @@ def test_a_tenant_signs_in_with_its_token_and_sees_only_its_channels(smsgate_har
     assert sign_in(h, acme).status_code == 303
     channels = h.request("GET", "/ui/channels").text
     assert 'id="ch-u"' in channels and 'id="ch-t"' not in channels
+    live = h.request("GET", "/ui/channels/live").text  # the live view too
+    assert 'data-channel="u"' in live and 'data-channel="t"' not in live
     listing = h.request("GET", "/ui/messages").text
     assert ours.id in listing and theirs.id not in listing
     assert h.request("GET", "/ui/messages?channel=t").status_code == 400

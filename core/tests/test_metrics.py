@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -74,13 +75,13 @@ def test_sends_answers_retries_and_latency(gate):
     assert value(s, "smsgate_messages_total", channel="t", direction="out", status="errored") == 1
     # the errored one waits in the queue; a second worker attempt counts as an attempt retry
     assert value(s, "smsgate_queue_depth", channel="t") == 1
-    assert value(s, "smsgate_queue_oldest_age_seconds", channel="t") > 0
+    assert value(s, "smsgate_oldest_queued_seconds", channel="t") > 0
     h.respond = lambda r: httpx.Response(200, text="ok")
     h.run(h.gateway.send_claimed(h.run(h.store.claim(errored.id))))
     s = scrape(h)
     assert value(s, "smsgate_retries_total", channel="t", kind="attempt") == 1
     assert value(s, "smsgate_queue_depth", channel="t") == 0
-    assert value(s, "smsgate_queue_oldest_age_seconds", channel="t") == 0
+    assert value(s, "smsgate_oldest_queued_seconds", channel="t") == 0
     assert value(s, "smsgate_channel_info", channel="t", adapter="toy") == 1
 
 
@@ -157,8 +158,40 @@ def test_every_metric_is_documented():
         exported = {f.name for f in text_string_to_metric_families(asyncio.run(get()))}
     finally:
         asyncio.run(gateway.close())
-    exported = {name for name in exported if not name.endswith("_created")}
+    assert not [name for name in exported if name.endswith("_created")]  # no timestamp twin of every counter
     docs = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `(smsgate_\w+)", docs, re.M))
     counters = {n for n in exported if n + "_total" in documented}
     assert {n + "_total" if n in counters else n for n in exported} == documented
+
+
+def test_links_latencies_and_a_status_counted_once(gate):
+    answers = iter([httpx.Response(500), httpx.Response(500), httpx.Response(200, text="ext-9")])
+    h = gate(respond=lambda r: next(answers), channel={"max_attempts": 1})
+    assert ("smsgate_channel_up", (("channel", "t"),)) not in scrape(h)  # unknown: no evidence yet, no series
+    message = h.send("t", "+250788383383", "hello").message  # 500: errored
+    for _ in range(2):  # two more worker attempts: errored again, then wired
+        h.run(h.gateway.send_claimed(h.run(h.store.claim(message.id))))
+    h.request("POST", "/c/t/status", data={"status": "delivered", "id": message.id})
+    s = scrape(h)
+    assert value(s, "smsgate_channel_up", channel="t") == 1  # every answer, a 500 too, is a link that is up
+    # the message errored twice but counts once in errored; its attempts are in smsgate_sends_total
+    assert value(s, "smsgate_messages_total", channel="t", direction="out", status="errored") == 1
+    assert value(s, "smsgate_sends_total", channel="t", outcome="errored") == 2
+    for status in ("queued", "wired", "delivered"):
+        assert value(s, "smsgate_messages_total", channel="t", direction="out", status=status) == 1, status
+    assert value(s, "smsgate_queued_to_wired_seconds_count", channel="t") == 1
+    assert value(s, "smsgate_wired_to_delivered_seconds_count", channel="t") == 1
+    stored = h.message(message.id)
+    at = {e["status"]: datetime.fromisoformat(e["at"]) for e in stored.history if e["applied"]}
+    queued_for = (at["wired"] - datetime.fromisoformat(stored.created_at)).total_seconds()
+    assert 0 < value(s, "smsgate_queued_to_wired_seconds_sum", channel="t") >= queued_for
+    assert value(s, "smsgate_wired_to_delivered_seconds_sum", channel="t") >= (at["delivered"] - at["wired"]
+                                                                                 ).total_seconds()
+
+    def refused(request):
+        raise httpx.ConnectError("no", request=request) from ConnectionRefusedError(111, "refused")
+
+    h.respond = refused
+    h.send("t", "+250788383383", "into the void")
+    assert value(scrape(h), "smsgate_channel_up", channel="t") == 0

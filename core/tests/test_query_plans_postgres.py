@@ -32,6 +32,7 @@ HOT = {
     "logs errors": "logs_errors_newest",
     "outbox due": "outbox_(pending|open)",
     "outbox pending": "outbox_pending",
+    "rates": "history_wired",
 }
 # every opt-out is the operator's compliance record (rare, and read whole by design)
 BY_DESIGN = ("SELECT channel, address, reason, at FROM opt_outs ORDER BY seq",)

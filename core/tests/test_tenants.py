@@ -108,6 +108,9 @@ def test_a_tenant_without_an_operator_token_still_has_the_api(smsgate_harness):
     h = smsgate_harness(CHANNELS, adapters=[Toy], tenants={"acme": {"token": ACME, "channels": ["backup"]}})
     assert post(h, ACME, channel="backup", to=TO).status_code == 202
     assert h.request("GET", "/api/v1/messages", headers=auth(OPERATOR)).status_code == 401
+    # the channels' status: a tenant sees its own channels only
+    mine = h.request("GET", "/api/v1/channels", headers=auth(ACME))
+    assert [c["channel"] for c in mine.json()["channels"]] == ["backup"] and mine.json()["channels"][0]["queued"] == 1
 
 
 def test_a_tenants_daily_limit_answers_429_with_retry_after(tenants):

@@ -10,11 +10,12 @@ from datetime import timedelta
 
 from smsgate import ChannelLog, IncomingMessage, OutgoingMessage, Redactor, SendResult, Status, StatusUpdate
 from smsgate.host import utcnow
-from smsgate.store import Limits, OutboxItem, Store
+from smsgate.store import Limits, LinkSeen, OutboxItem, Store
 
 __all__ = ["PHONE", "TABLES", "fill", "workload"]
 
 PHONE = "+250788383383"
+# channel_links is not here: it holds one row per channel, read whole by design
 TABLES = ("messages", "status_history", "channel_logs", "outbox", "external_ids", "opt_outs", "fragments",
           "console_revoked", "tenant_limits")
 
@@ -104,6 +105,12 @@ async def workload(store: Store, marks: list[tuple[str, int]], statements: list[
     await store.backlog()
     await store.last_errors(["a", "b"])
     await store.outbox_for(added.record.id)
+    mark("rates")
+    await store.rates(["a", "b"], utcnow() - timedelta(minutes=1))
+    mark("other")
+    await store.record_links([LinkSeen("a", "up", "answered"), LinkSeen("b", "down", "refused", probed=True)])
+    await store.record_links([LinkSeen("a", "up", "probe", probed=True)])
+    await store.links()
     mark("logs errors")
     await store.list_logs(errors_only=True)
     mark("logs channel errors")

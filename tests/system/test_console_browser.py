@@ -1,5 +1,8 @@
 """The web console as a person uses it: Debian's Chromium, driven by Playwright, against `smsgate serve`.
 
+The second test watches the channels page's live view (links, traffic, queues) follow an aggregator that comes back,
+without a reload.
+
 The gateway runs as a real process with an `http` channel whose aggregator is a real httpbin (tests/support/peers):
 its /post echoes every request, the channel's `send_authorization` secret included, so the console must show
 that exchange with the secret masked. A second channel points at httpbin's /status/400 (sends fail), and a
@@ -16,13 +19,16 @@ the docs' pictures).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -214,9 +220,10 @@ def operate(context, serve: Serve, sent_id: str, failed_id: str, shots, tmp_path
     expect(ex.get_by_text("1 delivered", exact=True)).to_be_visible()
     expect(ex.get_by_text("1 received", exact=True)).to_be_visible()
     expect(page.get_by_role("img", name="Messages per hour on channel ex")).to_be_visible()
-    broken = page.get_by_role("region", name="broken")
-    expect(broken.locator(".health")).to_have_text("failing")
-    expect(broken.get_by_text("HTTP 400")).to_be_visible()  # its last error, from the channel log
+    # its aggregator answers, with 400s: the link is up, and the 400 is its last error (from the channel log)
+    expect(page.get_by_role("region", name="broken").locator(".link")).to_have_text("up")
+    broken = page.locator('#live tr[data-channel="broken"]')
+    expect(broken.locator(".last-error")).to_contain_text("HTTP 400")
     shots(page, "channels")
 
     # find the message sent through the adapter by its number, open it
@@ -254,7 +261,7 @@ def operate(context, serve: Serve, sent_id: str, failed_id: str, shots, tmp_path
     test_id = page.url.split("/messages/")[1].split("?")[0]
     assert serve.api("GET", f"/messages/{test_id}").json()["status"] == "wired"
 
-    # the channel summary refreshes itself (htmx polls every 30 s): a refresh now shows a message that arrived
+    # the channel cards refresh themselves (htmx polls every 60 s): a refresh now shows a message that arrived
     # after the page loaded; once the session is gone, a refresh takes the whole page to the sign-in form
     page.goto(f"{base}/channels")
     ex = page.get_by_role("region", name="ex")
@@ -318,3 +325,113 @@ def operate(context, serve: Serve, sent_id: str, failed_id: str, shots, tmp_path
     forged = context.request.post(f"{base}/send", form={**form, "csrf_token": "x"}, max_redirects=0)
     assert forged.status == 403
     return other
+
+
+class _Aggregator:
+    """An HTTP aggregator on a port chosen beforehand (so it can come back where a channel expects it): 200 ok."""
+
+    def __init__(self, port: int) -> None:
+        class Answer(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Answer)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_channels_live_view_follows_an_aggregator_without_a_reload(tmp_path, shots):
+    port, steady_port, flaky_port = free_ports(3)
+    steady = _Aggregator(steady_port)
+    flaky: _Aggregator | None = None  # nothing listens on flaky_port yet: its aggregator is down
+    config = textwrap.dedent(f"""
+        [gateway]
+        host = "127.0.0.1"
+        port = {port}
+        database = "{tmp_path / 'live.sqlite3'}"
+        api_token = "{TOKEN}"
+        send_retry_base = 1
+        send_retry_max = 2
+
+        [channels.ex]
+        adapter = "http"
+        country = "RW"
+        send_url = "http://127.0.0.1:{steady_port}/send"
+        health_interval = 1
+
+        [channels.flaky]
+        adapter = "http"
+        country = "RW"
+        send_url = "http://127.0.0.1:{flaky_port}/send"
+        health_interval = 1
+        max_attempts = 1
+    """)
+    serve = Serve(tmp_path, "live", config, port)
+    live = 30_000  # ms: a change shows at the next refresh (every 5 s) after the next probe (every second)
+    try:
+        with sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": 1280, "height": 900})
+            try:
+                page = context.new_page()
+                problems: list[str] = []
+                page.on("pageerror", lambda exc: problems.append(str(exc)))
+                page.goto(f"{serve.url}/ui/channels")
+                page.get_by_label("API token or console password").fill(TOKEN)
+                page.get_by_role("button", name="Sign in").click()
+                expect(page).to_have_url(f"{serve.url}/ui/channels")
+                loads: list[str] = []
+                page.on("load", lambda: loads.append(page.url))
+                table = page.get_by_role("region", name="Now")
+                ex, down = table.locator('tr[data-channel="ex"]'), table.locator('tr[data-channel="flaky"]')
+                expect(ex.locator(".link")).to_have_text("up", timeout=live)
+                expect(down.locator(".link")).to_have_text("down", timeout=live)
+                expect(down.locator(".reason")).to_have_text(
+                    f"cannot connect to 127.0.0.1:{flaky_port} (connection refused)")
+                expect(down.locator(".queue")).to_have_text("0")
+
+                # traffic on one channel, a message waiting on the other: both show up without a reload
+                for i in range(3):
+                    assert serve.api("POST", "/messages", json={"channel": "ex", "to": "0788123123",
+                                                                "text": f"live {i}"}).status_code == 202
+                waiting = serve.api("POST", "/messages", json={"channel": "flaky", "to": "0788123123",
+                                                               "text": "waits for its aggregator"})
+                assert waiting.status_code == 202
+                expect(ex.locator(".out-rate")).to_have_text("0.05", timeout=live)  # 3 in the last minute
+                expect(down.locator(".queue")).to_have_text("1", timeout=live)
+                expect(down.locator(".last-error")).to_contain_text("connection refused", timeout=live)
+                shots(page, "channels-live")
+
+                # the aggregator comes back: up, its message sent, its queue empty, still without a reload
+                flaky = _Aggregator(flaky_port)
+                expect(down.locator(".link")).to_have_text("up", timeout=live)
+                # whichever evidence came first: the probe's connection, or the waiting message's next attempt
+                expect(down.locator(".reason")).to_have_text(
+                    re.compile(rf"127\.0\.0\.1:{flaky_port} reachable|answered a send \(HTTP 200\)"))
+                expect(down.locator(".queue")).to_have_text("0", timeout=live)
+                expect(down.locator(".out-rate")).to_have_text("0.02", timeout=live)  # 1 in the last minute
+                wait_status(serve, waiting.json()["id"], {"wired"})
+                assert loads == [], f"the page was reloaded: {loads}"
+                assert not problems, problems
+            finally:
+                context.close()
+    finally:
+        serve.stop()
+        steady.close()
+        if flaky is not None:
+            flaky.close()
+    assert "Traceback" not in serve.log.read_text()

@@ -46,6 +46,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, list[str]]] = {
         1, [f"error: failed, not retried: cannot connect to 127.0.0.1:{CLOSED} (connection refused); "
             f"to send it again: smsgate resend {ID}"]),
     ("README.md", "smsgate serve"): (0, ["smsgate serving 2 channel(s)"]),
+    ("README.md", "smsgate status"): (0, ["channels at ", "kn ", "kannel "]),
+    # the example's aggregators are pointed at a closed port: the live check says so, one line each
+    ("README.md", "smsgate check --live"): (
+        1, [f"channel kn: adapter kannel, address 2020, connection failed: cannot connect to 127.0.0.1:{CLOSED}"]),
     ("README.md", f"smsgate resend {ID}"): (1, ["error: failed, not retried: cannot connect to 127.0.0.1:"]),
     ("README.md", "smsgate messages --channel kn --limit 20"): (
         0, [f"{ID}  ", "  out  failed     kn", "    to +250788123123: hello"]),

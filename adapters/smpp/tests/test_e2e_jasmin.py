@@ -5,8 +5,8 @@ from tests/support/peers), no mock anywhere: `smsgate serve` holds the long-live
   UCS-2 and a long (UDH) message likewise;
 - an MO pushed by the upstream → stored once; a two-part MO → one message;
 - a wrong password → `smsgate send` fails with one line naming ESME_RINVPASWD;
-- Jasmin stopped while messages are queued → /healthz says the bind is down, nothing is attempted; Jasmin
-  restarted → serve rebinds and sends them;
+- Jasmin stopped while messages are queued → /healthz and the channel's link state say the bind is down, nothing
+  is attempted; Jasmin restarted → serve rebinds (the link is up again) and sends them;
 - serve SIGKILLed after storing an MO but before its deliver_sm_resp → Jasmin redelivers to the restarted serve,
   and the MO is stored once.
 
@@ -162,6 +162,11 @@ def setup(tmp_path_factory) -> Iterator[Setup]:
             s.stop_serve()
 
 
+async def _link(store: SQLiteStore, state: str) -> Any:
+    link = (await store.links()).get("sm")
+    return link if link is not None and link.state == state else None
+
+
 async def _status(store: SQLiteStore, message_id: str, status: str) -> Any:
     record = await store.get_message(message_id)
     return record if record is not None and record.status == status else None
@@ -251,6 +256,9 @@ def test_jasmin_restart_while_messages_are_queued(setup):
             assert time.monotonic() < deadline, "serve did not notice the bind went down"
             time.sleep(0.1)
         assert "sm" in setup.health()["down"]
+        # the link state every instance and `smsgate status` read: down the moment the bind dropped
+        down = setup.wait_for("the link recorded down", lambda s: _link(s, "down"))
+        assert down.reason.startswith("bind down"), down
         ids = [_post(setup, f"queued while down {i}") for i in range(3)]
         time.sleep(2)
         held = setup.store_call(lambda s: asyncio.gather(*(s.get_message(i) for i in ids)))
@@ -258,6 +266,8 @@ def test_jasmin_restart_while_messages_are_queued(setup):
     finally:
         setup.jasmin.start_jasmind()
     setup.wait_bound(60)
+    up = setup.wait_for("the link recorded up", lambda s: _link(s, "up"))
+    assert up.reason.startswith("bound transceiver to ") and up.since > down.since, up
     for message_id in ids:
         setup.wait_for(f"{message_id} delivered after the restart", lambda s, i=message_id: _status(s, i, "delivered"),
                        timeout=60)

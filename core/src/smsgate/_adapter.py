@@ -179,6 +179,10 @@ class InboundSink(Protocol):
     async def release(self, name: str, holder: str) -> None:
         """Give this channel's lease `name` up if `holder` holds it."""
 
+    async def link(self, state: str, reason: str) -> None:
+        """Report the connection going `up` or `down` as it happens (a bind made or lost), with why: the channel's
+        link state follows at once, without waiting for the next probe."""
+
 
 @dataclass(slots=True)
 class Reply:
@@ -197,9 +201,10 @@ class Adapter(Generic[SettingsT]):
     message; each `@route` handler turns an inbound request into events or raises `RequestRejected`.
     Subclass it as `Adapter[MySettings]` so `self.settings` has your settings model's type.
 
-    An adapter with a long-lived connection also overrides `start`/`stop` (`smsgate serve` calls them), `health`
-    and `probe`; used without `start` (a CLI send) it opens a short connection itself and closes it in `stop`,
-    which the gateway calls when it closes.
+    An adapter with a long-lived connection also overrides `start`/`stop` (`smsgate serve` calls them), `health`,
+    `probe` and `check_link`; used without `start` (a CLI send) it opens a short connection itself and closes it
+    in `stop`, which the gateway calls when it closes. An HTTP adapter returns its URL from `probe_url` and gets
+    both probes from there.
     """
 
     name: ClassVar[str] = ""
@@ -260,9 +265,32 @@ class Adapter(Generic[SettingsT]):
         """None when this channel can send now, else a short reason (e.g. its bind is down); the worker waits."""
         return None
 
-    async def probe(self) -> str | None:
-        """Try the connection now, for `smsgate check` (e.g. a short bind): None when fine, else the reason."""
+    def probe_url(self) -> str | None:
+        """The URL whose host and port the default `probe` connects to (an HTTP adapter's send URL, or its
+        `health_url`); None when this channel has nothing to connect to."""
         return None
+
+    async def probe(self) -> str | None:
+        """Try the aggregator now, for `smsgate check --live` (a short bind, credentials included where the
+        aggregator can check them without sending): None when fine, else the reason. The default connects to
+        `probe_url()`'s host and port (TCP) and closes."""
+        url = self.probe_url()
+        if url is None:
+            return None
+        return await self.http.reach(url, timeout=min(self.settings.timeout, 10.0))
+
+    async def check_link(self) -> tuple[str, str] | None:
+        """The link probe's evidence, every `health_interval` seconds under `smsgate serve`: ("up", what answered)
+        or ("down", why not), or None when there is nothing to tell (no URL to try; a bind another instance
+        holds). Keep it cheap and quiet (no credentials, nothing the aggregator logs as an error): the default
+        runs `probe()` when there is a `probe_url()` or an overridden `probe`."""
+        if self.probe_url() is None and type(self).probe is Adapter.probe:
+            return None
+        reason = await self.probe()
+        if reason is not None:
+            return "down", reason
+        url = self.probe_url()
+        return "up", (f"{urllib.parse.urlsplit(url).netloc} reachable" if url else "probe passed")
 
     def secrets(self) -> list[str]:
         """Every value that must never appear in logs: all `SecretStr` fields of the settings by default."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -243,6 +244,20 @@ class Kannel(Peer):
             lambda: self.sendsms_port in listening_ports(),
             deadline,
         )
+
+    def kill_smsbox(self) -> None:
+        """SIGKILL smsbox alone (by PID): its sendsms port closes; bearerbox and the fake SMSC keep running."""
+        (child,) = [c for c in self.children if c.name == "smsbox"]
+        child.stop(sig=signal.SIGKILL)
+        self.children.remove(child)
+
+    def start_smsbox(self) -> None:
+        """Start smsbox again (after `kill_smsbox`) and wait until bearerbox sees it and its sendsms port listens."""
+        self._spawn("smsbox", [SMSBOX, "-v", "1", str(self.conf_path)], cwd=self.workdir)
+        deadline = time.monotonic() + self.startup_timeout
+        self._wait("smsbox connected to bearerbox again", self._is_ready, deadline, interval=0.1)
+        self._wait(f"smsbox sendsms port {self.sendsms_port} listening",
+                   lambda: self.sendsms_port in listening_ports(), deadline)
 
     def status(self) -> str:
         """bearerbox's /status.txt."""

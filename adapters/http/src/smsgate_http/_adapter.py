@@ -64,6 +64,18 @@ class HttpAdapter(Adapter[HttpSettings]):
         """The header carrying `inbound_secret`: a caller's wrong value may differ from it by one character."""
         return [self.settings.inbound_secret_header]
 
+    # -- the link probe -------------------------------------------------------------------------------
+
+    def probe_url(self) -> str | None:
+        """`health_url` when set, else `send_url` (whose host and port the probe connects to)."""
+        return self.settings.health_url or self.settings.send_url
+
+    async def probe(self) -> str | None:
+        """A GET of `health_url` answering 2xx or 3xx when one is set; else a TCP connection to send_url's host."""
+        if self.settings.health_url is None:
+            return await super().probe()
+        return await self.http.check_health(self.settings.health_url, min(self.settings.timeout, 10.0))
+
     # -- sending ------------------------------------------------------------------------------------
 
     async def send(self, message: OutgoingMessage, log: ChannelLog) -> SendResult:

@@ -10,7 +10,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from smsgate import ChannelSettings
+from smsgate import ChannelSettings, HttpUrl
 
 from ._render import CONTENT_TYPES, DEFAULT_BODIES, VARIABLES, placeholders
 from ._xml import compile_xpath
@@ -47,6 +47,9 @@ class HttpSettings(ChannelSettings):
     inbound_secret_header: str = Field("X-Smsgate-Secret", description="Header that carries inbound_secret.")
     inbound_username: str = Field("", description="User name callbacks may send as HTTP basic auth.")
     inbound_password: SecretStr | None = Field(None, description="Password callbacks may send as HTTP basic auth.")
+    health_url: HttpUrl | None = Field(None, description="A URL whose GET answers 2xx or 3xx while the aggregator "
+                                                         "is up, for the link probe; default: a TCP connection to "
+                                                         "send_url's host and port.")
 
     @field_validator("method", "encoding", mode="before")
     @classmethod

@@ -113,6 +113,38 @@ class KannelAdapter(Adapter[KannelSettings]):
                 raise ChannelConfigError(f"cannot load ca_bundle {settings.ca_bundle}: {exc}") from None
         return self._ssl_context
 
+    # -- the link probe -----------------------------------------------------------------------------
+
+    def probe_url(self) -> str | None:
+        """smsbox's sendsms URL, without its query."""
+        return self.settings.send_url.split("?", 1)[0]
+
+    async def check_link(self) -> tuple[str, str] | None:
+        """A GET of sendsms without credentials: smsbox answers it (403) whenever it runs, and only then (it stops
+        with bearerbox). Nothing it logs as an error, unlike a request with credentials but no recipient."""
+        url = self.probe_url()
+        assert url is not None
+        status, said = await self.http.probe_get(url, min(self.settings.timeout, 10.0), verify=self.verify())
+        if status is None:
+            return "down", said
+        return "up", f"smsbox answered on {urllib.parse.urlsplit(url).netloc} ({said})"
+
+    async def probe(self) -> str | None:
+        """For `smsgate check --live`: a sendsms GET with the channel's username and password but no recipient.
+        Kannel checks the credentials first: 400 "Missing receiver number" means they were accepted."""
+        params = urllib.parse.urlencode({"username": self.settings.username,
+                                         "password": self.settings.password.get_secret_value()})
+        base = self.settings.send_url
+        url = f"{base}{'&' if '?' in base else '?'}{params}"
+        status, said = await self.http.probe_get(url, min(self.settings.timeout, 10.0), verify=self.verify())
+        if status is None:
+            return said
+        if status == 400:  # credentials accepted, then the missing `to` refused: nothing was sent
+            return None
+        if status == 403:
+            return f"smsbox refused the channel's username or password ({said}: Authorization failed)"
+        return f"unexpected answer from smsbox to a sendsms without recipient: {said}"
+
     async def send(self, message: OutgoingMessage, log: ChannelLog) -> SendResult:
         """One GET sendsms; Kannel splits long texts itself and returns no message id."""
         url = self.sendsms_url(message)

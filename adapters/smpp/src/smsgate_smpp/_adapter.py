@@ -83,6 +83,11 @@ class SmppAdapter(Adapter[SmppSettings]):
         """Bind as a transmitter and unbind: None when that works, else the reason."""
         return await self.bind.probe()
 
+    async def check_link(self) -> tuple[str, str] | None:
+        """The bind's own state: up while bound, down while binding fails (the bind also reports each change as it
+        happens); nothing while it binds for the first time or stands by for another instance."""
+        return self.bind.link()
+
     # -- sending --------------------------------------------------------------------------------
     async def send(self, message: OutgoingMessage, log: ChannelLog) -> SendResult:
         """One submit_sm per part (in order; each retried alone on THROTTLED/MSGQFUL); every part's message_id

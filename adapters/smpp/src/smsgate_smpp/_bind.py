@@ -47,6 +47,7 @@ class Bind:
         self._runner: asyncio.Task[None] | None = None
         self._short_lock = asyncio.Lock()
         self._down: str | None = "not bound yet"
+        self._up = ""  # what is bound, while it is
         self._stopping = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -74,6 +75,22 @@ class Bind:
         if self._inbound is None:
             return None
         return self._down
+
+    def link(self) -> tuple[str, str] | None:
+        """The link as the bind knows it: ("up", what is bound), ("down", why binding fails), or None while it
+        binds for the first time, stands by (other instances hold `max_binds`) or was never started (a CLI send)."""
+        if self._inbound is None or self._stopping:
+            return None
+        if self._down is None:
+            return "up", self._up
+        return ("down", self._down) if self._down.startswith("bind down") else None
+
+    async def _report(self) -> None:
+        """Tell the channel's link state what `link()` says now (at once, not at the next probe)."""
+        found = self.link()
+        if found is not None and self._inbound is not None:
+            with contextlib.suppress(Exception):  # link state is bookkeeping: it never stops the bind
+                await self._inbound.link(*found)
 
     async def probe(self) -> str | None:
         """Bind as a transmitter and unbind: None when that works, else the reason."""
@@ -169,15 +186,18 @@ class Bind:
                 if not announced_down:
                     await self._record("bind", self._down)
                     announced_down = True
+                await self._report()
                 log.warning("channel %s: %s; retrying in %.0fs", self.channel, self._down, delay)
                 await asyncio.sleep(delay * random.uniform(0.8, 1.0))
                 delay = min(delay * 2, settings.reconnect_max)
                 continue
             self._tx = self._sessions[0]
+            self._up = f"bound {' + '.join(binds)} to {self.where} as {settings.system_id}"
             self._down = None
             delay = 1.0
             announced_down = False
             await self._record("bind", detail=f"bound {' + '.join(binds)} as {settings.system_id}")
+            await self._report()
             await self._hold()
             if self._stopping:
                 break
@@ -185,6 +205,7 @@ class Bind:
             self._down = f"bind down: {reasons or 'connection closed'}"
             await self._close_sessions()
             await self._record("bind", self._down)
+            await self._report()
             announced_down = True
 
     async def _hold(self) -> None:

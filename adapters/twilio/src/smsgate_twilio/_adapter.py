@@ -47,6 +47,18 @@ class TwilioAdapter(Adapter[TwilioSettings]):
         """The account SID and auth token, so the base64 basic-auth value is masked in logs."""
         return [(self.settings.account_sid, self.settings.auth_token.get_secret_value())]
 
+    # -- the link probe ---------------------------------------------------------------------------------
+
+    def probe_url(self) -> str | None:
+        """`health_url` when set, else `base_url` (whose host and port the probe connects to)."""
+        return self.settings.health_url or self.settings.base_url
+
+    async def probe(self) -> str | None:
+        """A GET of `health_url` answering 2xx or 3xx when one is set; else a TCP connection to base_url's host."""
+        if self.settings.health_url is None:
+            return await super().probe()
+        return await self.http.check_health(self.settings.health_url, min(self.settings.timeout, 10.0))
+
     # -- sending --------------------------------------------------------------------------------------
 
     @property

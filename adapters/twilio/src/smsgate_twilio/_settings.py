@@ -20,6 +20,9 @@ class TwilioSettings(ChannelSettings):
     max_length: int = Field(1600, ge=1, description="Longest Body in UTF-8 bytes; longer texts are split.")
     ignore_dlrs: bool = Field(False, description="Answer non-failure status callbacks with Ignored.")
     validate_signatures: bool = Field(True, description="Reject webhooks without a valid X-Twilio-Signature.")
+    health_url: HttpUrl | None = Field(None, description="A URL whose GET answers 2xx or 3xx while the provider is "
+                                                         "up, for the link probe; default: a TCP connection to "
+                                                         "base_url's host and port.")
 
     @field_validator("base_url")
     @classmethod

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from .._app import ConfigOption, JsonOption, app
 from .._context import fail, read_store
-from .._render import print_json, table, when
+from .._render import print_json, table
 
 
 @app.command()
@@ -17,7 +18,10 @@ def show(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show one message with its status history (every report, applied or not) and its errors."""
+    """Show one message with its status history (every report, applied or not, to the millisecond), its errors,
+    when its next attempt is due and how long each step took."""
+    from smsgate.host import message_timing, utcnow
+
     record = read_store(config, lambda store: store.get_message(message_id))
     if record is None:
         raise fail(f"no message with id {message_id!r}")
@@ -33,12 +37,22 @@ def show(
                f"external ids {', '.join(record.external_ids) or '-'}")
     if record.error_code:
         typer.echo(f"error {record.error_code}: {record.error_reason}")
+    if record.status == "errored" and record.next_attempt_at:
+        due = (datetime.fromisoformat(record.next_attempt_at) - utcnow()).total_seconds()
+        typer.echo(f"next attempt at {record.next_attempt_at[:23].replace('T', ' ')} UTC "
+                   f"({f'in {due:.0f} s' if due > 0 else 'due now'})")
+    elif record.status in ("queued", "errored"):
+        typer.echo("next attempt: as soon as a running smsgate serve takes it")
+    steps = message_timing(record) if record.direction == "out" else []
+    if steps:
+        typer.echo("timing: " + "; ".join(f"{step} {took:.3f} s" for step, took in steps))
     typer.echo(f"text: {record.text}")
     # the channel column shows only when a history row is about another channel than the carrier (failover)
     moved = any(h.get("channel", record.channel) != record.channel for h in record.history)
     table("history", ["at", "status", "applied", "channel", "external id", "error"],
-          [[when(h["at"]), h["status"], "yes" if h["applied"] else "no", h.get("channel", "") if moved else "",
-            h["external_id"] or "", f"{h['error_code']}: {h['error_reason']}" if h["error_code"] else ""]
-           for h in record.history], text=("error",))
+          [[h["at"][:23].replace("T", " "), h["status"], "yes" if h["applied"] else "no",
+            h.get("channel", "") if moved else "", h["external_id"] or "",
+            f"{h['error_code']}: {h['error_reason']}" if h["error_code"] else ""] for h in record.history],
+          text=("error",))
     if not all(h["applied"] for h in record.history):
         typer.echo("applied no: a report older than the status it found, or a repeat; kept, not applied")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import errno
 import http.cookiejar
@@ -182,6 +183,48 @@ class HttpClient:
             throttle = self._throttles[channel] = (Throttle(tps) if self._rate is None else
                                                    _SharedThrottle(self._rate, channel, tps))
         return throttle
+
+    async def reach(self, url: str, timeout: float = 10.0) -> str | None:
+        """Whether `url`'s host accepts a connection now: a TCP connection to its host and port, closed at once
+        (nothing is sent, so the aggregator logs nothing). None when accepted, else why, worded as a send's
+        error (`cannot connect to host:port (connection refused)`). Behind an HTTP proxy (which sends go through)
+        it asks with a GET through the proxy instead, and any answer counts."""
+        parsed = httpx.URL(url)
+        host, port = parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
+        if _env_proxies() and not _bypasses_proxy(host):
+            status, reason = await self.probe_get(url, timeout)
+            return None if status is not None else reason
+        where = f"{host}:{port}"
+        try:
+            _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        except TimeoutError:
+            return f"cannot connect to {where} (timed out after {timeout:g}s)"
+        except OSError as exc:
+            return f"cannot connect to {where} ({_root_reason(exc)})"
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return None
+
+    async def probe_get(self, url: str, timeout: float = 10.0, *, verify: Any = None) -> tuple[int | None, str]:
+        """One GET of `url` through the pooled client, outside any channel's log, retries and tps: (its status code,
+        `HTTP <code>`), or (None, why no answer came). For link probes of an aggregator's health or status URL."""
+        client = self.client(verify)
+        request = client.build_request("GET", url, timeout=timeout)
+        try:
+            response = await client.send(request)
+            await response.aread()
+        except httpx.TransportError as exc:
+            return None, transport_error_reason(exc, request.url)
+        return response.status_code, f"HTTP {response.status_code}"
+
+    async def check_health(self, url: str, timeout: float = 10.0, *, verify: Any = None) -> str | None:
+        """A GET of an aggregator's health URL: None when it answers 2xx or 3xx, else why not (`health URL answered
+        HTTP 503`, or the transport's reason). For adapters' `probe` when a channel sets a `health_url`."""
+        status, said = await self.probe_get(url, timeout, verify=verify)
+        if status is None:
+            return said
+        return None if status < 400 else f"health URL answered {said}"
 
     async def request(self, log: ChannelLog, settings: ChannelSettings, method: str, url: str, *,
                       check: ResponseCheck = check_response, verify: Any = None, **kwargs: Any) -> httpx.Response:
@@ -366,6 +409,13 @@ def _env_proxies() -> bool:
     import urllib.request
 
     return any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all"))
+
+
+def _bypasses_proxy(host: str) -> bool:
+    """Whether NO_PROXY (or the platform's settings) exempt `host` from the proxy."""
+    import urllib.request
+
+    return bool(urllib.request.proxy_bypass(host))
 
 
 def _should_retry(exc: BaseException, settings: ChannelSettings) -> bool:

@@ -317,6 +317,9 @@ class ChannelSettings(BaseModel):
     retry_on_timeout: bool = Field(
         False, description="Retry a read timeout after the request was sent (may duplicate an SMS).")
     timeout: float = Field(30.0, gt=0, description="Seconds to wait for the aggregator's answer.")
+    health_interval: float = Field(
+        30.0, ge=0, description="Seconds between probes of the aggregator's link (`smsgate status` shows it up or "
+                                "down); 0 turns probing off, leaving sends as the only evidence.")
 
     @field_validator("country")
     @classmethod

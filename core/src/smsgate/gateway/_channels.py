@@ -8,6 +8,7 @@ from typing import Any
 
 from .._adapter import Adapter
 from ..config import Channel, ChannelSettings
+from ._links import Links
 
 __all__ = ["Channels"]
 
@@ -15,10 +16,12 @@ log = logging.getLogger("smsgate")
 
 
 class Channels:
-    """A read-only view of a gateway's channels: names, settings, numbers and health (never the adapters' sends)."""
+    """A read-only view of a gateway's channels: names, settings, numbers, health and links (never the adapters'
+    sends)."""
 
-    def __init__(self, adapters: Mapping[str, Adapter[Any]]) -> None:
+    def __init__(self, adapters: Mapping[str, Adapter[Any]], links: Links | None = None) -> None:
         self._adapters = adapters
+        self._links = links
 
     def __contains__(self, name: object) -> bool:
         return name in self._adapters
@@ -56,16 +59,24 @@ class Channels:
         return self._adapters[name].outgoing_number(raw)
 
     def health(self) -> dict[str, str]:
-        """The channels that cannot send now, with the reason each adapter gives (e.g. its bind is down)."""
+        """The channels that cannot send now, with the reason each adapter gives (e.g. its bind is down), and those
+        whose link is down by this instance's latest evidence (a probe or a send that could not connect)."""
         down: dict[str, str] = {}
         for name, adapter in self._adapters.items():
             try:
                 reason = adapter.health()
             except Exception as exc:
                 reason = f"health check failed: {type(exc).__name__}"
+            if reason is None:
+                link = self.link_down(name)
+                reason = None if link is None else f"link down: {link}"
             if reason is not None:
                 down[name] = reason
         return down
+
+    def link_down(self, name: str) -> str | None:
+        """Why channel `name`'s link is down by this instance's latest evidence, or None (up, or no evidence)."""
+        return None if self._links is None else self._links.down(name)
 
     def down(self, name: str) -> str | None:
         """Why channel `name` cannot send now (its adapter's `health()`), or None; a failing check counts as up,

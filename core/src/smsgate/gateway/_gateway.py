@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -34,11 +35,23 @@ from .._models import (
     OutgoingMessage,
     SendResult,
     Status,
+    utcnow,
 )
 from ..config._settings import Channel, Config
 from ..errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
-from ..store import Fragment, FragmentJoin, InboundOutcome, Limits, OutboxPlanner, StatusChange, Store, open_store
+from ..store import (
+    Fragment,
+    FragmentJoin,
+    InboundOutcome,
+    Limits,
+    LinkSeen,
+    OutboxPlanner,
+    StatusChange,
+    Store,
+    open_store,
+)
 from ._channels import Channels
+from ._links import Links, send_evidence
 from ._routing import LinkDown, Router
 
 __all__ = ["FINAL_REASON", "IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome",
@@ -122,6 +135,10 @@ class Observer(Protocol):
     def delivery(self, target: str, outcome: str) -> None:
         """An outbox delivery attempt to `target` ended `delivered`, `failed` or `error`."""
 
+    def message_took(self, channel: str, stage: str, seconds: float) -> None:
+        """A message of `channel` finished `stage`: `queued_to_wired` (queued until the aggregator accepted it) or
+        `wired_to_delivered` (accepted until its delivery report), in `seconds`."""
+
     def failover(self, channel: str, to: str, reason: str) -> None:
         """A routed message left `channel` for `to`; `reason` is `link_down` or the send's error code."""
 
@@ -156,10 +173,12 @@ class Gateway:
         self.adapters: dict[str, Adapter[Any]] = {}
         for name, channel in config.channels.items():
             self.adapters[name] = channel.adapter_cls(channel, self.http, self.public_url)
-        self.channels = Channels(self.adapters)
-        self.link_down: LinkDown = self.channels.down
-        """Why a channel's link is down now, or None: routing and failover ask it. The adapters' `health()` by
-        default; a gateway that keeps link states elsewhere (probes, the store) assigns its own."""
+        self.links = Links(self.store)
+        """This instance's evidence of each channel's link, written to the store (`smsgate status` reads it)."""
+        self.channels = Channels(self.adapters, self.links)
+        self.link_down: LinkDown = self._link_down
+        """Why a channel's link is down now, or None: routing, failover and the worker ask it. The adapter's
+        `health()` (a bind that is down), else this instance's evidence on a probed channel (`Links`)."""
         self.router = Router(config.routes, self.channels, lambda name: self.link_down(name))
         self.platform: Any = None  # the platform side (smsgate.platform.Platform), set by `open_gateway`
         secrets = set(config.secrets()).union(*(a.secrets() for a in self.adapters.values()))
@@ -192,8 +211,23 @@ class Gateway:
                 log.exception("channel %s: its adapter failed to stop", name)
 
     def health(self) -> dict[str, str]:
-        """The channels that cannot send now, with the reason each adapter gives (e.g. its bind is down)."""
+        """The channels that cannot send now, with the reason each adapter gives (e.g. its bind is down), and those
+        whose link is down by this instance's evidence."""
         return self.channels.health()
+
+    def _link_down(self, name: str) -> str | None:
+        """Why channel `name`'s link is down now: its adapter's `health()`, else, when the channel is probed, this
+        instance's latest evidence (a probe or a send that could not connect). An unprobed channel's evidence is
+        not counted: nothing would bring it back up but the sends it would then be denied."""
+        reason = self.channels.down(name)
+        if reason is None and name in self.adapters and self.adapters[name].settings.health_interval:
+            reason = self.links.down(name)
+        return reason
+
+    async def _link_evidence(self, channel: str, clog: ChannelLog) -> None:
+        evidence = send_evidence(channel, clog)
+        if evidence is not None:
+            await self.links.seen([evidence])
 
     async def __aenter__(self) -> Gateway:
         return self
@@ -342,6 +376,7 @@ class Gateway:
                 # no request of this attempt can have reached the aggregator: the next channel sends it now
                 if self.metrics is not None:
                     self.metrics.send_recorded(channel.name, claimed.attempts, clog)
+                await self._link_evidence(channel.name, clog)
                 await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)
                 moved = await self._reroute(message, following, clog, result.error_code or "errored",
                                             result.error_reason or "the send failed")
@@ -353,6 +388,10 @@ class Gateway:
         change = await self.store.record_send(message.id, result, clog)
         if self.metrics is not None:
             self.metrics.send_recorded(channel.name, claimed.attempts, clog)
+            if change.applied and change.current is Status.WIRED and change.record is not None:
+                waited = (utcnow() - datetime.fromisoformat(change.record.created_at)).total_seconds()
+                self.metrics.message_took(channel.name, "queued_to_wired", max(0.0, waited))
+        await self._link_evidence(channel.name, clog)
         await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)
         await self.announce(change.platform_events)
         stored = change.record or await self.store.get_message(message.id)
@@ -491,8 +530,21 @@ class Gateway:
                 if isinstance(event, Ignored) and event.error:  # `smsgate logs --errors` is where operators look
                     clog.error(event.reason)
         outcomes = await self.store.record_inbound(channel_name, events, clog)
+        if self.metrics is not None:
+            self._delivered(channel_name, outcomes)
         await self.announce([e for outcome in outcomes for e in outcome.platform_events])
         return outcomes
+
+    def _delivered(self, channel_name: str, outcomes: Sequence[InboundOutcome]) -> None:
+        """Tell the metrics how long each message just delivered took from the aggregator's acceptance."""
+        assert self.metrics is not None
+        now = None
+        for outcome in outcomes:
+            change = outcome.change
+            if change is not None and change.applied and change.current is Status.DELIVERED and change.wired_at:
+                now = now or utcnow()
+                took = (now - datetime.fromisoformat(change.wired_at)).total_seconds()
+                self.metrics.message_took(channel_name, "wired_to_delivered", max(0.0, took))
 
     async def receive_parts(self, channel_name: str, fragment: Fragment, join: FragmentJoin,
                             clog: ChannelLog | None) -> tuple[bool, list[InboundOutcome]]:
@@ -566,3 +618,7 @@ class ChannelInbound:
     async def release(self, name: str, holder: str) -> None:
         """Give this channel's lease `name` up if `holder` holds it."""
         await self.gateway.store.release(f"{self.channel}:{name}", holder)
+
+    async def link(self, state: str, reason: str) -> None:
+        """Record the connection going `up` or `down` now (a bind made or lost)."""
+        await self.gateway.links.seen([LinkSeen(self.channel, state, reason)])

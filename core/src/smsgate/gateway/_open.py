@@ -11,9 +11,10 @@ from ..config import Config
 from ..platform import OutboxDispatcher, Platform
 from ..store import Retention, Store
 from ._gateway import Gateway
+from ._prober import LinkProber
 from ._worker import SendWorker
 
-__all__ = ["open_gateway", "open_outbox", "open_retention", "open_worker"]
+__all__ = ["open_gateway", "open_outbox", "open_prober", "open_retention", "open_worker"]
 
 
 def open_gateway(config: Config, *, store: Store | None = None, pm: pluggy.PluginManager | None = None,
@@ -43,10 +44,18 @@ def open_outbox(gateway: Gateway, **options: Any) -> OutboxDispatcher:
 
 
 def open_worker(gateway: Gateway, **options: Any) -> SendWorker:
-    """The send worker of `gateway`'s config (`options` override its settings, e.g. in tests)."""
+    """The send worker of `gateway`'s config (`options` override its settings, e.g. in tests); a channel whose link
+    comes back up wakes it."""
     options.setdefault("link_down", lambda name: gateway.link_down(name))
     options.setdefault("may_move", gateway.router.may_move)
-    return SendWorker(gateway, gateway.store, gateway.channels, gateway.config.gateway, **options)
+    worker = SendWorker(gateway, gateway.store, gateway.channels, gateway.config.gateway, **options)
+    gateway.links.on_change(worker.link_changed)
+    return worker
+
+
+def open_prober(gateway: Gateway, **options: Any) -> LinkProber:
+    """The link prober of `gateway`'s channels (each probed every `health_interval` seconds)."""
+    return LinkProber(gateway.adapters, gateway.links, gateway.store, **options)
 
 
 def open_retention(gateway: Gateway) -> Retention:

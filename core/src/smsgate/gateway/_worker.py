@@ -12,12 +12,24 @@ Sends that may already have reached the aggregator are never repeated automatica
 `retry_on_timeout`: a request left without an answer is failed by the gateway at once (`read_timeout`), and a
 send whose request was out when the gateway died (its durable `sending` mark) is failed here (`in_doubt`),
 with a reason saying so, because retrying could deliver the SMS twice.
+
+Every failed attempt is one WARNING line (channel, message, attempt n of N, why, when the next one is due) and
+every message that ends failed one ERROR line, with the same facts as structured fields for JSON logs.
+
+While a channel's link is down by this instance's own evidence (its probe, or a send, could not connect) and
+the channel is probed (`health_interval` > 0), the worker tries one message per `health_interval` instead of
+the whole queue: that attempt tests the link as a probe would, while the other messages wait without spending
+their attempts on a known outage. The latest evidence decides, so the probe (or that one send) getting through
+brings the channel back to full speed at once; and since one message still goes each interval, a probe that
+is wrong (a firewall that lets sends through a proxy but not the probe) slows a channel down, never stops it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -31,6 +43,8 @@ from ._gateway import IN_DOUBT_REASON, SendOutcome
 from ._routing import LinkDown
 
 __all__ = ["SendQueue", "SendWorker", "Sender"]
+
+log = logging.getLogger("smsgate.worker")
 
 
 class Sender(Protocol):
@@ -86,6 +100,7 @@ class SendWorker(WakeupLoop):
         self.retry_max = settings.send_retry_max if retry_max is None else retry_max
         self.lease = lease or settings.send_lease
         self.inflight: dict[str, dict[str, asyncio.Task[None]]] = {name: {} for name in channels}
+        self._trial_at: dict[str, float] = {}  # a channel whose link is down: when its next trial send may go
 
     # -- one round --------------------------------------------------------------------------------------
 
@@ -97,25 +112,50 @@ class SendWorker(WakeupLoop):
         """Start an attempt for each due message a channel has room for; return how many started."""
         started = 0
         for channel, running in self.inflight.items():
+            # per claim: (how many, claim options, whether it is a trial of a dead link)
+            claims: list[tuple[int, dict[str, Any], bool]] = []
             room = self._limits[channel] - len(running)
             if room <= 0 or self._stopping:
                 continue
-            # a channel whose connection is down (an SMPP bind) keeps its messages queued, unattempted, until it
-            # is back: attempting would only burn their attempts and back them off past the reconnect. Those a
-            # route may send elsewhere are taken, and the gateway moves them to a channel that is up at once.
-            options: dict[str, Any] = {}
-            if self.link_down(channel) is not None:
-                if not self.may_move(channel):
-                    continue
-                options["routed"] = True
-            for record in await self.queue.claim_due(channel, limit=room, lease_seconds=self.lease, **options):
-                if record.id in running:  # its lease lapsed while we still send it: the running task finishes it
-                    continue
-                task = asyncio.create_task(self._process(record), name=f"smsgate-send-{record.id}")
-                running[record.id] = task
-                task.add_done_callback(functools.partial(self._finished, channel, record.id))
-                started += 1
+            if self.link_down(channel) is None:
+                self._trial_at.pop(channel, None)
+                claims.append((room, {}, False))
+            else:
+                # the messages a route may send elsewhere are taken, and the gateway moves them to a channel that
+                # is up at once, without an attempt here
+                if self.may_move(channel):
+                    claims.append((room, {"routed": True}, False))
+                # a channel whose connection is down (an SMPP bind: its adapter's health) keeps its messages queued,
+                # unattempted, until it is back: attempting would only burn their attempts. One whose link is down
+                # by evidence (a probe, a send) tries one message per interval (see the module docstring).
+                if self.channels.down(channel) is None and self._trial_due(channel, running):
+                    claims.append((1, {}, True))
+            for limit, options, trial in claims:
+                limit = min(limit, self._limits[channel] - len(running))
+                if limit <= 0:
+                    break
+                claimed = await self.queue.claim_due(channel, limit=limit, lease_seconds=self.lease, **options)
+                if trial and claimed:  # the interval runs from a trial that went, not a round that found nothing
+                    self._trial_at[channel] = time.monotonic() + self.channels.settings(channel).health_interval
+                for record in claimed:
+                    if record.id in running:  # its lease lapsed while we still send it: the running task ends it
+                        continue
+                    task = asyncio.create_task(self._process(record, trial), name=f"smsgate-send-{record.id}")
+                    running[record.id] = task
+                    task.add_done_callback(functools.partial(self._finished, channel, record.id))
+                    started += 1
         return started
+
+    def _trial_due(self, channel: str, running: dict[str, asyncio.Task[None]]) -> bool:
+        """Whether `channel`, whose link is down by evidence, may try one message now: nothing of it in flight,
+        its probe interval since the last trial passed, and probing on (without it nothing would bring the link
+        back, and the gateway does not count the link down: see `Gateway.link_down`)."""
+        return not running and time.monotonic() >= self._trial_at.get(channel, 0.0)
+
+    def link_changed(self, channel: str, state: str) -> None:
+        """A channel's link moved (`Links.on_change`): one that is up again gets its whole queue at once."""
+        if state == "up" and channel in self.inflight:
+            self.wake()
 
     def _finished(self, channel: str, message_id: str, _task: asyncio.Task[None]) -> None:
         self.inflight[channel].pop(message_id, None)
@@ -131,37 +171,69 @@ class SendWorker(WakeupLoop):
 
     # -- one message ------------------------------------------------------------------------------------
 
-    async def _process(self, record: MessageRecord) -> None:
+    async def _process(self, record: MessageRecord, trial: bool = False) -> None:
+        attempted = True
         try:
-            await self._process_once(record)
+            attempted = await self._process_once(record)
         except Exception:  # the claim lapses and a later round retries; never let one message stop the worker
             self.log.exception("sending %s failed unexpectedly", record.id)
+        if trial and not attempted:  # failed without a request (in doubt, over the limit): it tested nothing
+            self._trial_at.pop(record.channel, None)
 
-    async def _process_once(self, record: MessageRecord) -> None:
+    async def _process_once(self, record: MessageRecord) -> bool:
+        """Attempt a claimed message (or fail it); whether a request was attempted."""
         # `record` is claimed for us, and its claim already counts an attempt
         settings = self.channels.settings(record.channel)
         if record.sending_at is not None and not settings.retry_on_timeout:
             # a request of an earlier claim went out and nobody saw its answer (that sender died): the aggregator
             # may have it, so it is failed, not sent again; with retry_on_timeout it is sent again below
-            await self.sender.fail(record.id, "in_doubt", IN_DOUBT_REASON, held=True)
-            return
+            change = await self.sender.fail(record.id, "in_doubt", IN_DOUBT_REASON, held=True)
+            if change.applied:
+                self._failed(record, "in_doubt", IN_DOUBT_REASON, "failed: {reason}")
+            return False
         if record.attempts > self.max_attempts:  # the limit was lowered since this message was last tried
             await self._give_up(replace(record, attempts=record.attempts - 1), held=True)
-            return
+            return False
         outcome = await self._attempt(record)
         message = outcome.message
-        if not outcome.sent or message.status != Status.ERRORED.value:
-            return
+        if not outcome.sent:
+            return False
+        if message.status == Status.FAILED.value:
+            self._failed(message, message.error_code, message.error_reason,
+                         "failed on attempt {attempt} of {max_attempts}, not retried: {reason}")
+            return True
+        if message.status != Status.ERRORED.value:
+            return True
         if message.attempts >= self.max_attempts:
             await self._give_up(message)
-        else:
-            hinted = outcome.result.retry_after if outcome.result else None
-            delay = hinted if hinted is not None else self.backoff(message.attempts)
-            await self.queue.schedule_retry(message.id, utcnow() + timedelta(seconds=delay))
+            return True
+        hinted = outcome.result.retry_after if outcome.result else None
+        delay = hinted if hinted is not None else self.backoff(message.attempts)
+        when = utcnow() + timedelta(seconds=delay)
+        await self.queue.schedule_retry(message.id, when)
+        reason = message.error_reason or message.error_code or "no reason given"
+        next_at = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        log.warning("channel %s: message %s: attempt %d of %d failed: %s; next attempt at %s (in %.0fs)",
+                    message.channel, message.id, message.attempts, self.max_attempts, reason, next_at, delay,
+                    extra={"channel": message.channel, "message_id": message.id, "attempt": message.attempts,
+                           "max_attempts": self.max_attempts, "error_code": message.error_code, "reason": reason,
+                           "next_attempt_at": next_at, "retry_in_s": round(delay, 3)})
+        return True
 
     async def _give_up(self, message: MessageRecord, held: bool = False) -> None:
         reason = f"gave up after {message.attempts} attempt(s); last error: {message.error_reason or 'none'}"
-        await self.sender.fail(message.id, message.error_code or "errored", reason, held=held)
+        change = await self.sender.fail(message.id, message.error_code or "errored", reason, held=held)
+        if change.applied:
+            self._failed(message, message.error_code or "errored", message.error_reason,
+                         "failed after {attempt} attempt(s): {reason}")
+
+    def _failed(self, message: MessageRecord, code: str | None, reason: str | None, what: str) -> None:
+        """One ERROR line for a message that ended failed."""
+        reason = reason or code or "no reason given"
+        text = what.format(attempt=message.attempts, max_attempts=self.max_attempts, reason=reason)
+        log.error("channel %s: message %s %s", message.channel, message.id, text,
+                  extra={"channel": message.channel, "message_id": message.id, "attempt": message.attempts,
+                         "max_attempts": self.max_attempts, "error_code": code, "reason": reason})
 
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt number `attempts + 1`: exponential, capped, with jitter."""

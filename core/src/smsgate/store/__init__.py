@@ -25,6 +25,7 @@ from ._postgres import PostgresStore
 from ._presence import PRESENCE_PREFIX, PRESENCE_TTL, Presence
 from ._protocol import Reads, SessionRevocations, Store
 from ._records import (
+    LINK_STATES,
     Added,
     Backlog,
     Fragment,
@@ -32,10 +33,13 @@ from ._records import (
     HourCount,
     InboundOutcome,
     Limits,
+    Link,
+    LinkSeen,
     MessagePage,
     OutboxItem,
     OutboxPlanner,
     OutboxRow,
+    Rates,
     StatusChange,
 )
 from ._retention import Retention
@@ -43,6 +47,7 @@ from ._sqlite import SQLiteStore
 from ._wakeup import Notifier, Wakeup, WakeupLoop, backoff
 
 __all__ = [
+    "LINK_STATES",
     "Added",
     "Backlog",
     "CopyError",
@@ -51,6 +56,8 @@ __all__ = [
     "HourCount",
     "InboundOutcome",
     "Limits",
+    "Link",
+    "LinkSeen",
     "MessagePage",
     "Notifier",
     "OutboxItem",
@@ -60,6 +67,7 @@ __all__ = [
     "PRESENCE_TTL",
     "PostgresStore",
     "Presence",
+    "Rates",
     "Reads",
     "Retention",
     "SQLiteStore",

@@ -28,8 +28,9 @@ __all__ = ["TABLES", "CopyError", "copy_database"]
 
 TABLES = ("messages", "external_ids", "status_history", "opt_outs", "channel_logs", "outbox", "fragments",
           "console_revoked")
-"""What `smsgate db copy` moves, in this order (rate slots and leases are not data: they start afresh; console
-sessions signed out are, or a copied cookie would work again on the new database)."""
+"""What `smsgate db copy` moves, in this order (rate slots, leases and channel links are not data: they start
+afresh, links with the first probe; console sessions signed out are, or a copied cookie would work again on the new
+database)."""
 
 _KEYED = {"external_ids": "channel, external_id", "fragments": "channel, key, idx", "console_revoked": "sid"}
 """Tables without a `seq`, and the order their rows are read in from PostgreSQL."""

@@ -21,9 +21,12 @@ from ._records import (
     HourCount,
     InboundOutcome,
     Limits,
+    Link,
+    LinkSeen,
     MessagePage,
     OutboxPlanner,
     OutboxRow,
+    Rates,
     StatusChange,
 )
 
@@ -77,6 +80,13 @@ class Reads(Protocol):
     async def outbox_for(self, key: str, *, limit: int = 100) -> list[dict[str, Any]]:
         """The outbox items (webhook and bridge calls, delivered or not) of ordering key `key` (a message id),
         oldest first."""
+
+    async def links(self) -> dict[str, Link]:
+        """Every channel's link as recorded (a channel without a row has no evidence yet: `unknown`)."""
+
+    async def rates(self, channels: Sequence[str], since: datetime) -> dict[str, Rates]:
+        """Per channel of `channels`, outgoing messages the aggregator accepted (`wired`) and incoming messages
+        stored since `since` (each counted from an index of its own: the cost is the window's traffic)."""
 
     async def ping(self) -> bool:
         """Whether the database answers now (`/healthz`)."""
@@ -181,6 +191,13 @@ class Store(Reads, SessionRevocations, Protocol):
 
     async def outbox_release(self) -> None:
         """Release every outbox claim: for an operator who knows no dispatcher runs (claims otherwise expire)."""
+
+    # -- link state -----------------------------------------------------------------------------------------
+
+    async def record_links(self, seen: Sequence[LinkSeen]) -> None:
+        """Record evidence about channels' links in one write: a state that differs from the stored one replaces
+        it (with `since` now and the evidence's reason); the same state changes nothing but `probed_at` (for a
+        probe), so the stored `since` is when the link really went up or down."""
 
     # -- leases ---------------------------------------------------------------------------------------------
 

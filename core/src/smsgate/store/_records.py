@@ -9,8 +9,12 @@ from typing import Any
 from .._events import PlatformEvent
 from .._models import Event, MessageRecord, Status
 
-__all__ = ["Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "Limits", "MessagePage",
-           "OutboxItem", "OutboxPlanner", "OutboxRow", "StatusChange"]
+__all__ = ["LINK_STATES", "Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "Limits",
+           "Link", "LinkSeen", "MessagePage", "OutboxItem", "OutboxPlanner", "OutboxRow", "Rates", "StatusChange"]
+
+LINK_STATES = ("up", "down", "unknown")
+"""What a channel's link can be: `up` (the aggregator answered or accepted a connection), `down` (it could not be
+reached), `unknown` (no evidence yet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,8 @@ class StatusChange:
     """The message as stored after the change, with its history, when the store read it anyway."""
     platform_events: tuple[PlatformEvent, ...] = field(default=(), compare=False, repr=False)
     """What the platform hears about this write (webhooks were planned from these; hooks fire from them)."""
+    wired_at: str | None = field(default=None, compare=False, repr=False)
+    """For a message just delivered: when the aggregator accepted it (the delivery latency's start)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,40 @@ class Backlog:
     """Per channel: outgoing messages queued or errored, and the `created_at` of the oldest."""
     outbox: int
     outbox_oldest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A channel's link as the store keeps it, shared by every instance, the CLI and the console."""
+
+    channel: str
+    state: str
+    """`up` or `down` (a channel with no row is `unknown`)."""
+    since: str
+    """When the link entered `state` (UTC, ISO 8601): later evidence of the same state leaves it alone."""
+    reason: str
+    """The evidence that put it in `state`: what answered, or why it could not be reached."""
+    probed_at: str | None = None
+    """When a probe last looked at it (any state), or None if only sends were evidence."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSeen:
+    """One piece of evidence about a channel's link: a probe's outcome, or a send that was answered or not."""
+
+    channel: str
+    state: str
+    reason: str
+    probed: bool = False
+    """True for a probe: its time is recorded as `probed_at` even when the state did not change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Traffic of one channel over a recent window: outgoing messages the aggregator accepted, incoming received."""
+
+    out: int
+    in_: int
 
 
 OutboxPlanner = Callable[[PlatformEvent], Sequence[OutboxItem]]

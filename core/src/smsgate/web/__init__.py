@@ -6,12 +6,14 @@
     console     /ui: the web console (Jinja2 templates, signed-cookie sessions)
     _app        create_app: channel callbacks at /c/<channel>/<action>, bridges, health, the lifespan
     _server     serve: uvicorn with request deadlines
+    _logs       configure_logging: smsgate's log level, and its text or JSON-lines format
 """
 
 from ._api import OPENAPI, SendRequest
 from ._app import create_app, event_json
+from ._logs import LOG_FORMATS, LOG_LEVELS, JsonFormatter, configure_logging
 from ._requests import parse_request
 from ._server import PortUnavailable, listen, serve
 
-__all__ = ["OPENAPI", "PortUnavailable", "SendRequest", "create_app", "event_json", "listen", "parse_request",
-           "serve"]
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "OPENAPI", "JsonFormatter", "PortUnavailable", "SendRequest",
+           "configure_logging", "create_app", "event_json", "listen", "parse_request", "serve"]

@@ -1,4 +1,5 @@
-"""The outbound HTTP API (`/api/v1`): queue messages for the send worker, read them back, and its OpenAPI.
+"""The outbound HTTP API (`/api/v1`): queue messages for the send worker, read them back, each channel's status,
+and its OpenAPI.
 
 Every route but the OpenAPI document needs `Authorization: Bearer <token>`: the `[gateway] api_token` (the
 operator, who sees everything) or a tenant's token (`[tenants.<name>]`: only its channels' messages, sends only
@@ -21,7 +22,7 @@ from .. import _json as strict_json
 from .._models import MessageRecord, Status
 from ..config import GatewaySettings, TenantSettings, bearer_token
 from ..errors import ConfigError, LimitReached, MessageInvalid, RequestRejected
-from ..gateway import Channels, Sending
+from ..gateway import Channels, Sending, channel_status
 from ..store import Reads
 from ._callers import Caller, Callers
 from ._requests import read_body
@@ -224,6 +225,17 @@ def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: Gat
             return _reject(exc.reason, 429, **{"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
         return JSONResponse(_message_json(record), status_code=202 if created else 200)
 
+    async def channel_list(request: Request) -> Response:
+        caller = authorize(request)
+        if isinstance(caller, JSONResponse):
+            return caller
+        if request.query_params:
+            return _reject(f"unknown query parameter(s) {', '.join(sorted(request.query_params))}", 400)
+        # a tenant sees its own channels only, as in its listings
+        found = await channel_status(reads, {name: channels.adapter_name(name) for name in channels
+                                             if caller.sees(name)})
+        return JSONResponse({"channels": [s.as_dict() for s in found]})
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
 
@@ -232,6 +244,7 @@ def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: Gat
         Route(f"{PREFIX}/messages", listing, methods=["GET"]),
         Route(f"{PREFIX}/messages/{{id}}", detail, methods=["GET"]),
         Route(f"{PREFIX}/messages/{{id}}/resend", resend, methods=["POST"]),
+        Route(f"{PREFIX}/channels", channel_list, methods=["GET"]),
         Route(f"{PREFIX}/openapi.json", openapi, methods=["GET"]),
     ]
 
@@ -264,6 +277,26 @@ _MESSAGE = {"type": "object", "required": ["id", "channel", "direction", "status
                 "`channel` says which channel each is about (a routed message moves on failover)."}}}
 
 
+_CHANNEL = {"type": "object", "required": [
+    "channel", "adapter", "link", "since", "reason", "probed_at", "queued", "oldest_queued_s", "out_per_min",
+    "in_per_min", "last_error"], "properties": {
+    "channel": {"type": "string"}, "adapter": {"type": "string"},
+    "link": {"type": "string", "enum": ["up", "down", "unknown"],
+             "description": "up: the aggregator answered (a send, even refused, or the probe); down: it could not be "
+                            "reached; unknown: no evidence yet."},
+    "since": {"type": ["string", "null"], "format": "date-time", "description": "When the link entered `link`."},
+    "reason": {"type": "string", "description": "The evidence: what answered, or why it could not be reached."},
+    "probed_at": {"type": ["string", "null"], "format": "date-time",
+                  "description": "When the link probe last looked (every `health_interval` seconds)."},
+    "queued": {"type": "integer", "description": "Outgoing messages waiting to be sent (queued or errored)."},
+    "oldest_queued_s": {"type": ["number", "null"], "description": "Age of the oldest of them, in seconds."},
+    "out_per_min": {"type": "integer", "description": "Messages the aggregator accepted in the last minute."},
+    "in_per_min": {"type": "integer", "description": "Messages received in the last minute."},
+    "last_error": {"type": ["object", "null"], "description": "The newest error in the channel's logs.",
+                   "properties": {"at": {"type": "string", "format": "date-time"}, "kind": {"type": "string"},
+                                  "message_id": {"type": ["string", "null"]}, "error": {"type": "string"}}}}}
+
+
 def _error_responses(*codes: int) -> dict[str, Any]:
     reasons = {400: "Bad request (the reason says why)", 401: "Missing or wrong bearer token",
                403: "The API is disabled: no api_token is configured", 404: "Not found",
@@ -286,7 +319,7 @@ OPENAPI: dict[str, Any] = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                        "description": "The [gateway] api_token (everything), or a tenant's "
                                                       "token (its channels only)."}},
-        "schemas": {"SendRequest": _SEND_SCHEMA, "Message": _MESSAGE, "Error": _ERROR},
+        "schemas": {"SendRequest": _SEND_SCHEMA, "Message": _MESSAGE, "ChannelStatus": _CHANNEL, "Error": _ERROR},
     },
     "security": [{"bearer": []}],
     "paths": {
@@ -354,6 +387,20 @@ OPENAPI: dict[str, Any] = {
                     "200": {"description": "Already resent: the copy", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Message"}}}},
                     **_error_responses(401, 403, 404, 409, 429)},
+            },
+        },
+        f"{PREFIX}/channels": {
+            "get": {
+                "summary": "Each channel now: its link, its last minute, its queue, its last error",
+                "description": "What `smsgate status --json` prints, read from the database (every instance "
+                               "answers the same); a tenant's token sees its own channels only. Each number "
+                               "comes from an index, so polling it is cheap.",
+                "responses": {
+                    "200": {"description": "Every configured channel, by name", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["channels"], "properties": {
+                            "channels": {"type": "array",
+                                         "items": {"$ref": "#/components/schemas/ChannelStatus"}}}}}}},
+                    **_error_responses(400, 401, 403)},
             },
         },
         f"{PREFIX}/openapi.json": {

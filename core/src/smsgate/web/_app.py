@@ -23,7 +23,7 @@ from .._adapter import InboundRequest, Reply
 from .._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
 from ..config import same_secret
 from ..errors import RequestRejected, StoreUnavailable
-from ..gateway import Gateway, open_outbox, open_retention, open_worker, platform_of
+from ..gateway import Gateway, open_outbox, open_prober, open_retention, open_worker, platform_of
 from ..store import InboundOutcome, Presence
 from ._api import api_routes
 from ._requests import ClientGone, gone, parse_request
@@ -142,6 +142,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         # public, so it names nothing unless the caller holds the API token: which channels exist, and why one is
         # down, is for operators. 200 while the database answers (a channel down degrades, the gateway still
         # serves); 503 when it does not, so a load balancer takes the instance out of rotation until it does.
+        # A channel is down when its adapter cannot send (a bind) or its link is, by this instance's evidence.
         down = channels.health()
         reachable = await gateway.store.ping()
         status = "unavailable" if not reachable else "degraded" if down else "ok"
@@ -177,11 +178,15 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        worker = outbox = retention = presence = None
+        worker = outbox = retention = presence = prober = None
         if background:
             await gateway.start_adapters()  # long-lived connections (SMPP binds) live as long as the app
             worker, outbox, retention = open_worker(gateway), open_outbox(gateway), open_retention(gateway)
+            prober = open_prober(gateway)
+            gateway.links.announce = True  # a serving gateway logs every link going down or up
             app.state.worker, app.state.outbox, app.state.retention = worker, outbox, retention
+            app.state.prober = prober
+            prober.start()  # first: the links are known before the worker's first round, or soon after
             presence = Presence(gateway.store)  # the database is in use: `smsgate db copy` refuses it meanwhile
             worker.start()
             outbox.start()
@@ -190,7 +195,9 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         try:
             yield
         finally:
-            if worker is not None and outbox is not None and retention is not None and presence is not None:
+            if worker is not None and outbox is not None and retention is not None and presence is not None \
+                    and prober is not None:
+                await prober.stop()
                 await worker.stop()
                 await outbox.stop()
                 await retention.stop()

@@ -1,15 +1,19 @@
 """Prometheus metrics of one gateway, served at `/metrics` (docs/operations.md lists every one).
 
 Event counters come from an internal plugin on the gateway's own hooks (after_send, status_changed,
-message_received, opted_out) and from three direct calls where no hook exists: the traces of a send (answers
-by status class, retries, latency), rejected callbacks, and outbox deliveries. The backlog (queue depths and
-the age of their oldest item) is read from the store at scrape time, so it is right with several instances on
-one database. Each gateway counts in a `CollectorRegistry` of its own: gateways sharing a process (tests,
-an app mounting two) never mix their numbers.
+message_received, opted_out) and from direct calls where no hook exists: the traces of a send (answers by
+status class, retries, latency), a message's time to the aggregator and to its delivery, rejected callbacks,
+and outbox deliveries. The backlog (queue depths and the age of their oldest item) and each channel's link are
+read from the store at scrape time, so they are right with several instances on one database. Each gateway
+counts in a `CollectorRegistry` of its own: gateways sharing a process (tests, an app mounting two) never mix
+their numbers. No `*_created` series are exported (they double the counters' series for a timestamp nobody
+alerts on), by filtering this registry's output rather than prometheus-client's process-wide switch, so an
+application embedding smsgate keeps its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 import weakref
 from collections.abc import Iterable, Iterator
@@ -29,7 +33,7 @@ from .._models import IncomingMessage, OptOut, OutgoingMessage, SendResult, Stat
 from ..config import Channel, GatewaySettings, bearer_token, token_matches
 from ..gateway import Channels, Gateway
 from ..hookspecs import hookimpl
-from ..store import Backlog, Reads
+from ..store import Backlog, Link, Reads
 
 __all__ = ["GatewayMetrics", "install_metrics", "metrics_route", "uninstall_metrics"]
 
@@ -39,6 +43,10 @@ REJECT_REASONS = ("400", "401", "403", "404", "405", "413")
 # an attacker choosing channel names in URLs must not grow the label set: unknown ones share this label
 UNKNOWN_CHANNEL = "(unknown)"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# queued → wired: sub-second when the queue is empty, minutes to hours behind a backlog or an outage
+QUEUE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+# wired → delivered: seconds on a good route, hours for a phone that was off
+DELIVERY_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0)
 
 
 class GatewayMetrics:
@@ -70,6 +78,13 @@ class GatewayMetrics:
         self.deliveries = Counter("smsgate_outbox_deliveries", "Webhook and bridge calls by outcome: delivered "
                                   "(2xx), failed (retried later), error (a bug; retried later).",
                                   ["target", "outcome"], registry=r)
+        self.to_wired = Histogram("smsgate_queued_to_wired_seconds", "Time from a message queued to the aggregator "
+                                  "accepting it (wired), its waits and retries included.", ["channel"],
+                                  buckets=QUEUE_BUCKETS, registry=r)
+        self.to_delivered = Histogram("smsgate_wired_to_delivered_seconds", "Time from the aggregator accepting a "
+                                      "message (wired) to its delivery report.", ["channel"],
+                                      buckets=DELIVERY_BUCKETS, registry=r)
+        self._stages = {"queued_to_wired": self.to_wired, "wired_to_delivered": self.to_delivered}
         self.failovers = Counter("smsgate_failovers", "Routed messages moved from `channel` to the next channel of "
                                  "their route, by why: link_down or the send's error code.",
                                  ["channel", "to", "reason"], registry=r)
@@ -77,6 +92,7 @@ class GatewayMetrics:
                                        "console: accepted (queued), limited (429, tps or daily_limit), refused "
                                        "(a channel not its own, no route).", ["tenant", "outcome"], registry=r)
         self._backlog = Backlog({}, 0, None)
+        self._links: dict[str, Link] = {}
         r.register(_BacklogCollector(self))
         self._children: dict[tuple[Any, ...], Any] = {}
         for name in channels:  # every series exists from the start, so rate() and alerts see a zero
@@ -85,11 +101,14 @@ class GatewayMetrics:
             for reason in REJECT_REASONS:
                 self.rejected.labels(name, reason)
             self.latency.labels(name)
+            self.to_wired.labels(name)
+            self.to_delivered.labels(name)
         self.tenants = frozenset(tenants)
         for tenant in self.tenants:
             for outcome in TENANT_OUTCOMES:
                 self.tenant_requests.labels(tenant, outcome)
         self.listener = _HookListener(self)
+        self._exposed = _WithoutCreated(self.registry)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         # labels() validates and locks on every call; events on the hot path reuse the child it returned
@@ -125,6 +144,12 @@ class GatewayMetrics:
         """Count one outbox delivery attempt (`delivered`, `failed` or `error`) to `target`."""
         self._child(self.deliveries, _target_label(target), outcome).inc()
 
+    def message_took(self, channel: str, stage: str, seconds: float) -> None:
+        """Observe how long a message of `channel` took from queued to wired, or from wired to delivered."""
+        histogram = self._stages.get(stage)
+        if histogram is not None and channel in self.channels:
+            self._child(histogram, channel).observe(seconds)
+
     def failover(self, channel: str, to: str, reason: str) -> None:
         """Count a routed message moved from `channel` to `to` (`reason`: link_down or an error code)."""
         self._child(self.failovers, channel, to, reason if len(reason) <= 40 else reason[:40]).inc()
@@ -139,10 +164,10 @@ class GatewayMetrics:
     async def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition in the format `accept` asks for (Prometheus text, or OpenMetrics) and its content type,
         with the backlog read from the store now."""
-        self._backlog = await self.reads.backlog()
+        self._backlog, self._links = await asyncio.gather(self.reads.backlog(), self.reads.links())
         encoder, content_type = choose_encoder(accept)
         # no await between reading the backlog and rendering: a concurrent scrape cannot swap it in between
-        return encoder(self.registry), content_type
+        return encoder(self._exposed), content_type
 
 
 def _target_label(target: str) -> str:
@@ -152,6 +177,27 @@ def _target_label(target: str) -> str:
     if kind == "webhook" or kind.startswith("webhook@"):
         return f"{kind}:{urllib.parse.urlsplit(rest).netloc or '?'}"
     return target
+
+
+class _WithoutCreated:
+    """A registry's families without their `*_created` samples (what the exposition functions collect from)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family of the registry, `*_created` samples left out."""
+        for family in self.registry.collect():
+            kept = [sample for sample in family.samples if not sample.name.endswith("_created")]
+            if len(kept) != len(family.samples):
+                family = _copy(family, kept)
+            yield family
+
+
+def _copy(family: Metric, samples: list[Any]) -> Metric:
+    copied = Metric(family.name, family.documentation, family.type, family.unit)
+    copied.samples = samples
+    return copied
 
 
 def _age(oldest: str | None, now: datetime) -> float:
@@ -173,20 +219,26 @@ class _BacklogCollector(Collector):
         metrics = self._metrics()
         if metrics is None:
             return
-        backlog, now = metrics._backlog, utcnow()
+        backlog, links, now = metrics._backlog, metrics._links, utcnow()
         info = GaugeMetricFamily("smsgate_channel_info", "Configured channels and their adapter (always 1).",
                                  labels=["channel", "adapter"])
+        up = GaugeMetricFamily("smsgate_channel_up", "1 while the channel's aggregator answers, 0 while it cannot be "
+                               "reached (absent while unknown: no probe or send yet).", labels=["channel"])
         depth = GaugeMetricFamily("smsgate_queue_depth", "Outgoing messages waiting to be sent (queued or errored).",
                                   labels=["channel"])
-        age = GaugeMetricFamily("smsgate_queue_oldest_age_seconds", "Age of the oldest message waiting to be sent "
+        age = GaugeMetricFamily("smsgate_oldest_queued_seconds", "Age of the oldest message waiting to be sent "
                                 "(0 when none waits).", labels=["channel"])
         for name in metrics.channels:
             info.add_metric([name, metrics.channels.adapter_name(name)], 1)
+            link = links.get(name)
+            if link is not None:
+                up.add_metric([name], 1 if link.state == "up" else 0)
         for name in sorted(set(metrics.channels) | set(backlog.queued)):
             count, oldest = backlog.queued.get(name, (0, None))
             depth.add_metric([name], count)
             age.add_metric([name], _age(oldest, now))
         yield info
+        yield up
         yield depth
         yield age
         yield GaugeMetricFamily("smsgate_outbox_depth", "Webhook and bridge calls not yet acknowledged.",
@@ -229,9 +281,10 @@ class _HookListener:
     @hookimpl
     def smsgate_status_changed(self, update: StatusUpdate, previous: Status | None, current: Status,
                                channel: Channel) -> None:
-        """Count an outgoing message entering `current`."""
+        """Count an outgoing message entering `current` (once: an errored message errored again is counted by
+        `smsgate_sends_total{outcome="errored"}`, not here)."""
         metrics = self._mine(channel)
-        if metrics is not None:
+        if metrics is not None and previous is not current:
             metrics._child(metrics.messages, channel.name, "out", current.value).inc()
 
     @hookimpl

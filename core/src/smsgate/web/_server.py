@@ -136,14 +136,16 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(app: Any, settings: GatewaySettings, *, host: str | None = None, port: int | None = None,
-          log_level: str = "info", sock: socket.socket | None = None) -> None:
+          log_level: str = "info", sock: socket.socket | None = None, own_logging: bool = False) -> None:
     """Run `app` with uvicorn until interrupted, with the request deadlines of `settings`; on `sock` when given
-    (from `listen`), else on `host`:`port`."""
+    (from `listen`), else on `host`:`port`. With `own_logging` the caller configured logging (`configure_logging`),
+    and uvicorn's records go through it instead of uvicorn's own handlers."""
     import uvicorn
 
     raise_fd_limit()
+    extra: dict[str, Any] = {"log_config": None} if own_logging else {}
     config = uvicorn.Config(
         app, host=host or settings.host, port=settings.port if port is None else port, log_level=log_level,
         access_log=False, timeout_graceful_shutdown=5,
-        http=deadline_protocol(settings.header_timeout, settings.body_timeout))
+        http=deadline_protocol(settings.header_timeout, settings.body_timeout), **extra)
     uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)

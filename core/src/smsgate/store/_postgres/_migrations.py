@@ -142,6 +142,20 @@ CREATE INDEX outbox_by_key ON outbox (key, seq);
 CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
 """
 
+# Each channel's link (SQLite's migration 6): up or down, since when and why, written by every instance's probes
+# and sends on the database's clock; and partial indexes counting a channel's last minute of traffic.
+_LINKS = """
+CREATE TABLE channel_links (
+    channel TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('up', 'down')),
+    since TIMESTAMPTZ NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    probed_at TIMESTAMPTZ
+);
+CREATE INDEX history_wired ON status_history (channel, at) WHERE status = 'wired' AND applied;
+CREATE INDEX messages_received ON messages (channel, created_at) WHERE direction = 'in'
+"""
+
 # Routed messages keep their channels in failover order (`route`, JSON as every other list column) and who sent
 # them (`tenant`); a tenant's limits are one row per tenant and kind, updated in the transaction that stores
 # each of its messages (the row lock orders instances), on the database's clock.
@@ -160,6 +174,7 @@ POSTGRES: tuple[Migration, ...] = (
     Migration(1, "initial schema", statements(_INITIAL)),
     Migration(2, "fragments and leases (adapters with connections of their own); indexes for flat reads",
               statements(_ADAPTERS_AND_CONSOLE)),
+    Migration(3, "channel link state, and indexes counting each channel's recent traffic", statements(_LINKS)),
     # signing out ends a console session on every instance: its id is kept until the session would have expired
     Migration(4, "console sessions that were signed out", statements("""
 CREATE TABLE console_revoked (

@@ -14,7 +14,9 @@ from .._paging import decode_cursor, encode_cursor, merge_pages, where
 from .._records import (
     Backlog,
     HourCount,
+    Link,
     MessagePage,
+    Rates,
 )
 from ._base import _Base
 from ._rows import _filters, _full, _outbox_item, _record, _when
@@ -208,5 +210,34 @@ class _Reads(_Base):
         async def op(conn: Any) -> list[dict[str, Any]]:
             return [_outbox_item(r) for r in await conn.fetch(
                 "SELECT * FROM outbox WHERE key = $1 ORDER BY seq LIMIT $2", key, limit)]
+
+        return await self._run(op, transaction=False)
+
+    async def links(self) -> dict[str, Link]:
+        """Every channel's link as recorded (one row per channel that has had evidence)."""
+
+        async def op(conn: Any) -> dict[str, Link]:
+            rows = await conn.fetch("SELECT channel, state, since, reason, probed_at FROM channel_links")
+            return {r["channel"]: Link(r["channel"], r["state"], _ts(r["since"]), r["reason"], _when(r["probed_at"]))
+                    for r in rows}
+
+        return await self._run(op, transaction=False)
+
+    async def rates(self, channels: Sequence[str], since: datetime) -> dict[str, Rates]:
+        """Per channel of `channels`, outgoing messages accepted by the aggregator and incoming messages stored
+        since `since`."""
+        names = list(dict.fromkeys(channels))
+        if not names:
+            return {}
+
+        async def op(conn: Any) -> dict[str, Rates]:
+            # two index range counts per channel (history_wired, messages_received): the window's rows only
+            rows = await conn.fetch(
+                "SELECT c.name,"
+                " (SELECT count(*) FROM status_history WHERE channel = c.name AND status = 'wired' AND applied"
+                " AND at >= $2) AS out,"
+                " (SELECT count(*) FROM messages WHERE channel = c.name AND direction = 'in' AND created_at >= $2)"
+                " AS got FROM unnest($1::text[]) AS c(name)", names, since)
+            return {r["name"]: Rates(r["out"], r["got"]) for r in rows}
 
         return await self._run(op, transaction=False)

@@ -64,7 +64,12 @@ async def _apply_status(conn: Any, message_id: str, channel: str, status: Status
             "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code, error_reason,"
             " at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
             message_id, channel, status.value, applied, external_id, error_code, error_reason, at)
-    return StatusChange(message_id, previous, status if applied else previous, applied)
+    wired_at = None
+    if applied and status is Status.DELIVERED:  # the delivery's latency starts when the aggregator took it
+        wired = await conn.fetchval("SELECT at FROM status_history WHERE message_id = $1 AND status = 'wired'"
+                                    " AND applied ORDER BY seq LIMIT 1", message_id)
+        wired_at = None if wired is None else _ts(wired)
+    return StatusChange(message_id, previous, status if applied else previous, applied, wired_at=wired_at)
 
 
 async def _store_event(conn: Any, channel: str, event: Event, clog: ChannelLog | None = None) -> InboundOutcome:

@@ -1,10 +1,12 @@
-"""Upkeep under advisory locks: retention, named leases, and the shared per-channel rate slot."""
+"""Upkeep under advisory locks: retention, named leases, channels' links and the shared per-channel rate slot."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from .._records import LinkSeen
 from ._base import _Base
 from ._connection import _lock_key
 
@@ -120,3 +122,27 @@ class _Upkeep(_Base):
             return max(0.0, float(wait))
 
         return await self._run(op, transaction=False)
+
+    async def record_links(self, seen: Sequence[LinkSeen]) -> None:
+        """Record evidence about channels' links in one statement: a new state replaces the stored one with
+        `since` now (the database's clock); the same state changes nothing but a probe's `probed_at`. Several
+        instances reporting at once are ordered by the row's lock, each seeing the state the previous one left."""
+        latest: dict[str, LinkSeen] = {}
+        for item in seen:  # one row per channel in a statement: the latest evidence, probed if any of it was
+            earlier = latest.pop(item.channel, None)
+            latest[item.channel] = item if earlier is None or not earlier.probed or item.probed else \
+                LinkSeen(item.channel, item.state, item.reason, True)
+        seen = list(latest.values())
+        if not seen:
+            return
+        await self._run(lambda conn: conn.execute(
+            "INSERT INTO channel_links AS l (channel, state, since, reason, probed_at)"
+            " SELECT c, s, now(), r, CASE WHEN p THEN now() END"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[]) AS x(c, s, r, p)"
+            " ON CONFLICT (channel) DO UPDATE SET"
+            " since = CASE WHEN l.state = EXCLUDED.state THEN l.since ELSE EXCLUDED.since END,"
+            " reason = CASE WHEN l.state = EXCLUDED.state THEN l.reason ELSE EXCLUDED.reason END,"
+            " probed_at = COALESCE(EXCLUDED.probed_at, l.probed_at), state = EXCLUDED.state"
+            " WHERE l.state <> EXCLUDED.state OR EXCLUDED.probed_at IS NOT NULL",
+            [s.channel for s in seen], [s.state for s in seen], [s.reason[:500] for s in seen],
+            [s.probed for s in seen]), transaction=False)

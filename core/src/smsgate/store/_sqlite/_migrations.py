@@ -164,6 +164,21 @@ CREATE INDEX logs_errors_newest ON channel_logs (seq) WHERE is_error = 1;
 CREATE INDEX outbox_pending ON outbox (seq) WHERE done_at IS NULL;
 CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
 """)),
+    # Each channel's link (up or down, since when, why), shared by every reader of the file: the gateway's probes
+    # and sends write it, `smsgate status`, /api/v1/channels, /metrics and the console read it. The two partial
+    # indexes count a channel's last minute of traffic (messages accepted by the aggregator, messages received)
+    # from the window's own rows, each costing one b-tree insert only on the rows it holds.
+    Migration(6, "channel link state, and indexes counting each channel's recent traffic", statements("""
+CREATE TABLE channel_links (
+    channel TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('up', 'down')),
+    since TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    probed_at TEXT
+);
+CREATE INDEX history_wired ON status_history (channel, at) WHERE status = 'wired' AND applied = 1;
+CREATE INDEX messages_received ON messages (channel, created_at) WHERE direction = 'in'
+""")),
     # Signing out ends a console session everywhere: its id is kept here until the session would have expired,
     # and every instance refuses it (the cookie alone is signed, not stored).
     Migration(7, "console sessions that were signed out", statements("""

@@ -14,7 +14,9 @@ from .._paging import decode_cursor, encode_cursor, merge_pages, where
 from .._records import (
     Backlog,
     HourCount,
+    Link,
     MessagePage,
+    Rates,
 )
 from ._base import _Base
 from ._rows import _filters, _full, _record
@@ -222,5 +224,37 @@ class _Reads(_Base):
         def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = conn.execute("SELECT * FROM outbox WHERE key = ? ORDER BY seq LIMIT ?", (key, limit)).fetchall()
             return [{**dict(r), "payload": loads_stored(r["payload"])} for r in rows]
+
+        return await self._read(op)
+
+    async def links(self) -> dict[str, Link]:
+        """Every channel's link as recorded (one row per channel that has had evidence)."""
+
+        def op(conn: sqlite3.Connection) -> dict[str, Link]:
+            try:
+                rows = conn.execute("SELECT channel, state, since, reason, probed_at FROM channel_links").fetchall()
+            except sqlite3.OperationalError as exc:  # a file no gateway of this version opened yet (read-only CLI)
+                if "no such table" in str(exc):
+                    return {}
+                raise
+            return {r["channel"]: Link(r["channel"], r["state"], r["since"], r["reason"], r["probed_at"])
+                    for r in rows}
+
+        return await self._read(op)
+
+    async def rates(self, channels: Sequence[str], since: datetime) -> dict[str, Rates]:
+        """Per channel of `channels`, outgoing messages accepted by the aggregator and incoming messages stored
+        since `since`."""
+        cutoff = _ts(since)
+
+        def op(conn: sqlite3.Connection) -> dict[str, Rates]:
+            found = {}
+            for name in channels:  # two index range counts each (history_wired, messages_received): the window only
+                out = conn.execute("SELECT count(*) FROM status_history WHERE channel = ? AND status = 'wired'"
+                                   " AND applied = 1 AND at >= ?", (name, cutoff)).fetchone()[0]
+                got = conn.execute("SELECT count(*) FROM messages WHERE channel = ? AND direction = 'in'"
+                                   " AND created_at >= ?", (name, cutoff)).fetchone()[0]
+                found[name] = Rates(out, got)
+            return found
 
         return await self._read(op)

@@ -53,11 +53,16 @@ def _apply_status(conn: sqlite3.Connection, message_id: str, channel: str, statu
             "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code, error_reason,"
             " at) VALUES (?,?,?,?,?,?,?,?)",
             (message_id, channel, status.value, int(applied), external_id, error_code, error_reason, _ts(at)))
+    wired_at = None
     if applied:
         conn.execute("UPDATE messages SET status = ?, updated_at = ?, error_code = COALESCE(?, error_code),"
                      " error_reason = COALESCE(?, error_reason) WHERE id = ?",
                      (status.value, _ts(), error_code, error_reason, message_id))
-    return StatusChange(message_id, previous, status if applied else previous, applied)
+        if status is Status.DELIVERED:  # the delivery's latency starts when the aggregator took it (a few rows)
+            row = conn.execute("SELECT at FROM status_history WHERE message_id = ? AND status = 'wired' AND applied = 1"
+                               " ORDER BY seq LIMIT 1", (message_id,)).fetchone()
+            wired_at = row["at"] if row else None
+    return StatusChange(message_id, previous, status if applied else previous, applied, wired_at=wired_at)
 
 
 def _store_event(conn: sqlite3.Connection, channel: str, event: Event, log: ChannelLog | None = None

@@ -1,22 +1,24 @@
-"""Upkeep: retention of logs, delivered calls and finished messages; liveness; named leases."""
+"""Upkeep: retention of logs, delivered calls and finished messages; liveness; channels' links; named leases."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
 from ..._models import utcnow
 from ...errors import StoreUnavailable
+from .._records import LinkSeen
 from ._base import _Base
 
 _PRUNE_PAUSE = 0.005
 
 
 class _Upkeep(_Base):
-    """Upkeep: retention of logs, delivered calls and finished messages; liveness; named leases."""
+    """Upkeep: retention of logs, delivered calls and finished messages; liveness; channels' links; named leases."""
 
     async def prune(self, before: datetime) -> int:
         """Delete channel logs, delivered outbox items and joined fragments older than `before`; rows deleted."""
@@ -107,3 +109,25 @@ class _Upkeep(_Base):
         """Give lease `name` up if `holder` holds it."""
         await self._call(lambda conn: conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?",
                                                    (name, holder)))
+
+    async def record_links(self, seen: Sequence[LinkSeen]) -> None:
+        """Record evidence about channels' links in one write: a new state replaces the stored one with `since`
+        now; the same state changes nothing but a probe's `probed_at`."""
+        if not seen:
+            return
+
+        def op(conn: sqlite3.Connection) -> None:
+            now = _ts()
+            for item in seen:
+                probed = now if item.probed else None
+                # one statement: a changed state restarts `since`, the same state keeps it (and its reason)
+                conn.execute(
+                    "INSERT INTO channel_links (channel, state, since, reason, probed_at) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT (channel) DO UPDATE SET"
+                    " since = CASE WHEN state = excluded.state THEN since ELSE excluded.since END,"
+                    " reason = CASE WHEN state = excluded.state THEN reason ELSE excluded.reason END,"
+                    " probed_at = COALESCE(excluded.probed_at, probed_at), state = excluded.state"
+                    " WHERE state != excluded.state OR excluded.probed_at IS NOT NULL",
+                    (item.channel, item.state, now, item.reason[:500], probed))
+
+        await self._call(op)

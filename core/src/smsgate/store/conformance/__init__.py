@@ -20,7 +20,7 @@ each won by one of them.
 One module per part of the contract: `sends` (outgoing messages and their statuses), `inbound`, `outbox`,
 `reads` (listings, pages, the operators' reads), `upkeep` (retention, pruning), `instances` (two stores on one
 database), `parts` (what connection-oriented adapters rely on), `routing` (failover's moves, tenants' limits and
-listings). `StoreConformance` is all of them.
+listings), `links` (channels' link state and recent traffic). `StoreConformance` is all of them.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import pytest
 from .._protocol import Store
 from .inbound import Inbound
 from .instances import Instances
+from .links import Links
 from .outbox import Outbox
 from .parts import Parts
 from .reads import Reads
@@ -42,7 +43,7 @@ from .upkeep import Upkeep
 __all__ = ["StoreConformance"]
 
 
-class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts, Routing):
+class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts, Routing, Links):
     """What every backend must do; `store_factory` (a fixture) returns a callable opening the same database."""
 
     @pytest.fixture

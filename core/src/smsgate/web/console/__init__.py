@@ -2,10 +2,13 @@
 outbox) and the two things they do (send a test message, resend a failed one).
 
 Server-rendered (Jinja2 templates, package data of this module); htmx (vendored, served from `/ui/static`)
-refreshes the channel summary. Sign-in takes the api_token or the console password (the operator: everything),
-or a tenant's token (its channels and their messages only, as its API calls see them); the session is a signed
-cookie (see `_session`), and every form carries the session's CSRF token. Pages send a Content-Security-Policy
-that allows nothing but this gateway, so the console never makes an external request.
+refreshes the channels' live view (every 5 s: links, the last minute's traffic, queues, last errors, as
+`smsgate status` shows them) and their 24-hour charts (every minute).
+
+Sign-in takes the api_token or the console password (the operator: everything), or a tenant's token (its channels
+and their messages only, as its API calls see them); the session is a signed cookie (see `_session`), and every
+form carries the session's CSRF token. Pages send a Content-Security-Policy that allows nothing but this gateway,
+so the console never makes an external request.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from ..._models import Status, utcnow
 from ...config import GatewaySettings, TenantSettings
 from ...config._secrets import verify_password
 from ...errors import ConfigError, LimitReached, MessageInvalid, RequestRejected
-from ...gateway import Channels, Sending, resend_id
+from ...gateway import Channels, Sending, channel_status, message_timing, resend_id
 from ...store import Backlog, Reads, SessionRevocations
 from .._callers import OPERATOR, Caller, Callers
 from .._requests import read_body
@@ -70,6 +73,46 @@ def _when(value: str | None) -> str:
     return (value or "")[:19].replace("T", " ")
 
 
+def _when_ms(value: str | None) -> str:
+    """An ISO timestamp as `YYYY-MM-DD HH:MM:SS.mmm` (UTC): a message's steps are often milliseconds apart."""
+    return (value or "")[:23].replace("T", " ")
+
+
+def _seconds(value: float | None) -> str:
+    """A duration to the millisecond under a minute (`0.412 s`), then in the largest sensible unit."""
+    if value is None:
+        return "—"
+    if value < 60:
+        return f"{value:.3f} s"
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value / 60:.1f} min"
+
+
+def _span(seconds: float | None) -> str:
+    """A waiting time in the largest sensible unit, whole: `4 s`, `3 min`, `2 h` (a queue's age needs no more)."""
+    if seconds is None:
+        return "—"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _in(value: str | None, now: datetime | None = None) -> str:
+    """How far ahead `value` is (`in 8 s`), or `due now` once it has passed."""
+    if not value:
+        return "—"
+    seconds = (datetime.fromisoformat(value) - (now or utcnow())).total_seconds()
+    if seconds <= 0:
+        return "due now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"in {seconds / size:.0f} {unit}"
+    return f"in {seconds:.0f} s"
+
+
 def _ago(value: str | None, now: datetime | None = None) -> str:
     """How long ago `value` was, in the largest sensible unit."""
     if not value:
@@ -106,7 +149,11 @@ class Console:
         self.env = Environment(loader=PackageLoader("smsgate.web.console", "templates"),
                                autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.env.filters["when"] = _when
+        self.env.filters["when_ms"] = _when_ms
+        self.env.filters["seconds"] = _seconds
+        self.env.filters["span"] = _span
         self.env.filters["ago"] = _ago
+        self.env.filters["ahead"] = _in
         self.env.filters["target"] = _target
         # wrong secrets are limited per client address; one address's guesses never hold another's sign-in up
         self.limits = SignInLimits()
@@ -118,6 +165,7 @@ class Console:
             Route("/logout", guarded(self.logout, form=True), methods=["POST"]),
             Route("/channels", guarded(self.channels), methods=["GET"]),
             Route("/channels/live", guarded(self.channels_live), methods=["GET"]),
+            Route("/channels/cards", guarded(self.channels_cards), methods=["GET"]),
             Route("/messages", guarded(self.messages), methods=["GET"]),
             Route("/messages/{id}", guarded(self.message), methods=["GET"]),
             Route("/messages/{id}/resend", guarded(self.resend, form=True), methods=["POST"]),
@@ -309,8 +357,7 @@ class Console:
         hours = [(first + timedelta(hours=i)).strftime("%Y-%m-%dT%H") for i in range(24)]
         store = self.reads
         visible = self._visible(request)
-        counts, backlog, errors = await asyncio.gather(
-            store.hourly_counts(first), store.backlog(), store.last_errors(visible))
+        counts, backlog, links = await asyncio.gather(store.hourly_counts(first), store.backlog(), store.links())
         per: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
         for c in counts:
             status = "received" if c.direction == "in" else c.status
@@ -321,25 +368,32 @@ class Console:
             settings = self.channels_view.settings(name)
             by_hour = per.get(name, {})
             totals = {s: sum(h.get(s, 0) for h in by_hour.values()) for s in STATUSES}
-            recent = [by_hour.get(h, {}) for h in hours[-2:]]
-            queued, oldest = backlog.queued.get(name, (0, None))
+            link = links.get(name)
             rows.append({
                 "name": name, "adapter": settings.adapter, "address": settings.address,
                 "totals": {s: n for s, n in totals.items() if n}, "total": sum(totals.values()),
-                "queued": queued, "oldest": oldest, "error": errors.get(name),
-                "health": _health(recent, oldest, now, sum(totals.values())),
+                "link": link.state if link else "unknown", "since": link.since if link else None,
+                "reason": link.reason if link else "no evidence yet: not probed, nothing sent",
                 "chart": hourly_svg(hours, by_hour, title=f"Messages per hour on channel {name}",
                                     chart_id=f"chart-{name}"),
                 "hours": [(h, by_hour.get(h, {})) for h in hours],
             })
         return rows, backlog
 
+    async def _live(self, request: Request) -> dict[str, Any]:
+        now = utcnow()
+        names = {name: self.channels_view.adapter_name(name) for name in self._visible(request)}
+        return {"live": await channel_status(self.reads, names, now=now), "now": now.isoformat()}
+
     async def channels(self, request: Request, session: dict[str, Any]) -> Response:
-        rows, backlog = await self._channel_rows(request)
-        return self.render(request, "channels.html", {"rows": rows, "statuses": STATUSES, "outbox": backlog},
-                           session=session)
+        (rows, backlog), live = await asyncio.gather(self._channel_rows(request), self._live(request))
+        return self.render(request, "channels.html", {"rows": rows, "statuses": STATUSES, "outbox": backlog,
+                                                      **live}, session=session)
 
     async def channels_live(self, request: Request, session: dict[str, Any]) -> Response:
+        return self.render(request, "_live.html", await self._live(request), session=session)
+
+    async def channels_cards(self, request: Request, session: dict[str, Any]) -> Response:
         rows, _ = await self._channel_rows(request)
         return self.render(request, "_channels.html", {"rows": rows, "statuses": STATUSES}, session=session)
 
@@ -399,6 +453,7 @@ class Console:
             resent = await store.get_message(resend_id(record.id))
         return self.render(request, "message.html", {
             "m": record, "logs": list(reversed(logs)), "outbox": outbox, "resent": resent, "error": error,
+            "timing": message_timing(record) if record.direction == "out" else [],
             "done": request.query_params.get("done"), "can_resend": record.direction == "out"
             and record.status == Status.FAILED.value and resent is None and record.channel in self.channels_view
             and caller.sees(record.channel),
@@ -473,20 +528,3 @@ class Console:
         items = await self.reads.outbox_items(pending=None if show_all else True, limit=200,
                                              newest_first=show_all)
         return self.render(request, "outbox.html", {"items": items, "show_all": show_all}, session=session)
-
-
-def _health(recent: list[dict[str, int]], oldest: str | None, now: datetime, total: int) -> tuple[str, str]:
-    """(level, explanation) from the last two hours' outgoing outcomes and the age of the queue."""
-    good = sum(h.get(s, 0) for h in recent for s in ("wired", "sent", "delivered", "read"))
-    bad = sum(h.get(s, 0) for h in recent for s in ("errored", "failed"))
-    waiting = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
-    if bad and not good:
-        return "failing", f"{bad} send(s) errored or failed in the last 2 hours, none accepted"
-    if waiting > 300:
-        return "backlog", f"a message has waited {_ago(oldest, now)} to be sent"
-    if bad and bad / (bad + good) >= 0.2:
-        return "degraded", f"{bad} of {bad + good} sends in the last 2 hours errored or failed"
-    if not total:
-        return "idle", "no messages in the last 24 hours"
-    return "ok", "sends are accepted" if good else "messages arrive"
-
