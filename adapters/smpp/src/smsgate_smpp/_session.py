@@ -1,7 +1,8 @@
 """One SMPP session over asyncio: bind, a window of outstanding requests, enquire_link, inbound dispatch.
 
 smpplib encodes and decodes the PDUs; this module only moves them. Requests wait for their response by
-sequence number, so up to `window` submit_sm are in flight at once. Each deliver_sm goes to `on_deliver`
+sequence number, so up to `window` submit_sm are in flight at once; the PDUs written in one turn of the event
+loop (a window's submit_sm, a batch's deliver_sm_resp) leave in one send() call. Each deliver_sm goes to `on_deliver`
 one at a time in arrival order, and its deliver_sm_resp is written only with the status `on_deliver`
 returns, i.e. after the adapter stored what it carried.
 """
@@ -68,6 +69,7 @@ class Session:
         self.window = asyncio.Semaphore(window)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._unsent: list[bytes] | None = None
         self._sequence = 0
         self._pending: dict[int, asyncio.Future[Pdu]] = {}
         self._inbound: asyncio.Queue[Pdu | None] = asyncio.Queue()
@@ -131,6 +133,7 @@ class Session:
                 future.set_exception(ConnectionLost(f"connection to {self.where} lost ({self.close_reason}) "
                                                     "before the answer", maybe_sent=True))
         self._pending.clear()
+        self._flush()  # an unbind_resp or a deliver_sm_resp written just before
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
@@ -149,7 +152,18 @@ class Session:
             raise ConnectionLost(f"not connected to {self.where} ({self.close_reason})")
         if self.tap is not None:
             self.tap("out", data)
-        writer.write(data)
+        # one system call per PDU was the send path's largest single cost: PDUs join until the loop's next turn
+        if self._unsent is None:
+            self._unsent = [data]
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._unsent.append(data)
+
+    def _flush(self) -> None:
+        unsent, self._unsent = self._unsent, None
+        writer = self._writer
+        if unsent and writer is not None and not writer.is_closing():
+            writer.write(b"".join(unsent))
 
     async def request(self, command: str, **fields: Any) -> Pdu:
         """Send one request and return its response (any status); ConnectionLost if none comes in `timeout`."""
