@@ -158,10 +158,11 @@ class Smsgate(_Peer):
     name = "smsgate"
 
     def __init__(self, stub: Stub, system_id: str, window: int, sink: Sink | None, database: str | None = None,
-                 webhook_extra: str = "") -> None:
+                 webhook_extra: str = "", gateway_extra: str = "") -> None:
         super().__init__(startup_timeout=60.0, workdir=None, keep_workdir=False)
         self.stub, self.system_id, self.window, self.sink = stub, system_id, window, sink
         self.webhook_extra = webhook_extra
+        self.gateway_extra = gateway_extra
         self.database = database or str(self.workdir / "smsgate.sqlite3")
         self.port = free_port()
         self.config = self.workdir / "smsgate.toml"
@@ -177,6 +178,7 @@ port = {self.port}
 database = "{self.database}"
 synchronous = "FULL"
 api_token = "{TOKEN}"
+{self.gateway_extra}
 
 {webhook}
 [channels.up]
@@ -592,7 +594,7 @@ def one_run(target: Target, stub: Stub, sink: Sink | None, n: int, concurrency: 
 # -- the command ----------------------------------------------------------------------------------------------
 
 def start_gateways(names: list[str], stack: contextlib.ExitStack, stub: Stub, sink: Sink | None, window: int,
-                   receipts: bool, webhook_extra: str = "") -> list[Target]:
+                   receipts: bool, webhook_extra: str = "", gateway_extra: str = "") -> list[Target]:
     """Start the named gateways (each waited for until ready); stopped by `stack`."""
     targets = []
     for name in names:
@@ -608,7 +610,7 @@ def start_gateways(names: list[str], stack: contextlib.ExitStack, stub: Stub, si
                 database = cluster.create_database("smsgate")
                 extra = [cluster.children[0].pid]
             gate = stack.enter_context(Smsgate(stub, system_id, window, sink if receipts else None, database,
-                                               webhook_extra))
+                                               webhook_extra, gateway_extra))
             targets.append(Target(name, system_id, gate.port,
                                   lambda gate=gate, extra=extra: [gate.children[0].pid, *extra],
                                   lambda i, tag, gate=gate: gate.request(i, tag, receipts)))
@@ -705,6 +707,8 @@ def main() -> None:
                                                                 "max-pending-submits")
     parser.add_argument("--webhook-extra", default="", help="TOML lines added to smsgate's webhook table with "
                                                                  "--receipts (e.g. a filter), \\n between lines")
+    parser.add_argument("--gateway-extra", default="", help="TOML lines added to smsgate's [gateway] table (e.g. "
+                                                                 "send_log_sample = 0.01), \\n between lines")
     parser.add_argument("--warmup", type=int, default=300, help="messages each gateway sends before the rounds")
     parser.add_argument("--json", type=Path, help="write every run's raw figures here")
     args = parser.parse_args()
@@ -728,7 +732,7 @@ def main() -> None:
         ceiling_rate = statistics.median(ceilings)
         print(f"  stub ceiling: {', '.join(f'{c:,.0f}' for c in ceilings)} submit_sm/s")
         targets = start_gateways(names, stack, stub, sink, args.window, args.receipts,
-                                 args.webhook_extra.replace("\\n", "\n"))
+                                 args.webhook_extra.replace("\\n", "\n"), args.gateway_extra.replace("\\n", "\n"))
         for target in targets:
             one_run(target, stub, sink, args.warmup, 8, 0, "warm")
         for round_ in range(1, args.rounds + 1):

@@ -37,6 +37,7 @@ from ..config._settings import Channel, Config
 from ..errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
 from ..store import Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, StatusChange, Store, open_store
 from ._channels import Channels
+from ._sampling import kept_log
 
 __all__ = ["FINAL_REASON", "IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome",
            "Sending", "resend_id"]
@@ -278,7 +279,8 @@ class Gateway:
             current = await self.store.get_message(message.id)
             assert current is not None
             return SendOutcome(current, None, False)
-        change = await self.store.record_send(message.id, result, clog)
+        change = await self.store.record_send(message.id, result,
+                                              kept_log(clog, result, self.config.gateway.send_log_sample))
         if self.metrics is not None:
             self.metrics.send_recorded(channel.name, claimed.attempts, clog)
         await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)

@@ -99,7 +99,7 @@ class _Corked:
     """A transport whose writes are joined until `flush`: the end of a response, closing, or the loop's next
     turn (a streamed body, an interim 100 Continue), whichever comes first. Everything else is the transport's."""
 
-    __slots__ = ("_transport", "_pending")
+    __slots__ = ("_pending", "_transport")
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
