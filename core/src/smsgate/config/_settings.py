@@ -54,6 +54,9 @@ class WebhookSettings(BaseModel):
                                           "string used as raw bytes.")
     events: list[Literal["message.received", "message.status_changed", "contact.opted_out"]] | None = Field(
         None, description="Event types to send (default: all).")
+    statuses: list[Literal["queued", "errored", "wired", "sent", "delivered", "failed", "read"]] | None = Field(
+        None, description="Statuses whose `message.status_changed` events are sent (default: all), e.g. "
+                          "[\"delivered\", \"failed\"] for one callback per message.")
     timeout: float = Field(10.0, gt=0, description="Seconds to wait for the receiver's answer.")
 
     @field_validator("url")

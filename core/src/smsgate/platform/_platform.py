@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._events import TYPES, PlatformEvent
+from .._events import STATUS_CHANGED, TYPES, PlatformEvent
 from .._http._client import HttpClient
 from ..config._settings import Config
 from ..store import OutboxItem, OutboxPlanner, OutboxRow, Store
@@ -36,7 +36,8 @@ class Platform:
         """The calls one stored event makes: every webhook that wants its type, and the bridges concerned."""
         items = []
         for hook in self.webhooks:
-            if event.type in (hook.events or TYPES):
+            if event.type in (hook.events or TYPES) and (
+                    hook.statuses is None or event.type != STATUS_CHANGED or event.current in hook.statuses):
                 payload = {"type": event.type, "timestamp": event.at, "data": event.data}
                 items.append(OutboxItem(f"webhook:{hook.url}", event.key, event.type, payload))
         for bridge in self.bridges.values():
