@@ -38,6 +38,38 @@ class Sends:
 
         run(go())
 
+    def test_outcomes_and_marks_made_together_answer_each_alone(self, store_factory: Callable[[], Store]) -> None:
+        # a window's sends mark and store their outcomes in the same loop tick: the store may write them in one
+        # batch, but each caller hears its own answer, and one bad outcome never undoes its neighbours
+        async def go() -> None:
+            store = store_factory()
+            try:
+                ids = [(await store.add_outgoing(OutgoingMessage("a", PHONE, f"m{i}"), claim_for=60)).record.id
+                       for i in range(3)]
+                unclaimed = (await store.add_outgoing(OutgoingMessage("a", PHONE, "not claimed"))).record.id
+                marks = await asyncio.gather(*(store.mark_sending(i) for i in [*ids, unclaimed]))
+                assert list(marks) == [True, True, True, False]
+                results = await asyncio.gather(
+                    store.record_send(ids[0], SendResult(Status.WIRED, external_ids=["e-0"]),
+                                      _log("a", message_id=ids[0])),
+                    store.record_send("00000000-0000-4000-8000-00000000dead", SendResult(Status.WIRED), None),
+                    store.record_send(ids[1], SendResult(Status.ERRORED, error_code="500"), None),
+                    store.record_send(ids[2], SendResult(Status.WIRED, external_ids=["e-2"]), None),
+                    return_exceptions=True)
+                assert isinstance(results[1], KeyError)
+                changes = [r for i, r in enumerate(results) if i != 1]
+                assert [(c.previous, c.current, c.applied) for c in changes] == [  # type: ignore[union-attr]
+                    (Status.QUEUED, Status.WIRED, True), (Status.QUEUED, Status.ERRORED, True),
+                    (Status.QUEUED, Status.WIRED, True)]
+                stored = [await store.get_message(i) for i in ids]
+                assert [m.status for m in stored if m] == ["wired", "errored", "wired"]
+                assert [m.external_ids for m in stored if m] == [["e-0"], [], ["e-2"]]
+                assert [m.sending_at for m in stored if m] == [None, None, None]  # the claims are released
+            finally:
+                await store.close()
+
+        run(go())
+
     def test_writes_survive_reopening(self, store_factory: Callable[[], Store]) -> None:
         async def go() -> str:
             store = store_factory()
