@@ -100,6 +100,9 @@ class Sending(Protocol):
     async def enqueue(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
         """Queue durably for the worker; a known id returns the stored message and False."""
 
+    async def enqueue_many(self, messages: Sequence[OutgoingMessage]) -> list[tuple[MessageRecord, bool]]:
+        """`enqueue` for many messages at once, in one write."""
+
     async def send(self, message: OutgoingMessage, *, final: bool = False, lease_seconds: float = 300
                    ) -> SendOutcome:
         """Queue and attempt now (a test send; `final`: an errored attempt is failed for good)."""
@@ -231,6 +234,14 @@ class Gateway:
         added = await self.store.add_outgoing(message)
         await self.announce(added.platform_events)
         return added.record, added.created
+
+    async def enqueue_many(self, messages: Sequence[OutgoingMessage]) -> list[tuple[MessageRecord, bool]]:
+        """Durably queue many messages in one write (the batch API); each answer as `enqueue`'s."""
+        for message in messages:
+            self.adapter(message.channel)
+        added = await self.store.add_outgoing_many(messages)
+        await self.announce([event for one in added for event in one.platform_events])
+        return [(one.record, one.created) for one in added]
 
     async def send(self, message: OutgoingMessage, *, final: bool = False, lease_seconds: float = 300) -> SendOutcome:
         """Queue `message` (idempotently by id) and attempt it now unless it was already sent or taken.

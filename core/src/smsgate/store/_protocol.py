@@ -88,6 +88,9 @@ class Store(Reads, Protocol):
         """Store a new queued message (a known id: the stored one, not created); claim it if `claim_for`
         seconds are given, in the same write."""
 
+    async def add_outgoing_many(self, messages: Sequence[OutgoingMessage]) -> list[Added]:
+        """Store many new queued messages in one write, each answered as `add_outgoing` answers (unclaimed)."""
+
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if it is wired, final or taken by another worker."""
 

@@ -21,6 +21,7 @@ from ..config import GatewaySettings
 from ..errors import ConfigError, MessageInvalid, RequestRejected
 from ..gateway import Channels, Sending
 from ..store import Reads
+from ._batch import BATCH_PATH, batch_openapi, batch_route
 from ._requests import read_body
 
 __all__ = ["OPENAPI", "SendRequest", "api_routes"]
@@ -189,6 +190,7 @@ def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: Gat
         Route(f"{PREFIX}/messages", listing, methods=["GET"]),
         Route(f"{PREFIX}/messages/{{id}}", detail, methods=["GET"]),
         Route(f"{PREFIX}/messages/{{id}}/resend", resend, methods=["POST"]),
+        batch_route(sending, channels, settings, authorize, _message_json, SendRequest),
         Route(f"{PREFIX}/openapi.json", openapi, methods=["GET"]),
     ]
 
@@ -305,6 +307,7 @@ OPENAPI: dict[str, Any] = {
                     **_error_responses(401, 403, 404, 409)},
             },
         },
+        BATCH_PATH: batch_openapi(_ERROR, _error_responses),
         f"{PREFIX}/openapi.json": {
             "get": {"summary": "This document", "security": [],
                     "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -78,6 +79,56 @@ class _Sends(_Base):
         added = await self._run(op, transaction=self._planner is not None)
         self._woke(woke)
         return added
+
+    async def add_outgoing_many(self, messages: Sequence[OutgoingMessage]) -> list[Added]:
+        """Store many new queued messages in one transaction: one INSERT of every row (unnest) and their history
+        rows in the same statement; each answer as `add_outgoing`'s."""
+        if not messages:
+            return []
+        woke: set[str] = set()
+
+        async def op(conn: Any) -> list[Added]:
+            now = utcnow()
+            rows = await conn.fetch(
+                "WITH m AS (INSERT INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
+                " attachments, metadata, quick_replies, high_priority, created_at, updated_at, attempts)"
+                " SELECT u.id, u.channel, 'out', u.to_addr, u.from_addr, u.text, 'queued', u.attachments, u.metadata,"
+                " u.quick_replies, u.high_priority, $10, $10, 0 FROM unnest($1::text[], $2::text[], $3::text[],"
+                " $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $11::int[])"
+                " AS u(id, channel, to_addr, from_addr, text, attachments, metadata, quick_replies, high_priority, n)"
+                " ORDER BY u.n ON CONFLICT (id) DO NOTHING RETURNING *),"
+                " h AS (INSERT INTO status_history (message_id, channel, status, applied, at)"
+                " SELECT id, channel, 'queued', TRUE, created_at FROM m ORDER BY seq)"
+                " SELECT * FROM m",
+                [m.id for m in messages], [m.channel for m in messages], [m.to for m in messages],
+                [m.from_ for m in messages], [m.text for m in messages],
+                [json.dumps(m.attachments) for m in messages], [json.dumps(m.metadata) for m in messages],
+                [json.dumps(m.quick_replies) for m in messages], [m.high_priority for m in messages], now,
+                list(range(len(messages))))
+            fresh = {row["id"]: _record(row) for row in rows}
+            known = [m.id for m in messages if m.id not in fresh]
+            stored = {row["id"]: _record(row) for row in await conn.fetch(
+                "SELECT * FROM messages WHERE id = ANY($1::text[])", known)} if known else {}
+            answers: list[Added] = []
+            events: list[PlatformEvent] = []
+            for message in messages:
+                record = fresh.pop(message.id, None)
+                if record is None:  # a known id, or one given twice in this batch
+                    answers.append(Added(stored.get(message.id) or next(
+                        a.record for a in answers if a.record.id == message.id), False))
+                    continue
+                update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=now)
+                queued = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
+                events.extend(queued)
+                answers.append(Added(record, True, False, queued))
+            await self._plan(conn, events, woke)
+            if events:
+                woke.add("queued")
+            return answers
+
+        answers = await self._run(op)
+        self._woke(woke)
+        return answers
 
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if wired, final or leased by another worker."""

@@ -1,4 +1,5 @@
-"""Batched writes of the send path: the "sending" marks and the outcomes of one loop tick, one writer job each.
+"""Batched writes of the send path: many messages queued at once (the batch API), and the "sending" marks and
+the outcomes of one loop tick, one writer job each.
 
 `_Sends.mark_sending` and `_Sends.record_send` go through `Coalescer`s (`store._coalesce`): the marks made in
 one tick become one `UPDATE ... WHERE id IN (...)`, the outcomes one job whose items each run in a savepoint
@@ -17,13 +18,14 @@ from ... import _events
 from ..._events import PlatformEvent
 from ..._events import timestamp as _ts
 from ..._http._channellog import ChannelLog
-from ..._models import MessageRecord, SendResult, Status, StatusUpdate, utcnow
+from ..._json import loads_stored
+from ..._models import MessageRecord, OutgoingMessage, SendResult, Status, StatusUpdate, utcnow
 from .. import _rules
-from .._records import InboundOutcome, StatusChange
+from .._records import Added, InboundOutcome, StatusChange
 from ._rows import _full, _history, _insert_log, _record
 from ._statuses import _adopt_early_reports, _seen, _store_event
 
-__all__ = ["Outcome", "mark_many", "record_outcomes"]
+__all__ = ["Outcome", "add_many", "mark_many", "record_outcomes"]
 
 Outcome = tuple[str, SendResult, ChannelLog | None]
 """What `record_send` is given: the message id, the send's result, its channel log."""
@@ -124,3 +126,58 @@ def _record_one(conn: sqlite3.Connection, message_id: str, result: SendResult, l
     if log is not None:
         _insert_log(conn, log)
     return StatusChange(change.message_id, change.previous, change.current, change.applied, record, tuple(events))
+
+
+_ROWS_PER_INSERT = 500  # 15 values a row: well under SQLite's bound-variable limit
+
+
+def add_many(conn: sqlite3.Connection, messages: Sequence[OutgoingMessage], planned: bool,
+             plan: Callable[[sqlite3.Connection, Sequence[PlatformEvent]], None]) -> list[Added]:
+    """Store `messages` as queued with multi-row INSERTs (known ids: the stored message, not created); the
+    queued events of the new ones planned in the same transaction."""
+    now = utcnow()
+    stamp = _ts(now)
+    encoded = [(json.dumps(m.attachments), json.dumps(m.metadata), json.dumps(m.quick_replies)) for m in messages]
+    created: set[str] = set()
+    for start in range(0, len(messages), _ROWS_PER_INSERT):
+        chunk = list(zip(messages[start:start + _ROWS_PER_INSERT], encoded[start:start + _ROWS_PER_INSERT],
+                         strict=True))
+        values: list[Any] = []
+        for message, (attachments, metadata, replies) in chunk:
+            values += [message.id, message.channel, "out", message.to, message.from_, message.text,
+                       Status.QUEUED.value, attachments, metadata, replies, int(message.high_priority), stamp, stamp]
+        created.update(row[0] for row in conn.execute(
+            "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status, attachments,"
+            " metadata, quick_replies, high_priority, created_at, updated_at) VALUES "
+            + ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?,?)"] * len(chunk)) + " RETURNING id", values))
+    fresh = [m for m in messages if m.id in created]
+    if fresh:
+        conn.executemany("INSERT INTO status_history (message_id, channel, status, applied, at) VALUES (?,?,?,1,?)",
+                         [(m.id, m.channel, Status.QUEUED.value, stamp) for m in fresh])
+    known = [m.id for m in messages if m.id not in created]
+    stored: dict[str, MessageRecord] = {}
+    for start in range(0, len(known), _MARK_CHUNK):
+        chunk_ids = known[start:start + _MARK_CHUNK]
+        stored.update((row["id"], _record(row)) for row in conn.execute(
+            f"SELECT * FROM messages WHERE id IN ({','.join('?' * len(chunk_ids))})", chunk_ids))
+    answers: list[Added] = []
+    events: list[PlatformEvent] = []
+    seen: set[str] = set()
+    for message, (attachments, metadata, replies) in zip(messages, encoded, strict=True):
+        if message.id not in created or message.id in seen:  # a known id, or one given twice in this batch
+            record = stored.get(message.id) or next(a.record for a in answers if a.record.id == message.id)
+            answers.append(Added(record, False))
+            continue
+        seen.add(message.id)
+        record = MessageRecord(
+            id=message.id, channel=message.channel, direction="out", to=message.to, from_=message.from_,
+            text=message.text, status=Status.QUEUED.value, external_ids=[], attachments=loads_stored(attachments),
+            metadata=loads_stored(metadata), segments=0, attempts=0, error_code=None, error_reason=None,
+            created_at=stamp, updated_at=stamp, quick_replies=loads_stored(replies),
+            high_priority=bool(message.high_priority))
+        update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=now)
+        queued = (_events.status_changed(message.channel, update, None, Status.QUEUED, record if planned else None),)
+        events.extend(queued)
+        answers.append(Added(record, True, False, queued))
+    plan(conn, events)
+    return answers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -26,7 +27,7 @@ from .._records import (
     StatusChange,
 )
 from ._base import _Base
-from ._batch import Outcome, mark_many, record_outcomes
+from ._batch import Outcome, add_many, mark_many, record_outcomes
 from ._rows import _get, _record
 from ._statuses import _apply_status, _claim
 
@@ -71,6 +72,19 @@ class _Sends(_Base):
             self._plan(conn, events)
             self._signal("queued")
             return Added(record, True, lease is not None, events)
+
+        return await self._call(op)
+
+    async def add_outgoing_many(self, messages: Sequence[OutgoingMessage]) -> list[Added]:
+        """Store many new queued messages in one write (multi-row INSERTs); each answer as `add_outgoing`'s."""
+        if not messages:
+            return []
+
+        def op(conn: sqlite3.Connection) -> list[Added]:
+            answers = add_many(conn, messages, self._planner is not None, self._plan)
+            if any(a.created for a in answers):
+                self._signal("queued")
+            return answers
 
         return await self._call(op)
 

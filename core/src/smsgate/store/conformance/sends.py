@@ -38,6 +38,30 @@ class Sends:
 
         run(go())
 
+    def test_many_messages_are_queued_in_one_write(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                known = (await store.add_outgoing(OutgoingMessage("a", PHONE, "known"))).record.id
+                batch = [OutgoingMessage("a", PHONE, "one", metadata={"n": 1}),
+                         OutgoingMessage("a", PHONE, "again", id=known),
+                         OutgoingMessage("b", PHONE, "two", attachments=["image/png:https://x.test/a.png"])]
+                batch.append(OutgoingMessage("b", PHONE, "twice in one batch", id=batch[2].id))
+                added = await store.add_outgoing_many(batch)
+                assert [(a.created, a.claimed) for a in added] == [(True, False), (False, False), (True, False),
+                                                                    (False, False)]
+                assert added[1].record.text == "known" and added[3].record.text == "two"
+                assert [len(a.platform_events) for a in added] == [1, 0, 1, 0]
+                stored = await store.get_message(batch[0].id)
+                assert stored is not None and stored.status == "queued" and stored.metadata == {"n": 1}
+                assert [h["status"] for h in stored.history] == ["queued"]
+                assert [m.id for m in await store.claim_due("b")] == [batch[2].id]
+                assert await store.add_outgoing_many([]) == []
+            finally:
+                await store.close()
+
+        run(go())
+
     def test_outcomes_and_marks_made_together_answer_each_alone(self, store_factory: Callable[[], Store]) -> None:
         # a window's sends mark and store their outcomes in the same loop tick: the store may write them in one
         # batch, but each caller hears its own answer, and one bad outcome never undoes its neighbours
