@@ -17,7 +17,8 @@ end (also on Ctrl-C or an error):
 - jasmin:         Jasmin 0.11 (with its RabbitMQ and Redis), its HTTP API GET /send, provisioned over jCli.
 Only when named in --only (another job, compared apart and never instead of smsgate-sqlite):
 - smsgate-sqlite-batch: smsgate-sqlite's setup, the application POSTing `--batch` messages per request to
-  POST /api/v1/messages/batch (answered after the whole batch is committed and fsynced).
+  POST /api/v1/messages/batch (answered after the whole batch is committed and fsynced);
+- smsgate-sqlite-split: smsgate-sqlite as `smsgate serve --split` (HTTP in one process, sending in a second).
 Each runs with warnings-only logging and no access log. The SMPP window is the same for Kannel
 (max-pending-submits) and smsgate (the channel's window): `--window`; Jasmin's connector has none to set.
 
@@ -82,7 +83,7 @@ FROM = "2020"
 TOKEN = "bench-peers-token-0123456789"
 GATEWAYS = ["smsgate-sqlite", "smsgate-pg", "kannel-store", "kannel-nostore", "jasmin"]
 # not in the default run: another job than one message per request (compared apart, never instead)
-VARIANTS = ["smsgate-sqlite-batch"]
+VARIANTS = ["smsgate-sqlite-batch", "smsgate-sqlite-split"]
 DURABLE = {  # what a 2xx from the API means, restated from each gateway's documentation and strace
     "smsgate-sqlite": "committed and fsynced",
     "smsgate-pg": "committed (fsync on)",
@@ -90,6 +91,7 @@ DURABLE = {  # what a 2xx from the API means, restated from each gateway's docum
     "kannel-nostore": "in memory only",
     "jasmin": "a non-persistent RabbitMQ message",
     "smsgate-sqlite-batch": "committed and fsynced (the whole batch)",
+    "smsgate-sqlite-split": "committed and fsynced",
 }
 STALL = 90.0  # seconds without progress after which a run has failed
 
@@ -165,11 +167,12 @@ class Smsgate(_Peer):
     name = "smsgate"
 
     def __init__(self, stub: Stub, system_id: str, window: int, sink: Sink | None, database: str | None = None,
-                 webhook_extra: str = "", gateway_extra: str = "") -> None:
+                 webhook_extra: str = "", gateway_extra: str = "", split: bool = False) -> None:
         super().__init__(startup_timeout=60.0, workdir=None, keep_workdir=False)
         self.stub, self.system_id, self.window, self.sink = stub, system_id, window, sink
         self.webhook_extra = webhook_extra
         self.gateway_extra = gateway_extra
+        self.split = split
         self.database = database or str(self.workdir / "smsgate.sqlite3")
         self.port = free_port()
         self.config = self.workdir / "smsgate.toml"
@@ -205,7 +208,8 @@ receipts = {"true" if self.sink else "false"}
                                   timeout=120)
             if done.returncode:
                 raise self._fail(f"smsgate db upgrade failed: {done.stdout}{done.stderr}")
-        self._spawn("serve", [smsgate, "serve", "-c", str(self.config), "--log-level", "warning"], cwd=self.workdir)
+        self._spawn("serve", [smsgate, "serve", "-c", str(self.config), "--log-level", "warning",
+                              *(["--split"] if self.split else [])], cwd=self.workdir)
 
         def ready() -> bool:
             status, body = _http_get(f"http://{LOOPBACK}:{self.port}/healthz", 2.0)
@@ -627,7 +631,7 @@ def start_gateways(names: list[str], stack: contextlib.ExitStack, stub: Stub, si
                 database = cluster.create_database("smsgate")
                 extra = [cluster.children[0].pid]
             gate = stack.enter_context(Smsgate(stub, system_id, window, sink if receipts else None, database,
-                                               webhook_extra, gateway_extra))
+                                               webhook_extra, gateway_extra, split=name.endswith("-split")))
             if name.endswith("-batch"):
                 targets.append(Target(name, system_id, gate.port,
                                       lambda gate=gate: [gate.children[0].pid],

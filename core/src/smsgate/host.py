@@ -36,7 +36,7 @@ from .gateway import (
 from .platform import OutboxDispatcher, Platform, RapidProBridge, sign_webhook, webhook_body
 from .plugins import get_adapters, installed_adapters, load_plugins
 from .store import Retention
-from .web import OPENAPI, SendRequest, create_app, event_json, parse_request, serve
+from .web import OPENAPI, SendRequest, create_app, event_json, parse_request, serve, serve_split
 
 __all__ = [
     "FINAL_REASON",
@@ -76,6 +76,7 @@ __all__ = [
     "open_worker",
     "parse_request",
     "serve",
+    "serve_split",
     "sign_webhook",
     "transport_error_reason",
     "utcnow",

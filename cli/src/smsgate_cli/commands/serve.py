@@ -17,6 +17,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Override [gateway] host.")] = None,
     port: Annotated[int | None, typer.Option(help="Override [gateway] port.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    split: Annotated[bool, typer.Option(help="Serve HTTP in this process and send from a second one on the same "
+                                             "database (both cores; see docs/scaling.md).")] = False,
 ) -> None:
     """Run the gateway with uvicorn: channel callbacks, the /api/v1 API, bridges, the send worker and webhooks."""
 
@@ -35,6 +37,15 @@ def serve(
         if lacking:
             raise fail(f"database {database} is at schema version {version}; this smsgate needs migration(s) "
                        f"{', '.join(map(str, lacking))}: run `smsgate db upgrade` first", 2)
+        if split:
+            from smsgate.host import serve_split
+
+            typer.echo(f"smsgate serving on http://{host or cfg.gateway.host}:"
+                       f"{cfg.gateway.port if port is None else port} and sending from a second process "
+                       f"(database {database})", err=True)
+            gc.freeze()
+            serve_split(cfg, host=host, port=port, log_level=log_level)
+            return
         gateway = open_gateway(cfg)
         application = create_app(gateway, own_gateway=True, background=True)
         bind_host = host or cfg.gateway.host

@@ -6,11 +6,14 @@
     console     /ui: the web console (Jinja2 templates, signed-cookie sessions)
     _app        create_app: channel callbacks at /c/<channel>/<action>, bridges, health, the lifespan
     _server     serve: uvicorn with request deadlines
+    _split      serve_split: the intake here, the sending in a forked second process (`serve --split`)
+    _batch      /api/v1/messages/batch: many messages in one request
 """
 
 from ._api import OPENAPI, SendRequest
 from ._app import create_app, event_json
 from ._requests import parse_request
 from ._server import serve
+from ._split import serve_split
 
-__all__ = ["OPENAPI", "SendRequest", "create_app", "event_json", "parse_request", "serve"]
+__all__ = ["OPENAPI", "SendRequest", "create_app", "event_json", "parse_request", "serve", "serve_split"]
