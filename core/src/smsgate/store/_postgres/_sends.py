@@ -27,9 +27,14 @@ from .._records import (
     StatusChange,
 )
 from ._base import _Base
+from ._batch import record_together
 from ._connection import _require_driver, _unavailable_errors
 from ._rows import _get, _record
 from ._statuses import _EARLY_REPORT_SECONDS, _MOVES, _adopt_early_reports, _apply_status, _claim, _store_event
+
+
+class _OneByOne(Exception):
+    """The outcomes of a batch need the one-by-one path (`_batch.record_together` said so)."""
 
 
 class _Sends(_Base):
@@ -226,6 +231,21 @@ class _Sends(_Base):
             whole = (*_unavailable_errors(), pg.SerializationError, pg.DeadlockDetectedError)
 
             async def op(conn: Any) -> list[StatusChange | BaseException]:
+                if len(items) > 1:  # set-wise first; undone for the one-by-one path when it is needed
+                    together = None
+                    try:
+                        async with conn.transaction():
+                            together = await record_together(conn, items)
+                            if together is None:
+                                raise _OneByOne
+                    except whole:
+                        raise
+                    except Exception:  # _OneByOne, or an outcome the one-by-one path answers alone
+                        together = None
+                    if together is not None:
+                        changes, events = together
+                        await self._plan(conn, events, woke)
+                        return list(changes)
                 answers: list[StatusChange | BaseException] = []
                 for message_id, result, log in items:
                     try:
