@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import sys
 from typing import Any
 
 from ..config._settings import GatewaySettings
 
-__all__ = ["deadline_protocol", "raise_fd_limit", "serve"]
+__all__ = ["deadline_protocol", "raise_fd_limit", "serve", "share_the_interpreter"]
 
 log = logging.getLogger("smsgate.server")
 
@@ -134,6 +135,21 @@ def _peer(client: Any) -> str:
     return f"{client[0]}:{client[1]}" if client else "?"
 
 
+SWITCH_INTERVAL = 0.0005
+
+
+def share_the_interpreter() -> None:
+    """Let the SQLite writer thread have the interpreter lock back within 0.5 ms instead of Python's 5 ms.
+
+    The writer releases the lock around every statement and must take it back to go on; while the event loop
+    is busy (HTTP intake, sends), each take-back waited out the loop's whole switch interval, so a commit of a
+    few dozen statements took tens of milliseconds of wall time and the sends waiting on it stalled (the
+    "convoy effect"). bench/peers.py, 2 rounds each: delivered 262-427 -> 555-604/s, the batch API's accepted
+    3,258-5,330 -> 6,929-8,902/s, CPU per message unchanged or lower.
+    """
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
 def raise_fd_limit() -> int:
     """Raise the soft open-files limit to the hard one (each connection holds a descriptor); the new limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -152,6 +168,7 @@ def serve(app: Any, settings: GatewaySettings, *, host: str | None = None, port:
     """Run `app` with uvicorn until interrupted, with the request deadlines of `settings`."""
     import uvicorn
 
+    share_the_interpreter()
     raise_fd_limit()
     config = uvicorn.Config(
         app, host=host or settings.host, port=settings.port if port is None else port, log_level=log_level,

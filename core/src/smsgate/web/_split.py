@@ -29,7 +29,7 @@ from typing import Any
 
 from ..config import Config
 from ..gateway import Gateway, open_gateway, open_outbox, open_retention, open_worker
-from ._server import serve
+from ._server import serve, share_the_interpreter
 
 __all__ = ["serve_split"]
 
@@ -53,6 +53,7 @@ def serve_split(config: Config, *, host: str | None = None, port: int | None = N
         code = 0
         try:
             _die_with_parent()
+            share_the_interpreter()  # its writer thread and its event loop share one lock too
             asyncio.run(_sender(config, read_end))
         except BaseException:
             log.exception("the sending process failed")
