@@ -8,7 +8,7 @@ from smsgate.host import MessageRecord
 def test_as_dict_has_every_field_in_order_and_shares_nothing_mutable():
     values = {f.name: f"v-{f.name}" for f in dataclasses.fields(MessageRecord)}
     values.update(external_ids=["e"], attachments=["a"], metadata={"k": [1, {"n": 2}]}, history=[{"status": "x"}],
-                  quick_replies=["q"], segments=2, attempts=1, high_priority=True)
+                  quick_replies=["q"], segments=2, attempts=1, high_priority=True, route=["r1", "r2"])
     record = MessageRecord(**values)
     expected = dataclasses.asdict(record)
     expected["from"] = expected.pop("from_")

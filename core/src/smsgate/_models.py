@@ -118,6 +118,11 @@ class OutgoingMessage:
     quick_replies: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     high_priority: bool = False
+    route: list[str] = field(default_factory=list)
+    """For a message routed by its number: the channels it may be sent on, in the order to try them (`channel`
+    first); empty when a channel was named, so it never moves."""
+    tenant: str | None = None
+    """The tenant whose request made it (None: the operator, a bridge, the command line)."""
 
 
 @dataclass(slots=True)
@@ -214,6 +219,8 @@ class MessageRecord:
     sending_at: str | None = None
     quick_replies: list[str] = field(default_factory=list)
     high_priority: bool = False
+    route: list[str] = field(default_factory=list)
+    tenant: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view (`from_` becomes `from`), sharing nothing mutable with the record."""
@@ -225,7 +232,8 @@ class MessageRecord:
                 "error_reason": self.error_reason, "created_at": self.created_at, "updated_at": self.updated_at,
                 "history": [dict(item) for item in self.history], "next_attempt_at": self.next_attempt_at,
                 "sending_at": self.sending_at, "quick_replies": list(self.quick_replies),
-                "high_priority": self.high_priority, "from": self.from_}
+                "high_priority": self.high_priority, "route": list(self.route), "tenant": self.tenant,
+                "from": self.from_}
 
 
 def _copied(value: Any) -> Any:

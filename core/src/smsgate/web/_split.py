@@ -24,6 +24,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import threading
 from typing import Any
 
@@ -40,9 +41,9 @@ _TOPICS = {b"q"[0]: "queued", b"o"[0]: "outbox"}
 
 
 def serve_split(config: Config, *, host: str | None = None, port: int | None = None, log_level: str = "info",
-                on_intake: Any = None) -> None:
-    """Fork the sender, then serve HTTP here until interrupted; `on_intake(gateway)` may return the ASGI app to
-    serve (default: `create_app` without background tasks)."""
+                sock: socket.socket | None = None, on_intake: Any = None) -> None:
+    """Fork the sender, then serve HTTP here (on `sock` when given, from `listen`) until interrupted;
+    `on_intake(gateway)` may return the ASGI app to serve (default: `create_app` without background tasks)."""
     from ._app import create_app
 
     read_end, write_end = os.pipe()
@@ -50,6 +51,8 @@ def serve_split(config: Config, *, host: str | None = None, port: int | None = N
     child = os.fork()
     if child == 0:  # the sender
         os.close(write_end)
+        if sock is not None:  # the intake's: a sender holding it would keep the port taken after the intake
+            sock.close()
         code = 0
         try:
             _die_with_parent()
@@ -68,7 +71,7 @@ def serve_split(config: Config, *, host: str | None = None, port: int | None = N
     gateway.store.subscribe(lambda topic: _nudge(write_end, topic))
     app = on_intake(gateway) if on_intake is not None else create_app(gateway, own_gateway=True, background=False)
     try:
-        serve(app, config.gateway, host=host, port=port, log_level=log_level)
+        serve(app, config.gateway, host=host, port=port, log_level=log_level, sock=sock)
     finally:
         stopping.set()
         with contextlib.suppress(ProcessLookupError):

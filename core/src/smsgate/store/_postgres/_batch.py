@@ -86,12 +86,12 @@ async def record_together(conn: Any, items: Sequence[tuple[str, SendResult, Chan
         "WITH h AS (INSERT INTO status_history (message_id, channel, status, applied, error_code, error_reason, at)"
         " SELECT i, c, s, TRUE, ec, er, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
         " $6::int[]) AS u(i, c, s, ec, er, n) ORDER BY n"
-        " RETURNING message_id, seq, status, applied, external_id, error_code, error_reason, at),"
+        " RETURNING message_id, seq, status, applied, channel, external_id, error_code, error_reason, at),"
         " l AS (INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at, data)"
         " SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::float8[],"
         " $15::timestamptz[], $16::text[]))"
-        " SELECT message_id, seq, status, applied, external_id, error_code, error_reason, at FROM status_history"
-        " WHERE message_id = ANY($8::text[]) UNION ALL SELECT * FROM h ORDER BY seq",
+        " SELECT message_id, seq, status, applied, channel, external_id, error_code, error_reason, at"
+        " FROM status_history WHERE message_id = ANY($8::text[]) UNION ALL SELECT * FROM h ORDER BY seq",
         ids, [by_index[i]["channel"] for i in range(len(items))], [r.status.value for _, r, _ in items],
         [r.error_code for _, r, _ in items], [r.error_reason for _, r, _ in items], list(range(len(items))), now,
         ids, [log.id for log, _ in logs], [log.channel for log, _ in logs], [log.kind for log, _ in logs],

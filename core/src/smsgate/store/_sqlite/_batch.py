@@ -128,7 +128,7 @@ def _record_one(conn: sqlite3.Connection, message_id: str, result: SendResult, l
     return StatusChange(change.message_id, change.previous, change.current, change.applied, record, tuple(events))
 
 
-_ROWS_PER_INSERT = 500  # 15 values a row: well under SQLite's bound-variable limit
+_ROWS_PER_INSERT = 500  # 15 values a row: well under SQLite's bound-variable limit (32,766)
 
 
 def add_many(conn: sqlite3.Connection, messages: Sequence[OutgoingMessage], planned: bool,
@@ -145,11 +145,12 @@ def add_many(conn: sqlite3.Connection, messages: Sequence[OutgoingMessage], plan
         values: list[Any] = []
         for message, (attachments, metadata, replies) in chunk:
             values += [message.id, message.channel, "out", message.to, message.from_, message.text,
-                       Status.QUEUED.value, attachments, metadata, replies, int(message.high_priority), stamp, stamp]
+                       Status.QUEUED.value, attachments, metadata, replies, int(message.high_priority), stamp, stamp,
+                       json.dumps(message.route) if message.route else None, message.tenant]
         created.update(row[0] for row in conn.execute(
             "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status, attachments,"
-            " metadata, quick_replies, high_priority, created_at, updated_at) VALUES "
-            + ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?,?)"] * len(chunk)) + " RETURNING id", values))
+            " metadata, quick_replies, high_priority, created_at, updated_at, route, tenant) VALUES "
+            + ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"] * len(chunk)) + " RETURNING id", values))
     fresh = [m for m in messages if m.id in created]
     if fresh:
         conn.executemany("INSERT INTO status_history (message_id, channel, status, applied, at) VALUES (?,?,?,1,?)",
@@ -174,7 +175,7 @@ def add_many(conn: sqlite3.Connection, messages: Sequence[OutgoingMessage], plan
             text=message.text, status=Status.QUEUED.value, external_ids=[], attachments=loads_stored(attachments),
             metadata=loads_stored(metadata), segments=0, attempts=0, error_code=None, error_reason=None,
             created_at=stamp, updated_at=stamp, quick_replies=loads_stored(replies),
-            high_priority=bool(message.high_priority))
+            high_priority=bool(message.high_priority), route=list(message.route), tenant=message.tenant)
         update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=now)
         queued = (_events.status_changed(message.channel, update, None, Status.QUEUED, record if planned else None),)
         events.extend(queued)
