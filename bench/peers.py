@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/peers.py [--only smsgate-sqlite,kannel-store,...] [--messages 5000] [--rounds 3]
                                     [--concurrency 1,8,32,128] [--receipts] [--receipt-delay 0.25]
-                                    [--webhook-extra 'TOML'] [--window 100] [--warmup 300] [--json PATH]
+                                    [--webhook-extra 'TOML'] [--gateway-extra 'TOML'] [--batch 100]
+                                    [--window 100] [--warmup 300] [--json PATH]
 
 The job: an application POSTs (or GETs) messages to a gateway's HTTP API and the gateway delivers them over SMPP
 3.4. Every gateway binds, with a system_id of its own, to one upstream SMSC stub (bench/servers/smpp_stub.py),
@@ -14,6 +15,10 @@ end (also on Ctrl-C or an error):
 - kannel-store:   Kannel's bearerbox + smsbox, an `smsc = smpp` group, `store-type = file`, GET /cgi-bin/sendsms;
 - kannel-nostore: the same without a store;
 - jasmin:         Jasmin 0.11 (with its RabbitMQ and Redis), its HTTP API GET /send, provisioned over jCli.
+Only when named in --only (another job, compared apart and never instead of smsgate-sqlite):
+- smsgate-sqlite-batch: smsgate-sqlite's setup, the application POSTing `--batch` messages per request to
+  POST /api/v1/messages/batch (answered after the whole batch is committed and fsynced);
+- smsgate-sqlite-split: smsgate-sqlite as `smsgate serve --split` (HTTP in one process, sending in a second).
 Each runs with warnings-only logging and no access log. The SMPP window is the same for Kannel
 (max-pending-submits) and smsgate (the channel's window): `--window`; Jasmin's connector has none to set.
 
@@ -77,12 +82,16 @@ TO = "250788123123"
 FROM = "2020"
 TOKEN = "bench-peers-token-0123456789"
 GATEWAYS = ["smsgate-sqlite", "smsgate-pg", "kannel-store", "kannel-nostore", "jasmin"]
+# not in the default run: another job than one message per request (compared apart, never instead)
+VARIANTS = ["smsgate-sqlite-batch", "smsgate-sqlite-split"]
 DURABLE = {  # what a 2xx from the API means, restated from each gateway's documentation and strace
     "smsgate-sqlite": "committed and fsynced",
     "smsgate-pg": "committed (fsync on)",
     "kannel-store": "written to the store file, never fsynced",
     "kannel-nostore": "in memory only",
     "jasmin": "a non-persistent RabbitMQ message",
+    "smsgate-sqlite-batch": "committed and fsynced (the whole batch)",
+    "smsgate-sqlite-split": "committed and fsynced",
 }
 STALL = 90.0  # seconds without progress after which a run has failed
 
@@ -158,10 +167,12 @@ class Smsgate(_Peer):
     name = "smsgate"
 
     def __init__(self, stub: Stub, system_id: str, window: int, sink: Sink | None, database: str | None = None,
-                 webhook_extra: str = "") -> None:
+                 webhook_extra: str = "", gateway_extra: str = "", split: bool = False) -> None:
         super().__init__(startup_timeout=60.0, workdir=None, keep_workdir=False)
         self.stub, self.system_id, self.window, self.sink = stub, system_id, window, sink
         self.webhook_extra = webhook_extra
+        self.gateway_extra = gateway_extra
+        self.split = split
         self.database = database or str(self.workdir / "smsgate.sqlite3")
         self.port = free_port()
         self.config = self.workdir / "smsgate.toml"
@@ -177,6 +188,7 @@ port = {self.port}
 database = "{self.database}"
 synchronous = "FULL"
 api_token = "{TOKEN}"
+{self.gateway_extra}
 
 {webhook}
 [channels.up]
@@ -196,7 +208,8 @@ receipts = {"true" if self.sink else "false"}
                                   timeout=120)
             if done.returncode:
                 raise self._fail(f"smsgate db upgrade failed: {done.stdout}{done.stderr}")
-        self._spawn("serve", [smsgate, "serve", "-c", str(self.config), "--log-level", "warning"], cwd=self.workdir)
+        self._spawn("serve", [smsgate, "serve", "-c", str(self.config), "--log-level", "warning",
+                              *(["--split"] if self.split else [])], cwd=self.workdir)
 
         def ready() -> bool:
             status, body = _http_get(f"http://{LOOPBACK}:{self.port}/healthz", 2.0)
@@ -204,6 +217,14 @@ receipts = {"true" if self.sink else "false"}
                 self.stub.stats(self.system_id)["binds"] > 0
 
         self._wait("/healthz ok and the smpp channel bound to the stub", ready, deadline, interval=0.1)
+
+    def request_batch(self, i: int, tag: str, count: int) -> bytes:
+        """POST /api/v1/messages/batch for messages `i` .. `i + count - 1`."""
+        body = json.dumps({"messages": [{"channel": "up", "to": "+" + TO, "text": f"{TEXT} {tag} {j}"}
+                                        for j in range(i, i + count)]}).encode()
+        return (f"POST /api/v1/messages/batch HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
     def request(self, i: int, tag: str, receipts: bool) -> bytes:
         """POST /api/v1/messages for message `i` (receipts come from the channel's registered_delivery)."""
@@ -383,6 +404,7 @@ class Target:
     port: int
     pids: Callable[[], list[int]]
     build: Callable[[int, str], bytes]
+    per_request: int = 1  # messages one request carries (the batch API variant)
 
 
 # -- the application: a light keep-alive HTTP/1.1 client ----------------------------------------------------
@@ -560,7 +582,7 @@ def wait_for(what: str, progress: Callable[[], int], goal: int) -> int:
 def one_run(target: Target, stub: Stub, sink: Sink | None, n: int, concurrency: int, round_: int, tag: str
             ) -> Result:
     """Send `n` messages through `target` and measure until they are out (and their receipts are in)."""
-    requests = [target.build(i, tag) for i in range(n)]
+    requests = [target.build(i, tag) for i in range(0, n, target.per_request)]
     stub.reset(target.system_id)
     if sink is not None:
         sink.reset(target.system_id)
@@ -592,7 +614,8 @@ def one_run(target: Target, stub: Stub, sink: Sink | None, n: int, concurrency: 
 # -- the command ----------------------------------------------------------------------------------------------
 
 def start_gateways(names: list[str], stack: contextlib.ExitStack, stub: Stub, sink: Sink | None, window: int,
-                   receipts: bool, webhook_extra: str = "") -> list[Target]:
+                   receipts: bool, webhook_extra: str = "", gateway_extra: str = "", batch: int = 100
+                   ) -> list[Target]:
     """Start the named gateways (each waited for until ready); stopped by `stack`."""
     targets = []
     for name in names:
@@ -608,7 +631,13 @@ def start_gateways(names: list[str], stack: contextlib.ExitStack, stub: Stub, si
                 database = cluster.create_database("smsgate")
                 extra = [cluster.children[0].pid]
             gate = stack.enter_context(Smsgate(stub, system_id, window, sink if receipts else None, database,
-                                               webhook_extra))
+                                               webhook_extra, gateway_extra, split=name.endswith("-split")))
+            if name.endswith("-batch"):
+                targets.append(Target(name, system_id, gate.port,
+                                      lambda gate=gate: [gate.children[0].pid],
+                                      lambda i, tag, gate=gate: gate.request_batch(i, tag, batch),
+                                      per_request=batch))
+                continue
             targets.append(Target(name, system_id, gate.port,
                                   lambda gate=gate, extra=extra: [gate.children[0].pid, *extra],
                                   lambda i, tag, gate=gate: gate.request(i, tag, receipts)))
@@ -674,18 +703,22 @@ def report(table: dict[str, dict[str, Any]], concurrencies: list[int], receipts:
               f"{row['cpu_s_per_1000']:.2f} | {row['mem_mb']:.0f} | {DURABLE[name]} |")
     print("  ratios (each at its best concurrency):")
 
-    def ratio(a: str, b: str, what: str, target: str = "", inverse: bool = False) -> None:
+    def ratio(a: str, b: str, what: str, target: str = "", note: str = "") -> None:
         if a in table and b in table:
             value = table[a][what] / table[b][what]
             label = {"accepted_per_s": "accepted/s", "delivered_per_s": "delivered/s", "receipts_per_s": "receipts/s",
                      "cpu_s_per_1000": "CPU per message"}[what]
-            print(f"    {a} / {b}: {label} {value:.2f}" + (f"   (target {target})" if target else ""))
+            print(f"    {a} / {b}: {label} {value:.2f}" + (f"   (target {target})" if target else "")
+                  + (f"   ({note})" if note else ""))
 
     for what, target in (("delivered_per_s", ">= 0.5"), ("accepted_per_s", ">= 0.7"), ("cpu_s_per_1000", "<= 2.5"),
                          *((("receipts_per_s", ">= 0.5"),) if receipts else ())):
         ratio("smsgate-sqlite", "kannel-store", what, target)
     for what in ("delivered_per_s", "accepted_per_s", "cpu_s_per_1000", *(("receipts_per_s",) if receipts else ())):
         ratio("smsgate-sqlite", "jasmin", what)
+    for what in ("delivered_per_s", "accepted_per_s", "cpu_s_per_1000", *(("receipts_per_s",) if receipts else ())):
+        ratio("smsgate-sqlite-batch", "kannel-store", what, note=f"batch API, {args.batch} messages a request: "
+                                                                  "another job than Kannel's, shown apart")
     ratio("smsgate-pg", "smsgate-sqlite", "delivered_per_s", ">= 0.8")
     ratio("smsgate-pg", "smsgate-sqlite", "accepted_per_s")
     ratio("kannel-store", "kannel-nostore", "delivered_per_s")
@@ -705,13 +738,16 @@ def main() -> None:
                                                                 "max-pending-submits")
     parser.add_argument("--webhook-extra", default="", help="TOML lines added to smsgate's webhook table with "
                                                                  "--receipts (e.g. a filter), \\n between lines")
+    parser.add_argument("--batch", type=int, default=100, help="messages per request of smsgate-sqlite-batch")
+    parser.add_argument("--gateway-extra", default="", help="TOML lines added to smsgate's [gateway] table (e.g. "
+                                                                 "send_log_sample = 0.01), \\n between lines")
     parser.add_argument("--warmup", type=int, default=300, help="messages each gateway sends before the rounds")
     parser.add_argument("--json", type=Path, help="write every run's raw figures here")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = set(names) - set(GATEWAYS)
+    unknown = set(names) - set(GATEWAYS) - set(VARIANTS)
     if unknown:
-        parser.error(f"unknown gateway(s) {', '.join(sorted(unknown))}; choose from {', '.join(GATEWAYS)}")
+        parser.error(f"unknown gateway(s) {', '.join(sorted(unknown))}; choose from {', '.join(GATEWAYS + VARIANTS)}")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
 
     def interrupted(signum: int, frame: object) -> None:
@@ -728,7 +764,8 @@ def main() -> None:
         ceiling_rate = statistics.median(ceilings)
         print(f"  stub ceiling: {', '.join(f'{c:,.0f}' for c in ceilings)} submit_sm/s")
         targets = start_gateways(names, stack, stub, sink, args.window, args.receipts,
-                                 args.webhook_extra.replace("\\n", "\n"))
+                                 args.webhook_extra.replace("\\n", "\n"), args.gateway_extra.replace("\\n", "\n"),
+                                 args.batch)
         for target in targets:
             one_run(target, stub, sink, args.warmup, 8, 0, "warm")
         for round_ in range(1, args.rounds + 1):

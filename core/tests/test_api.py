@@ -299,3 +299,44 @@ def test_channels_answer_each_links_traffic_queue_and_last_error(api):
         "unknown", None, "", 1, 0, 1)
     assert u["oldest_queued_s"] >= 0 and u["last_error"] is None
     assert set(t) == set(OPENAPI["components"]["schemas"]["ChannelStatus"]["required"])
+def test_batch_queues_every_valid_message_in_one_write_and_answers_each(api):
+    h = api()
+    post(h, {"channel": "t", "to": "+250788383383", "text": "before", "id": ID})
+    body = {"messages": [
+        {"channel": "t", "to": "0788383383", "text": "one", "metadata": {"n": 1}},
+        {"channel": "nope", "to": "+250788383383", "text": "unknown channel"},
+        {"channel": "t", "to": "+250788383383", "text": "again", "id": ID},  # known: the stored one, 200
+        {"channel": "t", "to": "12", "text": "no number"},
+        "not an object",
+        {"channel": "u", "to": "+250788383384", "text": "two", "high_priority": True},
+    ]}
+    response = h.request("POST", "/api/v1/messages/batch", json=body, headers=AUTH)
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [202, 422, 200, 422, 422, 202]
+    assert "unknown channel" in results[1]["error"] and results[4]["error"].startswith("each message must be")
+    assert results[0]["message"]["to"] == "+250788383383" and results[0]["message"]["status"] == "queued"
+    assert results[2]["message"]["id"] == ID and results[2]["message"]["text"] == "before"
+    assert results[5]["message"]["high_priority"] is True and results[5]["message"]["channel"] == "u"
+    stored = {m.id: m for m in h.messages()}
+    assert set(stored) == {ID, results[0]["message"]["id"], results[5]["message"]["id"]}
+    assert stored[results[0]["message"]["id"]].metadata == {"n": 1}
+    assert [s["status"] for s in h.message(results[5]["message"]["id"]).history] == ["queued"]
+    assert h.requests == []  # queued for the worker, nothing sent by the API itself
+    assert h.run(open_worker(h.gateway).run_once()) == 3 and len(h.requests) == 3
+
+
+@pytest.mark.parametrize("body", [{"messages": []}, {"messages": {}}, [], {"messages": [{}], "more": 1},
+                                  {"messages": [{"channel": "t", "to": "+250788383383"}] * 1001}])
+def test_batch_refuses_a_body_that_is_not_a_list_of_1_to_1000_messages(api, body):
+    h = api()
+    response = h.request("POST", "/api/v1/messages/batch", json=body, headers=AUTH)
+    assert response.status_code == 400 and "1 to 1000 messages" in response.json()["error"]
+    assert h.messages() == []
+
+
+def test_batch_needs_the_token(api):
+    h = api()
+    body = {"messages": [{"channel": "t", "to": "+250788383383", "text": "x"}]}
+    assert h.request("POST", "/api/v1/messages/batch", json=body).status_code == 401
+    assert h.messages() == []

@@ -296,3 +296,15 @@ def test_proxy_environment_variables_are_honoured(tmp_path, monkeypatch):
     finally:
         proxy.shutdown()
     assert seen == ["http://aggregator.invalid/send"]
+
+
+@pytest.mark.parametrize(("share", "kept"), [(1.0, 2), (0.0, 0)])
+def test_send_log_sample_keeps_a_share_of_successful_logs_and_every_failure(smsgate_harness, share, kept):
+    answers = iter([httpx.Response(200, text="ok"), httpx.Response(200, text="ok"), httpx.Response(401, text="no")])
+    harness = smsgate_harness({"a": {"adapter": "http", "country": "RW", "send_url": "https://agg.example/send"}},
+                              gateway={"send_log_sample": share}, respond=lambda r: next(answers))
+    sent = [harness.send("a", "+250788383383", f"hi {i}") for i in range(3)]
+    assert [s.message.status for s in sent] == ["wired", "wired", "failed"]
+    logs = {log["message_id"]: log for log in harness.logs()}
+    assert sum(s.message.id in logs for s in sent[:2]) == kept
+    assert logs[sent[2].message.id]["errors"]  # a failure is always stored, in full

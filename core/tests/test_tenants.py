@@ -213,3 +213,21 @@ def test_every_tenant_secret_is_a_secret_of_the_config():
         "acme": {"token": ACME, "channels": ["b"], "webhooks": [{"url": "https://h.test/", "secret": "hook-secret"}]},
         "globex": {"token_hash": hash_token(GLOBEX), "channels": ["b"]}}}, {"toy": Toy})
     assert {ACME, "hook-secret", hash_token(GLOBEX)} <= set(config.secrets())
+
+
+def test_the_batch_api_keeps_a_tenant_to_its_channels_and_limits(tenants):
+    h, _ = tenants(acme={"daily_limit": 2})
+    other = post(h, GLOBEX, channel="other", to=TO).json()["id"]
+
+    def batch(token, *messages):
+        response = h.request("POST", "/api/v1/messages/batch", headers=auth(token),
+                             json={"messages": [{"text": "hi", "to": TO, **m} for m in messages]})
+        assert response.status_code == 200
+        return response.json()["results"]
+
+    results = batch(ACME, {}, {"channel": "other"}, {"id": other}, {"channel": "backup"}, {})
+    assert [r["status"] for r in results] == [202, 422, 409, 202, 429]
+    assert results[0]["message"]["channel"] == "backup" and results[0]["message"]["tenant"] == "acme"
+    assert "unknown channel 'other'" in results[1]["error"] and results[4]["retry_after"] >= 1
+    assert [r["status"] for r in batch(OPERATOR, {"channel": "other"}, {"id": other})] == [202, 200]
+    assert len(h.messages(limit=50)) == 4

@@ -172,7 +172,8 @@ def test_pending_webhooks_survive_a_restart(tmp_path, smsgate_database):
         outbox = open_outbox(gateway, poll_interval=0.01)
         outbox.start()
         for _ in range(500):
-            if receiver.hooks:
+            # delivered and recorded as such: stopping between the answer and its commit would leave it pending
+            if receiver.hooks and (await gateway.store.outbox_items())[0]["done_at"] is not None:
                 break
             await asyncio.sleep(0.01)
         await outbox.stop()
@@ -334,3 +335,18 @@ def test_cli_outbox_lists_unacknowledged_calls(tmp_path):
     one = runner.invoke(app, ["--config", str(config), "outbox", "--all", "--limit", "1", "--json"])
     assert [i["id"] for i in json.loads(one.stdout)] == [items[0]["id"]]
     assert runner.invoke(app, ["--config", str(config), "outbox"]).exit_code == 0  # the table form
+
+
+def test_statuses_filter_makes_one_callback_per_message(hooked):
+    h, receiver, outbox = hooked([{"url": HOOK, "secret": SECRET, "statuses": ["delivered", "failed"]},
+                                  {"url": "https://hooks.test/all", "secret": SECRET}])
+    sent = h.send("t", "+250788123123", "hi", id=IDS[0])
+    assert sent.message.status == "wired"
+    h.request("POST", "/c/t/status", data={"id": IDS[0], "status": "delivered"})
+    h.request("POST", "/c/t/receive", data={"from": "+250788123123", "text": "x"})
+    h.run(outbox.drain())
+    filtered = [json.loads(r.content) for r in receiver.hooks if r.url.path == "/smsgate"]
+    assert [(e["type"], e["data"].get("status")) for e in filtered] == [
+        ("message.status_changed", "delivered"), ("message.received", None)]
+    assert sum(r.url.path == "/all" for r in receiver.hooks) == 4  # queued, wired, delivered, received
+    assert len(h.run(h.store.outbox_items())) == 6  # the filtered-out events were never written

@@ -20,8 +20,8 @@ SMSGATE = Path(sys.executable).with_name("smsgate")
 class Served:
     """`smsgate serve` on a config file, started and killed by PID."""
 
-    def __init__(self, config: Path, port: int, log: Path) -> None:
-        self.config, self.port, self.log = config, port, log
+    def __init__(self, config: Path, port: int, log: Path, args: tuple[str, ...] = ()) -> None:
+        self.config, self.port, self.log, self.args = config, port, log, args
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{port}"
 
@@ -29,7 +29,8 @@ class Served:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([str(SMSGATE), "--config", str(self.config), "serve", "--log-level",
-                                          "warning"], stdout=log, stderr=log, env=env, cwd=self.config.parent)
+                                          "warning", *self.args], stdout=log, stderr=log, env=env,
+                                         cwd=self.config.parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

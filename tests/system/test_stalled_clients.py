@@ -151,3 +151,11 @@ def test_a_busy_keep_alive_connection_lives_and_is_dropped_once_idle(server):
         assert 0.6 < time.monotonic() - idle < 2.0
     finally:
         sock.close()
+
+
+def test_the_deadlines_sit_on_the_httptools_parser():
+    # `smsgate serve` runs uvicorn's httptools protocol (a core dependency); the deadlines above were checked on it
+    from smsgate.web._server import deadline_protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    assert issubclass(deadline_protocol(1.0, 2.0), HttpToolsProtocol)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -223,7 +223,23 @@ class MessageRecord:
     tenant: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (`from_` becomes `from`)."""
-        data = asdict(self)
-        data["from"] = data.pop("from_")
-        return data
+        """A JSON-ready view (`from_` becomes `from`), sharing nothing mutable with the record."""
+        # what dataclasses.asdict gives, in its order, without its generic deep copy (a tenth of an API call)
+        return {"id": self.id, "channel": self.channel, "direction": self.direction, "to": self.to,
+                "text": self.text, "status": self.status, "external_ids": list(self.external_ids),
+                "attachments": list(self.attachments), "metadata": _copied(self.metadata),
+                "segments": self.segments, "attempts": self.attempts, "error_code": self.error_code,
+                "error_reason": self.error_reason, "created_at": self.created_at, "updated_at": self.updated_at,
+                "history": [dict(item) for item in self.history], "next_attempt_at": self.next_attempt_at,
+                "sending_at": self.sending_at, "quick_replies": list(self.quick_replies),
+                "high_priority": self.high_priority, "route": list(self.route), "tenant": self.tenant,
+                "from": self.from_}
+
+
+def _copied(value: Any) -> Any:
+    """A copy of JSON-like `value` (dicts and lists copied all the way down)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value

@@ -54,6 +54,7 @@ from .web import (
     listen,
     parse_request,
     serve,
+    serve_split,
 )
 
 __all__ = [
@@ -105,6 +106,7 @@ __all__ = [
     "open_worker",
     "parse_request",
     "serve",
+    "serve_split",
     "sign_webhook",
     "transport_error_reason",
     "utcnow",

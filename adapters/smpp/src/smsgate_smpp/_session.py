@@ -1,9 +1,10 @@
 """One SMPP session over asyncio: bind, a window of outstanding requests, enquire_link, inbound dispatch.
 
 smpplib encodes and decodes the PDUs; this module only moves them. Requests wait for their response by
-sequence number, so up to `window` submit_sm are in flight at once. Each deliver_sm goes to `on_deliver`
-one at a time in arrival order, and its deliver_sm_resp is written only with the status `on_deliver`
-returns, i.e. after the adapter stored what it carried.
+sequence number, so up to `window` submit_sm are in flight at once; the PDUs written in one turn of the event
+loop (a window's submit_sm, a batch's deliver_sm_resp) leave in one send() call. The deliver_sm that arrive
+together go to `on_deliver` concurrently (so their writes share one commit), and each deliver_sm_resp is
+written only with the status `on_deliver` returned, i.e. after the adapter stored what it carried.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from ._pdu import (
 )
 
 __all__ = ["BindRefused", "ConnectionLost", "Session"]
+
+_DELIVER_BATCH = 100  # deliver_sm handled at once: an SMSC's window is rarely wider
 
 log = logging.getLogger("smsgate.smpp")
 
@@ -68,6 +71,7 @@ class Session:
         self.window = asyncio.Semaphore(window)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._unsent: list[bytes] | None = None
         self._sequence = 0
         self._pending: dict[int, asyncio.Future[Pdu]] = {}
         self._inbound: asyncio.Queue[Pdu | None] = asyncio.Queue()
@@ -131,6 +135,7 @@ class Session:
                 future.set_exception(ConnectionLost(f"connection to {self.where} lost ({self.close_reason}) "
                                                     "before the answer", maybe_sent=True))
         self._pending.clear()
+        self._flush()  # an unbind_resp or a deliver_sm_resp written just before
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
@@ -149,7 +154,18 @@ class Session:
             raise ConnectionLost(f"not connected to {self.where} ({self.close_reason})")
         if self.tap is not None:
             self.tap("out", data)
-        writer.write(data)
+        # one system call per PDU was the send path's largest single cost: PDUs join until the loop's next turn
+        if self._unsent is None:
+            self._unsent = [data]
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._unsent.append(data)
+
+    def _flush(self) -> None:
+        unsent, self._unsent = self._unsent, None
+        writer = self._writer
+        if unsent and writer is not None and not writer.is_closing():
+            writer.write(b"".join(unsent))
 
     async def request(self, command: str, **fields: Any) -> Pdu:
         """Send one request and return its response (any status); ConnectionLost if none comes in `timeout`."""
@@ -228,17 +244,30 @@ class Session:
             pdu = await self._inbound.get()
             if pdu is None or self.closed.is_set():
                 return
-            status = ESME_RX_T_APPN
+            # the deliver_sm that arrived together (an SMSC's window of receipts) are stored concurrently, so
+            # their writes share one commit; each is still answered only after its own storage returned
+            batch = [pdu]
+            while len(batch) < _DELIVER_BATCH and not self._inbound.empty():
+                more = self._inbound.get_nowait()
+                if more is None:
+                    self._inbound.put_nowait(None)  # the end, after this batch
+                    break
+                batch.append(more)
+            statuses = await asyncio.gather(*(self._handle(p) for p in batch))
             try:
-                if self.on_deliver is not None:
-                    status = await self.on_deliver(pdu)
-            except Exception:  # not stored: the SMSC must deliver it again
-                log.exception("smpp %s: handling a deliver_sm failed", self.where)
-                status = ESME_RX_T_APPN
-            try:
-                self._write(encode("deliver_sm_resp", pdu.sequence, status=status, message_id=""))
+                for done, status in zip(batch, statuses, strict=True):
+                    self._write(encode("deliver_sm_resp", done.sequence, status=status, message_id=""))
             except ConnectionLost:
                 return
+
+    async def _handle(self, pdu: Pdu) -> int:
+        if self.on_deliver is None:
+            return ESME_RX_T_APPN
+        try:
+            return await self.on_deliver(pdu)
+        except Exception:  # not stored: the SMSC must deliver it again
+            log.exception("smpp %s: handling a deliver_sm failed", self.where)
+            return ESME_RX_T_APPN
 
     async def _keepalive(self) -> None:
         while not self.closed.is_set():

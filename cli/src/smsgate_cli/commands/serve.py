@@ -25,6 +25,8 @@ def serve(
     log_format: Annotated[str, typer.Option(
         help="text: one line per event for people; json: one JSON object per line (ts, level, logger, message, "
              "and fields such as channel and message_id) for log shippers.")] = "text",
+    split: Annotated[bool, typer.Option(help="Serve HTTP in this process and send from a second one on the same "
+                                             "database (both cores; see docs/scaling.md).")] = False,
 ) -> None:
     """Run the gateway with uvicorn: channel callbacks, the /api/v1 API, bridges, the send worker and webhooks.
 
@@ -57,6 +59,14 @@ def serve(
         except PortUnavailable as exc:
             raise fail(str(exc.strerror), 3) from None
         bind_port = sock.getsockname()[1]
+        if split:
+            from smsgate.host import serve_split
+
+            say(f"smsgate serving on http://{bind_host}:{bind_port} and sending from a second process "
+                f"(database {database})")
+            gc.freeze()
+            serve_split(cfg, log_level="debug" if state["debug"] else log_level.lower(), sock=sock, own_logging=True)
+            return
         gateway = open_gateway(cfg)
         application = create_app(gateway, own_gateway=True, background=True)
         say(f"smsgate serving {len(cfg.channels)} channel(s) on http://{bind_host}:{bind_port} "

@@ -225,6 +225,17 @@ class HttpClient:
         if status is None:
             return said
         return None if status < 400 else f"health URL answered {said}"
+    async def send_once(self, method: str, url: str, *, timeout: float, **kwargs: Any) -> httpx.Response:
+        """One request with no retry, throttle or channel log (the outbox's webhook and bridge calls): the direct
+        exchange over smsgate's pool when it is in use, else through the httpx client (a custom transport)."""
+        client = self.client()
+        fast = self._fast.get(self._verify)
+        request = client.build_request(method, self._url(url), timeout=timeout, **kwargs)
+        if fast is not None and not fast.intercepted():
+            return await fast.send(request)
+        response = await client.send(request)
+        await response.aread()
+        return response
 
     async def request(self, log: ChannelLog, settings: ChannelSettings, method: str, url: str, *,
                       check: ResponseCheck = check_response, verify: Any = None, **kwargs: Any) -> httpx.Response:

@@ -56,6 +56,9 @@ class WebhookSettings(BaseModel):
                                           "string used as raw bytes.")
     events: list[Literal["message.received", "message.status_changed", "contact.opted_out"]] | None = Field(
         None, description="Event types to send (default: all).")
+    statuses: list[Literal["queued", "errored", "wired", "sent", "delivered", "failed", "read"]] | None = Field(
+        None, description="Statuses whose `message.status_changed` events are sent (default: all), e.g. "
+                          "[\"delivered\", \"failed\"] for one callback per message.")
     timeout: float = Field(10.0, gt=0, description="Seconds to wait for the receiver's answer.")
 
     @field_validator("url")
@@ -260,6 +263,9 @@ class GatewaySettings(BaseModel):
     send_retry_max: float = Field(600.0, gt=0, description="Longest wait between the worker's attempts, in seconds.")
     send_lease: float = Field(30.0, ge=0.5, description="Seconds a worker's claim on a message lasts unrenewed; "
                                                         "after a crash, its sends resume this much later.")
+    send_log_sample: float = Field(
+        1.0, ge=0, le=1, description="Share of successful sends whose channel log is stored (1: every one, 0: none); "
+                                     "a send with an error is always stored in full.")
     webhook_retry_max: float = Field(300.0, gt=0, description="Longest wait between deliveries of an "
                                                               "unacknowledged webhook or bridge call, in seconds.")
     retention_days: float = Field(30.0, ge=0, description="Channel logs and delivered webhook/bridge calls older "

@@ -10,6 +10,7 @@ platform hears is decided once, in `smsgate._events`, by the store.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -38,7 +39,14 @@ from .._models import (
     utcnow,
 )
 from ..config._settings import Channel, Config
-from ..errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
+from ..errors import (
+    ContactStopped,
+    LimitReached,
+    MessageInvalid,
+    RequestRejected,
+    SendError,
+    SentButUnanswered,
+)
 from ..store import (
     Fragment,
     FragmentJoin,
@@ -53,6 +61,7 @@ from ..store import (
 from ._channels import Channels
 from ._links import Links, send_evidence
 from ._routing import LinkDown, Router
+from ._sampling import kept_log
 
 __all__ = ["FINAL_REASON", "IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome",
            "Sending", "resend_id"]
@@ -116,6 +125,10 @@ class Sending(Protocol):
 
     async def enqueue(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
         """Queue durably for the worker; a known id returns the stored message and False."""
+
+    async def enqueue_many(self, messages: Sequence[OutgoingMessage]
+                           ) -> list[tuple[MessageRecord, bool] | LimitReached]:
+        """`enqueue` for many messages at once, in one write; LimitReached in the place of each refused one."""
 
     async def send(self, message: OutgoingMessage, *, final: bool = False, lease_seconds: float = 300
                    ) -> SendOutcome:
@@ -313,6 +326,32 @@ class Gateway:
         await self.announce(added.platform_events)
         return added.record, added.created
 
+    async def enqueue_many(self, messages: Sequence[OutgoingMessage]
+                           ) -> list[tuple[MessageRecord, bool] | LimitReached]:
+        """Durably queue many messages in one write (the batch API); each answer as `enqueue`'s, LimitReached in
+        the place of a tenant's message past its limits. Messages counted against limits are queued one by one
+        (concurrently, so their writes still share commits): each is counted, or refused, in its own write."""
+        for message in messages:
+            self.adapter(message.channel)
+        answers: list[tuple[MessageRecord, bool] | LimitReached | None] = [None] * len(messages)
+        free = [i for i, message in enumerate(messages) if self.limits(message) is None]
+        if free:
+            added = await self.store.add_outgoing_many([messages[i] for i in free])
+            await self.announce([event for each in added for event in each.platform_events])
+            for i, each in zip(free, added, strict=True):
+                answers[i] = (each.record, each.created)
+        limited = [i for i, answer in enumerate(answers) if answer is None]
+
+        async def one(i: int) -> tuple[MessageRecord, bool] | LimitReached:
+            try:
+                return await self.enqueue(messages[i])
+            except LimitReached as exc:
+                return exc
+
+        for i, answer in zip(limited, await asyncio.gather(*(one(i) for i in limited)), strict=True):
+            answers[i] = answer
+        return [answer for answer in answers if answer is not None]
+
     async def send(self, message: OutgoingMessage, *, final: bool = False, lease_seconds: float = 300) -> SendOutcome:
         """Queue `message` (idempotently by id) and attempt it now unless it was already sent or taken.
 
@@ -385,7 +424,8 @@ class Gateway:
                 message = moved
                 continue
             break
-        change = await self.store.record_send(message.id, result, clog)
+        change = await self.store.record_send(message.id, result,
+                                              kept_log(clog, result, self.config.gateway.send_log_sample))
         if self.metrics is not None:
             self.metrics.send_recorded(channel.name, claimed.attempts, clog)
             if change.applied and change.current is Status.WIRED and change.record is not None:

@@ -56,9 +56,10 @@ class DeliveryFailed(Exception):
 
 
 async def post(http: HttpClient, timeout: float, **request: Any) -> None:
-    """Send one request with the shared client; DeliveryFailed unless the answer is 2xx."""
+    """Send one request with the shared client (its direct path, as sends take); DeliveryFailed unless the
+    answer is 2xx."""
     try:
-        response = await http.client().request(timeout=timeout, **request)
+        response = await http.send_once(timeout=timeout, **request)
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
     if not 200 <= response.status_code < 300:

@@ -51,7 +51,8 @@ class Platform:
         hooks += self.tenant_webhooks.get(event.channel, [])
         data: dict[str, Any] | None = None
         for target, hook in hooks:
-            if event.type in (hook.events or TYPES):
+            if event.type in (hook.events or TYPES) and (
+                    hook.statuses is None or event.type != STATUS_CHANGED or event.current in hook.statuses):
                 if data is None:
                     data = event.data
                     if data.get("tenant") is None and event.type != STATUS_CHANGED:

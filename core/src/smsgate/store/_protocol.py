@@ -113,6 +113,9 @@ class Store(Reads, SessionRevocations, Protocol):
         seconds are given, in the same write; a new message counts against its tenant's `limits` in that write
         (LimitReached, and nothing stored, past them: shared by every instance on one database)."""
 
+    async def add_outgoing_many(self, messages: Sequence[OutgoingMessage]) -> list[Added]:
+        """Store many new queued messages in one write, each answered as `add_outgoing` answers (unclaimed)."""
+
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if it is wired, final or taken by another worker."""
 

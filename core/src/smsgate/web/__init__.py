@@ -7,6 +7,8 @@
     _app        create_app: channel callbacks at /c/<channel>/<action>, bridges, health, the lifespan
     _server     serve: uvicorn with request deadlines
     _logs       configure_logging: smsgate's log level, and its text or JSON-lines format
+    _split      serve_split: the intake here, the sending in a forked second process (`serve --split`)
+    _batch      /api/v1/messages/batch: many messages in one request
 """
 
 from ._api import OPENAPI, SendRequest
@@ -14,6 +16,7 @@ from ._app import create_app, event_json
 from ._logs import LOG_FORMATS, LOG_LEVELS, JsonFormatter, configure_logging
 from ._requests import parse_request
 from ._server import PortUnavailable, listen, serve
+from ._split import serve_split
 
 __all__ = ["LOG_FORMATS", "LOG_LEVELS", "OPENAPI", "JsonFormatter", "PortUnavailable", "SendRequest",
-           "configure_logging", "create_app", "event_json", "listen", "parse_request", "serve"]
+           "configure_logging", "create_app", "event_json", "listen", "parse_request", "serve", "serve_split"]

@@ -24,6 +24,7 @@ from ..config import GatewaySettings, TenantSettings, bearer_token
 from ..errors import ConfigError, LimitReached, MessageInvalid, RequestRejected
 from ..gateway import Channels, Sending, channel_status
 from ..store import Reads
+from ._batch import BATCH_PATH, batch_openapi, batch_route
 from ._callers import Caller, Callers
 from ._requests import read_body
 
@@ -245,6 +246,7 @@ def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: Gat
         Route(f"{PREFIX}/messages/{{id}}", detail, methods=["GET"]),
         Route(f"{PREFIX}/messages/{{id}}/resend", resend, methods=["POST"]),
         Route(f"{PREFIX}/channels", channel_list, methods=["GET"]),
+        batch_route(sending, reads, channels, settings, authorize, told, _message_json, SendRequest),
         Route(f"{PREFIX}/openapi.json", openapi, methods=["GET"]),
     ]
 
@@ -403,6 +405,7 @@ OPENAPI: dict[str, Any] = {
                     **_error_responses(400, 401, 403)},
             },
         },
+        BATCH_PATH: batch_openapi(_ERROR, _error_responses),
         f"{PREFIX}/openapi.json": {
             "get": {"summary": "This document", "security": [],
                     "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}},

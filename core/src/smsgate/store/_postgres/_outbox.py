@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
+from .._coalesce import Coalescer
 from .._records import OutboxRow
 from ._base import _Base
 from ._rows import _outbox_item
@@ -35,11 +37,21 @@ class _Outbox(_Base):
 
         return await self._run(op, transaction=False)  # one statement
 
+    @cached_property
+    def _done(self) -> Coalescer[str, None]:
+        """The deliveries acknowledged in one loop tick, one statement and round trip."""
+
+        async def run(ids: list[str]) -> list[None]:
+            await self._run(lambda conn: conn.execute(
+                "UPDATE outbox SET done_at = now(), lease_until = NULL, attempts = attempts + 1, last_error = NULL"
+                " WHERE id = ANY($1::text[])", ids), transaction=False)
+            return [None] * len(ids)
+
+        return Coalescer(run)
+
     async def outbox_done(self, item_id: str) -> None:
-        """Mark an outbox item delivered."""
-        await self._run(lambda conn: conn.execute(
-            "UPDATE outbox SET done_at = now(), lease_until = NULL, attempts = attempts + 1, last_error = NULL"
-            " WHERE id = $1", item_id), transaction=False)
+        """Mark an outbox item delivered (with the others acknowledged in this loop tick, in one statement)."""
+        await self._done(item_id)
 
     async def outbox_retry(self, item_id: str, at: datetime, error: str) -> None:
         """Release an outbox item after a failed delivery; try again at `at`."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from ... import _events
@@ -20,6 +22,7 @@ from ..._models import (
 )
 from ...errors import LimitReached
 from .. import _rules
+from .._coalesce import Coalescer
 from .._limits import burst_seconds, day_ends
 from .._records import (
     Added,
@@ -27,8 +30,14 @@ from .._records import (
     StatusChange,
 )
 from ._base import _Base
+from ._batch import record_together
+from ._connection import _require_driver, _unavailable_errors
 from ._rows import _get, _record
 from ._statuses import _EARLY_REPORT_SECONDS, _MOVES, _adopt_early_reports, _apply_status, _claim, _store_event
+
+
+class _OneByOne(Exception):
+    """The outcomes of a batch need the one-by-one path (`_batch.record_together` said so)."""
 
 
 class _Sends(_Base):
@@ -83,6 +92,58 @@ class _Sends(_Base):
         added = await self._run(op, transaction=self._planner is not None or limits is not None)
         self._woke(woke)
         return added
+
+    async def add_outgoing_many(self, messages: Sequence[OutgoingMessage]) -> list[Added]:
+        """Store many new queued messages in one transaction: one INSERT of every row (unnest) and their history
+        rows in the same statement; each answer as `add_outgoing`'s."""
+        if not messages:
+            return []
+        woke: set[str] = set()
+
+        async def op(conn: Any) -> list[Added]:
+            now = utcnow()
+            rows = await conn.fetch(
+                "WITH m AS (INSERT INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
+                " attachments, metadata, quick_replies, high_priority, created_at, updated_at, attempts, route,"
+                " tenant) SELECT u.id, u.channel, 'out', u.to_addr, u.from_addr, u.text, 'queued', u.attachments,"
+                " u.metadata, u.quick_replies, u.high_priority, $10, $10, 0, u.route, u.tenant FROM unnest($1::text[],"
+                " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[],"
+                " $11::int[], $12::text[], $13::text[]) AS u(id, channel, to_addr, from_addr, text, attachments,"
+                " metadata, quick_replies, high_priority, n, route, tenant)"
+                " ORDER BY u.n ON CONFLICT (id) DO NOTHING RETURNING *),"
+                " h AS (INSERT INTO status_history (message_id, channel, status, applied, at)"
+                " SELECT id, channel, 'queued', TRUE, created_at FROM m ORDER BY seq)"
+                " SELECT * FROM m",
+                [m.id for m in messages], [m.channel for m in messages], [m.to for m in messages],
+                [m.from_ for m in messages], [m.text for m in messages],
+                [json.dumps(m.attachments) for m in messages], [json.dumps(m.metadata) for m in messages],
+                [json.dumps(m.quick_replies) for m in messages], [m.high_priority for m in messages], now,
+                list(range(len(messages))), [json.dumps(m.route) if m.route else None for m in messages],
+                [m.tenant for m in messages])
+            fresh = {row["id"]: _record(row) for row in rows}
+            known = [m.id for m in messages if m.id not in fresh]
+            stored = {row["id"]: _record(row) for row in await conn.fetch(
+                "SELECT * FROM messages WHERE id = ANY($1::text[])", known)} if known else {}
+            answers: list[Added] = []
+            events: list[PlatformEvent] = []
+            for message in messages:
+                record = fresh.pop(message.id, None)
+                if record is None:  # a known id, or one given twice in this batch
+                    answers.append(Added(stored.get(message.id) or next(
+                        a.record for a in answers if a.record.id == message.id), False))
+                    continue
+                update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=now)
+                queued = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
+                events.extend(queued)
+                answers.append(Added(record, True, False, queued))
+            await self._plan(conn, events, woke)
+            if events:
+                woke.add("queued")
+            return answers
+
+        answers = await self._run(op)
+        self._woke(woke)
+        return answers
 
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if wired, final or leased by another worker."""
@@ -171,18 +232,25 @@ class _Sends(_Base):
 
         return await self._run(op, transaction=False)
 
+    @cached_property
+    def _marks(self) -> Coalescer[str, bool]:
+        """The "sending" marks made in one loop tick: one statement, one round trip."""
+
+        async def run(ids: list[str]) -> list[bool]:
+            held = {row[0] for row in await self._run(lambda conn: conn.fetch(
+                "UPDATE messages SET sending_at = COALESCE(sending_at, now()) WHERE id = ANY($1::text[])"
+                " AND lease_holder = $2 AND status IN ('queued', 'errored') RETURNING id", ids, self.holder),
+                transaction=False)}
+            return [message_id in held for message_id in ids]
+
+        return Coalescer(run)
+
     async def mark_sending(self, message_id: str) -> bool:
         """Record that a request of the current claim is going out (the send is in doubt until its outcome);
         False when this store no longer holds the claim: an instance that stalled past its lease, which another
         instance then took, must not send the message too. (Once marked, a claim taken over later finds the
-        mark and treats the message as in doubt.)"""
-
-        async def op(conn: Any) -> bool:
-            return bool(await conn.fetchval(
-                "UPDATE messages SET sending_at = COALESCE(sending_at, now()) WHERE id = $1 AND lease_holder = $2"
-                " AND status IN ('queued', 'errored') RETURNING TRUE", message_id, self.holder))
-
-        return await self._run(op, transaction=False)
+        mark and treats the message as in doubt.) The marks of one loop tick are one statement."""
+        return await self._marks(message_id)
 
     async def clear_in_doubt(self, message_id: str) -> None:
         """Forget that an unclaimed message's last request went out, so it is retried."""
@@ -196,94 +264,138 @@ class _Sends(_Base):
             "UPDATE messages SET next_attempt_at = $2 WHERE id = $1 AND status = 'errored'", message_id, at),
             transaction=False)
 
+    @cached_property
+    def _outcomes(self) -> Coalescer[tuple[str, SendResult, ChannelLog | None], StatusChange]:
+        """The outcomes stored in one loop tick: one transaction, each outcome in a savepoint of its own (one
+        failing is undone and answered alone), BEGIN and COMMIT paid once."""
+
+        async def run(items: list[tuple[str, SendResult, ChannelLog | None]]) -> list[StatusChange | BaseException]:
+            woke: set[str] = set()
+
+            pg = _require_driver()
+            # the database's trouble (or a conflict `_run` retries) is the whole batch's, never one item's
+            whole = (*_unavailable_errors(), pg.SerializationError, pg.DeadlockDetectedError)
+
+            async def op(conn: Any) -> list[StatusChange | BaseException]:
+                if len(items) > 1:  # set-wise first; undone for the one-by-one path when it is needed
+                    together = None
+                    try:
+                        async with conn.transaction():
+                            together = await record_together(conn, items)
+                            if together is None:
+                                raise _OneByOne
+                    except whole:
+                        raise
+                    except Exception:  # _OneByOne, or an outcome the one-by-one path answers alone
+                        together = None
+                    if together is not None:
+                        changes, events = together
+                        await self._plan(conn, events, woke)
+                        return list(changes)
+                answers: list[StatusChange | BaseException] = []
+                for message_id, result, log in items:
+                    try:
+                        async with conn.transaction():  # a savepoint
+                            answers.append(await self._record_one(conn, message_id, result, log, woke))
+                    except whole:
+                        raise
+                    except Exception as exc:
+                        answers.append(exc)
+                return answers
+
+            answers = await self._run(op)
+            self._woke(woke)
+            return answers
+
+        return Coalescer(run)
+
     async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
-        """Store a send's outcome, external ids, events and channel log; release the claim."""
-        woke: set[str] = set()
+        """Store a send's outcome, external ids, events and channel log; release the claim (with the other
+        outcomes of this loop tick, in one transaction)."""
+        return await self._outcomes((message_id, result, log))
 
-        async def op(conn: Any) -> StatusChange:
-            # One UPDATE releases the claim, stores the outcome and applies the status by rank (the row locked),
-            # answering with the status before and the row after; one more statement records the history row
-            # and the channel log and reads the history back: 4 round trips with BEGIN and COMMIT, not 10.
-            now = utcnow()
-            status = result.status
-            row = await conn.fetchrow(
-                "UPDATE messages m SET lease_until = NULL, lease_holder = NULL, sending_at = NULL,"
-                " next_attempt_at = NULL, segments = $2, external_id = COALESCE($3, m.external_id),"
-                " external_ids = $4, error_code = $5, error_reason = $6,"
-                f" status = CASE WHEN {_MOVES} THEN $7 ELSE old.status END,"
-                f" updated_at = CASE WHEN {_MOVES} THEN $8 ELSE m.updated_at END"
-                " FROM (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE) old WHERE m.id = old.id"
-                # the locks of the external ids, in one order (see below), in the same round trip
-                " RETURNING (SELECT count(pg_advisory_xact_lock(hashtextextended('ext:' || m.channel || ':' || e, 0)))"
-                " FROM unnest($9::text[]) AS e) AS locked, old.status AS previous_status, m.*",
-                message_id, result.segments, result.external_ids[0] if result.external_ids else None,
-                json.dumps(result.external_ids), result.error_code, result.error_reason, status.value, now,
-                sorted(set(result.external_ids)))
-            if row is None:
-                raise KeyError(message_id)
-            channel = row["channel"]
-            previous = Status(row["previous_status"])
-            applied = row["status"] == status.value and _rules.moves(previous, status)
-            orphans: list[Any] = []
-            if result.external_ids:
-                # Reports that overtook this answer (a fast SMSC's receipt, maybe on another instance) are kept
-                # as orphans; one arriving while this commits waits on the locks the UPDATE took, then finds the
-                # external id (see _store_event). Taken in one order, so two sends never wait on each other.
-                ids = sorted(set(result.external_ids))
-                # a statement after the locks: it sees every orphan committed before them
-                orphans = await conn.fetch(
-                    "WITH e AS (INSERT INTO external_ids (channel, external_id, message_id)"
-                    " SELECT $1, e, $3 FROM unnest($2::text[]) AS e"
-                    " ON CONFLICT (channel, external_id) DO UPDATE SET message_id = EXCLUDED.message_id)"
-                    " SELECT seq, status, external_id, error_code, error_reason, at FROM status_history"
-                    " WHERE message_id IS NULL AND channel = $1 AND external_id = ANY($2::text[]) AND at >= $4"
-                    " ORDER BY seq", channel, ids, message_id, now - timedelta(seconds=_EARLY_REPORT_SECONDS))
-            seen = not applied and previous is not status and status is not Status.ERRORED and await conn.fetchval(
-                "SELECT 1 FROM status_history WHERE message_id = $1 AND status = $2 LIMIT 1", message_id,
-                status.value) is not None
-            recorded = _rules.recorded(previous, status, applied, seen)
-            if orphans and recorded:  # the send's own history row comes before the reports it makes apply
-                await conn.execute(
-                    "INSERT INTO status_history (message_id, channel, status, applied, error_code, error_reason,"
-                    " at) VALUES ($1, $2, $3, $4, $5, $6, $7)", message_id, channel, status.value, applied,
-                    result.error_code, result.error_reason, now)
-                recorded = False
-            outcomes = await _adopt_early_reports(conn, channel, orphans)
-            outcomes += [await _store_event(conn, channel, event) for event in result.events]
-            data = log.as_dict() if log is not None else None
-            history = await conn.fetch(
-                "WITH h AS (INSERT INTO status_history (message_id, channel, status, applied, error_code,"
-                " error_reason, at) SELECT $1::text, $2::text, $3::text, $4::boolean, $5::text, $6::text,"
-                " $7::timestamptz WHERE $8::boolean"
-                " RETURNING seq, status, applied, channel, external_id, error_code, error_reason, at),"
-                " l AS (INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at,"
-                " data) SELECT $9::text, $10::text, $11::text, $12::text, $13::boolean, $14::float8,"
-                " $15::timestamptz, $16::text WHERE $16::text IS NOT NULL)"
-                " SELECT seq, status, applied, channel, external_id, error_code, error_reason, at FROM status_history"
-                " WHERE message_id = $1 UNION ALL SELECT * FROM h ORDER BY seq",
-                message_id, channel, status.value, applied, result.error_code, result.error_reason, now, recorded,
-                *((log.id, log.channel, log.kind, log.message_id, bool(log.errors), log.elapsed_ms,
-                   datetime.fromisoformat(data["created_at"]), json.dumps(data, ensure_ascii=False))
-                  if log is not None and data is not None else (None,) * 8))
-            sent = _record(row)  # the message as this send left it, for its own event's payload
-            record = sent if not orphans else await _get(conn, message_id)  # and as the reports left it
-            assert record is not None
-            record.history = [{k: (_ts(v) if k == "at" else v) for k, v in r.items() if k != "seq"}
-                              for r in history]
-            current = status if applied else previous
-            events: list[PlatformEvent] = []
-            if applied:
-                update = StatusUpdate(channel, status, message_id, error_code=result.error_code,
-                                      error_reason=result.error_reason)
-                events.append(_events.status_changed(channel, update, previous, status, sent))
-            for outcome in outcomes:
-                events.extend(await self._made_by(conn, channel, outcome))
-            await self._plan(conn, events, woke)
-            return StatusChange(message_id, previous, current, applied, record, tuple(events))
+    async def _record_one(self, conn: Any, message_id: str, result: SendResult, log: ChannelLog | None,
+                          woke: set[str]) -> StatusChange:
+        # One UPDATE releases the claim, stores the outcome and applies the status by rank (the row locked),
+        # answering with the status before and the row after; one more statement records the history row
+        # and the channel log and reads the history back: 4 round trips with BEGIN and COMMIT, not 10.
+        now = utcnow()
+        status = result.status
+        row = await conn.fetchrow(
+            "UPDATE messages m SET lease_until = NULL, lease_holder = NULL, sending_at = NULL,"
+            " next_attempt_at = NULL, segments = $2, external_id = COALESCE($3, m.external_id),"
+            " external_ids = $4, error_code = $5, error_reason = $6,"
+            f" status = CASE WHEN {_MOVES} THEN $7 ELSE old.status END,"
+            f" updated_at = CASE WHEN {_MOVES} THEN $8 ELSE m.updated_at END"
+            " FROM (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE) old WHERE m.id = old.id"
+            # the locks of the external ids, in one order (see below), in the same round trip
+            " RETURNING (SELECT count(pg_advisory_xact_lock(hashtextextended('ext:' || m.channel || ':' || e, 0)))"
+            " FROM unnest($9::text[]) AS e) AS locked, old.status AS previous_status, m.*",
+            message_id, result.segments, result.external_ids[0] if result.external_ids else None,
+            json.dumps(result.external_ids), result.error_code, result.error_reason, status.value, now,
+            sorted(set(result.external_ids)))
+        if row is None:
+            raise KeyError(message_id)
+        channel = row["channel"]
+        previous = Status(row["previous_status"])
+        applied = row["status"] == status.value and _rules.moves(previous, status)
+        orphans: list[Any] = []
+        if result.external_ids:
+            # Reports that overtook this answer (a fast SMSC's receipt, maybe on another instance) are kept
+            # as orphans; one arriving while this commits waits on the locks the UPDATE took, then finds the
+            # external id (see _store_event). Taken in one order, so two sends never wait on each other.
+            ids = sorted(set(result.external_ids))
+            # a statement after the locks: it sees every orphan committed before them
+            orphans = await conn.fetch(
+                "WITH e AS (INSERT INTO external_ids (channel, external_id, message_id)"
+                " SELECT $1, e, $3 FROM unnest($2::text[]) AS e"
+                " ON CONFLICT (channel, external_id) DO UPDATE SET message_id = EXCLUDED.message_id)"
+                " SELECT seq, status, external_id, error_code, error_reason, at FROM status_history"
+                " WHERE message_id IS NULL AND channel = $1 AND external_id = ANY($2::text[]) AND at >= $4"
+                " ORDER BY seq", channel, ids, message_id, now - timedelta(seconds=_EARLY_REPORT_SECONDS))
+        seen = not applied and previous is not status and status is not Status.ERRORED and await conn.fetchval(
+            "SELECT 1 FROM status_history WHERE message_id = $1 AND status = $2 LIMIT 1", message_id,
+            status.value) is not None
+        recorded = _rules.recorded(previous, status, applied, seen)
+        if orphans and recorded:  # the send's own history row comes before the reports it makes apply
+            await conn.execute(
+                "INSERT INTO status_history (message_id, channel, status, applied, error_code, error_reason,"
+                " at) VALUES ($1, $2, $3, $4, $5, $6, $7)", message_id, channel, status.value, applied,
+                result.error_code, result.error_reason, now)
+            recorded = False
+        outcomes = await _adopt_early_reports(conn, channel, orphans)
+        outcomes += [await _store_event(conn, channel, event) for event in result.events]
+        data = log.as_dict() if log is not None else None
+        history = await conn.fetch(
+            "WITH h AS (INSERT INTO status_history (message_id, channel, status, applied, error_code,"
+            " error_reason, at) SELECT $1::text, $2::text, $3::text, $4::boolean, $5::text, $6::text,"
+            " $7::timestamptz WHERE $8::boolean"
+            " RETURNING seq, status, applied, channel, external_id, error_code, error_reason, at),"
+            " l AS (INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at,"
+            " data) SELECT $9::text, $10::text, $11::text, $12::text, $13::boolean, $14::float8,"
+            " $15::timestamptz, $16::text WHERE $16::text IS NOT NULL)"
+            " SELECT seq, status, applied, channel, external_id, error_code, error_reason, at FROM status_history"
+            " WHERE message_id = $1 UNION ALL SELECT * FROM h ORDER BY seq",
+            message_id, channel, status.value, applied, result.error_code, result.error_reason, now, recorded,
+            *((log.id, log.channel, log.kind, log.message_id, bool(log.errors), log.elapsed_ms,
+               datetime.fromisoformat(data["created_at"]), json.dumps(data, ensure_ascii=False))
+              if log is not None and data is not None else (None,) * 8))
+        sent = _record(row)  # the message as this send left it, for its own event's payload
+        record = sent if not orphans else await _get(conn, message_id)  # and as the reports left it
+        assert record is not None
+        record.history = [{k: (_ts(v) if k == "at" else v) for k, v in r.items() if k != "seq"}
+                          for r in history]
+        current = status if applied else previous
+        events: list[PlatformEvent] = []
+        if applied:
+            update = StatusUpdate(channel, status, message_id, error_code=result.error_code,
+                                  error_reason=result.error_reason)
+            events.append(_events.status_changed(channel, update, previous, status, sent))
+        for outcome in outcomes:
+            events.extend(await self._made_by(conn, channel, outcome))
+        await self._plan(conn, events, woke)
+        return StatusChange(message_id, previous, current, applied, record, tuple(events))
 
-        change = await self._run(op)
-        self._woke(woke)
-        return change
 
     async def fail_message(self, message_id: str, error_code: str, error_reason: str, *,
                            held: bool = False) -> StatusChange:

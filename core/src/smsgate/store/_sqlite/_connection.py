@@ -114,6 +114,10 @@ class _Writer:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={synchronous}")
                 conn.execute("PRAGMA busy_timeout=10000")
+                # Savepoints (one per job of a group commit) keep the pages each job first changes in a
+                # sub-journal, which SQLite spills to a temporary file past 64 KiB: two write() calls per page,
+                # ~40 per message sent, more than the WAL itself. In memory it is a copy per page.
+                conn.execute("PRAGMA temp_store=MEMORY")
                 # statistics from a bounded sample: ANALYZE of a million rows in milliseconds, not seconds
                 conn.execute(f"PRAGMA analysis_limit={_ANALYSIS_LIMIT}")
                 migrate(conn)

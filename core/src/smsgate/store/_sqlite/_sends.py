@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from ... import _events
-from ..._events import PlatformEvent
 from ..._events import timestamp as _ts
 from ..._http._channellog import ChannelLog
 from ..._json import loads_stored
@@ -20,7 +21,7 @@ from ..._models import (
     StatusUpdate,
     utcnow,
 )
-from .. import _rules
+from .._coalesce import Coalescer
 from .._limits import day_ends, tps_refusal
 from .._records import (
     Added,
@@ -28,8 +29,9 @@ from .._records import (
     StatusChange,
 )
 from ._base import _Base
-from ._rows import _full, _get, _history, _insert_log, _record
-from ._statuses import _adopt_early_reports, _apply_status, _claim, _seen, _store_event
+from ._batch import Outcome, add_many, mark_many, record_outcomes
+from ._rows import _get, _insert_log, _record
+from ._statuses import _apply_status, _claim
 
 
 class _Sends(_Base):
@@ -81,6 +83,19 @@ class _Sends(_Base):
 
         return await self._call(op)
 
+    async def add_outgoing_many(self, messages: Sequence[OutgoingMessage]) -> list[Added]:
+        """Store many new queued messages in one write (multi-row INSERTs); each answer as `add_outgoing`'s."""
+        if not messages:
+            return []
+
+        def op(conn: sqlite3.Connection) -> list[Added]:
+            answers = add_many(conn, messages, self._planner is not None, self._plan)
+            if any(a.created for a in answers):
+                self._signal("queued")
+            return answers
+
+        return await self._call(op)
+
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if wired, final or leased by another worker."""
 
@@ -89,63 +104,29 @@ class _Sends(_Base):
 
         return await self._call(op)
 
+    @cached_property
+    def _outcomes(self) -> Coalescer[Outcome, StatusChange]:
+        """The outcomes stored in one loop tick, one writer job (`_batch`)."""
+
+        async def run(items: list[Outcome]) -> list[StatusChange | BaseException]:
+            return await self._call(lambda conn: record_outcomes(conn, items, self._planner is not None,
+                                                                 self._plan, self._reader))
+
+        return Coalescer(run)
+
+    @cached_property
+    def _marks(self) -> Coalescer[str, bool]:
+        """The "sending" marks made in one loop tick, one statement (`_batch`)."""
+
+        async def run(ids: list[str]) -> list[bool]:
+            return await self._call(lambda conn: mark_many(conn, ids))
+
+        return Coalescer(run)
+
     async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
-        """Store a send's outcome, external ids, events and channel log; release the claim."""
-
-        def op(conn: sqlite3.Connection) -> StatusChange:
-            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
-            if row is None:
-                raise KeyError(message_id)
-            channel = row["channel"]
-            for ext in result.external_ids:
-                conn.execute("INSERT OR REPLACE INTO external_ids (channel, external_id, message_id) VALUES (?,?,?)",
-                             (channel, ext, message_id))
-            # the outcome and the status rule (`_apply_status`) in one UPDATE, on the row read once
-            previous = Status(row["status"])
-            applied = _rules.moves(previous, result.status)
-            now = utcnow()
-            stamp = _ts(now)
-            if _rules.recorded(previous, result.status, applied, _seen(conn, message_id, previous, result.status,
-                                                                       applied)):
-                conn.execute(
-                    "INSERT INTO status_history (message_id, channel, status, applied, external_id, error_code,"
-                    " error_reason, at) VALUES (?,?,?,?,NULL,?,?,?)",
-                    (message_id, channel, result.status.value, int(applied), result.error_code, result.error_reason,
-                     stamp))
-            updated = conn.execute(
-                "UPDATE messages SET lease_until = NULL, sending_at = NULL, next_attempt_at = NULL, segments = ?,"
-                " external_id = COALESCE(?, external_id), external_ids = ?, error_code = ?, error_reason = ?,"
-                " status = ?, updated_at = ? WHERE id = ? RETURNING *",
-                (result.segments, result.external_ids[0] if result.external_ids else None,
-                 json.dumps(result.external_ids), result.error_code, result.error_reason,
-                 result.status.value if applied else row["status"], stamp if applied else row["updated_at"],
-                 message_id)).fetchone()
-            change = StatusChange(message_id, previous, result.status if applied else previous, applied)
-            record = _record(updated)
-            events: list[PlatformEvent] = []
-            if change.applied:
-                assert change.current is not None
-                update = StatusUpdate(channel, change.current, message_id, error_code=result.error_code,
-                                      error_reason=result.error_reason, at=now)
-                events.append(_events.status_changed(channel, update, change.previous, change.current,
-                                                     record if self._planner is not None else None))
-            # reports that overtook this answer (a fast SMSC's receipt on another connection), then the send's
-            # own events (an opt-out)
-            outcomes = _adopt_early_reports(conn, channel, result.external_ids)
-            outcomes += [_store_event(conn, channel, event) for event in result.events]
-            if outcomes:
-                events.extend(_events.from_inbound(channel, outcomes, self._reader(conn)))
-                full = _full(conn, message_id)
-                assert full is not None
-                record = full
-            else:
-                record.history = _history(conn, message_id)
-            self._plan(conn, events)
-            if log is not None:
-                _insert_log(conn, log)
-            return replace(change, record=record, platform_events=tuple(events))
-
-        return await self._call(op)
+        """Store a send's outcome, external ids, events and channel log; release the claim (with the other
+        outcomes of this loop tick, each in a savepoint of its own)."""
+        return await self._outcomes((message_id, result, log))
 
     async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300,
                         routed: bool = False) -> list[MessageRecord]:
@@ -161,8 +142,14 @@ class _Sends(_Base):
                 " AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
                 + (" AND route IS NOT NULL" if routed else "") +
                 " ORDER BY created_at, rowid LIMIT ?", (channel, now, now, limit))]
-            claimed = [_get(conn, i) for i in ids if _claim(conn, i, lease_seconds)]
-            return [r for r in claimed if r is not None]
+            if not ids:
+                return []
+            # one UPDATE claims them all (the writer holds the write lock: nobody took them since the SELECT)
+            rows = conn.execute(
+                "UPDATE messages SET lease_until = ?, attempts = attempts + 1 WHERE id IN"
+                f" ({','.join('?' * len(ids))}) RETURNING rowid AS claimed_row, *",
+                (_ts(utcnow() + timedelta(seconds=lease_seconds)), *ids)).fetchall()
+            return [_record(r) for r in sorted(rows, key=lambda r: (r["created_at"], r["claimed_row"]))]
 
         return await self._call(op)
 
@@ -226,11 +213,10 @@ class _Sends(_Base):
 
     async def mark_sending(self, message_id: str) -> bool:
         """Record that a request of the current claim is going out (the send is in doubt until its outcome);
-        False when the message is no longer pending and claimed. (One process per file: claims carry no
-        holder here, so a claim another process took over is not told apart.)"""
-        return await self._call(lambda conn: conn.execute(
-            "UPDATE messages SET sending_at = COALESCE(sending_at, ?) WHERE id = ? AND lease_until IS NOT NULL"
-            " AND status IN ('queued', 'errored')", (_ts(), message_id)).rowcount == 1)
+        False when the message is no longer pending and claimed. The marks of one loop tick are one statement.
+        (One process per file: claims carry no holder here, so a claim another process took over is not told
+        apart.)"""
+        return await self._marks(message_id)
 
     async def clear_in_doubt(self, message_id: str) -> None:
         """Forget that an unclaimed message's last request went out, so it is retried."""

@@ -10,7 +10,7 @@ from datetime import timedelta
 from ..._events import STATUS_CHANGED
 from ..._models import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate, utcnow
 from .._protocol import Store
-from ._base import PHONE, _log, run
+from ._base import PHONE, _log, _plan_everything, run
 
 __all__ = ["Sends"]
 
@@ -33,6 +33,94 @@ class Sends:
                 stored = await store.get_message(message.id)
                 assert stored is not None and stored.metadata == {"order": 1} and stored.quick_replies == ["yes"]
                 assert [h["status"] for h in stored.history] == ["queued"]
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_many_messages_are_queued_in_one_write(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            try:
+                known = (await store.add_outgoing(OutgoingMessage("a", PHONE, "known"))).record.id
+                batch = [OutgoingMessage("a", PHONE, "one", metadata={"n": 1}),
+                         OutgoingMessage("a", PHONE, "again", id=known),
+                         OutgoingMessage("b", PHONE, "two", attachments=["image/png:https://x.test/a.png"])]
+                batch.append(OutgoingMessage("b", PHONE, "twice in one batch", id=batch[2].id))
+                added = await store.add_outgoing_many(batch)
+                assert [(a.created, a.claimed) for a in added] == [(True, False), (False, False), (True, False),
+                                                                    (False, False)]
+                assert added[1].record.text == "known" and added[3].record.text == "two"
+                assert [len(a.platform_events) for a in added] == [1, 0, 1, 0]
+                stored = await store.get_message(batch[0].id)
+                assert stored is not None and stored.status == "queued" and stored.metadata == {"n": 1}
+                assert [h["status"] for h in stored.history] == ["queued"]
+                assert [m.id for m in await store.claim_due("b")] == [batch[2].id]
+                assert await store.add_outgoing_many([]) == []
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_outcomes_and_marks_made_together_answer_each_alone(self, store_factory: Callable[[], Store]) -> None:
+        # a window's sends mark and store their outcomes in the same loop tick: the store may write them in one
+        # batch, but each caller hears its own answer, and one bad outcome never undoes its neighbours
+        async def go() -> None:
+            store = store_factory()
+            try:
+                ids = [(await store.add_outgoing(OutgoingMessage("a", PHONE, f"m{i}"), claim_for=60)).record.id
+                       for i in range(3)]
+                unclaimed = (await store.add_outgoing(OutgoingMessage("a", PHONE, "not claimed"))).record.id
+                marks = await asyncio.gather(*(store.mark_sending(i) for i in [*ids, unclaimed]))
+                assert list(marks) == [True, True, True, False]
+                results = await asyncio.gather(
+                    store.record_send(ids[0], SendResult(Status.WIRED, external_ids=["e-0"]),
+                                      _log("a", message_id=ids[0])),
+                    store.record_send("00000000-0000-4000-8000-00000000dead", SendResult(Status.WIRED), None),
+                    store.record_send(ids[1], SendResult(Status.ERRORED, error_code="500"), None),
+                    store.record_send(ids[2], SendResult(Status.WIRED, external_ids=["e-2"]), None),
+                    return_exceptions=True)
+                assert isinstance(results[1], KeyError)
+                changes = [r for i, r in enumerate(results) if i != 1]
+                assert [(c.previous, c.current, c.applied) for c in changes] == [  # type: ignore[union-attr]
+                    (Status.QUEUED, Status.WIRED, True), (Status.QUEUED, Status.ERRORED, True),
+                    (Status.QUEUED, Status.WIRED, True)]
+                stored = [await store.get_message(i) for i in ids]
+                assert [m.status for m in stored if m] == ["wired", "errored", "wired"]
+                assert [m.external_ids for m in stored if m] == [["e-0"], [], ["e-2"]]
+                assert [m.sending_at for m in stored if m] == [None, None, None]  # the claims are released
+            finally:
+                await store.close()
+
+        run(go())
+
+    def test_a_windows_outcomes_stored_together_are_each_complete(self, store_factory: Callable[[], Store]) -> None:
+        async def go() -> None:
+            store = store_factory()
+            store.set_planner(_plan_everything)
+            try:
+                ids = [(await store.add_outgoing(OutgoingMessage("a", PHONE, f"m{i}", metadata={"i": i}),
+                                                 claim_for=60)).record.id for i in range(4)]
+                results = [SendResult(Status.WIRED, external_ids=[f"w-{i}", f"w-{i}b"], segments=2) for i in range(3)]
+                results.append(SendResult(Status.FAILED, error_code="88", error_reason="refused"))
+                changes = await asyncio.gather(*(store.record_send(i, r, _log("a", message_id=i))
+                                                 for i, r in zip(ids, results, strict=True)))
+                assert [(c.previous, c.current, c.applied) for c in changes] == [
+                    (Status.QUEUED, Status.WIRED, True)] * 3 + [(Status.QUEUED, Status.FAILED, True)]
+                assert all(c.record is not None and c.record.id == i for c, i in zip(changes, ids, strict=True))
+                assert [[h["status"] for h in c.record.history] for c in changes if c.record] == [
+                    ["queued", "wired"]] * 3 + [["queued", "failed"]]
+                assert [len(c.platform_events) for c in changes] == [1, 1, 1, 1]
+                assert changes[0].platform_events[0].data["metadata"] == {"i": 0}
+                stored = await store.get_message(ids[3])
+                assert stored is not None and stored.error_code == "88" and stored.sending_at is None
+                # a receipt naming a part's external id finds its message
+                (outcome,) = await store.record_inbound(
+                    "a", [StatusUpdate("a", Status.DELIVERED, external_id="w-1b")], None)
+                assert outcome.change is not None and outcome.change.message_id == ids[1]
+                assert len(await store.list_logs(channel="a")) == 4
+                pending = [row for row in await store.outbox_items() if row["key"] in ids]
+                assert len(pending) == 4 + 4 + 1  # queued, the outcome, and the receipt's move to sent
             finally:
                 await store.close()
 
