@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from smsgate import ChannelLog, IncomingMessage, OutgoingMessage, Redactor, SendResult, Status, StatusUpdate
 from smsgate.host import utcnow
-from smsgate.store import OutboxItem, Store
+from smsgate.store import OutboxItem, Store, cursor_before
 
 __all__ = ["PHONE", "TABLES", "fill", "workload"]
 
@@ -88,6 +88,10 @@ async def workload(store: Store, marks: list[tuple[str, int]], statements: list[
     await store.find_messages(limit=5, direction="out")
     mark("page contact")
     await store.find_messages(limit=5, number=PHONE, text="hi")
+    mark("page before")
+    await store.find_messages(limit=5, cursor=cursor_before(utcnow() - timedelta(minutes=1)))
+    mark("page contact before")
+    await store.find_messages(limit=5, number=PHONE, direction="out", cursor=cursor_before(utcnow()))
     mark("other")
     await store.find_messages(limit=5, channel="a", status="failed", text="m1")
     await store.hourly_counts(utcnow() - timedelta(hours=2), channel="a")
@@ -114,5 +118,7 @@ async def workload(store: Store, marks: list[tuple[str, int]], statements: list[
     await store.opt_outs()
     await store.lease("a:bind", "me", 30)
     await store.release("a:bind", "me")
+    await store.redact_message(added.record.id)
+    await store.delete_message(added.record.id)
     await store.prune(utcnow() - timedelta(days=1))
     await store.prune_messages(utcnow() - timedelta(days=1))

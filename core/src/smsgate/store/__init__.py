@@ -21,11 +21,13 @@ from ._open import (
     url_password,
     validate_database,
 )
+from ._paging import cursor_before
 from ._postgres import PostgresStore
 from ._protocol import Reads, Store
 from ._records import (
     Added,
     Backlog,
+    Forgotten,
     Fragment,
     FragmentJoin,
     HourCount,
@@ -44,6 +46,7 @@ __all__ = [
     "Added",
     "Backlog",
     "CopyError",
+    "Forgotten",
     "Fragment",
     "FragmentJoin",
     "HourCount",
@@ -63,6 +66,7 @@ __all__ = [
     "WakeupLoop",
     "backoff",
     "copy_database",
+    "cursor_before",
     "describe",
     "is_postgres",
     "open_store",

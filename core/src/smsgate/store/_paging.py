@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 
-__all__ = ["decode_cursor", "encode_cursor", "where"]
+__all__ = ["cursor_before", "decode_cursor", "encode_cursor", "where"]
 
 
 def where(conditions: list[str]) -> str:
@@ -29,3 +29,10 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
         return created, int(key)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise ValueError(f"invalid cursor {cursor!r}") from None
+
+
+def cursor_before(when: datetime) -> str:
+    """A cursor from which `find_messages` lists the messages created before `when` (a time-bounded listing
+    starts there, on the same index as any page)."""
+    # key 0 is below every row's key, so the row-key tie-break admits no row created at `when` itself
+    return encode_cursor(when.astimezone(UTC).isoformat(timespec="microseconds"), 0)

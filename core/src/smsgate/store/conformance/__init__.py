@@ -17,9 +17,10 @@ every match once, newest first. The `...across_stores` tests open the database t
 instances of `smsgate serve` do: a claim, an inbound external id, a status move and an outbox item are
 each won by one of them.
 
-One module per part of the contract: `sends` (outgoing messages and their statuses), `inbound`, `outbox`,
-`reads` (listings, pages, the operators' reads), `upkeep` (retention, pruning), `instances` (two stores on one
-database), `parts` (what connection-oriented adapters rely on). `StoreConformance` is all of them.
+One module per part of the contract: `sends` (outgoing messages and their statuses), `inbound`, `outbox`, `reads`
+(listings, pages, the operators' reads), `upkeep` (retention, pruning), `instances` (two stores on one database),
+`parts` (what connection-oriented adapters rely on), `forget` (one message redacted or deleted). `StoreConformance`
+is all of them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Callable
 import pytest
 
 from .._protocol import Store
+from .forget import Forget
 from .inbound import Inbound
 from .instances import Instances
 from .outbox import Outbox
@@ -40,7 +42,7 @@ from .upkeep import Upkeep
 __all__ = ["StoreConformance"]
 
 
-class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts):
+class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts, Forget):
     """What every backend must do; `store_factory` (a fixture) returns a callable opening the same database."""
 
     @pytest.fixture
