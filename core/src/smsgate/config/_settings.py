@@ -26,6 +26,7 @@ __all__ = [
     "Config",
     "config_from_dict",
     "GatewaySettings",
+    "TwilioApiSettings",
     "default_config_path",
     "load_config",
     "WebhookSettings",
@@ -105,6 +106,47 @@ class BridgeSettings(BaseModel):
         if len(value.get_secret_value()) < 8:
             raise ValueError("must be at least 8 characters (it guards sending SMS on your account)")
         return value
+
+
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+
+
+class TwilioApiSettings(BaseModel):
+    """The `[twilio_api]` table: smsgate serves Twilio's Messages API (2010-04-01) for one account, so Twilio's
+    SDKs send through smsgate's channels unchanged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_sid: str = Field(description="The account SID clients put in the URL and as the Basic-auth user: "
+                                         "`AC` and 32 hex digits.")
+    auth_token: SecretStr = Field(description="The Basic-auth password; also signs status callbacks and incoming "
+                                              "webhooks (X-Twilio-Signature). At least 16 characters.")
+    incoming_url: str | None = Field(None, description="Where messages received on the channels are POSTed as "
+                                                       "Twilio's incoming-message webhook; TwiML <Message> replies "
+                                                       "go back through the same channel.")
+    default_channel: str | None = Field(None, description="The channel a message goes out on when its From is no "
+                                                          "channel's address (default: the only channel, if there "
+                                                          "is one).")
+
+    @field_validator("account_sid")
+    @classmethod
+    def _account_sid(cls, value: str) -> str:
+        value = value.strip()
+        if not _ACCOUNT_SID.fullmatch(value):
+            raise ValueError("must be 'AC' and 32 hex digits, as Twilio's account SIDs are")
+        return value
+
+    @field_validator("auth_token")
+    @classmethod
+    def _auth_token(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters (it guards sending SMS on your account)")
+        return value
+
+    @field_validator("incoming_url")
+    @classmethod
+    def _incoming_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
 
 
 class GatewaySettings(BaseModel):
@@ -241,6 +283,8 @@ class Config:
     channels: dict[str, Channel] = field(default_factory=dict)
     path: Path | None = None
     bridges: dict[str, BridgeSettings] = field(default_factory=dict)
+    twilio_api: TwilioApiSettings | None = None
+    """`[twilio_api]`: Twilio's Messages API served in front of the channels, when present."""
 
     def channel(self, name: str) -> Channel:
         """The channel called `name`, or a ConfigError listing the known ones."""
@@ -259,7 +303,8 @@ class Config:
         still a secret."""
         values: list[Any] = [self.gateway.api_token, self.gateway.console_password_hash,
                              *(h.secret for h in self.gateway.webhooks),
-                             *(b.secret for b in self.bridges.values())]
+                             *(b.secret for b in self.bridges.values()),
+                             self.twilio_api.auth_token if self.twilio_api else None]
         for channel in self.channels.values():
             values.extend(getattr(channel.settings, name) for name in type(channel.settings).model_fields)
         found = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
@@ -277,6 +322,7 @@ class _Root(BaseSettings):
     gateway: dict[str, Any] = {}
     channels: dict[str, dict[str, Any]] = {}
     bridges: dict[str, dict[str, Any]] = {}
+    twilio_api: dict[str, Any] | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -352,11 +398,12 @@ def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass],
     """Validate an already-parsed config (the TOML's tables as a dict), with `SMSGATE_*` overrides applied."""
     if "webhooks" in data:
         raise ConfigError("unknown table webhooks: webhooks go in [[gateway.webhooks]]", file=file)
-    unknown = set(data) - {"gateway", "channels", "bridges"}
+    tables = ("gateway", "channels", "bridges", "twilio_api")
+    unknown = set(data) - set(tables)
     if unknown:
         raise ConfigError(f"unknown table(s) {', '.join(sorted(unknown))}", file=file)
     try:
-        root = _Root(**{k: v for k, v in data.items() if k in ("gateway", "channels", "bridges")})
+        root = _Root(**{k: v for k, v in data.items() if k in tables})
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(first["msg"], file=file, field=_loc(first)) from None
@@ -367,7 +414,23 @@ def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass],
         raise ConfigError(first["msg"], file=file, field="gateway." + _loc(first)) from None
     channels = {name: _channel(name, raw, adapters, file, why_missing) for name, raw in root.channels.items()}
     bridges = {name: _bridge(name, raw, channels, file) for name, raw in root.bridges.items()}
-    return Config(gateway=gateway, channels=channels, bridges=bridges)
+    twilio_api = None if root.twilio_api is None else _twilio_api(root.twilio_api, channels, file)
+    return Config(gateway=gateway, channels=channels, bridges=bridges, twilio_api=twilio_api)
+
+
+def _twilio_api(raw: Any, channels: dict[str, Channel], file: str) -> TwilioApiSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError("must be a table", file=file, field="twilio_api")
+    try:
+        settings = TwilioApiSettings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(first["msg"], file=file, field=f"twilio_api.{_loc(first)}") from None
+    if settings.default_channel is not None and settings.default_channel not in channels:
+        known = ", ".join(sorted(channels)) or "none configured"
+        raise ConfigError(f"unknown channel {settings.default_channel!r} (known: {known})", file=file,
+                          field="twilio_api.default_channel")
+    return settings
 
 
 def _bridge(name: str, raw: Any, channels: dict[str, Channel], file: str) -> BridgeSettings:
