@@ -84,6 +84,26 @@ def test_hostile_api_and_bridge_requests(smsgate_harness, target):
     assert seen.get("4xx", 0) > 0 and seen.get("2xx", 0) > 0, seen
 
 
+def test_hostile_requests_to_the_twilio_front(smsgate_harness):
+    """Twilio's Messages API with wrong credentials, other accounts, odd paths and methods, hostile forms and
+    list queries: Twilio's error JSON storing nothing, or an answer Twilio's contract describes; never a 5xx."""
+    harness = hostile.twilio_front_harness(smsgate_harness)
+    seen: dict[str, int] = {}
+
+    @settings(max_examples=EXAMPLES * 3, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(spec=hostile.twilio_front_requests())
+    def run(spec):
+        outcome = hostile.check_twilio(harness, spec)
+        seen[outcome.status_class] = seen.get(outcome.status_class, 0) + 1
+        if outcome.problem:
+            raise AssertionError(f"{outcome.problem}\nrequest: {spec.short()}")
+
+    run = example(spec=hostile.VALID_FRONT)(run)
+    run()
+    assert seen.get("4xx", 0) > 0 and seen.get("2xx", 0) > 0, seen
+
+
 @pytest.mark.parametrize(("label", "action", "body"), [
     ("http", "receive", '{"from": "+12025550123", "text": "\\ud800"}'),
     ("http", "receive", '{"from": "\\ud800", "text": "hi"}'),

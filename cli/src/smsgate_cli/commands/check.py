@@ -34,6 +34,10 @@ def check(
             if name in problems:
                 line += f", connection {problems[name] or 'ok'}"
             typer.echo(line)
+        if cfg.twilio_api is not None:
+            typer.echo(f"  Twilio API: account {cfg.twilio_api.account_sid}, default channel "
+                       f"{cfg.twilio_api.default_channel or '-'}, incoming messages to "
+                       f"{cfg.twilio_api.incoming_url or '-'}")
         return all(reason is None for reason in problems.values())
 
     if not guarded(run):

@@ -18,7 +18,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Override [gateway] port.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Run the gateway with uvicorn: channel callbacks, the /api/v1 API, bridges, the send worker and webhooks."""
+    """Run the gateway with uvicorn: channel callbacks, the /api/v1 API, bridges, the Twilio front, the send worker
+    and webhooks."""
 
     def run() -> None:
         import gc
@@ -50,6 +51,10 @@ def serve(
         metrics = ("public" if cfg.gateway.metrics_public else "on (bearer api_token)" if cfg.gateway.api_token
                    else "off (set [gateway] api_token or metrics_public)")
         typer.echo(f"  console {gateway.public_url}/ui: {console}; metrics /metrics: {metrics}", err=True)
+        if cfg.twilio_api is not None:
+            incoming = cfg.twilio_api.incoming_url or "none (set [twilio_api] incoming_url)"
+            typer.echo(f"  Twilio API {gateway.public_url}/2010-04-01: account {cfg.twilio_api.account_sid}; "
+                       f"incoming messages to {incoming}", err=True)
         # Everything loaded so far (pydantic models, phonenumbers' metadata, the plugins) lives until exit: out
         # of the collector's sight, each request's garbage collections scan only that request's objects
         # (GC time under ingest load: 7% -> 3%).

@@ -25,7 +25,6 @@ __all__ = ["twilio_routes"]
 
 log = logging.getLogger("smsgate.twilio")
 PREFIX = f"/{API_VERSION}"
-_ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _FORM = "application/x-www-form-urlencoded"
 _AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="Twilio API"'}
 
@@ -42,7 +41,7 @@ def twilio_routes(front: TwilioFront, accounts: Accounts, settings: GatewaySetti
         if account is None:
             return _error(20003, "Authenticate", 401, _AUTHENTICATE)
         if request.path_params.get("account", account.sid) != account.sid:
-            return _error(*_not_found(request.url.path))
+            return _error(*_not_found(request.scope["path"]))
         return account
 
     async def form(request: Request) -> list[tuple[str, str]]:
@@ -109,13 +108,18 @@ def twilio_routes(front: TwilioFront, accounts: Accounts, settings: GatewaySetti
         account = account_of(request)
         if isinstance(account, JSONResponse):
             return account
-        return _error(*_not_found(request.url.path))
+        return _error(*_not_found(request.scope["path"]))
 
-    return [
-        Route(f"{PREFIX}/Accounts/{{account}}/Messages.json", messages, methods=_ALL),
-        Route(f"{PREFIX}/Accounts/{{account}}/Messages/{{sid}}.json", message, methods=_ALL),
-        Route(f"{PREFIX}/{{rest:path}}", elsewhere, methods=_ALL),
-    ]
+    return [_any_method(Route(f"{PREFIX}/Accounts/{{account}}/Messages.json", messages)),
+            _any_method(Route(f"{PREFIX}/Accounts/{{account}}/Messages/{{sid}}.json", message)),
+            _any_method(Route(f"{PREFIX}/{{rest:path}}", elsewhere))]
+
+
+def _any_method(route: Route) -> Route:
+    """`route` taking every method, so the handler answers one it does not serve with Twilio's 405 JSON rather
+    than Starlette's plain text (a Route without methods matches them all)."""
+    route.methods = None
+    return route
 
 
 def _not_found(path: str) -> tuple[int, str, int]:

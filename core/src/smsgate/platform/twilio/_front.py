@@ -89,6 +89,14 @@ def _day(name: str, value: str) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def _next_day(day: datetime) -> datetime | None:
+    """The start of the day after `day`; None after the last day a datetime holds (no upper bound then)."""
+    try:
+        return day + timedelta(days=1)
+    except OverflowError:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Filters:
     """A listing's filters in the store's terms (None everywhere: everything) and its time bounds."""
@@ -260,10 +268,10 @@ class TwilioFront:
         on = _first(query, "DateSent")
         if on:
             since = _day("DateSent", on)
-            until = since + timedelta(days=1)
+            until = _next_day(since)
         before, after = _first(query, "DateSent<"), _first(query, "DateSent>")
         if before:  # on or before that day
-            until = min(filter(None, (until, _day("DateSent<", before) + timedelta(days=1))))
+            until = min(filter(None, (until, _next_day(_day("DateSent<", before)))), default=None)
         if after:  # on or after that day
             since = max(filter(None, (since, _day("DateSent>", after))))
         return _Filters(channel, number, direction, to, from_, since, until, empty)
