@@ -167,8 +167,10 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         from ..platform.twilio import TwilioFront
         from ._twilio import twilio_routes
 
+        # right after the channels' callbacks: one prefix match, so neither the front nor the API pays for a
+        # list of routes tried before its own
         front = TwilioFront(gateway.config, gateway, gateway.store)
-        routes.extend(twilio_routes(front, platform.twilio_accounts, settings))
+        routes.insert(2, twilio_routes(front, platform.twilio_accounts, settings))
     if metrics:
         routes.append(metrics_route(install_metrics(gateway), settings))
     if console:

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from ..config import GatewaySettings
 from ..errors import RequestRejected, StoreUnavailable
@@ -33,8 +33,9 @@ def _error(code: int, message: str, status: int, headers: dict[str, str] | None 
     return JSONResponse(error_body(code, message, status), status_code=status, headers=headers)
 
 
-def twilio_routes(front: TwilioFront, accounts: Accounts, settings: GatewaySettings) -> list[BaseRoute]:
-    """The front's routes: the Messages list and instance resources, and Twilio's 404 for the rest of the API."""
+def twilio_routes(front: TwilioFront, accounts: Accounts, settings: GatewaySettings) -> BaseRoute:
+    """The front's routes under one prefix (one match for the app's router to try): the Messages list and
+    instance resources, and Twilio's 404 for the rest of the API."""
 
     def account_of(request: Request) -> Account | JSONResponse:
         account = accounts.authenticate(request.headers.get("authorization", ""))
@@ -110,9 +111,9 @@ def twilio_routes(front: TwilioFront, accounts: Accounts, settings: GatewaySetti
             return account
         return _error(*_not_found(request.scope["path"]))
 
-    return [_any_method(Route(f"{PREFIX}/Accounts/{{account}}/Messages.json", messages)),
-            _any_method(Route(f"{PREFIX}/Accounts/{{account}}/Messages/{{sid}}.json", message)),
-            _any_method(Route(f"{PREFIX}/{{rest:path}}", elsewhere))]
+    return Mount(PREFIX, routes=[_any_method(Route("/Accounts/{account}/Messages.json", messages)),
+                                 _any_method(Route("/Accounts/{account}/Messages/{sid}.json", message)),
+                                 _any_method(Route("/{rest:path}", elsewhere))])
 
 
 def _any_method(route: Route) -> Route:
