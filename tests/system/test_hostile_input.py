@@ -350,6 +350,20 @@ def test_former_bug_inputs_are_rejected_cleanly(smsgate_harness):
     assert hostile.KNOWN_BUGS == {}
 
 
+@pytest.mark.parametrize(("query", "expected"), [
+    (b"DateSent=9999-12-31&DateSent%3E=0001-01-01", 200),  # the day after the calendar's last overflowed
+    (b"DateSent%3C=9999-12-31", 200),
+    (b"\x80\xff=\xfe", 200),  # a query that is not UTF-8 crashed Starlette's request.url on the 404 path
+])
+@pytest.mark.parametrize("account", [hostile.FRONT_SID, "AC" + "0" * 32])
+def test_former_twilio_front_bug_inputs_are_answered(smsgate_harness, query, expected, account):
+    harness = hostile.twilio_front_harness(smsgate_harness)
+    spec = hostile.Spec("GET", f"/2010-04-01/Accounts/{account}/Messages.json".encode(), query,
+                        [(b"authorization", hostile.VALID_FRONT.headers[0][1])], [], "former-bug", auth_ok=True)
+    outcome = hostile.check_twilio(harness, spec)
+    assert outcome.problem is None and outcome.status == (expected if account == hostile.FRONT_SID else 404), outcome
+
+
 def test_store_counts_are_read_from_the_database(smsgate_harness):
     """The fingerprint the properties compare is the database's own view (a sanity check of the checker)."""
     harness = hostile.setup_harness(smsgate_harness, PROFILES[0])

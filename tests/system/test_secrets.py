@@ -4,9 +4,10 @@ webhook outbox, `smsgate logs` / `smsgate messages` output (JSON and tables), th
 
 Every adapter is configured with known secrets (http: `send_authorization`, `inbound_secret`,
 `inbound_password`, credential `headers`; twilio: `auth_token`; kannel: `password`; the gateway: `api_token` and
-a webhook secret), then exercised: sends answered 2xx, 4xx, 429 and 5xx by a fake aggregator that echoes back
-everything it received (URL, headers, body, decoded and not), transport errors whose messages quote the request,
-the send worker giving up, and inbound callbacks with right and wrong credentials. Then everything is scanned for
+a webhook secret; the Twilio front: `[twilio_api] auth_token`), then exercised: sends answered 2xx, 4xx, 429 and
+5xx by a fake aggregator that echoes back everything it received (URL, headers, body, decoded and not), transport
+errors whose messages quote the request, the send worker giving up, inbound callbacks and calls to the Twilio front
+with right and wrong credentials, and the outbox's signed deliveries. Then everything is scanned for
 each secret in plain, URL-encoded (quote and quote_plus) and base64 forms, including base64 `user:secret`
 basic-auth values.
 """
@@ -44,11 +45,13 @@ KANNEL_USER = "gate"
 KANNEL_PASSWORD = "kannel-P@ss+w0rd&1 x/%"
 API_TOKEN = "api-T0ken-for-secrets-test"
 WEBHOOK_SECRET = "webhook-S3cr3t-0f9e"
+FRONT_SID = "AC" + "4" * 32  # the Twilio front's account ([twilio_api])
+FRONT_TOKEN = "front-auth-T0ken/7e2c+"
 
-USERS = [INBOUND_USER, HEADER_USER, TWILIO_SID, KANNEL_USER, ""]
+USERS = [INBOUND_USER, HEADER_USER, TWILIO_SID, KANNEL_USER, FRONT_SID, ""]
 SECRETS = [SEND_AUTHORIZATION, SEND_AUTHORIZATION.split(" ", 1)[1], INBOUND_SECRET, INBOUND_PASSWORD,
            HEADER_AUTHORIZATION, HEADER_AUTHORIZATION.split(" ", 1)[1], HEADER_PASSWORD, API_KEY, TWILIO_TOKEN,
-           KANNEL_PASSWORD, API_TOKEN, WEBHOOK_SECRET]
+           KANNEL_PASSWORD, API_TOKEN, WEBHOOK_SECRET, FRONT_TOKEN]
 TO = "+12025550123"
 
 
@@ -177,6 +180,15 @@ def _exercise_inbound(harness: Any) -> list[str]:
         assert call("GET", "/c/kn/receive", params=query).status_code == 200
     assert call("POST", "/c/tw/status", data={**status, **foreign}, headers={"X-Twilio-Signature": compute_signature(
         TWILIO_TOKEN, "https://gateway.example/c/tw/status", list({**status, **foreign}.items()))}).status_code == 200
+    # the Twilio front: right and wrong credentials, a status callback and the incoming webhook to sign
+    messages = f"/2010-04-01/Accounts/{FRONT_SID}/Messages.json"
+    create = {"To": TO, "From": "+12025550199", "Body": "via the front", "StatusCallback": "https://app.example/s"}
+    assert call("POST", messages, data=create, headers=_basic(FRONT_SID, FRONT_TOKEN)).status_code == 201
+    for wrong in (_basic(FRONT_SID, FRONT_TOKEN + "x"), _basic(FRONT_SID, TWILIO_TOKEN),
+                  _basic(TWILIO_SID, FRONT_TOKEN), {"Authorization": f"Bearer {FRONT_TOKEN}"}, {}):
+        assert call("POST", messages, data=create, headers=wrong).status_code == 401
+        assert call("GET", messages, headers=wrong).status_code == 401
+    assert call("GET", messages, headers=_basic(FRONT_SID, FRONT_TOKEN)).status_code == 200
     return answers
 
 
@@ -201,9 +213,14 @@ def exercised(smsgate_harness, caplog):
     caplog.set_level(logging.DEBUG)  # every logger, every level: what `smsgate --debug` would print
     aggregator = EchoingAggregator()
     harness = smsgate_harness(_channels(), respond=aggregator, gateway={
-        "api_token": API_TOKEN, "webhooks": [{"url": "https://hooks.example/in", "secret": WEBHOOK_SECRET}]})
+        "api_token": API_TOKEN, "webhooks": [{"url": "https://hooks.example/in", "secret": WEBHOOK_SECRET}]},
+        twilio_api={"account_sid": FRONT_SID, "auth_token": FRONT_TOKEN, "default_channel": "ex",
+                    "incoming_url": "https://app.example/sms"})
     answers = _exercise_inbound(harness)
     _exercise_sends(harness, aggregator)
+    # the outbox's deliveries, the front's signed callbacks and webhooks among them (their requests are echoed)
+    aggregator.mode = "ok"
+    harness.run(harness.outbox(retry_base=0).drain(rounds=3))
     return harness, answers
 
 
