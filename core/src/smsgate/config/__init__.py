@@ -1,6 +1,7 @@
 """Configuration: the TOML file and `SMSGATE_*` overrides, validated into `Config`, and the values it holds.
 
-    _settings   Config, GatewaySettings, ChannelSettings, Channel, WebhookSettings, BridgeSettings, loading
+    _settings   Config, GatewaySettings, ChannelSettings, Channel, WebhookSettings, BridgeSettings,
+                TwilioApiSettings, loading
     _fields     HttpUrl, Secret and the comparisons of secrets and ids
     _secrets    the api_token check and the console password's scrypt hash
     _database   what a `database` value names (a SQLite path or a PostgreSQL URL)
@@ -18,6 +19,7 @@ from ._settings import (
     ChannelSettings,
     Config,
     GatewaySettings,
+    TwilioApiSettings,
     WebhookSettings,
     config_from_dict,
     default_config_path,
@@ -33,6 +35,7 @@ __all__ = [
     "GatewaySettings",
     "HttpUrl",
     "Secret",
+    "TwilioApiSettings",
     "WebhookSettings",
     "bearer_token",
     "check_password_hash",
