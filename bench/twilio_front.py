@@ -1,7 +1,7 @@
 """Twilio front benchmark: the CPU of one API send through Twilio's Messages API (`[twilio_api]`) against one
 through `/api/v1/messages`, in the same run, on the same gateway.
 
-    .venv/bin/python bench/twilio_front.py [--messages 3000] [--rounds 3] [--concurrency 16]
+    .venv/bin/python bench/twilio_front.py [--messages 3000] [--rounds 5] [--concurrency 16]
 
 Each door gets the same job in alternating rounds, each round on a fresh `smsgate serve` process
 (bench/servers/twilio_gateway.py: one http channel to the stub aggregator bench/servers/http_stub.py, metrics on,
@@ -13,7 +13,8 @@ token with a JSON body; basic auth with Twilio's form body, what the SDKs send).
   the stub (the worker sent it), per message: what one API send costs, whole. Target: twilio / api <= 1.1.
 - accept: the same job against a gateway without its worker, so the CPU is the request's alone (reading,
   authenticating, validating, queuing durably, answering): the front's own cost, magnified.
-Medians of the rounds are reported, with each round's figure.
+Each door goes first every other round. Medians of the rounds are reported, with each round's figure and ratio:
+on a shared machine one round swings by 20% either way, so take five rounds or more.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def _pid_on(port: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-twilio-bench-"))
@@ -108,9 +109,10 @@ def main() -> None:
     counter = 0
     with server("http_stub") as stub_port:
         stub = f"http://127.0.0.1:{stub_port}/send"
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             for mode in ("serve", "accept"):
-                for door in DOORS:
+                # each door goes first every other round, so drift on this shared machine hits both alike
+                for door in (list(DOORS) if round_ % 2 == 0 else list(DOORS)[::-1]):
                     counter += 1
                     results[door, mode].append(one_run(door, mode, stub, workdir, args.messages, args.concurrency,
                                                        counter))
@@ -119,9 +121,11 @@ def main() -> None:
     for mode, what in (("serve", "send (accepted, queued, sent to the stub)"), ("accept", "accept (no worker)")):
         api, twilio = (statistics.median(results[d, mode]) for d in DOORS)
         rounds = {d: ", ".join(f"{x:.0f}" for x in results[d, mode]) for d in DOORS}
+        ratios = [t / a for a, t in zip(results["api", mode], results["twilio", mode], strict=True)]
         print(f"  {what}: /api/v1 {api:.0f} us (rounds {rounds['api']}), Twilio front {twilio:.0f} us "
-              f"(rounds {rounds['twilio']}): ratio {twilio / api:.3f}" + ("   (target <= 1.1)" if mode == "serve"
-                                                                            else ""))
+              f"(rounds {rounds['twilio']}): ratio of medians {twilio / api:.3f}, median of the rounds' ratios "
+              f"{statistics.median(ratios):.3f} ({', '.join(f'{r:.2f}' for r in ratios)})"
+              + ("   (target <= 1.1)" if mode == "serve" else ""))
 
 
 if __name__ == "__main__":

@@ -141,10 +141,10 @@ def test_create_answers_201_with_twilios_message_and_the_message_is_sent(front):
     assert body["uri"] == f"{BASE}/Messages/{body['sid']}.json" and body["account_sid"] == SID
     created = datetime.strptime(body["date_created"], "%a, %d %b %Y %H:%M:%S +0000").replace(tzinfo=UTC)
     assert abs((datetime.now(UTC) - created).total_seconds()) < 300
-    # the SID is the message's smsgate id, kept in its metadata too
+    # the SID is the message's smsgate id: nothing to store for a plain create
     message_id = message_id_of(body["sid"])
     record = h.message(message_id)
-    assert record is not None and record.metadata["twilio"]["sid"] == body["sid"] == sid_of(record.id)
+    assert record is not None and body["sid"] == sid_of(record.id) and record.metadata == {}
     assert (record.channel, record.text, record.status) == ("web", "Hello from the front", "queued")
     worker_round(h)
     assert [r.url.host for r in app.sends] == ["aggregator.test"]
@@ -164,7 +164,12 @@ def test_media_messages_get_an_mm_sid_and_their_urls(front):
     body = create(h, To=PHONE, From=ADDRESS, MediaUrl=["https://m.example/a.jpg", "https://m.example/b.png"]).json()
     twilio_contract.check("POST", LIST, 201, body)
     assert body["sid"].startswith("MM") and body["num_media"] == "2" and body["body"] == ""
-    assert h.message(message_id_of(body["sid"])).attachments == ["https://m.example/a.jpg", "https://m.example/b.png"]
+    record = h.message(message_id_of(body["sid"]))
+    assert record.attachments == ["https://m.example/a.jpg", "https://m.example/b.png"]
+    assert record.metadata == {"twilio": {"sid": body["sid"]}}  # kept: a redaction must not turn it into SM…
+    worker_round(h)
+    redacted = h.request("POST", f"{BASE}/Messages/{body['sid']}.json", data={"Body": ""}, headers=auth()).json()
+    assert (redacted["sid"], redacted["num_media"]) == (body["sid"], "0")
 
 
 def test_long_and_unicode_bodies_count_their_segments(front):
@@ -436,6 +441,7 @@ def _validates(request: httpx.Request, token: str = TOKEN) -> bool:
 def test_status_callbacks_are_signed_as_twilio_signs_them(front):
     h, app = front()
     sid = create(h, To=PHONE, From=ADDRESS, Body="track me", StatusCallback=f"{APP}/status?order=7").json()["sid"]
+    assert h.message(message_id_of(sid)).metadata == {"twilio": {"callback": f"{APP}/status?order=7", "account": SID}}
     worker_round(h)
     h.request("POST", "/c/web/delivered", data={"id": message_id_of(sid)})
     h.run(h.outbox(retry_base=0).drain())

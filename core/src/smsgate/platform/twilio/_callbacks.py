@@ -23,13 +23,13 @@ from ..._http._client import HttpClient
 from ..._models import IncomingMessage, Status
 from ...errors import ConfigError, MessageInvalid
 from ...store import OutboxItem, OutboxRow
-from ...text import attachment_url, segment
+from ...text import attachment_url
 from .._bridges import Queue
 from .._outbox import Deliver, DeliveryFailed, post
 from ._accounts import Accounts
 from ._signature import SIGNATURE_HEADER, request_url, signature
 from ._twiml import MAX_TWIML_BYTES, TwimlRejected, replies
-from ._wire import API_VERSION, callback_status, error_code, sid_of, twilio_meta
+from ._wire import API_VERSION, callback_status, error_code, segments, sid_of, twilio_meta
 
 __all__ = ["INCOMING_TARGET", "STATUS_TARGET", "TwilioCallbacks", "reply_id"]
 
@@ -109,7 +109,7 @@ class TwilioCallbacks:
                 "NumMedia": str(len(message.attachments)), "ToCity": "", "FromZip": "", "SmsSid": sid,
                 "FromState": "", "SmsStatus": "received", "FromCity": "", "Body": message.text,
                 "FromCountry": _country(message.from_), "To": to, "ToZip": "",
-                "NumSegments": str(segment(message.text).count if message.text else 1), "MessageSid": sid,
+                "NumSegments": str(segments(message.text)), "MessageSid": sid,
                 "AccountSid": account.sid, "From": message.from_, "ApiVersion": API_VERSION}
         for i, attachment in enumerate(message.attachments):
             form[f"MediaUrl{i}"], form[f"MediaContentType{i}"] = _media(attachment)
@@ -184,11 +184,14 @@ class TwilioCallbacks:
         channel, account = str(payload.get("channel")), str(payload.get("account"))
         for index, reply in enumerate(found):
             to = reply.to or str(form.get("From") or "")
-            meta: dict[str, Any] = {"account": account, "direction": "outbound-reply"}
+            meta: dict[str, Any] = {"direction": "outbound-reply"}
             if reply.action:
-                meta.update(callback=reply.action, callback_method="GET" if reply.method == "GET" else "POST")
+                meta.update(callback=reply.action, account=account)
+                if reply.method == "GET":
+                    meta["callback_method"] = "GET"
             message_id = reply_id(str(payload.get("message_id")), index)
-            meta["sid"] = sid_of(message_id, bool(reply.media))
+            if reply.media:
+                meta["sid"] = sid_of(message_id, True)
             try:
                 message = await queue.prepare(channel, to, reply.text, id=message_id, attachments=reply.media,
                                               metadata={"twilio": meta})

@@ -170,13 +170,16 @@ class TwilioFront:
                 http_url(url)
             except ValueError:
                 raise TwilioError(21620, f"Invalid media URL(s): {url[:200]}") from None
-        meta: dict[str, Any] = {"account": account.sid, "direction": "outbound-api"}
+        # only what the message's SID, status and callbacks cannot be told from otherwise: most creates store
+        # nothing here, and every later read of the message parses what they store
+        meta: dict[str, Any] = {}
         callback = (_first(form, "StatusCallback") or "").strip()
         if callback:
             try:
                 meta["callback"] = http_url(callback)
             except ValueError:
                 raise TwilioError(21609, f"The StatusCallback URL {callback[:200]} is not a valid URL.") from None
+            meta["account"] = account.sid  # whose token signs its callbacks
         validity = (_first(form, "ValidityPeriod") or "").strip()
         if validity:
             if not validity.isascii() or not validity.isdigit() or not 1 <= int(validity) <= MAX_VALIDITY:
@@ -186,8 +189,11 @@ class TwilioFront:
             meta["service"] = service
         channel = self.pick_channel(account, to, from_)
         try:
-            message = await self.queue.prepare(channel, to, body, attachments=media, metadata={"twilio": meta})
-            meta["sid"] = sid_of(message.id, bool(media))
+            message = await self.queue.prepare(channel, to, body, attachments=media)
+            if media:  # an MMS's SID is MM…: kept, since redacting its media must not change it
+                meta["sid"] = sid_of(message.id, True)
+            if meta:
+                message.metadata = {"twilio": meta}
         except MessageInvalid:
             raise TwilioError(21211, f"The 'To' number {to} is not a valid phone number.") from None
         except ConfigError as exc:  # the default channel left the config

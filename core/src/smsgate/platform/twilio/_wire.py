@@ -16,7 +16,8 @@ from ..._models import MessageRecord, Status
 from ...text import segment
 
 __all__ = ["API_VERSION", "EXPIRED_REASON", "TwilioError", "callback_status", "error_body", "error_code",
-           "message_id_of", "message_json", "rfc2822", "sent_at", "sid_of", "twilio_meta", "twilio_status"]
+           "message_id_of", "message_json", "rfc2822", "segments", "sent_at", "sid_of", "twilio_meta",
+           "twilio_status"]
 
 API_VERSION = "2010-04-01"
 EXPIRED_REASON = "ValidityPeriod expired before the message could be sent"
@@ -48,7 +49,8 @@ def sid_of(message_id: str, media: bool = False) -> str:
     """The SID of smsgate message `message_id` (a UUID): `SM` (`MM` with media) and the UUID's 32 hex digits.
 
     A bijection, so no table maps one to the other and every message smsgate holds has a SID, whichever door
-    it came through. Messages the front creates also keep theirs in `metadata.twilio.sid`."""
+    it came through. A media message the front created keeps its `MM` SID in `metadata.twilio.sid` (its media
+    may be redacted later); any other message's SID is `SM` and its id."""
     return ("MM" if media else "SM") + message_id.replace("-", "").lower()
 
 
@@ -161,20 +163,30 @@ def error_code(record: MessageRecord) -> tuple[int | None, str | None]:
 # -- the Message resource ------------------------------------------------------------------------------------
 
 
+def segments(text: str) -> int:
+    """How many SMS segments `text` takes (what Twilio reports before the aggregator says)."""
+    # most texts are short: 35 characters fit one segment whatever they hold, 70 ASCII ones too (GSM-7 or not)
+    if len(text) <= 35 or (len(text) <= 70 and text.isascii()):
+        return 1
+    return segment(text).count
+
+
 def message_json(record: MessageRecord, account_sid: str, date_sent: str | None) -> dict[str, Any]:
     """The Message resource Twilio's API answers with, for a stored message (`date_sent`: ISO, or None)."""
     meta = twilio_meta(record)
     sid = meta.get("sid") or sid_of(record.id)
-    segments = record.segments or (segment(record.text).count if record.text else 1)
     code, message = error_code(record)
     uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}"
     direction = "inbound" if record.direction == "in" else str(meta.get("direction") or "outbound-api")
+    created = rfc2822(record.created_at)
+    updated = created if record.updated_at == record.created_at else rfc2822(record.updated_at)
     return {
         "account_sid": account_sid, "api_version": API_VERSION, "body": record.text,
-        "date_created": rfc2822(record.created_at), "date_sent": rfc2822(date_sent),
-        "date_updated": rfc2822(record.updated_at), "direction": direction, "error_code": code,
+        "date_created": created, "date_sent": rfc2822(date_sent),
+        "date_updated": updated, "direction": direction, "error_code": code,
         "error_message": message, "from": record.from_ or None, "messaging_service_sid": meta.get("service"),
-        "num_media": str(len(record.attachments)), "num_segments": str(segments), "price": None,
+        "num_media": str(len(record.attachments)), "num_segments": str(record.segments or segments(record.text)),
+        "price": None,
         "price_unit": None, "sid": sid, "status": twilio_status(record, date_sent),
         "subresource_uris": {"media": f"{uri}/Media.json"}, "to": record.to, "uri": f"{uri}.json",
     }
