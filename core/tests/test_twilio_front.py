@@ -533,7 +533,7 @@ def test_an_incoming_message_reaches_the_webhook_signed_and_its_twiml_replies_go
     replies = sorted(h.messages(direction="out"), key=lambda m: m.text)
     assert [(m.text, m.to, m.channel, m.attachments) for m in replies] == [
         ("Thanks & welcome", PHONE, "web", []), ("second", PHONE, "web", ["https://m.example/c.jpg"])]
-    assert {m.id for m in replies} == {reply_id(incoming.id, 0), reply_id(incoming.id, 1)}
+    assert {m.id for m in replies} == {reply_id(SID, incoming.id, 0), reply_id(SID, incoming.id, 1)}
     listed = {m["body"]: m for m in _page(h, {"From": ADDRESS})["messages"]}
     assert listed["second"]["direction"] == "outbound-reply" and listed["second"]["sid"].startswith("MM")
     worker_round(h)

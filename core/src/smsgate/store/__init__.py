@@ -23,7 +23,8 @@ from ._open import (
 )
 from ._paging import cursor_before
 from ._postgres import PostgresStore
-from ._protocol import Reads, Store
+from ._presence import PRESENCE_PREFIX, PRESENCE_TTL, Presence
+from ._protocol import Reads, SessionRevocations, Store
 from ._records import (
     Added,
     Backlog,
@@ -32,6 +33,7 @@ from ._records import (
     FragmentJoin,
     HourCount,
     InboundOutcome,
+    Limits,
     MessagePage,
     OutboxItem,
     OutboxPlanner,
@@ -51,15 +53,20 @@ __all__ = [
     "FragmentJoin",
     "HourCount",
     "InboundOutcome",
+    "Limits",
     "MessagePage",
     "Notifier",
     "OutboxItem",
     "OutboxPlanner",
     "OutboxRow",
+    "PRESENCE_PREFIX",
+    "PRESENCE_TTL",
     "PostgresStore",
+    "Presence",
     "Reads",
     "Retention",
     "SQLiteStore",
+    "SessionRevocations",
     "StatusChange",
     "Store",
     "Wakeup",

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-__all__ = ["cursor_before", "decode_cursor", "encode_cursor", "where"]
+__all__ = ["cursor_before", "decode_cursor", "encode_cursor", "merge_pages", "where"]
+
+R = TypeVar("R")
 
 
 def where(conditions: list[str]) -> str:
@@ -36,3 +40,14 @@ def cursor_before(when: datetime) -> str:
     starts there, on the same index as any page)."""
     # key 0 is below every row's key, so the row-key tie-break admits no row created at `when` itself
     return encode_cursor(when.astimezone(UTC).isoformat(timespec="microseconds"), 0)
+def merge_pages(pages: Sequence[tuple[list[R], Any]], limit: int, key: Callable[[R], Any]) -> tuple[list[R], Any]:
+    """One page over several indexes (a tenant's channels): each page holds every match of its index from the
+    cursor down to where its next page starts (or to the end, None). The merged page keeps what every index has
+    covered, the newest `limit` of it, and starts the next where the least advanced index stopped."""
+    frontier = max((f for _rows, f in pages if f is not None), default=None)
+    rows = sorted((r for found, _f in pages for r in found), key=key, reverse=True)
+    if frontier is not None:
+        rows = [r for r in rows if key(r) >= frontier]
+    if len(rows) > limit:
+        return rows[:limit], key(rows[limit - 1])
+    return rows, frontier

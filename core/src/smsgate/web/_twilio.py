@@ -63,7 +63,7 @@ def twilio_routes(front: TwilioFront, accounts: Accounts, settings: GatewaySetti
         try:
             status, body = await handler()
         except TwilioError as exc:
-            return _error(exc.code, exc.message, exc.status)
+            return _error(exc.code, exc.message, exc.status, exc.headers)
         except ClientGone:
             gone(request)
             return _error(400, "The client disconnected before sending the whole body.", 400)

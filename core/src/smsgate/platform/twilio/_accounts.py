@@ -1,8 +1,9 @@
 """The accounts the front serves: who may call (HTTP basic auth, account SID and auth token) and what each sees.
 
-Today one account, `[twilio_api]`, owning every channel. An account is what Twilio scopes everything by: the SID
-in the URL must be the authenticated one, its messages are those of its channels, its inbound messages go to
-its `incoming_url`, and its auth token signs what smsgate sends it.
+`[twilio_api]` is the operator's account, owning every channel; a tenant's `[tenants.<name>.twilio_api]` is that
+tenant's, owning the tenant's channels and bound by its limits. An account is what Twilio scopes everything by:
+the SID in the URL must be the authenticated one, its messages are those of its channels, its channels' inbound
+messages go to its `incoming_url`, and its auth token signs what smsgate sends it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import binascii
 import hmac
 from dataclasses import dataclass
 
-from ...config._settings import Config
+from ...config._settings import Config, TwilioApiSettings
 
 __all__ = ["Account", "Accounts"]
 
@@ -27,10 +28,17 @@ class Account:
     """The channels it sends on, sees and hears from."""
     incoming_url: str | None = None
     default_channel: str | None = None
+    tenant: str | None = None
+    """The tenant it is (its channels, its limits), or None for the operator's account, which sees every channel."""
 
     def owns(self, channel: str) -> bool:
         """Whether messages of `channel` are this account's."""
         return channel in self.channels
+
+
+def _account(settings: TwilioApiSettings, channels: tuple[str, ...], tenant: str | None) -> Account:
+    return Account(settings.account_sid, settings.auth_token.get_secret_value(), channels, settings.incoming_url,
+                   settings.default_channel, tenant)
 
 
 class Accounts:
@@ -38,16 +46,23 @@ class Accounts:
 
     def __init__(self, accounts: list[Account]) -> None:
         self._by_sid = {a.sid: a for a in accounts}
-        self._by_channel = {c: a for a in accounts for c in a.channels}
+        self._by_channel: dict[str, list[Account]] = {}
+        for account in accounts:
+            for channel in account.channels:
+                self._by_channel.setdefault(channel, []).append(account)
+        # the header each account's credentials make, as the SDKs write it: most calls match one at once
+        self._headers = [("Basic " + base64.b64encode(f"{a.sid}:{a.token}".encode()).decode(), a) for a in accounts]
 
     @classmethod
     def from_config(cls, config: Config) -> Accounts:
-        """`[twilio_api]`'s account (none without the table)."""
-        api = config.twilio_api
-        if api is None:
-            return cls([])
-        return cls([Account(api.account_sid, api.auth_token.get_secret_value(), tuple(config.channels),
-                            api.incoming_url, api.default_channel)])
+        """`[twilio_api]`'s account and each tenant's own (none without those tables)."""
+        found = []
+        if config.twilio_api is not None:
+            found.append(_account(config.twilio_api, tuple(config.channels), None))
+        for name, tenant in config.tenants.items():
+            if tenant.twilio_api is not None:
+                found.append(_account(tenant.twilio_api, tuple(tenant.channels), name))
+        return cls(found)
 
     def __bool__(self) -> bool:
         return bool(self._by_sid)
@@ -56,20 +71,27 @@ class Accounts:
         """The account with SID `sid`, or None."""
         return self._by_sid.get(sid)
 
-    def of_channel(self, channel: str) -> Account | None:
-        """The account whose channel `channel` is, or None."""
-        return self._by_channel.get(channel)
+    def of_channel(self, channel: str) -> list[Account]:
+        """The accounts whose channel `channel` is (the operator's and its tenants')."""
+        return self._by_channel.get(channel, [])
 
     def authenticate(self, authorization: str) -> Account | None:
         """The account an `Authorization: Basic` header proves, or None (missing, malformed or wrong)."""
-        scheme, _, encoded = authorization.strip().partition(" ")
+        header = authorization.strip()
+        found: Account | None = None
+        for expected, account in self._headers:  # every comparison made, in constant time each
+            if hmac.compare_digest(header.encode("utf-8", "surrogateescape"), expected.encode()):
+                found = account
+        if found is not None:
+            return found
+        scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
             return None
         try:
             user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, ValueError):
             return None
-        account = self._by_sid.get(user)
-        expected = account.token if account is not None else "\0"  # the same comparison either way
-        ok = hmac.compare_digest(password.encode("utf-8", "surrogatepass"), expected.encode())
-        return account if sep and ok and account is not None else None
+        claimed = self._by_sid.get(user)
+        expected_token = claimed.token if claimed is not None else "\0"  # the same comparison either way
+        ok = hmac.compare_digest(password.encode("utf-8", "surrogatepass"), expected_token.encode())
+        return claimed if sep and ok and claimed is not None else None

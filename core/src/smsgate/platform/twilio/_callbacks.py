@@ -21,7 +21,7 @@ import phonenumbers
 from ..._events import RECEIVED, STATUS_CHANGED, PlatformEvent
 from ..._http._client import HttpClient
 from ..._models import IncomingMessage, Status
-from ...errors import ConfigError, MessageInvalid
+from ...errors import ConfigError, LimitReached, MessageInvalid
 from ...store import OutboxItem, OutboxRow
 from ...text import attachment_url
 from .._bridges import Queue
@@ -42,9 +42,10 @@ _REPLY_NAMESPACE = uuid.UUID("0c1f3e57-6a2b-4d8e-9f41-7b5d2c8e9a03")
 log = logging.getLogger("smsgate.twilio")
 
 
-def reply_id(message_id: str, index: int) -> str:
-    """The id of the `index`-th TwiML reply to incoming message `message_id` (the same every time)."""
-    return str(uuid.uuid5(_REPLY_NAMESPACE, f"{message_id}:{index}"))
+def reply_id(account: str, message_id: str, index: int) -> str:
+    """The id of account `account`'s `index`-th TwiML reply to incoming message `message_id` (the same every time;
+    two accounts that hear one message each answer it)."""
+    return str(uuid.uuid5(_REPLY_NAMESPACE, f"{account}:{message_id}:{index}"))
 
 
 @lru_cache(maxsize=4096)
@@ -100,22 +101,26 @@ class TwilioCallbacks:
         return [OutboxItem(STATUS_TARGET, event.key, event.type, payload)]
 
     def _incoming(self, event: PlatformEvent, message: IncomingMessage) -> list[OutboxItem]:
-        account = self.accounts.of_channel(event.channel)
-        if account is None or not account.incoming_url:
+        """The webhook of every account whose channel it came in on and that has an incoming_url."""
+        accounts = [a for a in self.accounts.of_channel(event.channel) if a.incoming_url]
+        if not accounts:
             return []
         sid = sid_of(message.id)
         to = message.to or self.addresses.get(event.channel, "")
-        form = {"ToCountry": _country(to), "ToState": "", "SmsMessageSid": sid,
-                "NumMedia": str(len(message.attachments)), "ToCity": "", "FromZip": "", "SmsSid": sid,
-                "FromState": "", "SmsStatus": "received", "FromCity": "", "Body": message.text,
-                "FromCountry": _country(message.from_), "To": to, "ToZip": "",
-                "NumSegments": str(segments(message.text)), "MessageSid": sid,
-                "AccountSid": account.sid, "From": message.from_, "ApiVersion": API_VERSION}
-        for i, attachment in enumerate(message.attachments):
-            form[f"MediaUrl{i}"], form[f"MediaContentType{i}"] = _media(attachment)
-        payload = {"url": account.incoming_url, "method": "POST", "account": account.sid, "form": form,
-                   "channel": event.channel, "message_id": message.id}
-        return [OutboxItem(INCOMING_TARGET, event.key, event.type, payload)]
+        common = {"ToCountry": _country(to), "ToState": "", "SmsMessageSid": sid,
+                  "NumMedia": str(len(message.attachments)), "ToCity": "", "FromZip": "", "SmsSid": sid,
+                  "FromState": "", "SmsStatus": "received", "FromCity": "", "Body": message.text,
+                  "FromCountry": _country(message.from_), "To": to, "ToZip": "",
+                  "NumSegments": str(segments(message.text)), "MessageSid": sid}
+        items = []
+        for account in accounts:
+            form = {**common, "AccountSid": account.sid, "From": message.from_, "ApiVersion": API_VERSION}
+            for i, attachment in enumerate(message.attachments):
+                form[f"MediaUrl{i}"], form[f"MediaContentType{i}"] = _media(attachment)
+            payload = {"url": account.incoming_url, "method": "POST", "account": account.sid, "form": form,
+                       "channel": event.channel, "message_id": message.id}
+            items.append(OutboxItem(INCOMING_TARGET, event.key, event.type, payload))
+        return items
 
     # -- delivery (the outbox dispatcher) ------------------------------------------------------------------
 
@@ -182,6 +187,7 @@ class TwilioCallbacks:
             return
         form = payload.get("form") or {}
         channel, account = str(payload.get("channel")), str(payload.get("account"))
+        tenant = known.tenant if (known := self.accounts.get(account)) is not None else None
         for index, reply in enumerate(found):
             to = reply.to or str(form.get("From") or "")
             meta: dict[str, Any] = {"direction": "outbound-reply"}
@@ -189,13 +195,18 @@ class TwilioCallbacks:
                 meta.update(callback=reply.action, account=account)
                 if reply.method == "GET":
                     meta["callback_method"] = "GET"
-            message_id = reply_id(str(payload.get("message_id")), index)
+            message_id = reply_id(account, str(payload.get("message_id")), index)
             if reply.media:
                 meta["sid"] = sid_of(message_id, True)
             try:
                 message = await queue.prepare(channel, to, reply.text, id=message_id, attachments=reply.media,
-                                              metadata={"twilio": meta})
+                                              metadata={"twilio": meta}, tenant=tenant)
             except (MessageInvalid, ConfigError) as exc:  # a bad `to`, or the channel left the config
                 log.warning("incoming webhook for %s: reply %d not sent: %s", payload.get("message_id"), index, exc)
                 continue
-            await queue.enqueue(message)
+            try:
+                await queue.enqueue(message)
+            except LimitReached as exc:
+                # the tenant's limits hold for replies too: the webhook is asked again once they allow (with the
+                # same I-Twilio-Idempotency-Token), and the replies already queued are not queued twice
+                raise DeliveryFailed(f"reply {index} held back: {exc.reason}", exc.retry_after) from None

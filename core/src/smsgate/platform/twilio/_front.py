@@ -9,9 +9,10 @@ sending door and read from the store; a message's SID is its smsgate id in hex (
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 from ..._models import MessageRecord, utcnow
 from ...config._fields import http_url
 from ...config._settings import Config
-from ...errors import ConfigError, MessageInvalid
+from ...errors import ConfigError, LimitReached, MessageInvalid
 from ...store import Forgotten, MessagePage, cursor_before
 from .._bridges import Queue
 from ._accounts import Account
@@ -51,7 +52,8 @@ class FrontStore(Protocol):
 
     async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
                             status: str | None = None, number: str | None = None, text: str | None = None,
-                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+                            cursor: str | None = None, limit: int = 50,
+                            channels: Sequence[str] | None = None) -> MessagePage:
         """Messages newest first, keyset-paged (`smsgate.store.Reads.find_messages`)."""
 
     async def redact_message(self, message_id: str) -> Forgotten:
@@ -114,31 +116,42 @@ class _Filters:
 class TwilioFront:
     """The Messages resource of the accounts the front serves."""
 
-    def __init__(self, config: Config, queue: Queue, store: FrontStore) -> None:
+    def __init__(self, config: Config, queue: Queue, store: FrontStore,
+                 observe: Callable[[str, str], None] | None = None) -> None:
         self.config = config
         self.queue = queue
         self.store = store
+        self.observe = observe  # told (tenant, accepted | limited | refused) for each new message of a tenant
+        self.routed = bool(config.routes)
         self.addresses = {name: channel.settings.address.strip() for name, channel in config.channels.items()}
 
     # -- which channel sends -------------------------------------------------------------------------------
 
-    def pick_channel(self, account: Account, to: str, from_: str | None) -> str:
+    def pick_channel(self, account: Account, to: str, from_: str | None) -> str | None:
         """The channel a message to `to` from `from_` goes out on: the account's channel whose `address` is
-        `from_`; otherwise the account's `default_channel`, else its only channel (TwilioError 21612 when it
-        has several and names none).
-
-        The one seam where routing by number plugs in: with routes, `to` picks the channel instead of the
-        default."""
+        `from_`; otherwise None when `[[routes]]` exist (the gateway routes `to` among the account's channels);
+        otherwise the account's fallback, `_fallback`. This is the one place where the front picks a channel."""
         if from_:
             for name in account.channels:
                 if self.addresses.get(name) == from_:
                     return name
+        if self.routed:
+            return None
+        return self._fallback(account, to, from_)
+
+    def _fallback(self, account: Account, to: str, from_: str | None) -> str:
+        """When nothing else picks: the account's `default_channel`, else its only channel (TwilioError 21612 when
+        it has several and names none)."""
         if account.default_channel is not None:
             return account.default_channel
         if len(account.channels) == 1:
             return account.channels[0]
         raise TwilioError(21612, f"The 'To' number {to} cannot be reached from 'From' {from_ or '(none)'}: no "
-                                 "channel has that address; set [twilio_api] default_channel")
+                                 "channel has that address and no route takes it; set a default_channel")
+
+    def _told(self, account: Account, outcome: str) -> None:
+        if self.observe is not None and account.tenant is not None:
+            self.observe(account.tenant, outcome)
 
     # -- create ----------------------------------------------------------------------------------------------
 
@@ -189,16 +202,31 @@ class TwilioFront:
             meta["service"] = service
         channel = self.pick_channel(account, to, from_)
         try:
-            message = await self.queue.prepare(channel, to, body, attachments=media)
-            if media:  # an MMS's SID is MM…: kept, since redacting its media must not change it
-                meta["sid"] = sid_of(message.id, True)
-            if meta:
-                message.metadata = {"twilio": meta}
+            try:
+                message = await self.queue.prepare(channel, to, body, attachments=media, tenant=account.tenant)
+            except MessageInvalid as exc:
+                if channel is not None or exc.code != "no_route":
+                    raise
+                # no route takes the number: the account's fallback does, if it has one
+                message = await self.queue.prepare(self._fallback(account, to, from_), to, body, attachments=media,
+                                                   tenant=account.tenant)
         except MessageInvalid:
+            self._told(account, "refused")
             raise TwilioError(21211, f"The 'To' number {to} is not a valid phone number.") from None
-        except ConfigError as exc:  # the default channel left the config
-            raise TwilioError(21612, str(exc)) from None
-        record, _ = await self.queue.enqueue(message)
+        except (ConfigError, TwilioError) as exc:  # no channel to send it (or the default one left the config)
+            self._told(account, "refused")
+            raise exc if isinstance(exc, TwilioError) else TwilioError(21612, str(exc)) from None
+        if media:  # an MMS's SID is MM…: kept, since redacting its media must not change it
+            meta["sid"] = sid_of(message.id, True)
+        if meta:
+            message.metadata = {"twilio": meta}
+        try:
+            record, _ = await self.queue.enqueue(message)
+        except LimitReached as exc:
+            self._told(account, "limited")
+            wait = str(max(1, math.ceil(exc.retry_after)))
+            raise TwilioError(20429, f"Too Many Requests: {exc.reason}", 429, {"Retry-After": wait}) from None
+        self._told(account, "accepted")
         return 201, message_json(record, account.sid, None)
 
     # -- fetch, update, delete -------------------------------------------------------------------------------
@@ -301,9 +329,11 @@ class TwilioFront:
         rows: list[MessageRecord] = []
         following: str | None = None
         if not filters.empty:
+            mine = list(account.channels) if account.tenant is not None else None  # the operator sees all
             try:
                 found = await self.store.find_messages(channel=filters.channel, number=filters.number,
-                                                       direction=filters.direction, cursor=cursor, limit=size)
+                                                       direction=filters.direction, cursor=cursor, limit=size,
+                                                       channels=mine)
             except ValueError:
                 raise _invalid("PageToken", "pass next_page_uri as it came") from None
             following = found.next_cursor

@@ -31,8 +31,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 class TwilioError(Exception):
     """A request Twilio would refuse: its error `code`, HTTP `status` and `message`, as Twilio words them."""
 
-    def __init__(self, code: int, message: str, status: int = 400) -> None:
-        self.code, self.message, self.status = code, message, status
+    def __init__(self, code: int, message: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
+        self.code, self.message, self.status, self.headers = code, message, status, headers
         super().__init__(message)
 
 

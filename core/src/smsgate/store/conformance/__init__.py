@@ -17,10 +17,10 @@ every match once, newest first. The `...across_stores` tests open the database t
 instances of `smsgate serve` do: a claim, an inbound external id, a status move and an outbox item are
 each won by one of them.
 
-One module per part of the contract: `sends` (outgoing messages and their statuses), `inbound`, `outbox`, `reads`
-(listings, pages, the operators' reads), `upkeep` (retention, pruning), `instances` (two stores on one database),
-`parts` (what connection-oriented adapters rely on), `forget` (one message redacted or deleted). `StoreConformance`
-is all of them.
+One module per part of the contract: `sends` (outgoing messages and their statuses), `inbound`, `outbox`,
+`reads` (listings, pages, the operators' reads), `upkeep` (retention, pruning), `instances` (two stores on one
+database), `parts` (what connection-oriented adapters rely on), `routing` (failover's moves, tenants' limits and
+listings), `forget` (one message redacted or deleted). `StoreConformance` is all of them.
 """
 
 from __future__ import annotations
@@ -36,13 +36,14 @@ from .instances import Instances
 from .outbox import Outbox
 from .parts import Parts
 from .reads import Reads
+from .routing import Routing
 from .sends import Sends
 from .upkeep import Upkeep
 
 __all__ = ["StoreConformance"]
 
 
-class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts, Forget):
+class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts, Routing, Forget):
     """What every backend must do; `store_factory` (a fixture) returns a callable opening the same database."""
 
     @pytest.fixture
