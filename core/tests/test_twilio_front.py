@@ -65,13 +65,14 @@ class App:
 def front(smsgate_harness):
     """A factory: a harness with http channels `web` (and `alt`), `[twilio_api]` and the App behind it."""
 
-    def make(*, two: bool = False, **api):
+    def make(*, two: bool = False, routes=None, tenants=None, **api):
         app = App()
         channels = {"web": {"adapter": "http", "address": ADDRESS, "country": "US", "max_retry_wait": 0,
                             "max_attempts": 1, "send_url": "http://aggregator.test/send"}}
         if two:
             channels["alt"] = {**channels["web"], "address": OTHER}
-        h = smsgate_harness(channels, twilio_api={"account_sid": SID, "auth_token": TOKEN, **api}, respond=app)
+        h = smsgate_harness(channels, twilio_api={"account_sid": SID, "auth_token": TOKEN, **api}, respond=app,
+                            routes=routes, tenants=tenants)
         return h, app
 
     return make
@@ -587,3 +588,90 @@ def test_an_unknown_sid_is_404_not_a_crash(front):
     for sid in ("SM" + uuid.uuid4().hex, "MM" + "F" * 32, "SM" + "0" * 31 + "g", "x" * 500):
         response = h.request("GET", f"{BASE}/Messages/{sid}.json", headers=auth())
         assert response.status_code == 404 and response.json()["code"] == 20404
+
+
+# -- routes and tenants -----------------------------------------------------------------------------------------
+
+TENANT_SID = "AC" + "7a" * 16
+TENANT_TOKEN = "acme-twilio-auth-token-44"
+TENANT_BASE = f"/2010-04-01/Accounts/{TENANT_SID}"
+ACME = {"acme": {"token": "acme-api-token-0123456789", "channels": ["alt"], "daily_limit": 2,
+                 "twilio_api": {"account_sid": TENANT_SID, "auth_token": TENANT_TOKEN,
+                                "incoming_url": f"{APP}/acme-sms"}}}
+
+
+def test_without_a_from_of_ours_the_routes_pick_by_to(front):
+    h, _ = front(two=True, routes=[{"to": ["+1202555019"], "channels": ["alt"]}], default_channel="web")
+
+    def channel_of(**form):
+        response = create(h, **form)
+        assert response.status_code == 201, response.text
+        return h.message(message_id_of(response.json()["sid"])).channel
+
+    assert channel_of(To="+12025550199", From="+15005550006", Body="routed") == "alt"
+    assert channel_of(To="+12025550199", From=ADDRESS, Body="named") == "web"  # a From of ours wins
+    assert channel_of(To="+12025550123", From="+15005550006", Body="no route") == "web"  # the default's
+
+
+def test_a_number_no_route_takes_and_no_default_is_21612(front):
+    h, _ = front(two=True, routes=[{"to": ["+44"], "channels": ["alt"]}])
+    before = stored(h)
+    response = create(h, To=PHONE, From="+15005550006", Body="nowhere")
+    assert response.status_code == 400 and response.json()["code"] == 21612
+    assert create(h, To="not a number", From="+15005550006", Body="x").json()["code"] == 21211
+    assert stored(h) == before
+
+
+def test_a_tenants_account_sees_and_sends_on_its_channels_only(front):
+    h, app = front(two=True, tenants=ACME)
+    theirs = h.request("POST", f"{TENANT_BASE}/Messages.json", headers=auth(TENANT_SID, TENANT_TOKEN),
+                       data={"To": PHONE, "From": ADDRESS, "Body": "from acme"})  # web's address: not acme's
+    assert theirs.status_code == 201, theirs.text
+    record = h.message(message_id_of(theirs.json()["sid"]))
+    assert (record.channel, record.tenant) == ("alt", "acme")
+    ours = create(h, To=PHONE, From=ADDRESS, Body="the operator's").json()["sid"]
+    tenant_auth = auth(TENANT_SID, TENANT_TOKEN)
+    listed = h.request("GET", f"{TENANT_BASE}/Messages.json", headers=tenant_auth).json()
+    assert [m["sid"] for m in listed["messages"]] == [theirs.json()["sid"]]
+    assert listed["messages"][0]["account_sid"] == TENANT_SID
+    assert h.request("GET", f"{TENANT_BASE}/Messages/{ours}.json", headers=tenant_auth).json()["code"] == 20404
+    assert h.request("GET", f"{BASE}/Messages.json", headers=tenant_auth).json()["code"] == 20404  # not its path
+    assert h.request("GET", f"{TENANT_BASE}/Messages.json", headers=auth()).json()["code"] == 20404
+    assert len(_page(h, {})["messages"]) == 2  # the operator's account sees every channel
+    # its daily limit: Twilio's 429, nothing stored
+    assert h.request("POST", f"{TENANT_BASE}/Messages.json", headers=tenant_auth,
+                     data={"To": PHONE, "From": OTHER, "Body": "second"}).status_code == 201
+    before = stored(h)
+    limited = h.request("POST", f"{TENANT_BASE}/Messages.json", headers=tenant_auth,
+                        data={"To": PHONE, "From": OTHER, "Body": "third"})
+    assert limited.status_code == 429 and limited.json()["code"] == 20429 and int(limited.headers["retry-after"]) >= 1
+    assert stored(h) == before
+
+
+def test_each_account_whose_channel_it_is_hears_an_incoming_message(front):
+    h, app = front(two=True, tenants=ACME, incoming_url=f"{APP}/sms")
+    app.twiml = "<Response><Message>hello from whoever answers</Message></Response>"
+    h.request("POST", "/c/alt/receive", data={"from": PHONE, "text": "to alt"})
+    h.request("POST", "/c/web/receive", data={"from": PHONE, "text": "to web"})
+    h.run(h.outbox(retry_base=0).drain())
+    calls = {(r.url.path, dict(urllib.parse.parse_qsl(r.content.decode()))["Body"]): r for r in app.calls}
+    assert set(calls) == {("/sms", "to alt"), ("/acme-sms", "to alt"), ("/sms", "to web")}
+    assert _validates(calls["/acme-sms", "to alt"], TENANT_TOKEN) and _validates(calls["/sms", "to alt"])
+    assert dict(urllib.parse.parse_qsl(calls["/acme-sms", "to alt"].content.decode()))["AccountSid"] == TENANT_SID
+    replies = h.messages(direction="out")
+    assert sorted((m.channel, m.tenant or "") for m in replies) == [("alt", ""), ("alt", "acme"), ("web", "")]
+
+
+@pytest.mark.parametrize(("tenant_api", "field"), [
+    ({"account_sid": SID, "auth_token": TENANT_TOKEN}, "tenants.acme.twilio_api.account_sid"),
+    ({"account_sid": TENANT_SID, "auth_token": TENANT_TOKEN, "default_channel": "web"},
+     "tenants.acme.twilio_api.default_channel"),
+    ({"account_sid": TENANT_SID, "auth_token": "short"}, "tenants.acme.twilio_api.auth_token"),
+])
+def test_a_tenants_account_is_checked_too(tenant_api, field):
+    channels = {name: {"adapter": "http", "send_url": "http://aggregator.test/send"} for name in ("web", "alt")}
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict({"channels": channels, "twilio_api": {"account_sid": SID, "auth_token": TOKEN},
+                          "tenants": {"acme": {"token": "acme-api-token-0123456789", "channels": ["alt"],
+                                               "twilio_api": tenant_api}}}, installed_adapters())
+    assert field in {problem.key for problem in caught.value.problems}, caught.value

@@ -85,7 +85,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, list[str]]] = {
         0, ["only failed messages are resent"]),
     ("docs/twilio-api.md", "smsgate check"): (
         0, ["ok: smsgate.toml: 1 channel(s)", "channel mtn: adapter http, address +250788000000",
-            f"Twilio API: account {AC}, default channel mtn, incoming messages to http://127.0.0.1:{CLOSED}/sms"]),
+            f"Twilio API: account {AC}, default channel mtn, incoming messages to http://127.0.0.1:{CLOSED}/sms",
+            "tenant acme: channels mtn, webhooks: 0, Twilio account AC00112233445566778899aabbccddeeff"]),
     ("docs/twilio-api.md", "smsgate serve"): (
         0, [f"Twilio API http://127.0.0.1:8080/2010-04-01: account {AC}; incoming messages to http://127.0.0.1:"]),
     ("docs/twilio-api.md", f"curl -X POST http://127.0.0.1:8080/2010-04-01/Accounts/{AC}/Messages.json "
