@@ -623,7 +623,7 @@ def test_a_number_no_route_takes_and_no_default_is_21612(front):
 
 
 def test_a_tenants_account_sees_and_sends_on_its_channels_only(front):
-    h, app = front(two=True, tenants=ACME)
+    h, _ = front(two=True, tenants=ACME)
     theirs = h.request("POST", f"{TENANT_BASE}/Messages.json", headers=auth(TENANT_SID, TENANT_TOKEN),
                        data={"To": PHONE, "From": ADDRESS, "Body": "from acme"})  # web's address: not acme's
     assert theirs.status_code == 201, theirs.text
