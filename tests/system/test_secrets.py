@@ -196,6 +196,12 @@ def _exercise_inbound(harness: Any) -> list[str]:
         assert call("POST", messages, data=create, headers=wrong).status_code == 401
         assert call("GET", messages, headers=wrong).status_code == 401
     assert call("GET", messages, headers=_basic(FRONT_SID, FRONT_TOKEN)).status_code == 200
+    # the tenant's own account, and each account's token on the other's path
+    theirs = f"/2010-04-01/Accounts/{TENANT_FRONT_SID}/Messages.json"
+    assert call("POST", theirs, data=create, headers=_basic(TENANT_FRONT_SID, TENANT_FRONT_TOKEN)).status_code == 201
+    assert call("GET", theirs, headers=_basic(FRONT_SID, FRONT_TOKEN)).status_code == 404
+    assert call("GET", messages, headers=_basic(TENANT_FRONT_SID, TENANT_FRONT_TOKEN)).status_code == 404
+    assert call("GET", theirs, headers=_basic(TENANT_FRONT_SID, FRONT_TOKEN)).status_code == 401
     return answers
 
 
