@@ -28,7 +28,8 @@ _APT_PEERS = ["kannel", "postgresql-15", "rabbitmq-server", "erlang-base", "redi
 
 
 def peer_versions() -> str:
-    """One line naming the installed version of every peer the lock cannot pin (apt packages, Node, Prism)."""
+    """One line naming the installed version of every peer the lock cannot pin (apt packages, Node, Prism, Twilio's
+    Node SDK)."""
     found: dict[str, str] = {}
     if shutil.which("dpkg-query"):
         done = subprocess.run(["dpkg-query", "-W", "-f", "${Package}=${Version}\\n", *_APT_PEERS],
@@ -37,6 +38,8 @@ def peer_versions() -> str:
     parts = [f"{name} {found.get(name, 'missing')}" for name in _APT_PEERS]
     prism = _ROOT / "tools/prism/node_modules/@stoplight/prism-cli/package.json"
     parts.append("prism " + (json.loads(prism.read_text())["version"] if prism.exists() else "missing"))
+    sdk = _ROOT / "tools/twilio-node/node_modules/twilio/package.json"
+    parts.append("twilio-node " + (json.loads(sdk.read_text())["version"] if sdk.exists() else "missing"))
     return f"peers: python {platform.python_version()}; " + "; ".join(parts)
 
 

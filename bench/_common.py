@@ -80,7 +80,8 @@ def peak_memory() -> Iterator[dict[str, float]]:
 
 
 async def hammer(port: int | list[int], path: str, bodies: list[bytes], concurrency: int,
-                 content_type: str = "application/x-www-form-urlencoded") -> float:
+                 content_type: str = "application/x-www-form-urlencoded", headers: dict[str, str] | None = None
+                 ) -> float:
     """A minimal keep-alive HTTP/1.1 load generator (asyncio streams): POST every body, return requests/s.
 
     httpx's pool slows down sharply with many open connections, so as a load generator it would measure
@@ -89,13 +90,14 @@ async def hammer(port: int | list[int], path: str, bodies: list[bytes], concurre
 
     queue = iter(bodies)
     ports = port if isinstance(port, list) else [port]  # several instances: connections spread over them
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
 
     async def connection(port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             for body in queue:
                 writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
-                             f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                             f"{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body)
                 head = await reader.readuntil(b"\r\n\r\n")
                 status = int(head.split(b" ", 2)[1])
                 length = 0

@@ -1,4 +1,5 @@
-"""Fuzz every inbound route of every installed adapter, the API and the bridge: 10,000 examples a route.
+"""Fuzz every inbound route of every installed adapter, the API, the bridge and the Twilio front: 10,000 examples a
+route.
 
     .venv/bin/python fuzz/run.py [--examples N] [--jobs J] [--only LABEL] [--seed S] [--json PATH]
 
@@ -26,8 +27,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the repository root, for tests.support
-# beside the adapters' inbound routes: the outbound API and the RapidPro bridge, with hostile JSON bodies
-PLATFORM_TARGETS = {"api": "messages", "bridge": "send"}
+# beside the adapters' inbound routes: the outbound API and the RapidPro bridge, with hostile JSON bodies, and the
+# Twilio front (Twilio's Messages API) with hostile credentials, paths, forms and queries
+PLATFORM_TARGETS = {"api": "messages", "bridge": "send", "twilio-front": "messages"}
 
 
 def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
@@ -44,13 +46,19 @@ def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"smsgate-fuzz-{label}-{action}-"))
 
     def make(channels: dict[str, Any], *, gateway: dict[str, Any], bridges: dict[str, Any] | None = None,
-             **kwargs: Any) -> Harness:
-        config = config_from_dict({"gateway": {"database": str(folder / "db.sqlite3"), **gateway},
-                                   "channels": channels, "bridges": bridges or {}}, installed_adapters())
-        return Harness(config, **kwargs)
+             twilio_api: dict[str, Any] | None = None, **kwargs: Any) -> Harness:
+        tables = {"gateway": {"database": str(folder / "db.sqlite3"), **gateway}, "channels": channels,
+                  "bridges": bridges or {}, **({"twilio_api": twilio_api} if twilio_api else {})}
+        return Harness(config_from_dict(tables, installed_adapters()), **kwargs)
 
     platform = label in PLATFORM_TARGETS
-    if platform:  # the API or the bridge: hostile JSON bodies, checked by check_platform
+    if label == "twilio-front":
+        harness = hostile.twilio_front_harness(make)
+        strategy = hostile.twilio_front_requests()
+
+        def check(spec: Any) -> Any:
+            return hostile.check_twilio(harness, spec)
+    elif platform:  # the API or the bridge: hostile JSON bodies, checked by check_platform
         harness = hostile.api_harness(make)
         strategy = hostile.api_requests() if label == "api" else hostile.bridge_requests()
 
@@ -81,7 +89,8 @@ def _fuzz_route(task: tuple[str, str, int, int]) -> dict[str, Any]:
                                               "request": spec.short()[:600]})
             entry["count"] += 1
 
-    valid = None if platform else hostile.valid_example(profile, action)
+    valid = (hostile.VALID_FRONT if label == "twilio-front" else None) if platform else \
+        hostile.valid_example(profile, action)
     if valid is not None:
         from hypothesis import example
 

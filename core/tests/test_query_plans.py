@@ -37,6 +37,8 @@ HOT: list[tuple[str, str | tuple[str, ...]]] = [
     ("page status", r"USING INDEX messages_by_status \(status=\? AND created_at<\?\)"),
     ("page direction", r"USING INDEX messages_by_direction \(direction=\?"),
     ("page contact", r"USING INDEX messages_by_contact "),
+    ("page before", r"USING INDEX messages_by_created \(created_at<\?\)"),
+    ("page contact before", r"USING INDEX messages_by_contact "),
     ("page channels", r"USING INDEX messages_by_channel "),
     ("logs errors", r"USING INDEX logs_errors_newest$"),
     ("logs channel errors", r"USING INDEX logs_errors "),

@@ -55,6 +55,9 @@ __all__ = [
     "api_requests",
     "bridge_requests",
     "check_platform",
+    "check_twilio",
+    "twilio_front_harness",
+    "twilio_front_requests",
 ]
 
 CHANNEL = "ch"
@@ -716,6 +719,8 @@ def reason(headers: dict[str, str], body: bytes) -> str | None:
             return error if isinstance(error, str) and error.strip() else None
         if isinstance(data, dict) and isinstance(data.get("error"), str) and data["error"].strip():
             return data["error"]
+        if isinstance(data, dict) and isinstance(data.get("code"), int) and isinstance(data.get("message"), str):
+            return data["message"].strip() or None  # Twilio's error JSON (the Twilio front)
         return None
     return text
 
@@ -1012,4 +1017,217 @@ def check_platform(harness: Harness, spec: Spec) -> Outcome:
             webhook_body(item["payload"])
     except (AssertionError, ValueError, UnicodeError, KeyError) as exc:
         return Outcome(status, f"stored something that does not render as strict JSON: {exc}")
+    return Outcome(status)
+
+
+# -- the Twilio front: Twilio's Messages API, with hostile credentials, paths, forms and queries ------------------
+
+FRONT_SID = "AC" + "7c" * 16
+FRONT_TOKEN = "fuzz-front-auth-token-0a1b"
+FRONT_BASE = f"/2010-04-01/Accounts/{FRONT_SID}"
+FRONT_ADDRESS = "+12025550100"
+QUEUED_ID = "0b5e2f7a-3c1d-4e8f-9a6b-7c8d9e0f1a2b"  # a message of the front harness still queued
+FRONT_SIDS = ["SM" + KNOWN_ID.replace("-", ""), "SM" + QUEUED_ID.replace("-", ""), "MM" + KNOWN_ID.replace("-", ""),
+              "SM" + KNOWN_ID.replace("-", "").upper(), "SM" + "0" * 32, "SM1", "", "%00", "SM" + "g" * 32,
+              KNOWN_ID, FRONT_SID, "SM" + "a" * 33, "..", "SM%2F" + "0" * 30]
+_ACCOUNTS = ["AC" + "0" * 32, "null", "AC1", FRONT_SID.lower(), "%41C", FRONT_SID + "x", ""]
+_CREATE_FIELDS = {
+    "To": st.one_of(st.sampled_from(NUMBERS), ANY_TEXT),
+    "From": st.one_of(st.sampled_from([FRONT_ADDRESS, FRONT_ADDRESS, "+15005550006", "whatsapp:+1", ""]), ANY_TEXT),
+    "MessagingServiceSid": st.sampled_from(["MG" + "1" * 32, "MG1", "", "MG" + "z" * 32]),
+    "Body": st.one_of(TEXT, ANY_TEXT, st.sampled_from(["", "x" * 1600, "x" * 1601, "\u263a" * 900, "\x00"])),
+    "MediaUrl": st.sampled_from(["https://media.example/a.jpg", "javascript:alert(1)", "", "http://", "x" * 5000,
+                                 "https://m.example/#frag", "image/jpeg:https://m.example/b.jpg"]),
+    "StatusCallback": st.sampled_from(["https://app.example/status", "not a url", "", "ftp://x", "http://" + "a" * 5000,
+                                       "https://app.example/s?x=%ZZ", "https://app.example/\u263a"]),
+    "ValidityPeriod": st.sampled_from([*NUMERALS, "36000", "36001", "", "1e3", "0x10"]),
+    "ContentSid": st.sampled_from(["HX" + "0" * 32, ""]),
+    "ScheduleType": st.sampled_from(["fixed", ""]),
+    "Status": st.sampled_from(["canceled", "sent", "", "x"]),
+    "SendAt": st.sampled_from(["2030-01-01T00:00:00Z", "x"]),
+}
+_LIST_FIELDS = {
+    "To": st.one_of(st.sampled_from([*NUMBERS, FRONT_ADDRESS]), ANY_TEXT),
+    "From": st.one_of(st.sampled_from([*NUMBERS, FRONT_ADDRESS]), ANY_TEXT),
+    "DateSent": st.sampled_from([*DATES, "2026-12-06T00:00:00Z", "0001-01-01", "9999-12-31"]),
+    "DateSent<": st.sampled_from([*DATES, "9999-12-31", "0001-01-01"]),
+    "DateSent>": st.sampled_from([*DATES, "9999-12-31", "0001-01-01"]),
+    "PageSize": st.sampled_from(["1", "2", "50", "1000", "1001", "0", "-1", "x", "9" * 30, "\u00b2", ""]),
+    "Page": st.sampled_from(["0", "1", "-1", "x", "9" * 30, ""]),
+    "PageToken": st.one_of(st.sampled_from(["PA", "PAx", "nope", "PA" + "A" * 40, "PAMHww", "",
+                                            "PAMjAyNi0xMi0wNlQwMDowMDowMCswMDowMHww"]),
+                           ANY_TEXT.map(lambda t: "PA" + t)),
+}
+
+
+_AIMED = {  # mostly what a create needs, valid seven times in ten
+    "To": _mostly(st.sampled_from(["+12025550123", "2025550123", "+12025550199"]), _CREATE_FIELDS["To"]),
+    "From": _mostly(st.just(FRONT_ADDRESS), _CREATE_FIELDS["From"]),
+    "Body": _mostly(TEXT.filter(bool), _CREATE_FIELDS["Body"]),
+}
+
+
+def _front_pairs(draw: Any, fields: dict[str, Any], aimed: bool = False) -> list[tuple[str, str]]:
+    """Parameters: with `aimed`, mostly a valid create's and now and then others; else any, each half the time."""
+    if aimed:
+        pairs = [(name, draw(values)) for name, values in _AIMED.items() if draw(TWENTY) < 19]
+        pairs += [(name, draw(fields[name])) for name in fields if draw(TWENTY) < 2]
+    else:
+        pairs = [(name, draw(values)) for name, values in fields.items() if draw(DIGIT) < 5]
+    if draw(DIGIT) < 3:  # a repeated field (MediaUrl is one), or one Twilio does not know
+        name = draw(_one([*fields, "MaxPrice", "x", "mediaurl"]))
+        pairs += [(name, draw(fields.get(name, VALUES))) for _ in range(draw(_one([1, 2, 11])))]
+    return pairs
+
+
+def twilio_front_harness(make: Callable[..., Harness]) -> Harness:
+    """An http channel `ch` with `[twilio_api]` (an incoming webhook too) and a webhook, and two messages: one
+    delivered (`KNOWN_ID`), one still queued (`QUEUED_ID`)."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="ok")
+
+    harness = make({CHANNEL: {"adapter": "http", "country": "US", "address": FRONT_ADDRESS,
+                              "send_url": "http://aggregator.invalid/send"}},
+                   gateway=GATEWAY, respond=respond,
+                   twilio_api={"account_sid": FRONT_SID, "auth_token": FRONT_TOKEN,
+                               "incoming_url": "https://app.example/sms"})
+    harness.send(CHANNEL, "+12025550123", "seed", id=KNOWN_ID)
+    harness.request("POST", f"/c/{CHANNEL}/delivered", data={"id": KNOWN_ID})
+    queued = harness.run(harness.gateway.prepare(CHANNEL, "+12025550123", "waiting", id=QUEUED_ID))
+    harness.run(harness.gateway.enqueue(queued))
+    return harness
+
+
+@st.composite
+def twilio_front_requests(draw: Any) -> Spec:
+    """A hostile request to the Twilio front: mostly authenticated and aimed at the Messages resource, with
+    hostile forms (lone surrogates, huge or repeated fields) and list queries."""
+    account = FRONT_SID if draw(DIGIT) < 9 else draw(_one(_ACCOUNTS))
+    base = f"/2010-04-01/Accounts/{account}"
+    target = draw(_one(["list", "list", "list", "one", "one", "one", "other"]))
+    if target == "list":
+        path = f"{base}/Messages.json"
+    elif target == "one":
+        path = f"{base}/Messages/{draw(_one(FRONT_SIDS))}.json"
+    else:
+        path = draw(_one([f"{base}.json", f"{base}/Messages", f"{base}/Messages.xml", f"{base}/Calls.json",
+                          f"{base}/Messages/{FRONT_SIDS[0]}/Media.json", "/2010-04-01/Accounts", "/2010-04-01/",
+                          f"{base}/Messages.json/", f"{base}//Messages.json", "/2010-04-01/%2e%2e/api/v1/messages"]))
+    method = draw(_one(["POST", "GET", "DELETE"] if target == "one" else ["POST", "GET"])) if draw(DIGIT) < 8 \
+        else draw(_one(["PUT", "PATCH", "HEAD", "OPTIONS", "BREW", "DELETE"]))
+    how = "ok" if draw(DIGIT) < 8 else draw(_one(["wrong-token", "other-user", "garbage", "none", "bearer",
+                                                   "no-colon"]))
+    credentials = {"ok": f"{FRONT_SID}:{FRONT_TOKEN}", "wrong-token": f"{FRONT_SID}:{FRONT_TOKEN[:-1]}",
+                   "other-user": f"{'AC' + '0' * 32}:{FRONT_TOKEN}", "no-colon": FRONT_SID}
+    headers: list[tuple[bytes, bytes]] = []
+    if how in credentials:
+        headers.append((b"authorization", b"Basic " + base64.b64encode(credentials[how].encode())))
+    elif how == "garbage":
+        headers.append((b"authorization", draw(_one([b"Basic !!!", b"Basic", b"Basic " + base64.b64encode(b"\xff:\xfe"),
+                                                     b"Basic " + b"A" * 5000]))))
+    elif how == "bearer":
+        headers.append((b"authorization", f"Bearer {FRONT_TOKEN}".encode()))
+    query = b""
+    if method in ("GET", "HEAD") or draw(DIGIT) == 0:
+        pairs = _front_pairs(draw, _LIST_FIELDS)
+        query = urllib.parse.urlencode(pairs, errors="surrogatepass").encode()
+        if draw(DIGIT) == 0:
+            query = draw(st.binary(max_size=40))
+    body, ctype, kind = b"", "", "empty"
+    if method not in ("GET", "HEAD") or draw(DIGIT) == 0:
+        pairs = _front_pairs(draw, _CREATE_FIELDS, aimed=target == "list" and method == "POST")
+        if target == "one" and draw(BOOL):  # a redaction, well formed or not
+            pairs = [("Body", ""), *pairs[: draw(st.integers(0, 1))]]
+        kind = draw(_one(["form", "form", "form", "form", "json", "binary", "huge", "empty"]))
+        if kind == "form":
+            body = urllib.parse.urlencode(pairs, encoding="utf-8", errors="surrogatepass").encode()
+            ctype = draw(_one([FORM, FORM, FORM + "; charset=utf-8", "multipart/form-data", ""]))
+        elif kind == "json":
+            body = json.dumps(dict(pairs)).encode()
+            ctype = "application/json"
+        elif kind == "binary":
+            body, ctype = draw(st.binary(max_size=300)), draw(_one([FORM, "text/plain"]))
+        elif kind == "huge":
+            body, ctype = b"Body=" + b"a" * (MAX_BODY + 1), FORM
+    if ctype:
+        headers.append((b"content-type", ctype.encode()))
+    if draw(DIGIT) < 8:
+        headers.append((b"content-length", str(len(body)).encode()))
+    return Spec(method, path.encode(), query, headers, [body], kind, ctype, auth_ok=how == "ok")
+
+
+VALID_FRONT = Spec("POST", f"{FRONT_BASE}/Messages.json".encode(), b"",
+                   [(b"authorization", b"Basic " + base64.b64encode(f"{FRONT_SID}:{FRONT_TOKEN}".encode())),
+                    (b"content-type", FORM.encode())],
+                   [urllib.parse.urlencode({"To": "+12025550123", "From": FRONT_ADDRESS, "Body": "hi"}).encode()],
+                   "form", FORM, auth_ok=True)
+"""A create the front must accept, whatever the generator reaches in a run."""
+
+_FRONT_PATHS = [(re.compile(r"^/2010-04-01/Accounts/[^/]+/Messages\.json$"),
+                 "/2010-04-01/Accounts/{AccountSid}/Messages.json"),
+                (re.compile(r"^/2010-04-01/Accounts/[^/]+/Messages/[^/]+\.json$"),
+                 "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json")]
+
+
+def check_twilio(harness: Harness, spec: Spec) -> Outcome:
+    """The front's answer to `spec`: never a 5xx; every refusal is Twilio's error JSON (an integer code, a
+    message, the HTTP status) and changes nothing; a 401 exactly when the credentials are wrong; a success only
+    with them, as Twilio's contract describes it, and storing (201), deleting (204) or changing nothing (GET)."""
+    from tests.support import twilio_contract
+
+    before = fingerprint(harness)
+    try:
+        status, _headers, body = harness.run(_call(harness.app, spec))
+    except Exception as exc:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return Outcome(0, f"the app raised {type(exc).__name__}: {str(exc)[:200]} at {where.filename}:"
+                          f"{where.lineno}")
+    after = fingerprint(harness)
+    if status >= 500:
+        return Outcome(status, f"answered {status}: {body[:300]!r}")
+    path = urllib.parse.unquote(spec.raw_path.decode("latin-1"), errors="replace")
+    contract = next((name for pattern, name in _FRONT_PATHS if pattern.match(path)), None)
+    if status == 401 and spec.auth_ok:
+        return Outcome(status, "401 with the right credentials")
+    if 400 <= status < 500:
+        try:
+            error = _strict(body)
+        except (AssertionError, ValueError, UnicodeError) as exc:
+            return Outcome(status, f"{status} whose body is not JSON: {exc}")
+        if not (isinstance(error, dict) and isinstance(error.get("code"), int) and error.get("status") == status
+                and isinstance(error.get("message"), str) and error["message"].strip()
+                and str(error.get("more_info", "")).startswith("https://www.twilio.com/docs/errors/")):
+            return Outcome(status, f"{status} not in Twilio's error shape: {body[:200]!r}")
+        if after != before:
+            return Outcome(status, f"{status} changed the store: {before} -> {after}")
+        return Outcome(status)
+    if not spec.auth_ok:
+        return Outcome(status, f"{status} without valid credentials")
+    if contract is None:
+        return Outcome(status, f"{status} for a path that is no resource")
+    if status == 204:
+        if spec.method != "DELETE" or body:
+            return Outcome(status, f"204 for {spec.method} with {len(body)} bytes")
+        return Outcome(status, None if after[0] == before[0] - 1 else f"a 204 DELETE left {after[0]} messages")
+    try:
+        answer = _strict(body) if spec.method != "HEAD" else None
+    except (AssertionError, ValueError, UnicodeError) as exc:
+        return Outcome(status, f"{status} whose body is not strict JSON: {exc}")
+    if answer is not None:
+        operation = "GET" if spec.method == "GET" else spec.method
+        found = twilio_contract.problems(answer, twilio_contract.schema_for(operation, contract, status))
+        if found:
+            return Outcome(status, "not Twilio's contract: " + "; ".join(found[:5]))
+    if status == 201:
+        if after[0] != before[0] + 1:
+            return Outcome(status, f"a 201 stored {after[0] - before[0]} messages")
+        sent: dict[str, str] = {}
+        for key, value in urllib.parse.parse_qsl(spec.body.decode("utf-8", "replace"), keep_blank_values=True):
+            sent.setdefault(key, value)  # the front reads a field's first value, as Twilio does
+        if answer is not None and answer.get("body") != sent.get("Body", ""):
+            return Outcome(status, f"stored body {answer.get('body')!r}, sent {sent.get('Body')!r}")
+        return Outcome(status)
+    if spec.method in ("GET", "HEAD") and after != before:
+        return Outcome(status, f"a {spec.method} changed the store")
     return Outcome(status)

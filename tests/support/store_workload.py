@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from smsgate import ChannelLog, IncomingMessage, OutgoingMessage, Redactor, SendResult, Status, StatusUpdate
 from smsgate.host import utcnow
-from smsgate.store import Limits, LinkSeen, OutboxItem, Store
+from smsgate.store import Limits, LinkSeen, OutboxItem, Store, cursor_before
 
 __all__ = ["PHONE", "TABLES", "fill", "workload"]
 
@@ -96,6 +96,10 @@ async def workload(store: Store, marks: list[tuple[str, int]], statements: list[
     await store.find_messages(limit=5, direction="out")
     mark("page contact")
     await store.find_messages(limit=5, number=PHONE, text="hi")
+    mark("page before")
+    await store.find_messages(limit=5, cursor=cursor_before(utcnow() - timedelta(minutes=1)))
+    mark("page contact before")
+    await store.find_messages(limit=5, number=PHONE, direction="out", cursor=cursor_before(utcnow()))
     mark("page channels")
     page = await store.find_messages(limit=5, channels=["a", "b"])
     await store.find_messages(limit=5, channels=["a", "b"], cursor=page.next_cursor, status="delivered")
@@ -134,5 +138,7 @@ async def workload(store: Store, marks: list[tuple[str, int]], statements: list[
     await store.revoke_session("sid-1", utcnow() + timedelta(hours=12))
     await store.session_revoked("sid-1")
     await store.release("a:bind", "me")
+    await store.redact_message(added.record.id)
+    await store.delete_message(added.record.id)
     await store.prune(utcnow() - timedelta(days=1))
     await store.prune_messages(utcnow() - timedelta(days=1))

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
 ID = "5b1a7a52-5a4f-4b8e-9c55-0e6f0d1b8a21"
 CLOSED = "{closed}"  # in EXPECTED: the port held closed that the config's aggregator URLs point at
+AC = "AC0123456789abcdef0123456789abcdef"  # docs/twilio-api.md's account SID
 
 # (page, command with comments and line continuations folded) -> (exit code, fragments the output contains)
 EXPECTED: dict[tuple[str, str], tuple[int, list[str]]] = {
@@ -86,6 +87,26 @@ EXPECTED: dict[tuple[str, str], tuple[int, list[str]]] = {
     ("docs/gateway.md", f"curl -X POST http://127.0.0.1:8080/api/v1/messages/{ID}/resend "
                         '-H "Authorization: Bearer change-me-to-a-long-random-string"'): (
         0, ["only failed messages are resent"]),
+    ("docs/twilio-api.md", "smsgate check"): (
+        0, ["ok: smsgate.toml: 1 channel(s)", "channel mtn: adapter http, address +250788000000",
+            f"Twilio API: account {AC}, default channel mtn, incoming messages to http://127.0.0.1:{CLOSED}/sms",
+            "tenant acme: channels mtn, webhooks: 0, Twilio account AC00112233445566778899aabbccddeeff"]),
+    ("docs/twilio-api.md", "smsgate serve"): (
+        0, [f"Twilio API http://127.0.0.1:8080/2010-04-01: account {AC}; incoming messages to http://127.0.0.1:"]),
+    ("docs/twilio-api.md", f"curl -X POST http://127.0.0.1:8080/2010-04-01/Accounts/{AC}/Messages.json "
+                           f"-u {AC}:change-me-to-a-long-random-token "
+                           '--data-urlencode "To=0788123123" --data-urlencode "From=+250788000000" '
+                           '--data-urlencode "Body=Hello from smsgate"'): (
+        0, [f'"account_sid":"{AC}"', '"body":"Hello from smsgate"', '"direction":"outbound-api"',
+            '"num_segments":"1"', '"sid":"SM', '"status":"queued"', '"to":"+250788123123"']),
+    ("docs/twilio-api.md", f'curl "http://127.0.0.1:8080/2010-04-01/Accounts/{AC}/Messages.json'
+                           f'?To=%2B250788123123&PageSize=20" -u {AC}:change-me-to-a-long-random-token'): (
+        0, [f'"messages":[{{"account_sid":"{AC}"', '"body":"Hello from smsgate"', '"next_page_uri":null',
+            '"page_size":20']),
+    ("docs/twilio-api.md", f"curl http://127.0.0.1:8080/2010-04-01/Accounts/{AC}/Messages.json "
+                           f"-u {AC}:a-wrong-token"): (
+        0, ['{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003",'
+            '"status":401}']),
     ("docs/routing.md", "smsgate check"): (
         0, ["ok: smsgate.toml: 3 channel(s)", "route 1: to +25078, +25079; channels mtn, vonage; failover",
             "route 2: country UG; channels ug; failover",

@@ -84,6 +84,26 @@ def test_hostile_api_and_bridge_requests(smsgate_harness, target):
     assert seen.get("4xx", 0) > 0 and seen.get("2xx", 0) > 0, seen
 
 
+def test_hostile_requests_to_the_twilio_front(smsgate_harness):
+    """Twilio's Messages API with wrong credentials, other accounts, odd paths and methods, hostile forms and
+    list queries: Twilio's error JSON storing nothing, or an answer Twilio's contract describes; never a 5xx."""
+    harness = hostile.twilio_front_harness(smsgate_harness)
+    seen: dict[str, int] = {}
+
+    @settings(max_examples=EXAMPLES * 3, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(spec=hostile.twilio_front_requests())
+    def run(spec):
+        outcome = hostile.check_twilio(harness, spec)
+        seen[outcome.status_class] = seen.get(outcome.status_class, 0) + 1
+        if outcome.problem:
+            raise AssertionError(f"{outcome.problem}\nrequest: {spec.short()}")
+
+    run = example(spec=hostile.VALID_FRONT)(run)
+    run()
+    assert seen.get("4xx", 0) > 0 and seen.get("2xx", 0) > 0, seen
+
+
 @pytest.mark.parametrize(("label", "action", "body"), [
     ("http", "receive", '{"from": "+12025550123", "text": "\\ud800"}'),
     ("http", "receive", '{"from": "\\ud800", "text": "hi"}'),
@@ -328,6 +348,20 @@ def test_former_bug_inputs_are_rejected_cleanly(smsgate_harness):
         outcome = hostile.check(harness, profile, "receive", spec)
         assert outcome.status == 400, outcome
     assert hostile.KNOWN_BUGS == {}
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    (b"DateSent=9999-12-31&DateSent%3E=0001-01-01", 200),  # the day after the calendar's last overflowed
+    (b"DateSent%3C=9999-12-31", 200),
+    (b"\x80\xff=\xfe", 200),  # a query that is not UTF-8 crashed Starlette's request.url on the 404 path
+])
+@pytest.mark.parametrize("account", [hostile.FRONT_SID, "AC" + "0" * 32])
+def test_former_twilio_front_bug_inputs_are_answered(smsgate_harness, query, expected, account):
+    harness = hostile.twilio_front_harness(smsgate_harness)
+    spec = hostile.Spec("GET", f"/2010-04-01/Accounts/{account}/Messages.json".encode(), query,
+                        [(b"authorization", hostile.VALID_FRONT.headers[0][1])], [], "former-bug", auth_ok=True)
+    outcome = hostile.check_twilio(harness, spec)
+    assert outcome.problem is None and outcome.status == (expected if account == hostile.FRONT_SID else 404), outcome
 
 
 def test_store_counts_are_read_from_the_database(smsgate_harness):

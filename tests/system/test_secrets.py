@@ -4,12 +4,13 @@ webhook outbox, `smsgate logs` / `smsgate messages` output (JSON and tables), th
 
 Every adapter is configured with known secrets (http: `send_authorization`, `inbound_secret`,
 `inbound_password`, credential `headers`; twilio: `auth_token`; kannel: `password`; the gateway: `api_token` and
-a webhook secret; a tenant: its token and its webhook's secret), then exercised: sends answered 2xx, 4xx, 429
-and 5xx by a fake aggregator that echoes back everything it received (URL, headers, body, decoded and not),
-transport errors whose messages quote the request, routed sends failing over, a tenant's API calls, the send
-worker giving up, and inbound callbacks with right and wrong credentials. Then everything is scanned for each
-secret in plain, URL-encoded (quote and quote_plus) and base64 forms, including base64 `user:secret` basic-auth
-values.
+a webhook secret; a tenant: its token and its webhook's secret; the Twilio front: `[twilio_api] auth_token` and a
+tenant's own), then exercised: sends answered 2xx, 4xx, 429 and 5xx by a fake aggregator that echoes back
+everything it received (URL, headers, body, decoded and not), transport errors whose messages quote the request,
+routed sends failing over, a tenant's API calls, the send worker giving up, inbound callbacks and calls to the
+Twilio front with right and wrong credentials, and the outbox's signed deliveries. Then everything is scanned for
+each secret in plain, URL-encoded (quote and quote_plus) and base64 forms, including base64 `user:secret`
+basic-auth values.
 """
 
 from __future__ import annotations
@@ -47,11 +48,16 @@ API_TOKEN = "api-T0ken-for-secrets-test"
 WEBHOOK_SECRET = "webhook-S3cr3t-0f9e"
 TENANT_TOKEN = "tenant-T0ken/for+secrets&test"
 TENANT_HOOK_SECRET = "tenant-hook-S3cr3t-7a1c"
+FRONT_SID = "AC" + "4" * 32  # the Twilio front's account ([twilio_api])
+FRONT_TOKEN = "front-auth-T0ken/7e2c+"
+TENANT_FRONT_SID = "AC" + "6" * 32  # the tenant's own Twilio account ([tenants.acme.twilio_api])
+TENANT_FRONT_TOKEN = "tenant-front-T0ken/91d+"
 
-USERS = [INBOUND_USER, HEADER_USER, TWILIO_SID, KANNEL_USER, ""]
+USERS = [INBOUND_USER, HEADER_USER, TWILIO_SID, KANNEL_USER, FRONT_SID, TENANT_FRONT_SID, ""]
 SECRETS = [SEND_AUTHORIZATION, SEND_AUTHORIZATION.split(" ", 1)[1], INBOUND_SECRET, INBOUND_PASSWORD,
            HEADER_AUTHORIZATION, HEADER_AUTHORIZATION.split(" ", 1)[1], HEADER_PASSWORD, API_KEY, TWILIO_TOKEN,
-           KANNEL_PASSWORD, API_TOKEN, WEBHOOK_SECRET, TENANT_TOKEN, TENANT_HOOK_SECRET]
+           KANNEL_PASSWORD, API_TOKEN, WEBHOOK_SECRET, TENANT_TOKEN, TENANT_HOOK_SECRET, FRONT_TOKEN,
+           TENANT_FRONT_TOKEN]
 TO = "+12025550123"
 
 
@@ -181,6 +187,21 @@ def _exercise_inbound(harness: Any) -> list[str]:
         assert call("GET", "/c/kn/receive", params=query).status_code == 200
     assert call("POST", "/c/tw/status", data={**status, **foreign}, headers={"X-Twilio-Signature": compute_signature(
         TWILIO_TOKEN, "https://gateway.example/c/tw/status", list({**status, **foreign}.items()))}).status_code == 200
+    # the Twilio front: right and wrong credentials, a status callback and the incoming webhook to sign
+    messages = f"/2010-04-01/Accounts/{FRONT_SID}/Messages.json"
+    create = {"To": TO, "From": "+12025550199", "Body": "via the front", "StatusCallback": "https://app.example/s"}
+    assert call("POST", messages, data=create, headers=_basic(FRONT_SID, FRONT_TOKEN)).status_code == 201
+    for wrong in (_basic(FRONT_SID, FRONT_TOKEN + "x"), _basic(FRONT_SID, TWILIO_TOKEN),
+                  _basic(TWILIO_SID, FRONT_TOKEN), {"Authorization": f"Bearer {FRONT_TOKEN}"}, {}):
+        assert call("POST", messages, data=create, headers=wrong).status_code == 401
+        assert call("GET", messages, headers=wrong).status_code == 401
+    assert call("GET", messages, headers=_basic(FRONT_SID, FRONT_TOKEN)).status_code == 200
+    # the tenant's own account, and each account's token on the other's path
+    theirs = f"/2010-04-01/Accounts/{TENANT_FRONT_SID}/Messages.json"
+    assert call("POST", theirs, data=create, headers=_basic(TENANT_FRONT_SID, TENANT_FRONT_TOKEN)).status_code == 201
+    assert call("GET", theirs, headers=_basic(FRONT_SID, FRONT_TOKEN)).status_code == 404
+    assert call("GET", messages, headers=_basic(TENANT_FRONT_SID, TENANT_FRONT_TOKEN)).status_code == 404
+    assert call("GET", theirs, headers=_basic(TENANT_FRONT_SID, FRONT_TOKEN)).status_code == 401
     return answers
 
 
@@ -220,9 +241,16 @@ def exercised(smsgate_harness, caplog):
         "api_token": API_TOKEN, "webhooks": [{"url": "https://hooks.example/in", "secret": WEBHOOK_SECRET}]},
         routes=[{"channels": ["ex", "hx"]}], tenants={"acme": {
             "token": TENANT_TOKEN, "channels": ["ex", "hx"],
-            "webhooks": [{"url": "https://hooks.example/acme", "secret": TENANT_HOOK_SECRET}]}})
+            "webhooks": [{"url": "https://hooks.example/acme", "secret": TENANT_HOOK_SECRET}],
+            "twilio_api": {"account_sid": TENANT_FRONT_SID, "auth_token": TENANT_FRONT_TOKEN,
+                           "incoming_url": "https://acme.example/sms"}}},
+        twilio_api={"account_sid": FRONT_SID, "auth_token": FRONT_TOKEN, "default_channel": "ex",
+                    "incoming_url": "https://app.example/sms"})
     answers = _exercise_inbound(harness)
     _exercise_sends(harness, aggregator)
+    # the outbox's deliveries, the front's signed callbacks and webhooks among them (their requests are echoed)
+    aggregator.mode = "ok"
+    harness.run(harness.outbox(retry_base=0).drain(rounds=3))
     return harness, answers
 
 

@@ -153,12 +153,16 @@ class Harness:
 def _make_config(tmp: Path, channels: dict[str, dict[str, Any]], gateway: dict[str, Any] | None,
                  adapters: Iterable[type[Adapter[Any]]] | None, bridges: dict[str, dict[str, Any]] | None = None,
                  database: str | None = None, routes: list[dict[str, Any]] | None = None,
-                 tenants: dict[str, dict[str, Any]] | None = None) -> Config:
+                 tenants: dict[str, dict[str, Any]] | None = None, twilio_api: dict[str, Any] | None = None
+                 ) -> Config:
     registry = installed_adapters() if adapters is None else {cls.name: cls for cls in adapters}
     gw = {"database": database or str(tmp / "smsgate.sqlite3"), "public_url": "https://gateway.example",
           **(gateway or {})}
-    return config_from_dict({"gateway": gw, "channels": channels, "bridges": bridges or {}, "routes": routes or [],
-                             "tenants": tenants or {}}, registry)
+    tables: dict[str, Any] = {"gateway": gw, "channels": channels, "bridges": bridges or {}, "routes": routes or [],
+                              "tenants": tenants or {}}
+    if twilio_api is not None:
+        tables["twilio_api"] = twilio_api
+    return config_from_dict(tables, registry)
 
 
 @pytest.fixture
@@ -171,18 +175,18 @@ def smsgate_database() -> Callable[[Path], str]:
 @pytest.fixture
 def smsgate_harness(tmp_path: Path, smsgate_database: Callable[[Path], str]) -> Iterator[Callable[..., Harness]]:
     """A factory: `smsgate_harness(channels={...}, gateway={...}, adapters=[Cls], bridges={...}, routes=[...],
-    tenants={...}, respond=fn)`."""
+    tenants={...}, twilio_api={...}, respond=fn)`."""
     made: list[Harness] = []
     counter = itertools.count()
 
     def factory(channels: dict[str, dict[str, Any]], *, gateway: dict[str, Any] | None = None,
                 adapters: Iterable[type[Adapter[Any]]] | None = None, bridges: dict[str, dict[str, Any]] | None = None,
                 routes: list[dict[str, Any]] | None = None, tenants: dict[str, dict[str, Any]] | None = None,
-                **kwargs: Any) -> Harness:
+                twilio_api: dict[str, Any] | None = None, **kwargs: Any) -> Harness:
         folder = tmp_path / f"gw{next(counter)}"
         database = None if gateway and "database" in gateway else smsgate_database(folder)
-        config = _make_config(folder, channels, gateway, adapters, bridges, database, routes,
-                              tenants)  # validate first
+        config = _make_config(folder, channels, gateway, adapters, bridges, database, routes, tenants,
+                              twilio_api)  # validate first
         folder.mkdir(exist_ok=True)
         harness = Harness(config, **kwargs)
         made.append(harness)

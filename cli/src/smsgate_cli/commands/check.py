@@ -54,8 +54,13 @@ def check(
         for name, tenant in cfg.tenants.items():
             limits = "".join(f", {key} {value}" for key, value in (("tps", tenant.tps),
                                                                  ("daily_limit", tenant.daily_limit)) if value)
+            front = f", Twilio account {tenant.twilio_api.account_sid}" if tenant.twilio_api else ""
             typer.echo(f"  tenant {name}: channels {', '.join(tenant.channels)}{limits}, "
-                       f"webhooks: {len(tenant.webhooks)}")
+                       f"webhooks: {len(tenant.webhooks)}{front}")
+        if cfg.twilio_api is not None:
+            typer.echo(f"  Twilio API: account {cfg.twilio_api.account_sid}, default channel "
+                       f"{cfg.twilio_api.default_channel or '-'}, incoming messages to "
+                       f"{cfg.twilio_api.incoming_url or '-'}")
         return all(reason is None for reason in problems.values())
 
     if not guarded(run):

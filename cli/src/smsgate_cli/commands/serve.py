@@ -28,7 +28,8 @@ def serve(
     split: Annotated[bool, typer.Option(help="Serve HTTP in this process and send from a second one on the same "
                                              "database (both cores; see docs/scaling.md).")] = False,
 ) -> None:
-    """Run the gateway with uvicorn: channel callbacks, the /api/v1 API, bridges, the send worker and webhooks.
+    """Run the gateway with uvicorn: channel callbacks, the /api/v1 API, bridges, the Twilio front, the send worker
+    and webhooks.
 
     Exit 3 when the port cannot be taken (`port 8080 is already in use`), before anything starts.
     """
@@ -80,6 +81,10 @@ def serve(
         metrics = ("public" if cfg.gateway.metrics_public else "on (bearer api_token)" if cfg.gateway.api_token
                    else "off (set [gateway] api_token or metrics_public)")
         say(f"  console {gateway.public_url}/ui: {console}; metrics /metrics: {metrics}")
+        if cfg.twilio_api is not None:
+            incoming = cfg.twilio_api.incoming_url or "none (set [twilio_api] incoming_url)"
+            say(f"  Twilio API {gateway.public_url}/2010-04-01: account {cfg.twilio_api.account_sid}; "
+                f"incoming messages to {incoming}")
         # Everything loaded so far (pydantic models, phonenumbers' metadata, the plugins) lives until exit: out
         # of the collector's sight, each request's garbage collections scan only that request's objects
         # (GC time under ingest load: 7% -> 3%).

@@ -1,7 +1,7 @@
 """Configuration: the TOML file and `SMSGATE_*` overrides, validated into `Config`, and the values it holds.
 
     _settings   Config, GatewaySettings, ChannelSettings, Channel, WebhookSettings, BridgeSettings,
-                RouteSettings, TenantSettings, loading
+                RouteSettings, TenantSettings, TwilioApiSettings, loading
     _fields     HttpUrl, Secret and the comparisons of secrets and ids
     _secrets    the api_token check, the console password's scrypt hash, tenants' token hashes
     _database   what a `database` value names (a SQLite path or a PostgreSQL URL)
@@ -29,6 +29,7 @@ from ._settings import (
     GatewaySettings,
     RouteSettings,
     TenantSettings,
+    TwilioApiSettings,
     WebhookSettings,
     config_from_dict,
     default_config_path,
@@ -46,6 +47,7 @@ __all__ = [
     "RouteSettings",
     "Secret",
     "TenantSettings",
+    "TwilioApiSettings",
     "WebhookSettings",
     "bearer_token",
     "check_password_hash",

@@ -28,6 +28,7 @@ __all__ = [
     "GatewaySettings",
     "RouteSettings",
     "TenantSettings",
+    "TwilioApiSettings",
     "default_config_path",
     "load_config",
     "WebhookSettings",
@@ -116,6 +117,47 @@ class BridgeSettings(BaseModel):
         return value
 
 
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+
+
+class TwilioApiSettings(BaseModel):
+    """The `[twilio_api]` table (and a tenant's `[tenants.<name>.twilio_api]`): smsgate serves Twilio's Messages
+    API (2010-04-01) for an account, so Twilio's SDKs send through smsgate's channels unchanged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_sid: str = Field(description="The account SID clients put in the URL and as the Basic-auth user: "
+                                         "`AC` and 32 hex digits.")
+    auth_token: SecretStr = Field(description="The Basic-auth password; also signs status callbacks and incoming "
+                                              "webhooks (X-Twilio-Signature). At least 16 characters.")
+    incoming_url: str | None = Field(None, description="Where messages received on the channels are POSTed as "
+                                                       "Twilio's incoming-message webhook; TwiML `<Message>` "
+                                                       "replies go back through the same channel.")
+    default_channel: str | None = Field(None, description="The channel a message goes out on when its From is no "
+                                                          "channel's address and no route takes its number "
+                                                          "(default: the only channel, if there is one).")
+
+    @field_validator("account_sid")
+    @classmethod
+    def _account_sid(cls, value: str) -> str:
+        value = value.strip()
+        if not _ACCOUNT_SID.fullmatch(value):
+            raise ValueError("must be 'AC' and 32 hex digits, as Twilio's account SIDs are")
+        return value
+
+    @field_validator("auth_token")
+    @classmethod
+    def _auth_token(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters (it guards sending SMS on your account)")
+        return value
+
+    @field_validator("incoming_url")
+    @classmethod
+    def _incoming_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+
 _PREFIX = re.compile(r"\+[0-9]{1,15}")
 _TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -194,6 +236,9 @@ class TenantSettings(BaseModel):
     webhooks: list[WebhookSettings] = Field(default_factory=list, description="`[[tenants.<name>.webhooks]]`: URLs "
                                                                               "receiving the signed events of its "
                                                                               "channels.")
+    twilio_api: TwilioApiSettings | None = Field(None, description="`[tenants.<name>.twilio_api]`: its own Twilio "
+                                                                   "account in front of its channels (the keys of "
+                                                                   "`[twilio_api]`).")
 
     @field_validator("token")
     @classmethod
@@ -371,6 +416,8 @@ class Config:
     routes: list[RouteSettings] = field(default_factory=list)
     """`[[routes]]`, in the order they are tried."""
     tenants: dict[str, TenantSettings] = field(default_factory=dict)
+    twilio_api: TwilioApiSettings | None = None
+    """`[twilio_api]`: Twilio's Messages API served in front of the channels, when present."""
 
     def channel(self, name: str) -> Channel:
         """The channel called `name`, or a ConfigError listing the known ones."""
@@ -389,9 +436,11 @@ class Config:
         still a secret."""
         values: list[Any] = [self.gateway.api_token, self.gateway.console_password_hash,
                              *(h.secret for h in self.gateway.webhooks),
-                             *(b.secret for b in self.bridges.values())]
+                             *(b.secret for b in self.bridges.values()),
+                             self.twilio_api.auth_token if self.twilio_api else None]
         for tenant in self.tenants.values():
-            values += [tenant.token, tenant.token_hash, *(h.secret for h in tenant.webhooks)]
+            values += [tenant.token, tenant.token_hash, *(h.secret for h in tenant.webhooks),
+                       tenant.twilio_api.auth_token if tenant.twilio_api else None]
         for channel in self.channels.values():
             values.extend(getattr(channel.settings, name) for name in type(channel.settings).model_fields)
         found = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
@@ -411,6 +460,7 @@ class _Root(BaseSettings):
     bridges: dict[str, dict[str, Any]] = {}
     routes: list[dict[str, Any]] = []
     tenants: dict[str, dict[str, Any]] = {}
+    twilio_api: dict[str, Any] | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -518,7 +568,7 @@ def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass],
     problems: list[ConfigError] = []
     if "webhooks" in data:
         problems.append(ConfigError("unknown table webhooks: webhooks go in [[gateway.webhooks]]", file=file))
-    tables = ("gateway", "channels", "bridges", "routes", "tenants")
+    tables = ("gateway", "channels", "bridges", "routes", "tenants", "twilio_api")
     unknown = set(data) - {*tables, "webhooks"}
     if unknown:
         problems.append(ConfigError(f"unknown table(s) {', '.join(sorted(unknown))}", file=file))
@@ -574,10 +624,40 @@ def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass],
             bridges[name] = _bridge(name, raw, names, root.routes, file)
         except ConfigError as exc:
             problems += exc.problems
+    twilio_api = None
+    if root.twilio_api is not None:
+        try:
+            twilio_api = _twilio_api(root.twilio_api, names, file)
+        except ConfigError as exc:
+            problems += exc.problems
+    try:
+        _distinct_accounts(twilio_api, tenants, file)
+    except ConfigError as exc:
+        problems += exc.problems
     if problems:
         raise ConfigError.several(problems)
     return Config(gateway=gateway, channels=channels, bridges=bridges, routes=routes, tenants=tenants,
-                  unavailable=unavailable)
+                  unavailable=unavailable, twilio_api=twilio_api)
+
+
+def _twilio_api(raw: Any, channels: Collection[str], file: str, where: str = "twilio_api") -> TwilioApiSettings:
+    settings: TwilioApiSettings = _validated(TwilioApiSettings, raw, file, where)
+    if settings.default_channel is not None:
+        _known(channels, settings.default_channel, file, f"{where}.default_channel")
+    return settings
+
+
+def _distinct_accounts(operator: TwilioApiSettings | None, tenants: dict[str, TenantSettings], file: str) -> None:
+    """Every Twilio account SID names one account: a tenant's may be neither the operator's nor another's."""
+    seen: dict[str, str] = {operator.account_sid.lower(): "[twilio_api]"} if operator else {}
+    for name, tenant in tenants.items():
+        if tenant.twilio_api is None:
+            continue
+        sid = tenant.twilio_api.account_sid.lower()
+        if sid in seen:
+            raise ConfigError(f"the same account_sid as {seen[sid]}: each account needs its own", file=file,
+                              field=f"tenants.{name}.twilio_api.account_sid")
+        seen[sid] = f"tenant {name}"
 
 
 def _known(channels: Collection[str], name: str, file: str, where: str) -> None:
@@ -621,6 +701,9 @@ def _tenant(name: str, raw: Any, channels: Collection[str], file: str) -> Tenant
         raise ConfigError("give exactly one of token and token_hash", file=file, field=f"{where}.token")
     for i, channel in enumerate(tenant.channels):
         _known(channels, channel, file, f"{where}.channels[{i}]")
+    front = tenant.twilio_api
+    if front is not None and front.default_channel is not None:
+        _known(tenant.channels, front.default_channel, file, f"{where}.twilio_api.default_channel")
     return tenant
 
 

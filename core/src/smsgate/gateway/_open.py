@@ -9,6 +9,7 @@ import pluggy
 
 from ..config import Config
 from ..platform import OutboxDispatcher, Platform
+from ..platform.twilio import PLUGIN_NAME, ValidityPeriod
 from ..store import Retention, Store
 from ._gateway import Gateway
 from ._prober import LinkProber
@@ -23,6 +24,7 @@ def open_gateway(config: Config, *, store: Store | None = None, pm: pluggy.Plugi
     platform = Platform(config)
     gateway = Gateway(config, store=store, pm=pm, transport=transport, planner=platform.planner)
     gateway.platform = platform
+    _install(gateway, platform)
     return gateway
 
 
@@ -31,8 +33,16 @@ def platform_of(gateway: Gateway) -> Platform:
     if gateway.platform is None:
         gateway.platform = Platform(gateway.config)
         gateway.store.set_planner(gateway.platform.planner)
+        _install(gateway, gateway.platform)
     platform: Platform = gateway.platform
     return platform
+
+
+def _install(gateway: Gateway, platform: Platform) -> None:
+    """The hooks the platform side needs in the send path: the Twilio front's ValidityPeriod (once per process,
+    as the plugin manager is; it acts only on messages that carry a validity)."""
+    if platform.twilio is not None and not gateway.pm.has_plugin(PLUGIN_NAME):
+        gateway.pm.register(ValidityPeriod(), name=PLUGIN_NAME)
 
 
 def open_outbox(gateway: Gateway, **options: Any) -> OutboxDispatcher:
@@ -40,7 +50,7 @@ def open_outbox(gateway: Gateway, **options: Any) -> OutboxDispatcher:
     its deliveries in the gateway's metrics when they are installed."""
     if gateway.metrics is not None:
         options.setdefault("on_delivery", gateway.metrics.delivery)
-    return platform_of(gateway).dispatcher(gateway.store, gateway.http, **options)
+    return platform_of(gateway).dispatcher(gateway.store, gateway.http, queue=gateway, **options)
 
 
 def open_worker(gateway: Gateway, **options: Any) -> SendWorker:

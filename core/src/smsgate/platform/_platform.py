@@ -1,5 +1,5 @@
-"""The platform side of a config: its webhooks and bridges, what each stored event plans for them, and how each
-planned call is delivered.
+"""The platform side of a config: its webhooks, bridges and Twilio front, what each stored event plans for them,
+and how each planned call is delivered.
 
 Stateless: built from the config wherever it is needed (the gateway's planner, the app's bridge routes, the
 outbox dispatcher), it always plans and delivers the same way.
@@ -13,14 +13,16 @@ from .._events import STATUS_CHANGED, TYPES, PlatformEvent
 from .._http._client import HttpClient
 from ..config._settings import Config, WebhookSettings
 from ..store import OutboxItem, OutboxPlanner, OutboxRow, Store
-from ._bridges import RapidProBridge, make_bridges
+from ._bridges import Queue, RapidProBridge, make_bridges
 from ._outbox import Deliver, OutboxDispatcher, post, webhook_delivery
+from .twilio import Accounts, TwilioCallbacks
 
 __all__ = ["Platform"]
 
 
 class Platform:
-    """Webhooks and bridges of one config: `plan` for the store, `dispatcher` for `smsgate serve`."""
+    """Webhooks, bridges and the Twilio front of one config: `plan` for the store, `dispatcher` for `smsgate
+    serve`."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -37,11 +39,15 @@ class Platform:
                     (f"webhook@{name}:{hook.url}", hook) for hook in tenant.webhooks)
         self.owner = {channel: names[0] for channel, names in owners.items() if len(names) == 1}
         """The one tenant a channel belongs to (a channel several tenants share has none)."""
+        self.twilio_accounts = Accounts.from_config(config)
+        addresses = {name: channel.settings.address for name, channel in config.channels.items()}
+        self.twilio = TwilioCallbacks(self.twilio_accounts, addresses) if self.twilio_accounts else None
 
     @property
     def planner(self) -> OutboxPlanner | None:
-        """`plan`, or None when there is no webhook or bridge to tell: the store then builds no payloads."""
-        return self.plan if self.webhooks or self.bridges or self.tenant_webhooks else None
+        """`plan`, or None when there is no webhook, bridge or Twilio front to tell: the store then builds no
+        payloads."""
+        return self.plan if self.webhooks or self.bridges or self.tenant_webhooks or self.twilio else None
 
     def plan(self, event: PlatformEvent) -> list[OutboxItem]:
         """The calls one stored event makes: every webhook that wants its type (the operator's, and those of the
@@ -61,22 +67,28 @@ class Platform:
                 items.append(OutboxItem(target, event.key, event.type, payload))
         for bridge in self.bridges.values():
             items.extend(bridge.plan(event))
+        if self.twilio is not None:
+            items.extend(self.twilio.plan(event))
         return items
 
-    def deliveries(self, http: HttpClient) -> dict[str, Deliver]:
-        """What delivers to each target, through the shared HTTP client."""
+    def deliveries(self, http: HttpClient, queue: Queue | None = None) -> dict[str, Deliver]:
+        """What delivers to each target, through the shared HTTP client; `queue` (the gateway) sends the TwiML
+        replies of the Twilio front's incoming webhooks."""
         out: dict[str, Deliver] = {f"webhook:{hook.url}": webhook_delivery(http, hook) for hook in self.webhooks}
         for hooks in self.tenant_webhooks.values():
             out.update((target, webhook_delivery(http, hook)) for target, hook in hooks)
         for bridge in self.bridges.values():
             out[bridge.target] = _bridge_delivery(http, bridge)
+        if self.twilio is not None:
+            out.update(self.twilio.deliveries(http, queue))
         return out
 
-    def dispatcher(self, store: Store, http: HttpClient, **options: Any) -> OutboxDispatcher:
+    def dispatcher(self, store: Store, http: HttpClient, queue: Queue | None = None, **options: Any
+                   ) -> OutboxDispatcher:
         """An outbox dispatcher for this config (`options` override its timings, e.g. in tests)."""
         settings = self.config.gateway
         defaults: dict[str, Any] = {"retry_max": settings.webhook_retry_max}
-        return OutboxDispatcher(store, self.deliveries(http), **{**defaults, **options})
+        return OutboxDispatcher(store, self.deliveries(http, queue), **{**defaults, **options})
 
 
 def _bridge_delivery(http: HttpClient, bridge: RapidProBridge) -> Deliver:

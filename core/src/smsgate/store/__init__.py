@@ -21,6 +21,7 @@ from ._open import (
     url_password,
     validate_database,
 )
+from ._paging import cursor_before
 from ._postgres import PostgresStore
 from ._presence import PRESENCE_PREFIX, PRESENCE_TTL, Presence
 from ._protocol import Reads, SessionRevocations, Store
@@ -28,6 +29,7 @@ from ._records import (
     LINK_STATES,
     Added,
     Backlog,
+    Forgotten,
     Fragment,
     FragmentJoin,
     HourCount,
@@ -51,6 +53,7 @@ __all__ = [
     "Added",
     "Backlog",
     "CopyError",
+    "Forgotten",
     "Fragment",
     "FragmentJoin",
     "HourCount",
@@ -78,6 +81,7 @@ __all__ = [
     "WakeupLoop",
     "backoff",
     "copy_database",
+    "cursor_before",
     "describe",
     "is_postgres",
     "open_store",

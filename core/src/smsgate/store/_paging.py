@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-__all__ = ["decode_cursor", "encode_cursor", "merge_pages", "where"]
+__all__ = ["cursor_before", "decode_cursor", "encode_cursor", "merge_pages", "where"]
 
 R = TypeVar("R")
 
@@ -35,6 +35,11 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
         raise ValueError(f"invalid cursor {cursor!r}") from None
 
 
+def cursor_before(when: datetime) -> str:
+    """A cursor from which `find_messages` lists the messages created before `when` (a time-bounded listing
+    starts there, on the same index as any page)."""
+    # key 0 is below every row's key, so the row-key tie-break admits no row created at `when` itself
+    return encode_cursor(when.astimezone(UTC).isoformat(timespec="microseconds"), 0)
 def merge_pages(pages: Sequence[tuple[list[R], Any]], limit: int, key: Callable[[R], Any]) -> tuple[list[R], Any]:
     """One page over several indexes (a tenant's channels): each page holds every match of its index from the
     cursor down to where its next page starts (or to the end, None). The merged page keeps what every index has

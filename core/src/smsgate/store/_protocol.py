@@ -16,6 +16,7 @@ from .._models import Event, MessageRecord, OutgoingMessage, SendResult
 from ._records import (
     Added,
     Backlog,
+    Forgotten,
     Fragment,
     FragmentJoin,
     HourCount,
@@ -156,6 +157,16 @@ class Store(Reads, SessionRevocations, Protocol):
                            held: bool = False) -> StatusChange:
         """Make a pending message `failed` (the worker gave up): an unclaimed one, or with `held` one the caller
         claimed and did not attempt (that claim's count is taken back); unapplied if it is not pending."""
+
+    # -- forgetting one message on request (the Twilio front's redaction and deletion) ----------------------
+
+    async def redact_message(self, message_id: str) -> Forgotten:
+        """Blank a finished message's text and attachments and delete its channel logs (they hold the text as it
+        was sent); `pending` (nothing changed) while it may still be sent, `unknown` without such a message."""
+
+    async def delete_message(self, message_id: str) -> Forgotten:
+        """Delete a finished message with its status history, external ids and channel logs; `pending` (nothing
+        deleted) while it may still be sent, `unknown` without such a message."""
 
     # -- inbound ------------------------------------------------------------------------------------------
 

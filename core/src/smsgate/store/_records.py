@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .._events import PlatformEvent
 from .._models import Event, MessageRecord, Status
 
-__all__ = ["LINK_STATES", "Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "Limits",
-           "Link", "LinkSeen", "MessagePage", "OutboxItem", "OutboxPlanner", "OutboxRow", "Rates", "StatusChange"]
+__all__ = ["LINK_STATES", "Added", "Backlog", "Forgotten", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome",
+           "Limits", "Link", "LinkSeen", "MessagePage", "OutboxItem", "OutboxPlanner", "OutboxRow", "Rates",
+           "StatusChange"]
 
 LINK_STATES = ("up", "down", "unknown")
 """What a channel's link can be: `up` (the aggregator answered or accepted a connection), `down` (it could not be
@@ -171,3 +172,8 @@ class Fragment:
 
 FragmentJoin = Callable[[list[Fragment]], Sequence[Event]]
 """Turns the parts held for a key (in order; possibly incomplete when the key was reused) into events to store."""
+
+
+Forgotten = Literal["done", "pending", "unknown"]
+"""What a request to forget a message did: `done`, nothing while it is `pending` (queued or errored: the worker
+may still send it), or nothing at all for an `unknown` id."""

@@ -2,8 +2,9 @@
 worker and the outbox dispatcher.
 
 Routes: channels' callbacks at `/c/{channel}/{action}`, the API at `/api/v1`, bridges at `/b/{name}/send`,
-`/healthz`. Mountable in another app. With `background=True` (what `smsgate serve` uses) its lifespan also starts the
-adapters' long-lived connections (SMPP binds) and runs the send worker and the outbox dispatcher.
+Twilio's Messages API at `/2010-04-01` (with `[twilio_api]`), `/healthz`. Mountable in another app. With
+`background=True` (what `smsgate serve` uses) its lifespan also starts the adapters' long-lived connections (SMPP
+binds) and runs the send worker and the outbox dispatcher.
 """
 
 from __future__ import annotations
@@ -168,6 +169,14 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         Route("/b/{bridge}/send", bridge_send, methods=["GET", "POST", "PUT"]),
         *(extra_routes or []),
     ]
+    if platform.twilio is not None:
+        from ..platform.twilio import TwilioFront
+        from ._twilio import twilio_routes
+
+        # right after the channels' callbacks: one prefix match, so neither the front nor the API pays for a
+        # list of routes tried before its own
+        front = TwilioFront(gateway.config, gateway, gateway.store, observe_tenant)
+        routes.insert(2, twilio_routes(front, platform.twilio_accounts, settings))
     if metrics:
         routes.append(metrics_route(install_metrics(gateway), settings))
     if console:

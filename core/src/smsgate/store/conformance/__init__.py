@@ -20,7 +20,8 @@ each won by one of them.
 One module per part of the contract: `sends` (outgoing messages and their statuses), `inbound`, `outbox`,
 `reads` (listings, pages, the operators' reads), `upkeep` (retention, pruning), `instances` (two stores on one
 database), `parts` (what connection-oriented adapters rely on), `routing` (failover's moves, tenants' limits and
-listings), `links` (channels' link state and recent traffic). `StoreConformance` is all of them.
+listings), `links` (channels' link state and recent traffic), `forget` (one message redacted or deleted).
+`StoreConformance` is all of them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Callable
 import pytest
 
 from .._protocol import Store
+from .forget import Forget
 from .inbound import Inbound
 from .instances import Instances
 from .links import Links
@@ -43,7 +45,7 @@ from .upkeep import Upkeep
 __all__ = ["StoreConformance"]
 
 
-class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts, Routing, Links):
+class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts, Routing, Links, Forget):
     """What every backend must do; `store_factory` (a fixture) returns a callable opening the same database."""
 
     @pytest.fixture
