@@ -46,3 +46,9 @@ def test_wheels_build_and_one_adapter_install_lists_only_it(tmp_path):
     assert [a["name"] for a in data["adapters"]] == [chosen], out.stdout + out.stderr
     assert data["adapters"][0]["distribution"] == f"smsgate-{chosen}"
     assert data["failed"] == []
+    # the scaffold's templates are package data of the CLI's wheel: `adapter new` works from an installed CLI
+    made = subprocess.run([str(env_dir / "bin" / "smsgate"), "adapter", "new", "probe", "--dir", str(tmp_path / "new")],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")})
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "new" / "probe" / "src" / "smsgate_probe" / "_adapter.py").is_file()
