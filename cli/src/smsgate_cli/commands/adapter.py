@@ -61,6 +61,6 @@ def adapter_new(
               "handler, case by case in the tests; list each difference from courier in its README",
               f"record cassettes against a local stand-in into {show(scaffold.cassettes)}/ (see its README)"]
     if scaffold.repository is not None:
-        steps += ["add it to README.md's adapter table and to scripts/record-cassettes"]
+        steps += ["add it to README.md's adapter table, and its name to the stand-in loop of scripts/record-cassettes"]
     for number, step in enumerate(steps, 1):
         typer.echo(f"  {number}. {step}")
