@@ -4,6 +4,7 @@ for each catalogue adapter, `smsgate send` from such a venv reaches its stand-in
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -31,7 +32,11 @@ def wheels(tmp_path_factory):
     """A wheel of every distribution of the repository, built once for this module."""
     folder = tmp_path_factory.mktemp("wheels")
     dists = ["core", "cli", *(f"adapters/{name}" for name in ADAPTERS)]
-    pip(sys.executable, "wheel", "--no-deps", "-q", "-w", str(folder), *(str(ROOT / d) for d in dists))
+    # built from copies: setuptools leaves build/ folders beside the sources it builds
+    sources = folder / "sources"
+    for d in dists:
+        shutil.copytree(ROOT / d, sources / d, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    pip(sys.executable, "wheel", "--no-deps", "-q", "-w", str(folder), *(str(sources / d) for d in dists))
     return folder
 
 
