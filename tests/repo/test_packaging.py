@@ -40,7 +40,31 @@ def wheels(tmp_path_factory):
     return folder
 
 
-def test_wheels_build_and_one_adapter_install_lists_only_it(tmp_path, wheels):
+@pytest.fixture(scope="module")
+def core_and_cli(wheels, tmp_path_factory):
+    """A fresh venv holding only core and the CLI (and their dependencies); each test adds one adapter and
+    removes it again."""
+    env_dir = tmp_path_factory.mktemp("venv") / "venv"
+    venv.create(env_dir, with_pip=True)
+    picks = [w for w in wheels.glob("*.whl") if w.name.split("-")[0] in ("smsgate", "smsgate_cli")]
+    pip(env_dir / "bin" / "python", "install", "-q", *map(str, picks))
+    return env_dir
+
+
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
+
+
+def listed_alone(env_dir, name):
+    """`smsgate adapters --json` in `env_dir` lists `name` and nothing else, and no plugin failed."""
+    out = subprocess.run([str(env_dir / "bin" / "smsgate"), "adapters", "--json"], capture_output=True, text=True,
+                         timeout=60, env=ENV)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert [(a["name"], a["distribution"]) for a in data["adapters"]] == [(name, f"smsgate-{name}")], out.stdout
+    assert data["failed"] == []
+
+
+def test_wheels_build_and_one_adapter_install_lists_only_it(tmp_path, wheels, core_and_cli):
     built = sorted(w.name.split("-")[0] for w in wheels.glob("*.whl"))
     assert built == sorted(["smsgate", "smsgate_cli", *(f"smsgate_{n}" for n in ADAPTERS)])
     assert ADAPTERS, "no adapter distributions found"
@@ -51,22 +75,15 @@ def test_wheels_build_and_one_adapter_install_lists_only_it(tmp_path, wheels):
     shipped = {f"smsgate/web/console/{p.relative_to(console)}" for p in console.glob("*/*") if p.suffix != ".pyc"}
     assert shipped and shipped <= names, sorted(shipped - names)
     chosen = "kannel" if "kannel" in ADAPTERS else ADAPTERS[0]
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    picks = [w for w in wheels.glob("*.whl") if w.name.split("-")[0] in ("smsgate", "smsgate_cli", f"smsgate_{chosen}")]
-    pip(python, "install", "-q", *map(str, picks))
-    out = subprocess.run([str(env_dir / "bin" / "smsgate"), "adapters", "--json"], capture_output=True, text=True,
-                         timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")})
-    assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
-    assert [a["name"] for a in data["adapters"]] == [chosen], out.stdout + out.stderr
-    assert data["adapters"][0]["distribution"] == f"smsgate-{chosen}"
-    assert data["failed"] == []
+    python = core_and_cli / "bin" / "python"
+    pip(python, "install", "-q", str(next(wheels.glob(f"smsgate_{chosen}-*.whl"))))
+    try:
+        listed_alone(core_and_cli, chosen)
+    finally:
+        pip(python, "uninstall", "-q", "-y", f"smsgate-{chosen}")
     # the scaffold's templates are package data of the CLI's wheel: `adapter new` works from an installed CLI
-    made = subprocess.run([str(env_dir / "bin" / "smsgate"), "adapter", "new", "probe", "--dir", str(tmp_path / "new")],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env={k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")})
+    made = subprocess.run([str(core_and_cli / "bin" / "smsgate"), "adapter", "new", "probe", "--dir",
+                           str(tmp_path / "new")], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=ENV)
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "new" / "probe" / "src" / "smsgate_probe" / "_adapter.py").is_file()
 
@@ -107,28 +124,13 @@ def documented_request(name, standin):
                 "username": standin.USERNAME, "to": "+254711000100", "message": text, "from": "2020"}})
 
 
-@pytest.fixture(scope="module")
-def core_and_cli(wheels, tmp_path_factory):
-    """A fresh venv holding only core and the CLI (and their dependencies)."""
-    env_dir = tmp_path_factory.mktemp("catalogue") / "venv"
-    venv.create(env_dir, with_pip=True)
-    picks = [w for w in wheels.glob("*.whl") if w.name.split("-")[0] in ("smsgate", "smsgate_cli")]
-    pip(env_dir / "bin" / "python", "install", "-q", *map(str, picks))
-    return env_dir
-
-
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_a_catalogue_adapter_alone_is_listed_and_sends_the_documented_request(name, wheels, core_and_cli, tmp_path):
     python, smsgate = core_and_cli / "bin" / "python", core_and_cli / "bin" / "smsgate"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
-    pip(python, "install", "-q", "--no-deps", str(next(wheels.glob(f"smsgate_{name}-*.whl"))))
+    env = ENV
+    pip(python, "install", "-q", str(next(wheels.glob(f"smsgate_{name}-*.whl"))))
     try:
-        out = subprocess.run([str(smsgate), "adapters", "--json"], capture_output=True, text=True, timeout=60,
-                             env=env)
-        assert out.returncode == 0, out.stderr
-        data = json.loads(out.stdout)
-        assert [(a["name"], a["distribution"]) for a in data["adapters"]] == [(name, f"smsgate-{name}")]
-        assert data["failed"] == []
+        listed_alone(core_and_cli, name)
         standin = standin_module(name)
         keys, to, expected = documented_request(name, standin)
         with StandIn(ROOT / "adapters" / name / "tests" / f"{name}_standin.py") as server:
