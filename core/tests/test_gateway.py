@@ -24,6 +24,28 @@ def test_send_normalises_stores_and_logs_redacted(toy):
     assert [s["status"] for s in h.message(ID).history] == ["queued", "wired"]
 
 
+class Echoing(Toy):
+    """A toy whose failure reports quote the aggregator's text, as Infobip's `error.description` does."""
+
+    name = "echoing"
+
+    @smsgate.route("failed", "POST")
+    async def failed(self, req):
+        return [smsgate.StatusUpdate(self.channel.name, smsgate.Status.FAILED, message_id=req.params["id"],
+                                     error_code=req.params["code"], error_reason=req.params["why"])]
+
+
+def test_a_report_s_error_is_masked_as_its_raw_data_is(smsgate_harness):
+    h = smsgate_harness({"e": {"adapter": "echoing", "country": "RW"}}, adapters=[Echoing],
+                        respond=lambda r: httpx.Response(200, text="ext-1"))
+    h.send("e", "+250788383383", "hello", id=ID)
+    answer = h.request("POST", "/c/e/failed", data={"id": ID, "code": "hunter2-toy", "why": "bad key hunter2-toy"})
+    assert answer.status_code == 200 and "hunter2-toy" not in answer.text
+    report = h.message(ID).history[-1]
+    assert (report["status"], report["error_code"], report["error_reason"]) == (
+        "failed", "**********", "bad key **********")
+
+
 def test_same_id_twice_sends_once(toy):
     h = toy()
     first = h.send("t", "+250788383383", "hello", id=ID)

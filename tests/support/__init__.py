@@ -8,6 +8,8 @@
     toy_adapter     a small adapter exercising the whole adapter contract
     rawsql          one SQL statement on a harness's database, SQLite or PostgreSQL
     store_workload  every read and write of a store once, for the query-plan tests of both backends
+    layout          the layout rules of an adapter package (tests/repo, and what `smsgate adapter new` writes)
+    standin         aggregator stand-ins (an adapter's tests/<name>_standin.py) by PID, and sends through them
 
 Plain modules: importing one starts nothing. The repository root is on pytest's `pythonpath`, so tests import
 them as `tests.support.<module>`; scripts run from a checkout put the root on `sys.path` first.

@@ -152,6 +152,14 @@ def profiles() -> list[Profile]:
             if name == "kannel":  # tests/support/peers/kannel.py's set-up (tests/PEERS.md)
                 guesses.append({"send_url": "http://127.0.0.1:13013/cgi-bin/sendsms", "username": "gate",
                                 "password": "fuzz-kannel-password-1", "address": "2020", "country": "RW"})
+            if name == "vonage":
+                guesses.append({"api_key": "fuzz-vonage-key-1", "api_secret": "fuzz-vonage-secret-1",
+                                "address": "2020", "country": "US"})
+            if name == "infobip":  # needs api_key or username + password, which no generic guess gives
+                guesses.append({"api_key": "fuzz-infobip-key-1", "address": "2020", "country": "US"})
+            if name == "africastalking":
+                guesses.append({"username": "fuzzapp", "api_key": "fuzz-at-key-1", "address": "2020",
+                                "country": "KE"})
             if name == "smpp":  # no HTTP routes; a closed loopback port: the seed send fails fast, nothing leaves
                 guesses.append({"host": "127.0.0.1", "port": 9, "system_id": "fuzz", "password": "fuzzpw1",
                                 "country": "RW", "address": "2020", "timeout": 2})
@@ -182,7 +190,8 @@ def setup_harness(make: Callable[..., Harness], profile: Profile) -> Harness:
 FIELD_NAMES = ["from", "sender", "text", "date", "time", "id", "uuid", "to", "message", "status", "ts", "coding",
                "charset", "MessageSid", "SmsSid", "AccountSid", "From", "To", "Body", "NumMedia", "MediaUrl0",
                "MediaUrl1", "FromCountry", "ToCountry", "MessageStatus", "ErrorCode", "bodySHA256", "secret",
-               "password", "x"]
+               "password", "x", "msisdn", "messageId", "err-code", "message-timestamp", "sig", "concat", "results",
+               "receivedAt", "messageCount", "phoneNumber", "failureReason", "senderId", "linkId"]
 NUMBERS = ["+12025550123", "2025550123", "+250788383383", "0788383383", "1234", "+1", "MTN", "", " ", "+",
            "00", "+99999999999999999999", "tel:+12025550123", "+1 (202) 555-0199"]
 STATUSES = ["sent", "delivered", "failed", "queued", "read", "undelivered", "accepted", "sending", "1", "2", "4",
@@ -246,6 +255,16 @@ ROUTE_FIELDS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("kannel", "receive"): [("sender", "number"), ("id", "sid"), ("ts", "ts"), ("message", "text"),
                             ("coding", "coding"), ("charset", "charset"), ("to", "number")],
     ("kannel", "status"): [("id", "uuid"), ("status", "dlr"), ("smsc_reply", "text")],
+    ("vonage", "receive"): [("msisdn", "number"), ("to", "number"), ("text", "text"), ("messageId", "sid"),
+                            ("message-timestamp", "date")],
+    ("vonage", "status"): [("messageId", "sid"), ("status", "status"), ("err-code", "error_code")],
+    ("africastalking", "receive"): [("id", "sid"), ("from", "number"), ("to", "number"), ("text", "text"),
+                                    ("date", "date")],
+    ("africastalking", "callback"): [("id", "sid"), ("from", "number"), ("text", "text"), ("date", "date")],
+    ("africastalking", "status"): [("id", "sid"), ("status", "status"), ("failureReason", "text"),
+                                   ("phoneNumber", "number")],
+    ("africastalking", "delivery"): [("id", "sid"), ("status", "status")],
+    ("africastalking", "optout"): [("senderId", "text"), ("phoneNumber", "number")],
 }
 
 
@@ -538,6 +557,13 @@ VALID_FIELDS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("twilio", "status"): [("MessageSid", KNOWN_SID), ("MessageStatus", "delivered")],
     ("kannel", "receive"): [("sender", "+250788383383"), ("id", "mo-1"), ("ts", "1700000000"), ("message", "hi")],
     ("kannel", "status"): [("id", KNOWN_ID), ("status", "8")],
+    ("vonage", "receive"): [("msisdn", "+12025550123"), ("to", "2020"), ("text", "hi"), ("messageId", "0A01")],
+    ("vonage", "status"): [("messageId", "0A01"), ("status", "delivered")],
+    ("africastalking", "receive"): [("id", "ATXid_mo1"), ("from", "+254791541111"), ("text", "hi")],
+    ("africastalking", "callback"): [("id", "ATXid_mo2"), ("from", "+254791541111"), ("text", "hi")],
+    ("africastalking", "status"): [("id", "ATXid_1"), ("status", "Success")],
+    ("africastalking", "delivery"): [("id", "ATXid_1"), ("status", "Sent")],
+    ("africastalking", "optout"): [("senderId", "2020"), ("phoneNumber", "+254791541111")],
 }
 
 

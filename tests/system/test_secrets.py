@@ -52,12 +52,24 @@ FRONT_SID = "AC" + "4" * 32  # the Twilio front's account ([twilio_api])
 FRONT_TOKEN = "front-auth-T0ken/7e2c+"
 TENANT_FRONT_SID = "AC" + "6" * 32  # the tenant's own Twilio account ([tenants.acme.twilio_api])
 TENANT_FRONT_TOKEN = "tenant-front-T0ken/91d+"
+VONAGE_KEY, VONAGE_SECRET, VONAGE_SIGNING = "vonage-K3y-0a1b", "vonage-S3cr3t/2c3d+", "vonage-S1gning&4e5f="
+INFOBIP_KEY, INFOBIP_USER, INFOBIP_PASSWORD = "infobip-K3y-6a7b", "ibuser", "infobip-P@ss:8c9d"
+AT_KEY = "africastalking-K3y-0e1f"
 
-USERS = [INBOUND_USER, HEADER_USER, TWILIO_SID, KANNEL_USER, FRONT_SID, TENANT_FRONT_SID, ""]
+USERS = [INBOUND_USER, HEADER_USER, TWILIO_SID, KANNEL_USER, FRONT_SID, TENANT_FRONT_SID, INFOBIP_USER, ""]
 SECRETS = [SEND_AUTHORIZATION, SEND_AUTHORIZATION.split(" ", 1)[1], INBOUND_SECRET, INBOUND_PASSWORD,
            HEADER_AUTHORIZATION, HEADER_AUTHORIZATION.split(" ", 1)[1], HEADER_PASSWORD, API_KEY, TWILIO_TOKEN,
            KANNEL_PASSWORD, API_TOKEN, WEBHOOK_SECRET, TENANT_TOKEN, TENANT_HOOK_SECRET, FRONT_TOKEN,
-           TENANT_FRONT_TOKEN]
+           TENANT_FRONT_TOKEN, VONAGE_KEY, VONAGE_SECRET, VONAGE_SIGNING, INFOBIP_KEY, INFOBIP_PASSWORD, AT_KEY]
+# the catalogue adapters, when installed: (channel, keys) each
+CATALOGUE = {
+    "vonage": ("nx", {"api_key": VONAGE_KEY, "api_secret": VONAGE_SECRET, "signature_secret": VONAGE_SIGNING,
+                      "address": "2020", "country": "US", "base_url": "https://vonage.example"}),
+    "infobip": ("ib", {"api_key": INFOBIP_KEY, "address": "2020", "country": "US",
+                       "base_url": "https://infobip.example"}),
+    "africastalking": ("at", {"username": "secretsapp", "api_key": AT_KEY, "address": "2020", "country": "US",
+                              "base_url": "https://africastalking.example"}),
+}
 TO = "+12025550123"
 
 
@@ -101,6 +113,12 @@ def _channels() -> dict[str, dict[str, Any]]:
         channels["kn"] = {"adapter": "kannel", "country": "US", "address": "2020",
                           "send_url": "http://kannel.example:13013/cgi-bin/sendsms", "username": KANNEL_USER,
                           "password": KANNEL_PASSWORD}
+    for adapter, (name, keys) in CATALOGUE.items():
+        if adapter in installed:
+            channels[name] = {"adapter": adapter, **keys}
+    if "infobip" in installed:  # basic auth rather than the API key
+        channels["ibb"] = {"adapter": "infobip", "username": INFOBIP_USER, "password": INFOBIP_PASSWORD,
+                           "base_url": "https://infobip.example", "country": "US"}
     for channel in channels.values():
         channel.update(max_attempts=2, max_retry_wait=0, timeout=5)
     return channels
@@ -132,6 +150,19 @@ class EchoingAggregator:
             body = {"sid": "SMsecrets0001", "num_segments": "1"} if status == 200 else {
                 "code": 20003 if status == 401 else 20500, "message": echo}
             return httpx.Response(status, json={**body, "echo": echo}, headers=headers)
+        host = request.url.host
+        if host == "vonage.example" and status in (200, 401):  # refused in the body, its error-text the echo
+            return httpx.Response(200, json={"message-count": "1", "messages": [
+                {"status": "0", "message-id": "0Asecrets", "echo": echo} if status == 200 else
+                {"status": "4", "error-text": echo}]}, headers=headers)
+        if host == "infobip.example" and status in (200, 401):
+            return httpx.Response(200, json={"messages": [{"messageId": "ib-secrets", "status": {
+                "groupId": 1 if status == 200 else 5, "id": 26 if status == 200 else 12, "name": echo[:60],
+                "description": echo}}]}, headers=headers)
+        if host == "africastalking.example" and status == 200:
+            return httpx.Response(201, json={"SMSMessageData": {"Message": echo, "Recipients": [
+                {"status": "Success", "statusCode": 101, "messageId": "ATXid_secrets", "number": echo}]}},
+                                  headers=headers)
         return httpx.Response(status, text=echo, headers=headers)
 
 
@@ -202,7 +233,37 @@ def _exercise_inbound(harness: Any) -> list[str]:
     assert call("GET", theirs, headers=_basic(FRONT_SID, FRONT_TOKEN)).status_code == 404
     assert call("GET", messages, headers=_basic(TENANT_FRONT_SID, TENANT_FRONT_TOKEN)).status_code == 404
     assert call("GET", theirs, headers=_basic(TENANT_FRONT_SID, FRONT_TOKEN)).status_code == 401
+    _exercise_catalogue(harness, call, foreign)
     return answers
+
+
+def _exercise_catalogue(harness: Any, call: Any, foreign: dict[str, str]) -> None:
+    """The catalogue adapters' callbacks: signed and forged (vonage), with secrets in their parameters."""
+    adapters = harness.gateway.adapters
+    if "nx" in adapters:
+        from smsgate_vonage import sign
+
+        mo = {"msisdn": TO, "to": "2020", "text": "hi", "messageId": "0Ain1", "api-key": VONAGE_KEY,
+              "timestamp": "1700000000", **foreign}
+        assert call("POST", "/c/nx/receive", data={**mo, "sig": sign(mo, VONAGE_SIGNING, "md5hash")}).status_code == 200
+        assert call("POST", "/c/nx/receive", data={**mo, "sig": VONAGE_SIGNING}).status_code == 403
+        receipt = {"messageId": "0Areceipt", "status": "failed", "err-code": "6", "api-key": VONAGE_KEY}
+        assert call("GET", "/c/nx/status", params={**receipt, "sig": sign(receipt, VONAGE_SIGNING, "md5hash")}
+                    ).status_code == 200
+    if "ib" in adapters:
+        results = {"results": [{"messageId": "ibin1", "from": TO, "to": "2020", "text": "hi",
+                                "callbackData": INFOBIP_PASSWORD,
+                                "receivedAt": "2016-10-06T09:28:39.220+0000", **foreign}], "messageCount": 1}
+        assert call("POST", "/c/ib/receive", json=results).status_code == 200
+        report = {"results": [{"messageId": "ibrep", "status": {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 9},
+                               "error": {"groupId": 1, "name": "X", "description": INFOBIP_KEY}}]}
+        assert call("POST", "/c/ib/delivered", json=report).status_code == 200
+    if "at" in adapters:
+        mo = {"id": "ATin1", "from": TO, "to": "2020", "text": "hi", "linkId": AT_KEY, "date": "2017-05-03T06:04:45Z",
+              **foreign}
+        assert call("POST", "/c/at/receive", data=mo).status_code == 200
+        assert call("POST", "/c/at/status", data={"id": "ATrep", "status": "Failed", "failureReason": AT_KEY}
+                    ).status_code == 200
 
 
 def _exercise_sends(harness: Any, aggregator: EchoingAggregator) -> None:

@@ -237,11 +237,18 @@ class Adapter(Generic[SettingsT]):
         redact_library_logs(self.redactor)
 
     def mask_events(self, events: Iterable[Event]) -> list[Event]:
-        """`events` with this channel's secrets masked in their raw data (which is stored and shown as is)."""
+        """`events` with this channel's secrets masked in their raw data and a report's error (both stored and
+        shown as they are)."""
         out = list(events)
         for event in out:
             if isinstance(event, IncomingMessage | StatusUpdate) and event.raw:
                 event.raw = self.redactor.data(event.raw)
+            # a report's error may quote whatever the aggregator wrote (an echoed credential included)
+            if isinstance(event, StatusUpdate):
+                if event.error_code:
+                    event.error_code = self.redactor.text(event.error_code)
+                if event.error_reason:
+                    event.error_reason = self.redactor.text(event.error_reason)
         return out
 
     def share_secrets(self, others: Iterable[str]) -> None:
