@@ -9,6 +9,7 @@
     rawsql          one SQL statement on a harness's database, SQLite or PostgreSQL
     store_workload  every read and write of a store once, for the query-plan tests of both backends
     layout          the layout rules of an adapter package (tests/repo, and what `smsgate adapter new` writes)
+    standin         local stand-ins for aggregators' HTTP APIs: `serve()` for the scripts, `StandIn` to run one
 
 Plain modules: importing one starts nothing. The repository root is on pytest's `pythonpath`, so tests import
 them as `tests.support.<module>`; scripts run from a checkout put the root on `sys.path` first.

@@ -8,6 +8,8 @@ from smsgate.host import config_from_dict
 from smsgate.plugins import get_adapters
 from smsgate_plivo import PlivoAdapter, PlivoSettings
 
+KEYS = {"address": "2020", "auth_id": "MA123", "auth_token": "t0ken-123"}
+
 
 def settings(**keys: object) -> PlivoSettings:
     config = config_from_dict({"channels": {"c": {"adapter": "plivo", **keys}}}, {"plivo": PlivoAdapter})
@@ -30,16 +32,20 @@ def test_routes() -> None:
 
 
 def test_defaults_and_coercions() -> None:
-    s = settings(api_key="k3y", base_url="https://eu.plivo.example/", max_length="70")
-    assert (s.base_url, s.max_length) == ("https://eu.plivo.example", 70)
+    s = settings(**KEYS)
+    assert (s.base_url, s.max_length, s.app_id, s.validate_signatures) == ("https://api.plivo.com", 1600, "", True)
+    s = settings(**KEYS, app_id="app-1", base_url="https://eu.plivo.example/", max_length="160")
+    assert (s.base_url, s.max_length, s.app_id) == ("https://eu.plivo.example", 160, "app-1")
 
 
 @pytest.mark.parametrize(("keys", "field", "message"), [
-    ({}, "api_key", "Field required"),
-    ({"api_key": " "}, "api_key", "must not be empty"),
-    ({"api_key": "k", "base_url": "ftp://x"}, "base_url", "http:// or https://"),
-    ({"api_key": "k", "max_length": 0}, "max_length", "greater than or equal to 1"),
-    ({"api_key": "k", "apikey": "k"}, "apikey", "Extra inputs"),
+    ({"address": "2020", "auth_id": "MA123"}, "auth_token", "Field required"),
+    ({**KEYS, "auth_token": " "}, "auth_token", "must not be empty"),
+    ({**KEYS, "auth_id": ""}, "auth_id", "at least 1 character"),
+    ({**KEYS, "address": ""}, "address", "at least 1 character"),
+    ({**KEYS, "base_url": "ftp://x"}, "base_url", "http:// or https://"),
+    ({**KEYS, "max_length": 0}, "max_length", "greater than or equal to 1"),
+    ({**KEYS, "PLIVO_AUTH_ID": "k"}, "PLIVO_AUTH_ID", "Extra inputs"),
 ])
 def test_config_errors_name_the_key(keys: dict[str, object], field: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
