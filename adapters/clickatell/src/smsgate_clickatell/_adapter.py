@@ -1,6 +1,9 @@
-"""The `clickatell` adapter: one POST per part, incoming messages on `receive`, delivery reports on `status`."""
+"""The `clickatell` adapter: one HTTP API GET per part, reply callbacks on `receive` and delivery notifications on
+`status`, both JSON."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from smsgate import (
     Adapter,
@@ -15,67 +18,68 @@ from smsgate import (
     StatusUpdate,
     route,
 )
-from smsgate.errors import MessageInvalid
 from smsgate.text import segment, split_bytes, with_attachments
 
+from ._inbound import JsonFields, decode_text, from_millis
 from ._settings import ClickatellSettings
-from ._status import STATUS_MAP, check_clickatell_response, json_body
+from ._status import STATUS_MAP, accepted_id, check_clickatell_response
 
 __all__ = ["ClickatellAdapter"]
 
+_MISSING_MO = "missing one of 'messageId', 'fromNumber', 'text' or 'timestamp' in request body"
+
 
 class ClickatellAdapter(Adapter[ClickatellSettings]):
-    """Clickatell: sends, incoming messages and delivery reports."""
+    """Clickatell's Platform HTTP API: sends, reply callbacks and delivery notifications."""
 
     name = "clickatell"
     settings_model = ClickatellSettings
+    allow_short_codes: ClassVar[bool] = True
 
     # -- sending --------------------------------------------------------------------------------------
 
     async def send(self, message: OutgoingMessage, log: ChannelLog) -> SendResult:
-        """One POST per part; each answer's `id` becomes an external id, which delivery reports name."""
+        """One GET per part (courier's byte split); every part's `apiMessageId` becomes an external id."""
         s = self.settings
         parts = split_bytes(with_attachments(message.text, message.attachments), s.max_length)
-        if not parts:
-            raise MessageInvalid("nothing to send: the text is empty")
-        headers = {"Authorization": f"Bearer {s.api_key.get_secret_value()}", "Accept": "application/json"}
+        # Clickatell picks GSM-7 or UCS-2 from the UTF-8 `content` itself; courier sends the same headers on a GET
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         external_ids: list[str] = []
-        segments = 0
         for part in parts:
-            split = segment(part)
-            body = {"from": message.from_ or s.address, "to": message.to, "text": part,
-                    "encoding": split.encoding, "callback_url": self.callback_url("status")}
-            response = await self.http.request(log, s, "POST", f"{s.base_url}/messages",
-                                               check=check_clickatell_response, json=body, headers=headers)
-            payload = json_body(response)
-            external_id = payload.get("id") if isinstance(payload, dict) else None
-            if isinstance(external_id, str) and external_id:
-                external_ids.append(external_id)
-            else:  # sent all the same; its delivery reports just cannot be matched
-                log.error("response_value_missing: no 'id' in the answer")
-            segments += split.count
-        return SendResult(Status.WIRED, external_ids=external_ids, segments=segments)
+            params = [("apiKey", s.api_key.get_secret_value()), ("content", part),
+                      ("from", (message.from_ or s.address).lstrip("+")), ("to", message.to.lstrip("+"))]
+            response = await self.http.request(log, s, "GET", f"{s.base_url}/messages/http/send",
+                                               check=check_clickatell_response, params=params, headers=headers)
+            external_ids.append(accepted_id(response))
+        return SendResult(Status.WIRED, external_ids=external_ids, segments=sum(segment(p).count for p in parts))
 
     # -- callbacks ------------------------------------------------------------------------------------
 
     @route("receive", "POST")
     async def receive(self, req: InboundRequest) -> list[Event]:
-        """An incoming message: `from`, `text`, `id` (and `to`), as a form or a JSON object."""
-        fields = req.fields()
-        sender, external_id = req.require("from", "id", fields=fields)
-        return [IncomingMessage(self.channel.name, self.parse_number(sender), fields.get("text", ""),
-                                to=fields.get("to", "") or self.settings.address, external_id=external_id,
-                                raw=fields)]
+        """A reply callback: `fromNumber`, `text` in its `charset`, `timestamp` (ms) and the reply's id."""
+        fields = JsonFields(req)
+        sender, text, timestamp = fields.text("fromNumber"), fields.text("text"), fields.number("timestamp")
+        external_id = fields.text("replyMessageId") or fields.text("messageId")
+        if not (sender and text and timestamp and external_id):
+            raise RequestRejected(_MISSING_MO)
+        return [IncomingMessage(self.channel.name, self.parse_number(sender),
+                                decode_text(text, fields.text("charset")), to=self.settings.address,
+                                received_at=from_millis(timestamp), external_id=external_id, raw=fields.raw)]
 
     @route("status", "POST")
     async def status(self, req: InboundRequest) -> list[Event]:
-        """A delivery report: `id` (the send's external id) and `status`, with an optional `error_code`."""
-        fields = req.fields()
-        external_id, raw_status = req.require("id", "status", fields=fields)
-        status = STATUS_MAP.get(raw_status.lower())
+        """A delivery notification: `messageId` (the send's `apiMessageId`) and a numeric `statusCode`."""
+        fields = JsonFields(req)
+        external_id, code = fields.text("messageId"), fields.number("statusCode")
+        if not external_id or not code:
+            raise RequestRejected("missing one of 'messageId' or 'statusCode' in request parameters")
+        status = STATUS_MAP.get(code)
         if status is None:
-            known = ", ".join(f"'{k}'" for k in STATUS_MAP)
-            raise RequestRejected(f"unknown status {raw_status[:40]!r}, must be one of {known}")
-        error_code = fields.get("error_code", "").strip()[:32] or None
-        return [StatusUpdate(self.channel.name, status, external_id=external_id, error_code=error_code,
-                             raw=fields)]
+            raise RequestRejected(f"unknown status '{code}', must be one of {', '.join(map(str, STATUS_MAP))}")
+        failed = status is Status.FAILED
+        reason = fields.text("statusDescription") or fields.text("status")
+        return [StatusUpdate(self.channel.name, status, external_id=external_id,
+                             error_code=str(code) if failed else None,
+                             error_reason=f"Clickatell status {code}: {reason}" if failed and reason else None,
+                             raw=fields.raw)]
