@@ -8,9 +8,12 @@ from smsgate.host import config_from_dict
 from smsgate.plugins import get_adapters
 from smsgate_messagebird import MessagebirdAdapter, MessagebirdSettings
 
+KEYS = {"address": "18005551212", "auth_token": "k3y-123"}
+
 
 def settings(**keys: object) -> MessagebirdSettings:
-    config = config_from_dict({"channels": {"c": {"adapter": "messagebird", **keys}}}, {"messagebird": MessagebirdAdapter})
+    channels = {"c": {"adapter": "messagebird", **keys}}
+    config = config_from_dict({"channels": channels}, {"messagebird": MessagebirdAdapter})
     return config.channels["c"].settings  # type: ignore[return-value]
 
 
@@ -26,20 +29,32 @@ def test_every_key_is_described() -> None:
 
 
 def test_routes() -> None:
-    assert {a: r.methods for a, r in MessagebirdAdapter.routes.items()} == {"receive": ("POST",), "status": ("POST",)}
+    assert {a: r.methods for a, r in MessagebirdAdapter.routes.items()} == {"receive": ("POST",),
+                                                                            "status": ("GET",)}
 
 
 def test_defaults_and_coercions() -> None:
-    s = settings(api_key="k3y", base_url="https://eu.messagebird.example/", max_length="70")
-    assert (s.base_url, s.max_length) == ("https://eu.messagebird.example", 70)
+    s = settings(**KEYS)
+    assert (s.base_url, s.max_length, s.secret, s.validate_signatures) == ("https://rest.messagebird.com", None,
+                                                                           None, True)
+    s = settings(**KEYS, secret="sign-key", base_url="http://127.0.0.1:9/", max_length="160")
+    assert (s.base_url, s.max_length) == ("http://127.0.0.1:9", 160)
+    assert s.secret is not None and s.secret.get_secret_value() == "sign-key"
+
+
+def test_both_keys_are_secrets(smsgate_harness) -> None:
+    harness = smsgate_harness({"mb": {"adapter": "messagebird", **KEYS, "secret": "sign-key-9"}})
+    assert sorted(harness.gateway.adapters["mb"].secrets()) == ["k3y-123", "sign-key-9"]
 
 
 @pytest.mark.parametrize(("keys", "field", "message"), [
-    ({}, "api_key", "Field required"),
-    ({"api_key": " "}, "api_key", "must not be empty"),
-    ({"api_key": "k", "base_url": "ftp://x"}, "base_url", "http:// or https://"),
-    ({"api_key": "k", "max_length": 0}, "max_length", "greater than or equal to 1"),
-    ({"api_key": "k", "apikey": "k"}, "apikey", "Extra inputs"),
+    ({"address": "1"}, "auth_token", "Field required"),
+    ({**KEYS, "auth_token": " "}, "auth_token", "must not be empty"),
+    ({**KEYS, "secret": ""}, "secret", "must not be empty"),
+    ({**KEYS, "address": ""}, "address", "at least 1 character"),
+    ({**KEYS, "base_url": "ftp://x"}, "base_url", "http:// or https://"),
+    ({**KEYS, "max_length": 0}, "max_length", "greater than or equal to 1"),
+    ({**KEYS, "signing_key": "k"}, "signing_key", "Extra inputs"),
 ])
 def test_config_errors_name_the_key(keys: dict[str, object], field: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -1,11 +1,12 @@
-"""smsgate adapter for MessageBird.
+"""smsgate adapter for MessageBird's (Bird's) REST API, `rest.messagebird.com`.
 
-Sends with `POST {base_url}/messages` (one request per part), receives incoming messages on
-`/c/<channel>/receive` and delivery reports on `/c/<channel>/status`. README.md lists the channel's keys and
-every difference from RapidPro's courier.
+Sends with `POST {base_url}/messages` (or `/mms` with media), receives incoming messages on `/c/<channel>/receive`
+and status reports on `/c/<channel>/status`, and checks `MessageBird-Signature-JWT` on both. README.md lists the
+channel's keys and every difference from RapidPro's courier.
 
 The code lives in private modules, one concern each: `_settings` (the channel's keys), `_adapter` (sends and
-callbacks), `_status` (the aggregator's statuses and error codes in smsgate's terms).
+callbacks), `_inbound` (reading callbacks), `_signature` (MessageBird-Signature-JWT), `_status` (MessageBird's
+statuses and error codes in smsgate's terms).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ from smsgate import hookimpl
 
 from ._adapter import MessagebirdAdapter
 from ._settings import MessagebirdSettings
-from ._status import ERRORS, STATUS_MAP, check_messagebird_response
+from ._signature import check_request, verify
+from ._status import ERROR_REASONS, STATUS_MAP, check_messagebird_response
 
 __all__ = [
-    "ERRORS",
+    "ERROR_REASONS",
     "STATUS_MAP",
     "MessagebirdAdapter",
     "MessagebirdSettings",
     "check_messagebird_response",
+    "check_request",
     "smsgate_register_adapters",
+    "verify",
 ]
 
 

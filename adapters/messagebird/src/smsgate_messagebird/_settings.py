@@ -1,4 +1,4 @@
-"""The keys of a `messagebird` channel: the MessageBird account, where its API lives, and how long texts are split."""
+"""The keys of a `messagebird` channel: the access key, the signing key, where the API lives, and splitting."""
 
 from __future__ import annotations
 
@@ -11,14 +11,23 @@ __all__ = ["MessagebirdSettings"]
 class MessagebirdSettings(ChannelSettings):
     """Keys of a `messagebird` channel (the shared keys, `address`, `country`, `tps`..., come from ChannelSettings).
 
-    Keys are named as RapidPro's channel config names the same value, without its type prefix, so an operator
-    moving a channel from RapidPro recognises them.
+    Keys are named as RapidPro's channel config names the same value, so an operator moving a channel from RapidPro
+    recognises them.
     """
 
-    api_key: Secret = Field(description="API key, sent as a bearer token; masked in every channel log.")
-    base_url: HttpUrl = Field("https://api.messagebird.example",
-                              description="The API's scheme and host: a regional endpoint, or a local stand-in.")
-    max_length: int = Field(1600, ge=1, description="Longest part in UTF-8 bytes; a longer text is sent in parts.")
+    address: str = Field(min_length=1, description="The originator: a number (as written, + kept), a short code "
+                                                   "or an alphanumeric sender id.")
+    auth_token: Secret = Field(description="The API access key, sent as `Authorization: AccessKey <auth_token>`; "
+                                           "masked in every channel log.")
+    secret: Secret | None = Field(None, description="The signing key of MessageBird's webhooks (not the access "
+                                                    "key); callbacks are refused without it unless "
+                                                    "validate_signatures is false.")
+    base_url: HttpUrl = Field("https://rest.messagebird.com",
+                              description="The API's scheme and host: a local stand-in in tests.")
+    max_length: int | None = Field(None, ge=1, description="Longest body in UTF-8 bytes; a longer text is sent as "
+                                                           "several messages. Unset: one message, which "
+                                                           "MessageBird concatenates itself.")
+    validate_signatures: bool = Field(True, description="Refuse callbacks without a valid MessageBird-Signature-JWT.")
 
     @field_validator("base_url")
     @classmethod
