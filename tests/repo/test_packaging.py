@@ -1,4 +1,5 @@
-"""Every distribution builds a wheel, and a fresh venv with core + cli + one adapter lists exactly that adapter."""
+"""Every distribution builds a wheel, and a fresh venv with core + cli + one adapter lists exactly that adapter (and
+each catalogue adapter alone sends through the CLI to its stand-in: adapter_alone.py)."""
 
 import json
 import os
@@ -8,6 +9,8 @@ import sys
 import venv
 import zipfile
 from pathlib import Path
+
+from tests.repo.adapter_alone import ALONE, check_alone
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTERS = sorted(p.parent.name for p in ROOT.glob("adapters/*/pyproject.toml"))
@@ -56,3 +59,14 @@ def test_wheels_build_and_one_adapter_install_lists_only_it(tmp_path):
                           env={k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")})
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "new" / "probe" / "src" / "smsgate_probe" / "_adapter.py").is_file()
+    # each catalogue adapter alone beside core and the CLI: listed alone, and `smsgate send` through it reaches its
+    # stand-in with the documented request (tests/repo/adapter_alone.py)
+    pip(python, "uninstall", "-q", "-y", f"smsgate-{chosen}")
+    for name in sorted(ALONE):
+        check_alone(env_dir, wheels, name, tmp_path)
+
+
+def test_the_readme_table_lists_every_adapter():
+    table = {line.split("|")[1].strip(" `") for line in (ROOT / "README.md").read_text().splitlines()
+             if line.startswith("| `")}
+    assert set(ADAPTERS) <= table, sorted(set(ADAPTERS) - table)
