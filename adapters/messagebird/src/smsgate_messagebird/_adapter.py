@@ -3,6 +3,7 @@ status reports on `status`, both signed with MessageBird-Signature-JWT."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -31,6 +32,8 @@ from ._signature import check_request
 from ._status import OPT_OUT_CODE, STATUS_MAP, check_messagebird_response, json_body
 
 __all__ = ["MessagebirdAdapter"]
+
+_ERROR_CODE = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: "²" is a digit to str.isdigit() but not to int()
 
 
 class MessagebirdAdapter(Adapter[MessagebirdSettings]):
@@ -114,7 +117,7 @@ class MessagebirdAdapter(Adapter[MessagebirdSettings]):
         self.verify_signature(req)
         fields = Fields(req)
         raw_code, when = fields.get("statusErrorCode"), fields.get("statusDatetime")
-        if (raw_code and not raw_code.lstrip("-").isdigit()) or (when and not _is_rfc3339(when)):
+        if (raw_code and not _ERROR_CODE.fullmatch(raw_code)) or (when and not _is_rfc3339(when)):
             return [Ignored("no msg status, ignoring")]
         raw_status = fields.get("status")
         status = STATUS_MAP.get(raw_status.lower())
