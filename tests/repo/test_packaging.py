@@ -155,3 +155,9 @@ def test_a_catalogue_adapter_alone_is_listed_and_sends_the_documented_request(na
                 assert got["headers"][header] == expected[header]
     finally:
         pip(python, "uninstall", "-q", "-y", f"smsgate-{name}")
+
+
+def test_the_readme_table_lists_every_adapter():
+    table = {line.split("|")[1].strip(" `") for line in (ROOT / "README.md").read_text().splitlines()
+             if line.startswith("| `")}
+    assert set(ADAPTERS) <= table, sorted(set(ADAPTERS) - table)

@@ -147,6 +147,14 @@ def profiles() -> list[Profile]:
                 Profile("twilio-signed", name, {**base, "validate_signatures": True}, twilio_token=TWILIO_TOKEN),
                 Profile("twilio-unsigned", name, {**base, "validate_signatures": False}),
             ]
+        elif name in ("plivo", "messagebird"):  # unsigned too, so requests reach the parsers behind the check
+            base = {"address": "2020", "country": "US", "auth_id": "MAFUZZ", "auth_token": f"fuzz-{name}-token-1",
+                    "app_id": "app"} if name == "plivo" else \
+                {"address": "2020", "country": "US", "auth_token": "fuzz-mb-key-1", "secret": "fuzz-mb-signing-1"}
+            found += [Profile(f"{name}-signed", name, base),
+                      Profile(f"{name}-unsigned", name, {**base, "validate_signatures": False})]
+        elif name == "clickatell":
+            found.append(Profile(name, name, {"address": "2020", "country": "US", "api_key": "fuzz-clickatell-1"}))
         else:
             guesses = []
             if name == "kannel":  # tests/support/peers/kannel.py's set-up (tests/PEERS.md)
@@ -265,6 +273,18 @@ ROUTE_FIELDS: dict[tuple[str, str], list[tuple[str, str]]] = {
                                    ("phoneNumber", "number")],
     ("africastalking", "delivery"): [("id", "sid"), ("status", "status")],
     ("africastalking", "optout"): [("senderId", "text"), ("phoneNumber", "number")],
+    ("plivo", "receive"): [("From", "number"), ("To", "number"), ("MessageUUID", "sid"), ("Text", "text"),
+                           ("Body", "text"), ("MediaCount", "numeral"), ("Media1", "url")],
+    ("plivo", "status"): [("From", "number"), ("To", "number"), ("MessageUUID", "sid"), ("Status", "status"),
+                          ("ParentMessageUUID", "sid"), ("ErrorCode", "error_code")],
+    ("clickatell", "receive"): [("messageId", "sid"), ("replyMessageId", "sid"), ("fromNumber", "number"),
+                                ("text", "text"), ("timestamp", "ts"), ("charset", "charset")],
+    ("clickatell", "status"): [("messageId", "sid"), ("statusCode", "numeral"), ("statusDescription", "text")],
+    ("messagebird", "receive"): [("originator", "number"), ("body", "text"), ("id", "sid"),
+                                 ("createdDatetime", "date"), ("mediaUrls", "url"), ("shortcode", "numeral"),
+                                 ("message", "text"), ("mid", "sid"), ("receive_datetime", "ts")],
+    ("messagebird", "status"): [("id", "sid"), ("reference", "uuid"), ("status", "status"), ("recipient", "number"),
+                                ("statusErrorCode", "numeral"), ("statusDatetime", "date")],
 }
 
 

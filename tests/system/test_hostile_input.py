@@ -28,6 +28,8 @@ from smsgate.plugins import get_adapters
 from tests.support import hostile
 
 PROFILES = hostile.profiles()
+# the plain http channel, by label: the profiles follow the installed adapters' order, where others may come first
+HTTP = next(p for p in PROFILES if p.label == "http")
 CASES = [pytest.param(p, action, id=f"{p.label}-{action}") for p in PROFILES for action in p.routes()]
 HTTP = next(p for p in PROFILES if p.label == "http")  # the External API channel: what the store checks below use
 EXAMPLES = 150
