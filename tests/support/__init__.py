@@ -8,6 +8,7 @@
     toy_adapter     a small adapter exercising the whole adapter contract
     rawsql          one SQL statement on a harness's database, SQLite or PostgreSQL
     store_workload  every read and write of a store once, for the query-plan tests of both backends
+    standin         the HTTP server under the catalogue adapters' local stand-ins (cassettes, live contract runs)
     layout          the layout rules of an adapter package (tests/repo, and what `smsgate adapter new` writes)
 
 Plain modules: importing one starts nothing. The repository root is on pytest's `pythonpath`, so tests import
