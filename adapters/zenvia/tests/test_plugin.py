@@ -30,8 +30,10 @@ def test_routes() -> None:
 
 
 def test_defaults_and_coercions() -> None:
-    s = settings(api_key="k3y", base_url="https://eu.zenvia.example/", max_length="70")
-    assert (s.base_url, s.max_length) == ("https://eu.zenvia.example", 70)
+    s = settings(api_key="k3y")
+    assert (s.base_url, s.max_length, s.webhook_secret) == ("https://api.zenvia.com", 1152, None)
+    s = settings(api_key="k3y", base_url="https://zenvia.example/", max_length="160", webhook_secret="w")
+    assert (s.base_url, s.max_length) == ("https://zenvia.example", 160)
 
 
 @pytest.mark.parametrize(("keys", "field", "message"), [
@@ -39,7 +41,8 @@ def test_defaults_and_coercions() -> None:
     ({"api_key": " "}, "api_key", "must not be empty"),
     ({"api_key": "k", "base_url": "ftp://x"}, "base_url", "http:// or https://"),
     ({"api_key": "k", "max_length": 0}, "max_length", "greater than or equal to 1"),
-    ({"api_key": "k", "apikey": "k"}, "apikey", "Extra inputs"),
+    ({"api_key": "k", "webhook_secret": " "}, "webhook_secret", "must not be empty"),
+    ({"api_key": "k", "channel": "whatsapp"}, "channel", "Extra inputs"),
 ])
 def test_config_errors_name_the_key(keys: dict[str, object], field: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:

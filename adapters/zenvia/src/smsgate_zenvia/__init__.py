@@ -1,11 +1,13 @@
-"""smsgate adapter for Zenvia SMS (API v2).
+"""smsgate adapter for Zenvia's API v2, SMS channel.
 
-Sends with `POST {base_url}/messages` (one request per part), receives incoming messages on
-`/c/<channel>/receive` and delivery reports on `/c/<channel>/status`. README.md lists the channel's keys and
-every difference from RapidPro's courier.
+Sends with `POST {base_url}/v2/channels/sms/messages` (one request per message, each part one text content),
+takes incoming messages (`MESSAGE` events) on `/c/<channel>/receive` and message statuses (`MESSAGE_STATUS`) on
+`/c/<channel>/status`, from the webhook subscriptions of the account. README.md lists the channel's keys and every
+difference from RapidPro's courier.
 
 The code lives in private modules, one concern each: `_settings` (the channel's keys), `_adapter` (sends and
-callbacks), `_status` (the aggregator's statuses and error codes in smsgate's terms).
+webhooks), `_status` (Zenvia's status codes and send answers in smsgate's terms), `_inbound` (reading webhook
+events, their timestamps and contents, and their secret header).
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from smsgate import hookimpl
 
 from ._adapter import ZenviaAdapter
 from ._settings import ZenviaSettings
-from ._status import ERRORS, STATUS_MAP, check_zenvia_response
+from ._status import STATUS_MAP, check_zenvia_response
 
 __all__ = [
-    "ERRORS",
     "STATUS_MAP",
     "ZenviaAdapter",
     "ZenviaSettings",

@@ -1,7 +1,10 @@
-"""What Zenvia SMS (API v2)'s codes mean to smsgate: delivery statuses, and error answers as `smsgate.errors`.
+"""What Zenvia's answers and codes mean to smsgate: message status codes, and send answers as `smsgate.errors`.
 
-Each error code becomes one class of the `SendError` tree: `Throttled` and `ConnectionFailed` are retried
-(`errored`), every `PermanentError` is final (`failed`), and `ContactStopped` also records an opt-out.
+A send answer that is not 2xx carries `{"code", "message", "details"}`: 5xx and transport errors are retried
+(`ConnectionFailed`), 429 too (`Throttled`; Zenvia does not document it, courier handles it), and any other
+status with a Zenvia `code` is final as `RejectedWithReason` with that code (`VALIDATION_ERROR`,
+`AUTHENTICATION_ERROR`, `NOT_FOUND`, `DUPLICATED`); without one it is `ResponseStatusError`. A 2xx without the
+created message's `id` is `ResponseContentError`. Zenvia has no opt-out code at send time.
 """
 
 from __future__ import annotations
@@ -10,26 +13,18 @@ from typing import Any
 
 import httpx
 from smsgate import Status
-from smsgate.errors import ContactStopped, MessageInvalid, RejectedWithReason, SendError, Throttled
-from smsgate.http import check_response, parse_retry_after
+from smsgate.errors import ConnectionFailed, RejectedWithReason, ResponseStatusError, Throttled
+from smsgate.http import parse_retry_after
 
-__all__ = ["ERRORS", "STATUS_MAP", "check_zenvia_response", "json_body"]
+__all__ = ["STATUS_MAP", "check_zenvia_response", "json_body"]
 
-#: the aggregator's delivery status → ours (compared lower-cased)
+#: `messageStatus.code` (upper-cased) → our status; any other code is `errored`, as courier has it
 STATUS_MAP: dict[str, Status] = {
-    "accepted": Status.SENT,
-    "sent": Status.SENT,
-    "delivered": Status.DELIVERED,
-    "failed": Status.FAILED,
-    "expired": Status.FAILED,
-}
-
-#: the aggregator's error code → (what it means to smsgate, a readable reason)
-ERRORS: dict[str, tuple[type[SendError], str]] = {
-    "invalid_number": (MessageInvalid, "the recipient's number is not valid"),
-    "opted_out": (ContactStopped, "the recipient has opted out"),
-    "insufficient_funds": (RejectedWithReason, "the account is out of credit"),
-    "throttled": (Throttled, "too many requests"),
+    "SENT": Status.SENT,
+    "DELIVERED": Status.DELIVERED,
+    "READ": Status.READ,
+    "REJECTED": Status.FAILED,
+    "NOT_DELIVERED": Status.FAILED,
 }
 
 
@@ -41,15 +36,32 @@ def json_body(response: httpx.Response) -> Any:
         return None
 
 
+def _said(payload: Any) -> tuple[str, str]:
+    """Zenvia's error `code` and a readable reason from `message` and each detail's `code: message`."""
+    if not isinstance(payload, dict):
+        return "", ""
+    code = str(payload.get("code") or "").strip()[:64]
+    parts = [str(payload.get("message") or "").strip()]
+    details = payload.get("details")
+    for detail in details if isinstance(details, list) else []:
+        if isinstance(detail, dict):
+            where = str(detail.get("path") or detail.get("code") or "").strip()
+            parts.append(f"{where}: {str(detail.get('message') or '').strip()}".strip(": "))
+    return code, "; ".join(p for p in parts if p)[:300]
+
+
 def check_zenvia_response(response: httpx.Response) -> None:
-    """2xx passes; a known error code raises its class; anything else is `check_response`'s (5xx and 429
-    retried, other statuses final)."""
-    if 200 <= response.status_code < 300:
+    """2xx passes; 5xx and 429 are retried; a Zenvia error `code` is final as RejectedWithReason."""
+    status = response.status_code
+    if 200 <= status < 300:
         return
-    payload = json_body(response)
-    code = str(payload.get("error", "")).strip() if isinstance(payload, dict) else ""
-    if code in ERRORS:
-        kind, reason = ERRORS[code]
-        raise kind(f"Zenvia SMS (API v2) error {code}: {reason}", ext_code=code,
-                   retry_after=parse_retry_after(response.headers.get("retry-after")))
-    check_response(response)
+    code, said = _said(json_body(response))
+    reason = f"HTTP {status}" + (f": {code}" if code else "") + (f": {said}" if said else "")
+    if status >= 500:
+        raise ConnectionFailed(f"{reason} (from {response.request.url.host})", ext_code=str(status))
+    if status == 429:
+        raise Throttled(reason, ext_code=code or "429",
+                        retry_after=parse_retry_after(response.headers.get("retry-after")))
+    if code:
+        raise RejectedWithReason(reason, ext_code=code)
+    raise ResponseStatusError(reason, ext_code=str(status))
