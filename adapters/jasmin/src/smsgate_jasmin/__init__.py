@@ -1,11 +1,14 @@
-"""smsgate adapter for Jasmin SMS Gateway.
+"""smsgate adapter for a Jasmin SMS gateway's HTTP API.
 
-Sends with `POST {base_url}/messages` (one request per part), receives incoming messages on
-`/c/<channel>/receive` and delivery reports on `/c/<channel>/status`. README.md lists the channel's keys and
-every difference from RapidPro's courier.
+Sends with `GET {send_url}?username=&password=&to=&content=|hex-content=&coding=&dlr=yes&dlr-url=...` (one call
+per piece that fits Jasmin's part limit), takes MOs from a Jasmin HTTP client connector on
+`/c/<channel>/receive` and delivery receipts from its DLR thrower on `/c/<channel>/status`, answering both
+`ACK/Jasmin`. README.md lists the channel's keys, the jCli commands that connect Jasmin, and every difference
+from RapidPro's courier.
 
-The code lives in private modules, one concern each: `_settings` (the channel's keys), `_adapter` (sends and
-callbacks), `_status` (the aggregator's statuses and error codes in smsgate's terms).
+The code lives in private modules, one concern each: `_settings` (the channel's keys), `_adapter` (/send and the
+routes), `_status` (Jasmin's answers and receipts in smsgate's terms), `_text` (coding, hex-content, cutting to
+the part limit, MO bytes by data coding).
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ from smsgate import hookimpl
 
 from ._adapter import JasminAdapter
 from ._settings import JasminSettings
-from ._status import ERRORS, STATUS_MAP, check_jasmin_response
+from ._status import ACK, RECEIPT_STATUS, check_send
+from ._text import decode_mo, fit_parts
 
 __all__ = [
-    "ERRORS",
-    "STATUS_MAP",
+    "ACK",
+    "RECEIPT_STATUS",
     "JasminAdapter",
     "JasminSettings",
-    "check_jasmin_response",
+    "check_send",
+    "decode_mo",
+    "fit_parts",
     "smsgate_register_adapters",
 ]
 

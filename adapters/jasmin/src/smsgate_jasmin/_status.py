@@ -1,55 +1,64 @@
-"""What Jasmin SMS Gateway's codes mean to smsgate: delivery statuses, and error answers as `smsgate.errors`.
+"""What Jasmin says, in smsgate's terms: its /send answers as `smsgate.errors`, and its delivery receipts (level
+2: the SMSC's `stat`; level 1: the upstream's submit_sm_resp status) as statuses.
 
-Each error code becomes one class of the `SendError` tree: `Throttled` and `ConnectionFailed` are retried
-(`errored`), every `PermanentError` is final (`failed`), and `ContactStopped` also records an opt-out.
+/send answers `Success "<uuid>"` or `Error "<sentence>"` as text/plain. Transport errors and 5xx are retried
+(`ConnectionFailed`), 429 and Jasmin's 403 `User throughput exceeded` too (`Throttled`); every other status is
+final (`ResponseStatusError`), with Jasmin's sentence kept as the reason. Jasmin has no opt-out answer.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
 import httpx
-from smsgate import Status
-from smsgate.errors import ContactStopped, MessageInvalid, RejectedWithReason, SendError, Throttled
-from smsgate.http import check_response, parse_retry_after
+from smsgate import SendError, Status
+from smsgate.errors import Throttled
+from smsgate.http import check_response
 
-__all__ = ["ERRORS", "STATUS_MAP", "check_jasmin_response", "json_body"]
+__all__ = ["ACK", "RECEIPT_STATUS", "check_send", "external_id_of", "jasmin_error"]
 
-#: the aggregator's delivery status → ours (compared lower-cased)
-STATUS_MAP: dict[str, Status] = {
-    "accepted": Status.SENT,
-    "sent": Status.SENT,
-    "delivered": Status.DELIVERED,
-    "failed": Status.FAILED,
-    "expired": Status.FAILED,
+#: the exact body Jasmin's throwers wait for; anything else is thrown again after retry_delay
+ACK = "ACK/Jasmin"
+
+#: a level-2 receipt's `message_status` (the SMSC receipt's `stat`) → our status, as courier maps it
+RECEIPT_STATUS: dict[str, Status] = {
+    "DELIVRD": Status.DELIVERED,
+    "ACCEPTD": Status.SENT,
+    "UNKNOWN": Status.WIRED,
+    "UNDELIV": Status.FAILED,
+    "REJECTD": Status.FAILED,
+    "EXPIRED": Status.FAILED,
+    "DELETED": Status.FAILED,
 }
 
-#: the aggregator's error code → (what it means to smsgate, a readable reason)
-ERRORS: dict[str, tuple[type[SendError], str]] = {
-    "invalid_number": (MessageInvalid, "the recipient's number is not valid"),
-    "opted_out": (ContactStopped, "the recipient has opted out"),
-    "insufficient_funds": (RejectedWithReason, "the account is out of credit"),
-    "throttled": (Throttled, "too many requests"),
-}
+_SUCCESS = re.compile(r'Success "(.*)"')
+_ERROR = re.compile(r'Error "(.*)"', re.DOTALL)
+_THROUGHPUT = "User throughput exceeded"
 
 
-def json_body(response: httpx.Response) -> Any:
-    """The answer's JSON, or None when it is not JSON (a proxy's error page, an empty body)."""
+def jasmin_error(response: httpx.Response) -> str:
+    """Jasmin's own sentence from an `Error "..."` answer (else the body), on one line."""
+    text = " ".join(response.text.split())
+    found = _ERROR.search(text)
+    return (found.group(1) if found else text)[:200]
+
+
+def check_send(response: httpx.Response) -> None:
+    """The core's status classes with Jasmin's sentence as the reason; a user over its HTTP throughput quota
+    (403 `User throughput exceeded`) is throttled, not refused."""
+    said = jasmin_error(response) if response.status_code >= 300 else ""
+    if response.status_code == 403 and said.startswith(_THROUGHPUT):
+        raise Throttled(f"HTTP 403: {said}", ext_code="throughput_exceeded")
     try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
+        check_response(response)
+    except SendError as exc:
+        if said:
+            exc.reason = f"{exc.reason}: {said}"
+            exc.args = (exc.reason,)
+        raise
 
 
-def check_jasmin_response(response: httpx.Response) -> None:
-    """2xx passes; a known error code raises its class; anything else is `check_response`'s (5xx and 429
-    retried, other statuses final)."""
-    if 200 <= response.status_code < 300:
-        return
-    payload = json_body(response)
-    code = str(payload.get("error", "")).strip() if isinstance(payload, dict) else ""
-    if code in ERRORS:
-        kind, reason = ERRORS[code]
-        raise kind(f"Jasmin SMS Gateway error {code}: {reason}", ext_code=code,
-                   retry_after=parse_retry_after(response.headers.get("retry-after")))
-    check_response(response)
+def external_id_of(response: httpx.Response) -> str | None:
+    """The message id of a `Success "<uuid>"` answer, or None (courier: still wired, but no receipt will match)."""
+    found = _SUCCESS.search(response.text)
+    return found.group(1).strip() or None if found else None
