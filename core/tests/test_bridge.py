@@ -241,6 +241,12 @@ def test_rapidpro_down_is_retried_in_order(bridge):
      ["bridges.rp.secret", "at least 8"]),
     ({"platform": "rapidpro", "channel": "agg", "receive_url": RECEIVE}, ["bridges.rp.secret", "Field required"]),
     ({"platform": "rapidpro", "channel": "agg", "receive_url": RECEIVE, "secret": SECRET, "x": 1}, ["bridges.rp.x"]),
+    ({"platform": "rapidpro", "receive_url": RECEIVE, "secret": SECRET},
+     ["bridges.rp.channel", "give exactly one of channel (one channel) and channels"]),
+    ({"platform": "rapidpro", "channel": "agg", "channels": ["agg"], "receive_url": RECEIVE, "secret": SECRET},
+     ["bridges.rp.channel", "give exactly one of"]),
+    ({"platform": "rapidpro", "channels": ["agg"], "receive_url": RECEIVE, "secret": SECRET},
+     ["bridges.rp.channels", "no [[routes]]"]),
 ])
 def test_bad_bridge_config_names_file_table_and_field(bridge_cfg, fragments):
     with pytest.raises(ConfigError) as info:
@@ -340,3 +346,40 @@ def _form_request(params):
     return InboundRequest(method="POST", url="http://bridge.test/c/agg/x", query=[], body=body,
                           headers={"content-type": "application/x-www-form-urlencoded"},
                           form=list(params.items()))
+
+
+def test_a_bridge_without_a_channel_routes_by_number_among_its_channels_and_fails_over(tmp_path):
+    peers = Peers()
+
+    def aggregators(request):
+        if request.url.host == "dead.test":
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return peers(request)
+
+    channels = {name: {"adapter": "toy", "country": "RW", "max_retry_wait": 0, "max_attempts": 1,
+                       "url": f"http://{name}.test/send"} for name in ("dead", "live", "elsewhere")}
+    config = config_from_dict({
+        "gateway": {"database": str(tmp_path / "smsgate.sqlite3"), "public_url": "https://gateway.example"},
+        "channels": channels, "routes": [{"to": ["+250"], "channels": ["elsewhere", "dead", "live"]}],
+        "bridges": {"rp": {"platform": "rapidpro", "channels": ["dead", "live"], "receive_url": RECEIVE,
+                           "secret": SECRET}}}, {"toy": Toy})
+    h = Harness(config, respond=aggregators)
+    try:
+        answer = send(h, RAPIDPRO_SEND)
+        assert answer.status_code == 200, answer.text
+        message_id = answer.json()["id"]
+        assert h.message(message_id).channel == "dead"  # `elsewhere` is not the bridge's
+        h.run(open_worker(h.gateway).drain())
+        stored = h.message(message_id)
+        assert stored.status == "wired" and stored.channel == "live"
+        assert [r.url.host for r in peers.aggregator] == ["live.test"]
+        h.request("POST", "/c/live/receive", data={"from": "+250788123123", "text": "thanks"})
+        h.request("POST", "/c/elsewhere/receive", data={"from": "+250788123123", "text": "not for rapidpro"})
+        h.run(open_outbox(h.gateway, retry_base=0).drain())
+        calls = peers.calls()
+        assert [(a, q) for a, q, _ in calls if a == "sent"] == [("sent", {"id": RAPIDPRO_SEND["id"]})]
+        assert [f["text"] for a, _, f in calls if a == "receive"] == ["thanks"]
+        far = send(h, {**RAPIDPRO_SEND, "id": "x-2", "to": "+12025550123"})
+        assert far.status_code == 400 and "no route matches +12025550123" in far.json()["data"][0]["error"]
+    finally:
+        h.close()

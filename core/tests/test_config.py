@@ -129,14 +129,15 @@ def _reference_table(model, title):
     return "\n".join(rows)
 
 
-@pytest.mark.parametrize("title", ["[gateway]", "[channels.<name>]"])
+@pytest.mark.parametrize("title", ["[gateway]", "[channels.<name>]", "[[routes]]", "[tenants.<name>]"])
 def test_every_core_config_key_is_in_the_reference(title):
     from pathlib import Path
 
     from smsgate import ChannelSettings
-    from smsgate.host import GatewaySettings
+    from smsgate.host import GatewaySettings, RouteSettings, TenantSettings
 
-    model = {"[gateway]": GatewaySettings, "[channels.<name>]": ChannelSettings}[title]
+    model = {"[gateway]": GatewaySettings, "[channels.<name>]": ChannelSettings, "[[routes]]": RouteSettings,
+             "[tenants.<name>]": TenantSettings}[title]
     expected = _reference_table(model, title)
     docs = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text(encoding="utf-8")
     assert expected in docs, f"docs/gateway.md's configuration reference is stale; the table should read:\n{expected}"

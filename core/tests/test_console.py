@@ -100,6 +100,42 @@ def test_forms_without_the_sessions_csrf_token_are_refused(gate):
     assert h.request("GET", "/ui/channels").status_code == 303
 
 
+def test_the_sixth_wrong_sign_in_in_a_minute_answers_429_with_retry_after(gate):
+    h = gate(console_password_hash=hash_password(PASSWORD))
+    for _ in range(5):
+        assert sign_in(h, "not the password").status_code == 401
+    refused = sign_in(h, "not the password")
+    assert refused.status_code == 429 and "Too many wrong sign-ins" in refused.text
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert sign_in(h, PASSWORD).status_code == 429  # the right secret too: the address waits out its minute
+    assert h.request("GET", "/ui/channels").status_code == 303
+
+
+def test_a_right_sign_in_does_not_count_against_the_address(gate):
+    h = gate()
+    for _ in range(4):
+        assert sign_in(h, "wrong").status_code == 401
+    for _ in range(3):
+        assert sign_in(h).status_code == 303
+        h._client.cookies.clear()
+    assert sign_in(h, "wrong").status_code == 401  # the fifth wrong one
+    assert sign_in(h).status_code == 429
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(gate):
+    h = gate()
+    assert sign_in(h).status_code == 303
+    copy = h._client.cookies["smsgate_console"]  # e.g. taken from the browser before signing out
+    page = h.request("GET", "/ui/channels")
+    out = h.request("POST", "/ui/logout", data={"csrf_token": csrf_of(page.text)})
+    assert out.status_code == 303 and out.headers["location"] == "/ui/login"
+    h._client.cookies.set("smsgate_console", copy, path="/ui")
+    assert h.request("GET", "/ui/channels").status_code == 303
+    assert h.request("GET", "/ui/login").status_code == 200  # the sign-in form, not a loop back to the pages
+    h._client.cookies.clear()
+    assert sign_in(h).status_code == 303 and h.request("GET", "/ui/channels").status_code == 200  # a new session
+
+
 def test_a_session_from_another_gateway_or_tampered_is_refused(gate):
     a, b = gate(), gate(api_token="another-gateways-token-987654")
     assert sign_in(b, "another-gateways-token-987654").status_code == 303
@@ -241,3 +277,34 @@ def test_malformed_requests_get_a_4xx_never_a_5xx(gate):
         r = h.request("POST", "/ui/send", data=form)
         assert r.status_code == 422, (form, r.status_code)
     assert h.request("POST", "/ui/messages/nope/resend", data={"csrf_token": csrf}).status_code == 404
+
+
+def test_a_tenant_signs_in_with_its_token_and_sees_only_its_channels(smsgate_harness):
+    acme = "acme-console-token-0123456789"
+    h = smsgate_harness({"t": {"adapter": "toy", "country": "RW", "url": "http://t.test/send"},
+                         "u": {"adapter": "toy", "country": "RW", "url": "http://u.test/send"}},
+                        gateway={"api_token": TOKEN}, adapters=[Toy], routes=[{"channels": ["t", "u"]}],
+                        tenants={"acme": {"token": acme, "channels": ["u"]}},
+                        respond=lambda r: httpx.Response(200, text=f"ext-{uuid.uuid4().hex}"))
+    theirs = h.send("t", "+250788383383", "operator's, on t").message
+    ours = h.send("u", "+250788383383", "operator's, on u").message
+    assert sign_in(h, acme).status_code == 303
+    channels = h.request("GET", "/ui/channels").text
+    assert 'id="ch-u"' in channels and 'id="ch-t"' not in channels
+    listing = h.request("GET", "/ui/messages").text
+    assert ours.id in listing and theirs.id not in listing
+    assert h.request("GET", "/ui/messages?channel=t").status_code == 400
+    assert h.request("GET", f"/ui/messages/{theirs.id}").status_code == 404  # as an unknown id
+    assert h.request("GET", f"/ui/messages/{uuid.uuid4()}").status_code == 404
+    assert h.request("GET", f"/ui/messages/{ours.id}").status_code == 200
+    assert h.request("GET", "/ui/outbox").status_code == 403
+    form = h.request("GET", "/ui/send").text
+    assert 'value="u"' in form and 'value="t"' not in form and "(routed by the number)" in form
+    refused = h.request("POST", "/ui/send", data={"csrf_token": csrf_of(form), "channel": "t", "to": "0788383383",
+                                                  "text": "x", "id": str(uuid.uuid4())})
+    assert refused.status_code == 422
+    routed = h.request("POST", "/ui/send", data={"csrf_token": csrf_of(form), "channel": "", "to": "0788383383",
+                                                 "text": "routed", "id": str(uuid.uuid4())})
+    assert routed.status_code == 303
+    sent = h.message(routed.headers["location"].rsplit("/", 1)[1].split("?")[0])
+    assert sent.channel == "u" and sent.tenant == "acme"

@@ -26,6 +26,7 @@ from tests.support.store_workload import TABLES, fill, workload
 HOT = [
     ("due", r"USING INDEX messages_due "),
     ("claim due", r"USING INDEX messages_due "),
+    ("claim routed", r"USING INDEX messages_due "),
     ("list", r"USING INDEX messages_by_created"),
     ("list channel", r"USING INDEX messages_by_channel "),
     ("list direction", r"USING INDEX messages_by_direction "),
@@ -36,6 +37,7 @@ HOT = [
     ("page status", r"USING INDEX messages_by_status \(status=\? AND created_at<\?\)"),
     ("page direction", r"USING INDEX messages_by_direction \(direction=\?"),
     ("page contact", r"USING INDEX messages_by_contact "),
+    ("page channels", r"USING INDEX messages_by_channel "),
     ("logs errors", r"USING INDEX logs_errors_newest$"),
     ("logs channel errors", r"USING INDEX logs_errors "),
     ("outbox due", r"USING INDEX outbox_pending"),

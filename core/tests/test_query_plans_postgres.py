@@ -23,6 +23,7 @@ from tests.support.store_workload import TABLES, fill, workload
 HOT = {
     "due": "messages_pending",
     "claim due": "messages_pending",
+    "claim routed": "messages_pending",
     "list": "messages_by_time",
     "list status": "messages_by_status",
     "list channel direction": "messages_by_(channel|direction|time)",

@@ -24,6 +24,18 @@ LOCK = Path(os.environ.get("SMSGATE_LOCK") or ROOT / "requirements/dev.txt")
 # the editable lines of project.in: the project's own distributions, never in a lock
 PROJECTS = [ROOT / re.sub(r"\[.*\]$", "", line[len("-e ./"):]) for line in
             (ROOT / "requirements/project.in").read_text().splitlines() if line.startswith("-e ./")]
+
+
+def editable_extras() -> dict[Path, set[str]]:
+    """Folder → the extras `scripts/install --dev` installs it with: project.in's editable lines, then dev.in's
+    (which win for their folders, as in scripts/install: core is smsgate[postgresql,testing] in the suite's venv)."""
+    extras: dict[Path, set[str]] = {}
+    for name in ("project.in", "dev.in"):
+        for line in (ROOT / "requirements" / name).read_text().splitlines():
+            found = re.fullmatch(r"-e \./([^\[\s]+)(?:\[([^\]]*)\])?", line.strip())
+            if found:
+                extras[ROOT / found.group(1)] = {e.strip() for e in (found.group(2) or "").split(",") if e.strip()}
+    return extras
 # requirements/overrides.txt replaces these dependencies' declared ranges in every resolution (it says why)
 OVERRIDDEN = {"greenlet"}
 
@@ -76,9 +88,10 @@ def test_every_requirement_of_the_project_is_satisfied() -> None:
     have = installed()
     env = default_environment()
     unmet = []
+    installed_with = editable_extras()
     for project in PROJECTS:
         meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-        extras = {"postgresql"} if meta["name"] == "smsgate" else set()  # project.in installs core[postgresql]
+        extras = installed_with.get(project, set())
         wanted = list(meta.get("dependencies", []))
         for extra in extras:
             wanted += meta.get("optional-dependencies", {}).get(extra, [])
@@ -110,6 +123,13 @@ def test_every_locked_dependency_is_satisfied_except_the_overrides() -> None:
             if name not in have or not req.specifier.contains(have[name], prereleases=True):
                 unmet.append(f"{dist.metadata['Name']} needs {spec}, the venv has {have.get(name, 'nothing')}")
     assert sorted(set(unmet)) == []
+
+
+def test_the_dev_install_has_smsgate_testing_the_plugin_authors_kit() -> None:
+    # CONTRIBUTING tells plugin authors to `pip install smsgate[testing]`: the suite's venv is installed the same way
+    assert editable_extras()[ROOT / "core"] >= {"postgresql", "testing"}
+    testing = tomllib.loads((ROOT / "core/pyproject.toml").read_text())["project"]["optional-dependencies"]["testing"]
+    assert {norm(Requirement(spec).name) for spec in testing} <= set(locked(LOCK))
 
 
 def test_project_in_names_every_adapter() -> None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,8 +23,11 @@ def pip(python, *args, cwd=None):
 def test_wheels_build_and_one_adapter_install_lists_only_it(tmp_path):
     wheels = tmp_path / "wheels"
     dists = ["core", "cli", *(f"adapters/{name}" for name in ADAPTERS)]
-    pip(sys.executable, "wheel", "--no-deps", "-q", "-w", str(wheels),
-        *(str(ROOT / d) for d in dists))
+    # built from copies: setuptools leaves build/ folders beside the sources it builds
+    sources = tmp_path / "sources"
+    for d in dists:
+        shutil.copytree(ROOT / d, sources / d, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    pip(sys.executable, "wheel", "--no-deps", "-q", "-w", str(wheels), *(str(sources / d) for d in dists))
     built = sorted(w.name.split("-")[0] for w in wheels.glob("*.whl"))
     assert built == sorted(["smsgate", "smsgate_cli", *(f"smsgate_{n}" for n in ADAPTERS)])
     assert ADAPTERS, "no adapter distributions found"

@@ -26,6 +26,7 @@ class StubAggregator:
     def __init__(self, delay: float = 0.0, *, held: bool = False) -> None:
         self.sends: collections.Counter[str] = collections.Counter()
         self.by_instance: collections.Counter[str] = collections.Counter()
+        self.in_flight: collections.Counter[str] = collections.Counter()  # sends received, not yet answered
         self.hooks: collections.Counter[str] = collections.Counter()
         self.hook_events: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
@@ -40,10 +41,12 @@ class StubAggregator:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 send = self.path.startswith("/send")
+                instance = self.path.rsplit("/", 1)[1]
                 with outer.lock:
                     if send:
                         outer.sends[json.loads(body)["id"]] += 1
-                        outer.by_instance[self.path.rsplit("/", 1)[1]] += 1
+                        outer.by_instance[instance] += 1
+                        outer.in_flight[instance] += 1
                     else:
                         outer.hooks[self.headers["webhook-id"]] += 1
                         data = json.loads(body)["data"]
@@ -51,6 +54,8 @@ class StubAggregator:
                 if send:
                     outer.gate.wait(30)
                     time.sleep(delay)
+                    with outer.lock:
+                        outer.in_flight[instance] -= 1
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -68,6 +73,11 @@ class StubAggregator:
         """Sends received so far (a message sent twice counts twice)."""
         with self.lock:
             return sum(self.sends.values())
+
+    def busy(self, instance: str) -> bool:
+        """Whether `instance` has a send here that is not answered yet."""
+        with self.lock:
+            return self.in_flight[instance] > 0
 
     def close(self) -> None:
         """Let held sends go, then stop serving and close the socket."""

@@ -10,12 +10,13 @@ from datetime import timedelta
 
 from smsgate import ChannelLog, IncomingMessage, OutgoingMessage, Redactor, SendResult, Status, StatusUpdate
 from smsgate.host import utcnow
-from smsgate.store import OutboxItem, Store
+from smsgate.store import Limits, OutboxItem, Store
 
 __all__ = ["PHONE", "TABLES", "fill", "workload"]
 
 PHONE = "+250788383383"
-TABLES = ("messages", "status_history", "channel_logs", "outbox", "external_ids", "opt_outs", "fragments")
+TABLES = ("messages", "status_history", "channel_logs", "outbox", "external_ids", "opt_outs", "fragments",
+          "console_revoked", "tenant_limits")
 
 
 def _log(channel: str, kind: str, message_id: str | None = None, error: bool = False) -> ChannelLog:
@@ -55,7 +56,13 @@ async def workload(store: Store, marks: list[tuple[str, int]], statements: list[
     (due, *_) = await store.due("a", limit=10)
     mark("claim due")
     (taken, *_) = await store.claim_due("a", limit=1, lease_seconds=0.001)  # the worker's round
+    mark("claim routed")
+    await store.claim_due("b", limit=5, lease_seconds=60, routed=True)  # a down channel's routed messages
     mark("other")
+    routed = await store.add_outgoing(OutgoingMessage("b", PHONE, "routed", route=["b", "a"], tenant="t"),
+                                      claim_for=60, limits=Limits("t", tps=100, daily=1000))
+    await store.reroute(routed.record.id, "a", PHONE, "", error_code="link_down", error_reason="down", log=None)
+    await store.record_send(routed.record.id, SendResult(Status.WIRED, ["r-1"]), None)
     await asyncio.sleep(0.01)
     claimed = await store.claim(due.id, 60)
     assert claimed is not None and taken.id == due.id
@@ -88,6 +95,9 @@ async def workload(store: Store, marks: list[tuple[str, int]], statements: list[
     await store.find_messages(limit=5, direction="out")
     mark("page contact")
     await store.find_messages(limit=5, number=PHONE, text="hi")
+    mark("page channels")
+    page = await store.find_messages(limit=5, channels=["a", "b"])
+    await store.find_messages(limit=5, channels=["a", "b"], cursor=page.next_cursor, status="delivered")
     mark("other")
     await store.find_messages(limit=5, channel="a", status="failed", text="m1")
     await store.hourly_counts(utcnow() - timedelta(hours=2), channel="a")
@@ -113,6 +123,9 @@ async def workload(store: Store, marks: list[tuple[str, int]], statements: list[
     await store.opt_outs(channel="a")
     await store.opt_outs()
     await store.lease("a:bind", "me", 30)
+    await store.revoke_session("gone", utcnow() - timedelta(seconds=1))
+    await store.revoke_session("sid-1", utcnow() + timedelta(hours=12))
+    await store.session_revoked("sid-1")
     await store.release("a:bind", "me")
     await store.prune(utcnow() - timedelta(days=1))
     await store.prune_messages(utcnow() - timedelta(days=1))

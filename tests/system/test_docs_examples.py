@@ -49,6 +49,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, list[str]]] = {
     ("README.md", f"smsgate resend {ID}"): (1, ["error: failed, not retried: cannot connect to 127.0.0.1:"]),
     ("README.md", "smsgate messages --channel kn --limit 20"): (
         0, [f"{ID}  ", "  out  failed     kn", "    to +250788123123: hello"]),
+    ("README.md", "smsgate messages --channel kn --to 0788123123 --text hel"): (
+        0, [f"{ID}  ", "    to +250788123123: hello"]),
     ("README.md", f"smsgate show {ID}"): (
         0, [f"{ID}  out  kn", "status failed, 1 attempt(s)", "sent from the command line, which does not retry"]),
     ("README.md", "smsgate logs --channel kn --errors"): (
@@ -80,6 +82,42 @@ EXPECTED: dict[tuple[str, str], tuple[int, list[str]]] = {
     ("docs/gateway.md", f"curl -X POST http://127.0.0.1:8080/api/v1/messages/{ID}/resend "
                         '-H "Authorization: Bearer change-me-to-a-long-random-string"'): (
         0, ["only failed messages are resent"]),
+    ("docs/routing.md", "smsgate check"): (
+        0, ["ok: smsgate.toml: 3 channel(s)", "route 1: to +25078, +25079; channels mtn, vonage; failover",
+            "route 2: country UG; channels ug; failover",
+            "tenant acme: channels vonage, daily_limit 10000, webhooks: 1"]),
+    ("docs/routing.md", "smsgate route 0788123123"): (
+        0, ["+250788123123 takes route 1 and channel mtn, now", "1. mtn  +250788123123  link up",
+            "2. vonage  +250788123123  link up", "route 2: country UG; channels ug; failover -> matches, but an "
+            "earlier route wins"]),
+    ("docs/routing.md", "smsgate route +12025550123"): (
+        1, ["+12025550123 is not a number that starts with +25078 or +25079",
+            "+12025550123 is not a number that is in UG", "error: no route matches '+12025550123'"]),
+    ("docs/routing.md", f'smsgate send --to 0788123123 --id {ID} "hello"'): (
+        1, [f"error: failed, not retried: cannot connect to 127.0.0.1:{CLOSED} (connection refused); "
+            f"to send it again: smsgate resend {ID}"]),
+    ("docs/routing.md", f"smsgate show {ID}"): (
+        0, [f"{ID}  out  vonage", "routed: mtn -> vonage", "status failed, 1 attempt(s)", "moved to channel"]),
+    ("docs/routing.md", "smsgate serve"): (0, ["smsgate serving 3 channel(s)"]),
+    ("docs/routing.md", "curl -X POST http://127.0.0.1:8080/api/v1/messages "
+                        '-H "Authorization: Bearer change-me-to-a-long-random-string" '
+                        '-H "Content-Type: application/json" '
+                        '-d \'{"to": "0788123123", "text": "routed by its number"}\''): (
+        0, ['"channel":"mtn"', '"to":"+250788123123"', '"route":["mtn","vonage"]', '"tenant":null']),
+    ("docs/routing.md", "curl -X POST http://127.0.0.1:8080/api/v1/messages "
+                        '-H "Authorization: Bearer acme-long-random-token-0123456789" '
+                        '-H "Content-Type: application/json" '
+                        '-d \'{"channel": "mtn", "to": "0788123123", "text": "not its channel"}\''): (
+        0, ['{"error":"unknown channel \'mtn\' (known: vonage)"}']),
+    ("docs/routing.md", "curl -X POST http://127.0.0.1:8080/api/v1/messages "
+                        '-H "Authorization: Bearer acme-long-random-token-0123456789" '
+                        '-H "Content-Type: application/json" '
+                        '-d \'{"to": "0788123123", "text": "from acme", '
+                        '"id": "0d6f2a3e-8c1b-4b7e-9f0a-5d3c2b1a0f9e"}\''): (
+        0, ['"id":"0d6f2a3e-8c1b-4b7e-9f0a-5d3c2b1a0f9e"', '"channel":"vonage"', '"tenant":"acme"']),
+    ("docs/routing.md", 'curl "http://127.0.0.1:8080/api/v1/messages?channel=mtn" '
+                        '-H "Authorization: Bearer acme-long-random-token-0123456789"'): (
+        0, ['{"messages":[],"next_cursor":null}']),
 }
 
 

@@ -1,5 +1,6 @@
-"""The PostgreSQL backend around the store: migrations and `smsgate db`, copying an installation, the URL's
-password, losing the database and getting it back, NUL characters, and a channel's tps across instances.
+"""The PostgreSQL backend around the store: migrations and `smsgate db`, copying an installation (never one a
+running gateway holds), the URL's password, losing the database and getting it back, NUL characters, and a
+channel's tps across instances.
 
 (The store's own behaviour is core/tests/test_store_conformance.py; every harness test of core/tests runs on
 PostgreSQL too; tests/system/test_instances.py runs three `smsgate serve` processes on one database.)
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,11 +21,12 @@ import pytest
 from pydantic import SecretStr
 from smsgate import IncomingMessage, OutgoingMessage, SendResult, Status, StatusUpdate
 from smsgate.errors import StoreUnavailable
-from smsgate.host import config_from_dict, create_app, open_gateway
+from smsgate.host import config_from_dict, create_app, open_gateway, utcnow
 from smsgate.store import PostgresStore, SQLiteStore, copy_database, describe, open_store
 from smsgate.store._postgres._migrations import POSTGRES
 
-from tests.support.peers import Postgres
+from tests.support.peers import Postgres, free_port
+from tests.support.served import Served
 
 SMSGATE = Path(sys.executable).with_name("smsgate")
 PHONE = "+250788383383"
@@ -105,6 +108,7 @@ async def _fill(store) -> None:
     from smsgate.store import Fragment
 
     await store.add_fragment("a", Fragment("held", 1, 2, {"text": "Hello "}), _join, None)  # waits for part 2
+    await store.revoke_session("signed-out", utcnow() + timedelta(hours=12))  # a copied cookie stays refused
 
 
 def _join(parts: list) -> list[IncomingMessage]:
@@ -135,7 +139,7 @@ def test_db_copy_moves_everything_both_ways_with_counts_checked(pg_url, tmp_path
     done = smsgate("db", "copy", "--from", sqlite_db, "--to", url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "counts match: 45 messages" in done.stdout and "2 channel_logs" in done.stdout
-    assert "1 fragments" in done.stdout
+    assert "1 fragments" in done.stdout and "1 console_revoked" in done.stdout
     again = smsgate("db", "copy", "--from", sqlite_db, "--to", url, cwd=tmp_path)
     assert again.returncode == 1 and "already holds data" in again.stderr
 
@@ -161,10 +165,59 @@ def test_db_copy_moves_everything_both_ways_with_counts_checked(pg_url, tmp_path
             # a part held before the copy is joined by the one arriving after it
             _, joined = await store.add_fragment("a", Fragment("held", 2, 2, {"text": "world"}), _join, None)
             assert [o.event.text for o in joined] == ["Hello world"]
+            assert await store.session_revoked("signed-out")
         finally:
             await store.close()
 
     asyncio.run(still_works())
+
+
+def test_db_copy_refuses_a_source_a_running_gateway_holds(pg_url, tmp_path):
+    port = free_port()
+    config = tmp_path / "smsgate.toml"
+    config.write_text(f'[gateway]\nport = {port}\ndatabase = "{tmp_path / "live.sqlite3"}"\n')
+    served = Served(config, port, tmp_path / "serve.log")
+    target = pg_url()
+    served.start()
+    try:
+        refused = smsgate("db", "copy", "--from", str(tmp_path / "live.sqlite3"), "--to", target, cwd=tmp_path)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.stderr == (f"error: {tmp_path / 'live.sqlite3'} is in use by 1 running smsgate serve "
+                                  "instance(s): stop every one first, so nothing is written while it is copied (a "
+                                  "stopped instance lets go at once, one that crashed within 30 s)\n")
+    finally:
+        served.stop()  # a clean stop gives the presence lease up at once
+    done = smsgate("db", "copy", "--from", str(tmp_path / "live.sqlite3"), "--to", target, cwd=tmp_path)
+    assert done.returncode == 0 and "counts match" in done.stdout, done.stderr
+
+
+def test_db_copy_refuses_a_postgresql_source_while_an_instance_runs_on_it(pg_url, tmp_path):
+    source = pg_url()
+    assert smsgate("db", "upgrade", "--database", source, cwd=tmp_path).returncode == 0
+    port = free_port()
+    config = tmp_path / "smsgate.toml"
+    config.write_text(f'[gateway]\nport = {port}\ndatabase = "{source}"\n')
+    served = Served(config, port, tmp_path / "serve.log")
+    served.start()
+    try:
+        refused = smsgate("db", "copy", "--from", source, "--to", str(tmp_path / "copy.sqlite3"), cwd=tmp_path)
+        assert refused.returncode == 1 and "in use by 1 running smsgate serve instance(s)" in refused.stderr
+        assert not (tmp_path / "copy.sqlite3").exists()  # refused before the target is touched
+    finally:
+        served.kill()  # a crash: the lease lapses by itself
+    lapsed = smsgate("db", "copy", "--from", source, "--to", str(tmp_path / "copy.sqlite3"), cwd=tmp_path)
+    assert lapsed.returncode == 1  # still held: the crashed instance's lease has not lapsed yet
+
+    async def lapse() -> None:  # what 30 s would do
+        store = PostgresStore(source)
+        try:
+            await store.execute("UPDATE leases SET until = now() - interval '1 second' WHERE name LIKE 'serve:%'")
+        finally:
+            await store.close()
+
+    asyncio.run(lapse())
+    done = smsgate("db", "copy", "--from", source, "--to", str(tmp_path / "copy.sqlite3"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
 
 
 # -- the URL's password ------------------------------------------------------------------------------------------

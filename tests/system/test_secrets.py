@@ -4,11 +4,12 @@ webhook outbox, `smsgate logs` / `smsgate messages` output (JSON and tables), th
 
 Every adapter is configured with known secrets (http: `send_authorization`, `inbound_secret`,
 `inbound_password`, credential `headers`; twilio: `auth_token`; kannel: `password`; the gateway: `api_token` and
-a webhook secret), then exercised: sends answered 2xx, 4xx, 429 and 5xx by a fake aggregator that echoes back
-everything it received (URL, headers, body, decoded and not), transport errors whose messages quote the request,
-the send worker giving up, and inbound callbacks with right and wrong credentials. Then everything is scanned for
-each secret in plain, URL-encoded (quote and quote_plus) and base64 forms, including base64 `user:secret`
-basic-auth values.
+a webhook secret; a tenant: its token and its webhook's secret), then exercised: sends answered 2xx, 4xx, 429
+and 5xx by a fake aggregator that echoes back everything it received (URL, headers, body, decoded and not),
+transport errors whose messages quote the request, routed sends failing over, a tenant's API calls, the send
+worker giving up, and inbound callbacks with right and wrong credentials. Then everything is scanned for each
+secret in plain, URL-encoded (quote and quote_plus) and base64 forms, including base64 `user:secret` basic-auth
+values.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from smsgate.host import open_worker
+from smsgate.host import open_outbox, open_worker
 from smsgate.plugins import get_adapters
 from typer.testing import CliRunner
 
@@ -44,11 +45,13 @@ KANNEL_USER = "gate"
 KANNEL_PASSWORD = "kannel-P@ss+w0rd&1 x/%"
 API_TOKEN = "api-T0ken-for-secrets-test"
 WEBHOOK_SECRET = "webhook-S3cr3t-0f9e"
+TENANT_TOKEN = "tenant-T0ken/for+secrets&test"
+TENANT_HOOK_SECRET = "tenant-hook-S3cr3t-7a1c"
 
 USERS = [INBOUND_USER, HEADER_USER, TWILIO_SID, KANNEL_USER, ""]
 SECRETS = [SEND_AUTHORIZATION, SEND_AUTHORIZATION.split(" ", 1)[1], INBOUND_SECRET, INBOUND_PASSWORD,
            HEADER_AUTHORIZATION, HEADER_AUTHORIZATION.split(" ", 1)[1], HEADER_PASSWORD, API_KEY, TWILIO_TOKEN,
-           KANNEL_PASSWORD, API_TOKEN, WEBHOOK_SECRET]
+           KANNEL_PASSWORD, API_TOKEN, WEBHOOK_SECRET, TENANT_TOKEN, TENANT_HOOK_SECRET]
 TO = "+12025550123"
 
 
@@ -170,7 +173,8 @@ def _exercise_inbound(harness: Any) -> list[str]:
         assert call("GET", "/c/kn/status", params=unknown_type).status_code == 200  # logged as a warning
     # every channel masks every secret of the config, not only its own: other channels', the API token and the
     # webhook secret, sent (by mistake or by an attacker) to a route that stores its parameters
-    foreign = {"x": API_TOKEN, "y": WEBHOOK_SECRET, "z": TWILIO_TOKEN, "w": KANNEL_PASSWORD, "v": HEADER_PASSWORD}
+    foreign = {"x": API_TOKEN, "y": WEBHOOK_SECRET, "z": TWILIO_TOKEN, "w": KANNEL_PASSWORD, "v": HEADER_PASSWORD,
+               "u": TENANT_TOKEN, "t": TENANT_HOOK_SECRET}
     assert call("POST", "/c/ex/receive", data={**mo, **foreign}, headers=secret_header).status_code == 200
     if "kn" in harness.gateway.adapters:
         query = {"sender": TO, "id": "mo-2", "ts": "1700000000", "message": "hi", **foreign}
@@ -189,6 +193,18 @@ def _exercise_sends(harness: Any, aggregator: EchoingAggregator) -> None:
             # a timeout after the request left is final at once: the aggregator may have the message
             expected = {"ok": "wired", "rejected": "failed", "timeout": "failed"}.get(mode, "errored")
             assert outcome.message.status == expected, (channel, mode, outcome.message)
+    # routed sends that fail over (their reasons name both channels), and a tenant's requests, right and wrong
+    tenant = {"Authorization": f"Bearer {TENANT_TOKEN}"}
+    for mode in ("connect", "down", "ok"):
+        aggregator.mode = mode
+        harness.send(None, TO, f"routed {mode}")
+        assert harness.request("POST", "/api/v1/messages", headers=tenant,
+                               json={"to": TO, "text": f"tenant {mode}"}).status_code == 202
+    assert harness.request("POST", "/api/v1/messages", headers=tenant,
+                           json={"channel": "tw", "to": TO, "text": "not its channel"}).status_code == 422
+    assert harness.request("GET", "/api/v1/messages", headers={
+        "Authorization": f"Bearer {TENANT_TOKEN}x"}).status_code == 401
+    harness.run(open_outbox(harness.gateway, retry_base=0).drain())
     aggregator.mode = "down"
     worker = open_worker(harness.gateway, max_attempts=1, retry_base=0.01)
     harness.run(worker.drain())
@@ -201,7 +217,10 @@ def exercised(smsgate_harness, caplog):
     caplog.set_level(logging.DEBUG)  # every logger, every level: what `smsgate --debug` would print
     aggregator = EchoingAggregator()
     harness = smsgate_harness(_channels(), respond=aggregator, gateway={
-        "api_token": API_TOKEN, "webhooks": [{"url": "https://hooks.example/in", "secret": WEBHOOK_SECRET}]})
+        "api_token": API_TOKEN, "webhooks": [{"url": "https://hooks.example/in", "secret": WEBHOOK_SECRET}]},
+        routes=[{"channels": ["ex", "hx"]}], tenants={"acme": {
+            "token": TENANT_TOKEN, "channels": ["ex", "hx"],
+            "webhooks": [{"url": "https://hooks.example/acme", "secret": TENANT_HOOK_SECRET}]}})
     answers = _exercise_inbound(harness)
     _exercise_sends(harness, aggregator)
     return harness, answers
@@ -284,6 +303,16 @@ def test_console_pages_and_metrics(exercised):
         listing = html.unescape(older.group(1)) if older else ""
     assert shown == len(harness.messages(limit=100_000))
     pages.append(harness.request("GET", "/metrics", headers={"Authorization": f"Bearer {API_TOKEN}"}).text)
+    harness.request("POST", "/ui/logout", data={"csrf_token": re.search(
+        r'name="csrf_token" value="([^"]+)"', pages[0]).group(1)})
+    harness._client.cookies.clear()
+    login = harness.request("GET", "/ui/login")  # the tenant's console too
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+    assert harness.request("POST", "/ui/login", data={"csrf_token": csrf, "secret": TENANT_TOKEN}).status_code == 303
+    tenant_listing = harness.request("GET", "/ui/messages").text
+    pages += [tenant_listing, harness.request("GET", "/ui/channels").text, harness.request("GET", "/ui/send").text]
+    pages += [harness.request("GET", f"/ui/messages/{message_id}").text
+              for message_id in re.findall(r'href="/ui/messages/([0-9a-f-]{36})"', tenant_listing)]
     text = html.unescape("\n".join(pages))
     assert "**********" in text and "/c/" in text  # the exchanges are there, masked
     assert find_secrets(text) == []
@@ -394,3 +423,23 @@ def test_cassettes_hold_no_secret():
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
         assert find_secrets(text, secrets, [*USERS, *users, "gate"]) == [], path.relative_to(ROOT)
+
+
+def test_check_and_route_name_tenants_and_routes_without_their_secrets(tmp_path):
+    from smsgate_cli.main import app
+
+    config = tmp_path / "smsgate.toml"
+    config.write_text(
+        f'[gateway]\ndatabase = "{tmp_path / "db.sqlite3"}"\napi_token = "{API_TOKEN}"\n\n'
+        '[channels.ex]\nadapter = "http"\ncountry = "US"\nsend_url = "https://aggregator.example/send"\n'
+        f'send_authorization = "{SEND_AUTHORIZATION}"\n\n[[routes]]\nto = ["+1"]\nchannels = ["ex"]\n\n'
+        f'[tenants.acme]\ntoken = "{TENANT_TOKEN}"\nchannels = ["ex"]\ndaily_limit = 5\n\n'
+        f'[[tenants.acme.webhooks]]\nurl = "https://hooks.example/acme"\nsecret = "{TENANT_HOOK_SECRET}"\n')
+    runner = CliRunner()
+    outputs = []
+    for command in (["check", "--offline"], ["route", TO], ["route", TO, "--tenant", "acme", "--json"]):
+        result = runner.invoke(app, ["--config", str(config), *command])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert "tenant acme: channels ex, daily_limit 5, webhooks: 1" in outputs[0]
+    assert find_secrets("\n".join(outputs)) == []

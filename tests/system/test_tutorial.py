@@ -1,5 +1,9 @@
-"""CONTRIBUTING.md's adapter tutorial, run as written: its module and its tests must pass as a real plugin."""
+"""CONTRIBUTING.md's adapter tutorial, run as written: its module and its tests must pass as a real plugin, and the
+signatures it lists are those of the classes."""
 
+import ast
+import dataclasses
+import importlib
 import os
 import re
 import subprocess
@@ -40,4 +44,28 @@ def test_tutorial_plugin_installs_lists_and_passes_its_tests(tmp_path):
                           str(tmp_path / "test_example.py")],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 passed" in run.stdout
+    assert "4 passed" in run.stdout
+
+
+def test_the_signatures_the_tutorial_lists_are_the_classes_own():
+    (listing,) = [b for b in blocks("text") if "smsgate.IncomingMessage(" in b]
+    checked = set()
+    for line in listing.splitlines():
+        path, _, args = line.strip().rstrip(")").partition("(")
+        module, _, name = path.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        written = [a.strip().partition("=") for a in args.split(", ")]
+        assert [n for n, _, _ in written] == list(fields), f"{path}: the fields, in order"
+        for field_name, has_default, default in written:
+            field = fields[field_name]
+            if not has_default:
+                assert field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+            elif default in ("now", "new id"):
+                assert field.default_factory is not dataclasses.MISSING, f"{path}.{field_name}"
+            elif field.default_factory is not dataclasses.MISSING:
+                assert field.default_factory() == ast.literal_eval(default), f"{path}.{field_name}"
+            else:
+                assert field.default == ast.literal_eval(default), f"{path}.{field_name}"
+        checked.add(name)
+    assert checked == {"IncomingMessage", "StatusUpdate", "InboundCase"}

@@ -157,7 +157,7 @@ inbound_secret = "{secret}"
 
     listed = _smsgate("messages", "--json", config=config)
     assert listed.returncode == 0, listed.stderr
-    rows = {m["direction"]: m for m in json.loads(listed.stdout)}
+    rows = {m["direction"]: m for m in json.loads(listed.stdout)["messages"]}
     assert (rows["out"]["id"], rows["out"]["to"], rows["out"]["status"]) == (MSG_ID, "+250788383383", "delivered")
     assert (rows["in"]["from"], rows["in"]["text"]) == ("+250788123123", "Thanks!")
     assert rows["in"]["metadata"]["received_at"] == "2026-01-02T03:04:05.678000+00:00"

@@ -228,7 +228,9 @@ def test_wrong_password_fails_with_kannels_reason(setup, tmp_path):
                            "--id", message_id], capture_output=True, text=True, timeout=60, env=CLEAN_ENV)
     assert done.returncode == 1 and done.stdout == ""
     [line] = done.stderr.splitlines()  # one line: what failed and how to send it again
-    assert line.startswith("error: failed, not retried: ") and "Authorization failed for sendsms" in line
+    reason = "HTTP 403 from 127.0.0.1: Authorization failed for sendsms"  # the send URL's host, then Kannel's words
+    assert line.startswith(f"error: failed, not retried: {reason}; "), line
+    assert f"`{reason}`" in (REPO / "adapters/kannel/README.md").read_text()  # the README's example is the real one
     assert line.endswith(f"to send it again: smsgate resend {message_id}")
     logs = subprocess.run([str(CLI), "--config", str(config), "logs", "--message", message_id, "--json"],
                           capture_output=True, text=True, timeout=60, env=CLEAN_ENV)

@@ -24,20 +24,22 @@ def test_entry_point_is_wired():
     assert get_adapters()["smpp"].distribution == "smsgate-smpp"
 
 
-@pytest.mark.parametrize(("status", "kind", "name", "retryable"), [
-    (0x58, Throttled, "ESME_RTHROTTLED", True),
-    (0x14, Throttled, "ESME_RMSGQFUL", True),
-    (0x0B, MessageInvalid, "ESME_RINVDSTADR", False),
-    (0x0E, ChannelConfigError, "ESME_RINVPASWD", False),
-    (0x04, ConnectionFailed, "ESME_RINVBNDSTS", True),
-    (0x45, RejectedWithReason, "ESME_RSUBMITFAIL", False),
-    (0x08, RejectedWithReason, "ESME_RSYSERR", False),
-    (0x400, RejectedWithReason, "0x00000400", False),
+@pytest.mark.parametrize(("status", "kind", "name", "retryable", "not_taken"), [
+    (0x58, Throttled, "ESME_RTHROTTLED", True, True),
+    (0x14, Throttled, "ESME_RMSGQFUL", True, True),
+    (0x0B, MessageInvalid, "ESME_RINVDSTADR", False, False),
+    (0x0E, ChannelConfigError, "ESME_RINVPASWD", False, False),
+    (0x04, ConnectionFailed, "ESME_RINVBNDSTS", True, True),
+    (0x45, RejectedWithReason, "ESME_RSUBMITFAIL", False, False),
+    (0x08, RejectedWithReason, "ESME_RSYSERR", False, False),
+    (0x400, RejectedWithReason, "0x00000400", False, False),
 ])
-def test_command_status_maps_to_the_error_tree_by_name(status, kind, name, retryable):
+def test_command_status_maps_to_the_error_tree_by_name(status, kind, name, retryable, not_taken):
     error = send_error("submit_sm", status, "smsc:2775")
     assert type(error) is kind and error.ext_code == name and error.retryable is retryable
     assert f"0x{status:08X}" in error.reason
+    # a throttle or a refusal for the session's state proves the SMSC did not take it: a route may fail over
+    assert error.not_taken is not_taken
 
 
 @pytest.mark.parametrize(("text", "tlvs", "expected"), [

@@ -9,7 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+MARKUP = None
+"""Help text is printed as written: Rich markup would read `[gateway]` as a style tag and drop it."""
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=MARKUP,
                   help="smsgate: connect messaging platforms to SMS aggregators through adapter plugins.")
 
 state: dict[str, Any] = {"debug": False, "config": None, "strict": False}

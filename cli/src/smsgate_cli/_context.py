@@ -44,17 +44,30 @@ def guarded(fn: Callable[[], T]) -> T:
         raise fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)") from None
 
 
-def load(config: Path | None = None) -> Any:
-    """Load the config named by --config (the command's or the global one), $SMSGATE_CONFIG or ./smsgate.toml."""
+def load(config: Path | None = None, *, reading: bool = False, check_driver: bool = False) -> Any:
+    """Load the config named by --config (the command's or the global one), $SMSGATE_CONFIG or ./smsgate.toml.
+
+    `reading`: for commands that only read the store, a channel whose adapter is not installed is left out with
+    one warning naming the adapter, so a box without every adapter can still look at what is stored.
+    """
     from smsgate.host import installed_adapters, load_config, load_plugins
     from smsgate.plugins import loading_note
 
     load_plugins(strict=state["strict"] or None)
-    return load_config(config or state["config"], installed_adapters(), why_missing=loading_note())
+    cfg = load_config(config or state["config"], installed_adapters(), why_missing=loading_note(),
+                      skip_missing_adapters=reading, check_driver=check_driver)
+    by_adapter: dict[str, list[str]] = {}
+    for channel, adapter in cfg.unavailable.items():
+        by_adapter.setdefault(adapter, []).append(channel)
+    for adapter, names in by_adapter.items():
+        typer.echo(f"warning: adapter {adapter!r} is not installed (channel(s) {', '.join(names)}): reading what "
+                   f"is stored only ({loading_note() or 'pip install the distribution that provides it'})", err=True)
+    return cfg
 
 
-def read_store(config: Path | None, read: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the configured database read-only, run `read(store)`, close it; errors as one line.
+def read_store(config: Path | None, read: Callable[..., Awaitable[T]], *, with_config: bool = False) -> T:
+    """Open the configured database read-only, run `read(store)` (`read(store, config)` with `with_config`),
+    close it; errors as one line.
 
     Read-only so that a wrong path is an error naming it, not a new empty database (and folder) listing nothing.
     """
@@ -63,7 +76,7 @@ def read_store(config: Path | None, read: Callable[[Any], Awaitable[T]]) -> T:
         from smsgate.errors import StoreInvalid
         from smsgate.store import describe, open_store
 
-        cfg = load(config)
+        cfg = load(config, reading=True)
         path = describe(cfg.gateway.database)
         where = f"[gateway] database in {cfg.path}" if cfg.path else "no config file, so the default"
         try:
@@ -75,7 +88,7 @@ def read_store(config: Path | None, read: Callable[[Any], Awaitable[T]]) -> T:
 
         async def go() -> T:
             try:
-                return await read(store)
+                return await (read(store, cfg) if with_config else read(store))
             finally:
                 await store.close()
 

@@ -47,15 +47,17 @@ class PlatformEvent:
 
     @property
     def data(self) -> dict[str, Any]:
-        """The webhook payload's `data`: the format receivers parse, documented in docs/gateway.md."""
+        """The webhook payload's `data`: the format receivers parse, documented in docs/gateway.md. `tenant` is
+        the tenant that sent an outgoing message (the platform fills in the tenant owning the channel of an
+        incoming message or an opt-out)."""
         subject = self.subject
         if isinstance(subject, IncomingMessage):
             return {"id": subject.id, "channel": self.channel, "from": subject.from_, "to": subject.to,
                     "text": subject.text, "attachments": subject.attachments, "external_id": subject.external_id,
-                    "received_at": timestamp(subject.received_at)}
+                    "received_at": timestamp(subject.received_at), "tenant": None}
         if isinstance(subject, OptOut):
             return {"channel": self.channel, "address": subject.address, "reason": subject.reason,
-                    "at": timestamp(subject.at)}
+                    "at": timestamp(subject.at), "tenant": None}
         record = self.message
         return {"id": subject.message_id, "channel": self.channel,
                 "status": self.current.value if self.current else subject.status.value,
@@ -64,7 +66,7 @@ class PlatformEvent:
                 "external_id": subject.external_id, "external_ids": record.external_ids if record else [],
                 "segments": record.segments if record else 0, "error_code": subject.error_code,
                 "error_reason": subject.error_reason, "metadata": record.metadata if record else {},
-                "at": timestamp(subject.at)}
+                "at": timestamp(subject.at), "tenant": record.tenant if record else None}
 
 
 def received(channel: str, message: IncomingMessage) -> PlatformEvent:

@@ -118,6 +118,11 @@ class OutgoingMessage:
     quick_replies: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     high_priority: bool = False
+    route: list[str] = field(default_factory=list)
+    """For a message routed by its number: the channels it may be sent on, in the order to try them (`channel`
+    first); empty when a channel was named, so it never moves."""
+    tenant: str | None = None
+    """The tenant whose request made it (None: the operator, a bridge, the command line)."""
 
 
 @dataclass(slots=True)
@@ -214,6 +219,8 @@ class MessageRecord:
     sending_at: str | None = None
     quick_replies: list[str] = field(default_factory=list)
     high_priority: bool = False
+    route: list[str] = field(default_factory=list)
+    tenant: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view (`from_` becomes `from`)."""

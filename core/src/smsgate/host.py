@@ -14,6 +14,8 @@ from .config._settings import (
     Channel,
     Config,
     GatewaySettings,
+    RouteSettings,
+    TenantSettings,
     WebhookSettings,
     config_from_dict,
     default_config_path,
@@ -26,6 +28,7 @@ from .gateway import (
     ChannelInbound,
     Channels,
     Gateway,
+    Router,
     SendOutcome,
     SendWorker,
     open_gateway,
@@ -36,7 +39,7 @@ from .gateway import (
 from .platform import OutboxDispatcher, Platform, RapidProBridge, sign_webhook, webhook_body
 from .plugins import get_adapters, installed_adapters, load_plugins
 from .store import Retention
-from .web import OPENAPI, SendRequest, create_app, event_json, parse_request, serve
+from .web import OPENAPI, PortUnavailable, SendRequest, create_app, event_json, listen, parse_request, serve
 
 __all__ = [
     "FINAL_REASON",
@@ -55,11 +58,15 @@ __all__ = [
     "OutboxDispatcher",
     "Platform",
     "PlatformEvent",
+    "PortUnavailable",
     "RapidProBridge",
     "Retention",
+    "RouteSettings",
+    "Router",
     "SendOutcome",
     "SendRequest",
     "SendWorker",
+    "TenantSettings",
     "WebhookSettings",
     "config_from_dict",
     "create_app",
@@ -68,6 +75,7 @@ __all__ = [
     "get_adapters",
     "installed_adapters",
     "load_config",
+    "listen",
     "load_plugins",
     "new_id",
     "open_gateway",

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-__all__ = ["InvalidNumber", "national_number", "normalize_number"]
+__all__ = ["InvalidNumber", "national_number", "normalize_number", "number_region"]
 
 _STRIP = re.compile(r"[^0-9A-Za-z]")
 _SENDER_ID = re.compile(r"^[0-9A-Za-z]{3,64}$")
@@ -57,3 +57,17 @@ def national_number(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164.lstrip("+")
     return str(phonenumbers.national_significant_number(parsed))
+
+
+@lru_cache(maxsize=4096)
+def number_region(e164: str) -> str | None:
+    """The ISO 3166 alpha-2 country an E.164 number belongs to (None for a short code, a sender id or a number
+    of no one country, such as a satellite service's)."""
+    if not e164.startswith("+"):
+        return None
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region = phonenumbers.region_code_for_number(parsed)
+    return None if region in (None, "ZZ", "001") else str(region)

@@ -111,8 +111,9 @@ class Harness:
         """An HTTP request to the gateway's ASGI app (e.g. `("POST", "/c/ex/receive", data={...})`)."""
         return self.run(self._client.request(method, path, **kwargs))
 
-    def send(self, channel: str, to: str, text: str, **fields: Any) -> SendOutcome:
-        """Send through the real pipeline (normalisation, store, adapter, retries, channel log)."""
+    def send(self, channel: str | None, to: str, text: str, **fields: Any) -> SendOutcome:
+        """Send through the real pipeline (normalisation, store, adapter, retries, channel log); `channel` None
+        routes by `to` ([[routes]]), failing over as a routed message does."""
 
         async def go() -> SendOutcome:
             message = await self.gateway.prepare(channel, to, text, **fields)
@@ -151,11 +152,13 @@ class Harness:
 
 def _make_config(tmp: Path, channels: dict[str, dict[str, Any]], gateway: dict[str, Any] | None,
                  adapters: Iterable[type[Adapter[Any]]] | None, bridges: dict[str, dict[str, Any]] | None = None,
-                 database: str | None = None) -> Config:
+                 database: str | None = None, routes: list[dict[str, Any]] | None = None,
+                 tenants: dict[str, dict[str, Any]] | None = None) -> Config:
     registry = installed_adapters() if adapters is None else {cls.name: cls for cls in adapters}
     gw = {"database": database or str(tmp / "smsgate.sqlite3"), "public_url": "https://gateway.example",
           **(gateway or {})}
-    return config_from_dict({"gateway": gw, "channels": channels, "bridges": bridges or {}}, registry)
+    return config_from_dict({"gateway": gw, "channels": channels, "bridges": bridges or {}, "routes": routes or [],
+                             "tenants": tenants or {}}, registry)
 
 
 @pytest.fixture
@@ -167,16 +170,19 @@ def smsgate_database() -> Callable[[Path], str]:
 
 @pytest.fixture
 def smsgate_harness(tmp_path: Path, smsgate_database: Callable[[Path], str]) -> Iterator[Callable[..., Harness]]:
-    """A factory: `smsgate_harness(channels={...}, gateway={...}, adapters=[Cls], bridges={...}, respond=fn)`."""
+    """A factory: `smsgate_harness(channels={...}, gateway={...}, adapters=[Cls], bridges={...}, routes=[...],
+    tenants={...}, respond=fn)`."""
     made: list[Harness] = []
     counter = itertools.count()
 
     def factory(channels: dict[str, dict[str, Any]], *, gateway: dict[str, Any] | None = None,
                 adapters: Iterable[type[Adapter[Any]]] | None = None, bridges: dict[str, dict[str, Any]] | None = None,
+                routes: list[dict[str, Any]] | None = None, tenants: dict[str, dict[str, Any]] | None = None,
                 **kwargs: Any) -> Harness:
         folder = tmp_path / f"gw{next(counter)}"
         database = None if gateway and "database" in gateway else smsgate_database(folder)
-        config = _make_config(folder, channels, gateway, adapters, bridges, database)  # validate first
+        config = _make_config(folder, channels, gateway, adapters, bridges, database, routes,
+                              tenants)  # validate first
         folder.mkdir(exist_ok=True)
         harness = Harness(config, **kwargs)
         made.append(harness)

@@ -120,11 +120,15 @@ class SmppAdapter(Adapter[SmppSettings]):
                     self._trace(log, fields, started, error=exc.reason)
                     if exc.maybe_sent:  # the SMSC may have it: retried only where the channel allows a duplicate
                         raise SentButUnanswered(exc.reason) from None
-                    raise ConnectionFailed(exc.reason) from None
+                    log.refused()  # the PDU was never written
+                    raise ConnectionFailed(exc.reason, not_taken=True) from None
             message_id = normalize_id(resp.text("message_id"))
             self._trace(log, fields, started, resp)
             if resp.status != ESME_ROK:
-                raise send_error("submit_sm", resp.status, self.where)
+                error = send_error("submit_sm", resp.status, self.where)
+                if error.not_taken:  # the SMSC answered that it did not take it (a throttle, a session state)
+                    log.refused()
+                raise error
             if not message_id:
                 raise ResponseContentError(f"submit_sm_resp from {self.where} has no message_id")
             return message_id

@@ -87,17 +87,19 @@ class Bind:
     async def transmitter(self) -> Session:
         """The bound session to submit on: the long-lived one, or a short transmitter bind for a CLI send."""
         if self._inbound is not None:
-            if self._tx is None or not self._tx.bound:
-                raise ConnectionFailed(f"not bound to {self.where}: {self._down}")
+            if self._tx is None or not self._tx.bound:  # nothing is written: another channel may send it
+                raise ConnectionFailed(f"not bound to {self.where}: {self._down}", not_taken=True)
             return self._tx
         async with self._short_lock:
             if self._tx is None or not self._tx.bound:
                 try:
                     self._tx = await self._open("transmitter")
-                except BindRefused as exc:
-                    raise send_error(exc.command, exc.status, self.where) from None
-                except ConnectionLost as exc:
-                    raise ConnectionFailed(exc.reason) from None
+                except BindRefused as exc:  # a refused bind: no message was submitted
+                    error = send_error(exc.command, exc.status, self.where)
+                    error.not_taken = True
+                    raise error from None
+                except ConnectionLost as exc:  # connecting or binding failed: no submit_sm was written
+                    raise ConnectionFailed(exc.reason, not_taken=True) from None
                 self._sessions = [self._tx]
             return self._tx
 

@@ -34,8 +34,8 @@ def send_error(command: str, status: int, where: str) -> SendError:
     reason = f"{command} refused by {where}: {status_name(status)}"
     if status in (ESME_RTHROTTLED, ESME_RMSGQFUL):
         return Throttled(reason, ext_code=name)
-    if status in _SESSION:
-        return ConnectionFailed(reason, ext_code=name)
+    if status in _SESSION:  # refused for the session's state: the SMSC did not take the message
+        return ConnectionFailed(reason, ext_code=name, not_taken=True)
     if status in _INVALID:
         return MessageInvalid(reason, ext_code=name)
     if status in _CONFIG:

@@ -9,6 +9,7 @@ import typer
 
 from .._app import ConfigOption, app
 from .._context import guarded, load
+from .route import _describe
 
 
 @app.command()
@@ -18,12 +19,19 @@ def check(
                                                             "of channels that hold one (SMPP binds).")] = False,
 ) -> None:
     """Validate the config file and print the channels it defines; a channel that holds a connection (an SMPP
-    bind) is tried too: exit 1 when one cannot connect."""
+    bind) is tried too. Every mistake is one line naming the file, channel and field (all of them, not only the
+    first), and a database whose driver is not installed is one too: exit 1 when there is any."""
 
     def run() -> bool:
+        from smsgate.errors import ConfigError
         from smsgate.store import describe
 
-        cfg = load(config)
+        try:
+            cfg = load(config, check_driver=True)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                typer.echo(f"error: {problem.line}", err=True)
+            return False
         problems = {} if offline else asyncio.run(_probe(cfg))
         where = cfg.path or "(no file: embedded defaults)"
         typer.echo(f"ok: {where}: {len(cfg.channels)} channel(s)")
@@ -34,6 +42,13 @@ def check(
             if name in problems:
                 line += f", connection {problems[name] or 'ok'}"
             typer.echo(line)
+        for index, route in enumerate(cfg.routes, start=1):
+            typer.echo(f"  route {index}: {_describe(route)}")
+        for name, tenant in cfg.tenants.items():
+            limits = "".join(f", {key} {value}" for key, value in (("tps", tenant.tps),
+                                                                 ("daily_limit", tenant.daily_limit)) if value)
+            typer.echo(f"  tenant {name}: channels {', '.join(tenant.channels)}{limits}, "
+                       f"webhooks: {len(tenant.webhooks)}")
         return all(reason is None for reason in problems.values())
 
     if not guarded(run):

@@ -15,8 +15,10 @@ from .._render import report_send
 @app.command()
 def send(
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The message text.")],
-    channel: Annotated[str, typer.Option("--channel", help="Channel name from the config.")],
     to: Annotated[str, typer.Option("--to", help="Recipient (E.164, or local to the channel's country).")],
+    channel: Annotated[str | None, typer.Option(
+        "--channel", help="Channel name from the config; omitted: the [[routes]] pick one by the number, and a "
+                          "channel that provably did not take it hands it to the route's next.")] = None,
     message_id: Annotated[str | None, typer.Option("--id", help="Message UUID; the same id is sent once.")] = None,
     attachment: Annotated[list[str] | None, typer.Option("--attachment", help="Attachment URL (repeatable).")] = None,
     config: ConfigOption = None,

@@ -18,12 +18,15 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Override [gateway] port.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Run the gateway with uvicorn: channel callbacks, the /api/v1 API, bridges, the send worker and webhooks."""
+    """Run the gateway with uvicorn: channel callbacks, the /api/v1 API, bridges, the send worker and webhooks.
+
+    Exit 3 when the port cannot be taken (`port 8080 is already in use`), before anything starts.
+    """
 
     def run() -> None:
         import gc
 
-        from smsgate.host import create_app, open_gateway
+        from smsgate.host import PortUnavailable, create_app, listen, open_gateway
         from smsgate.host import serve as run_server
         from smsgate.store import describe, schema_status
 
@@ -35,10 +38,14 @@ def serve(
         if lacking:
             raise fail(f"database {database} is at schema version {version}; this smsgate needs migration(s) "
                        f"{', '.join(map(str, lacking))}: run `smsgate db upgrade` first", 2)
+        bind_host = host or cfg.gateway.host
+        try:  # before anything says "serving": a busy port is one line and exit 3
+            sock = listen(bind_host, cfg.gateway.port if port is None else port)
+        except PortUnavailable as exc:
+            raise fail(str(exc.strerror), 3) from None
+        bind_port = sock.getsockname()[1]
         gateway = open_gateway(cfg)
         application = create_app(gateway, own_gateway=True, background=True)
-        bind_host = host or cfg.gateway.host
-        bind_port = cfg.gateway.port if port is None else port
         typer.echo(f"smsgate serving {len(cfg.channels)} channel(s) on http://{bind_host}:{bind_port} "
                    f"(public URL {gateway.public_url}, database {database})", err=True)
         api = "on" if cfg.gateway.api_token else "off (set [gateway] api_token)"
@@ -54,6 +61,6 @@ def serve(
         # of the collector's sight, each request's garbage collections scan only that request's objects
         # (GC time under ingest load: 7% -> 3%).
         gc.freeze()
-        run_server(application, cfg.gateway, host=bind_host, port=bind_port, log_level=log_level)
+        run_server(application, cfg.gateway, host=bind_host, port=bind_port, log_level=log_level, sock=sock)
 
     guarded(run)

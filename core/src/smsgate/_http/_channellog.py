@@ -116,13 +116,29 @@ class ChannelLog:
     elapsed_ms: float = 0.0
     on_going_out: Callable[[], Awaitable[None]] | None = field(default=None, repr=False, compare=False)
     """Handed in by the gateway for a send: durably marks the message as possibly at the aggregator."""
+    requests: int = 0
+    """Requests of this send that went out (`going_out` calls)."""
+    refusals: int = 0
+    """Of those, how many provably did not reach the aggregator or were refused by it (`refused` calls)."""
 
     async def going_out(self) -> None:
         """Call just before a request of this send leaves (core's HttpClient does; an adapter that speaks
         another protocol calls it before writing): once it returns, a crash leaves the message in doubt instead
         of resent blind. A no-op outside a gateway send."""
+        self.requests += 1
         if self.on_going_out is not None:
             await self.on_going_out()
+
+    def refused(self) -> None:
+        """Call when a request that went out provably was not taken (the connection never opened, or the
+        aggregator answered that it refused it: HTTP 5xx/429, an SMPP throttle). Only a send whose every request
+        was refused may move to another channel (`untaken`)."""
+        self.refusals += 1
+
+    @property
+    def untaken(self) -> bool:
+        """True when no request of this send can have reached the aggregator (each one that left was refused)."""
+        return self.refusals >= self.requests
 
     def trace(self, method: str, url: str, request_headers: Mapping[str, str], request_body: bytes | str,
               status_code: int | None = None, response_headers: Mapping[str, str] | None = None,

@@ -227,7 +227,13 @@ class HttpClient:
             # once the request is written, a timeout or a dropped connection leaves it unknown whether it arrived
             if isinstance(exc, httpx.ReadTimeout | httpx.ReadError | httpx.RemoteProtocolError):
                 raise SentButUnanswered(reason) from None
-            raise ConnectionFailed(reason) from None
+            # no connection was made (refused, reset while connecting, a name that does not resolve, no pool
+            # slot): nothing was written, so the aggregator cannot have the message. A failure while writing is
+            # not proof: part of the request may have arrived.
+            untaken = isinstance(exc, _NEVER_SENT)
+            if untaken:
+                log.refused()
+            raise ConnectionFailed(reason, not_taken=untaken) from None
         elapsed = (time.perf_counter() - start) * 1000
         log.trace(request.method, str(request.url), request.headers, request.content, response.status_code,
                   response.headers, response.content, elapsed)
@@ -235,8 +241,17 @@ class HttpClient:
             check(response)
         except SendError as exc:
             log.error(f"{exc.code}: {exc.reason}")
+            code = response.status_code
+            if exc.retryable and (code >= 500 or code == 429):
+                exc.not_taken = True  # the aggregator answered that it did not take it, whoever's check said so
+            if exc.not_taken:
+                log.refused()
             raise
         return response
+
+
+# httpx errors raised before any byte of the request was written
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 def transport_error_reason(exc: httpx.TransportError, url: httpx.URL) -> str:
@@ -308,13 +323,20 @@ async def with_retries(settings: ChannelSettings, attempt: Callable[[], Awaitabl
             raise
         first: RetryableError = exc
     tries = 0
+    doubt = not first.not_taken  # an earlier try that may have arrived: the last error proves nothing then
 
     async def again() -> T:  # tenacity's attempt 1 is the one that just failed
-        nonlocal tries
+        nonlocal tries, doubt
         tries += 1
         if tries == 1:
             raise first
-        return await attempt()
+        try:
+            return await attempt()
+        except SendError as exc:
+            if doubt and exc.not_taken:
+                exc.not_taken = False
+            doubt = doubt or not exc.not_taken
+            raise
 
     result: T = await retrying(settings)(again)
     return result

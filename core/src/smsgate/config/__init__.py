@@ -1,8 +1,9 @@
 """Configuration: the TOML file and `SMSGATE_*` overrides, validated into `Config`, and the values it holds.
 
-    _settings   Config, GatewaySettings, ChannelSettings, Channel, WebhookSettings, BridgeSettings, loading
+    _settings   Config, GatewaySettings, ChannelSettings, Channel, WebhookSettings, BridgeSettings,
+                RouteSettings, TenantSettings, loading
     _fields     HttpUrl, Secret and the comparisons of secrets and ids
-    _secrets    the api_token check and the console password's scrypt hash
+    _secrets    the api_token check, the console password's scrypt hash, tenants' token hashes
     _database   what a `database` value names (a SQLite path or a PostgreSQL URL)
 
 Nothing here discovers plugins: `load_config` validates channels with the adapter classes its caller passes.
@@ -10,7 +11,15 @@ Nothing here discovers plugins: `load_config` validates channels with the adapte
 
 from ._database import describe, is_postgres, sqlite_path, url_password, validate_database
 from ._fields import HttpUrl, Secret, http_url, parse_uuid, same_secret
-from ._secrets import bearer_token, check_password_hash, hash_password, token_matches, verify_password
+from ._secrets import (
+    bearer_token,
+    check_password_hash,
+    check_token_hash,
+    hash_password,
+    hash_token,
+    token_matches,
+    verify_password,
+)
 from ._settings import (
     AdapterClass,
     BridgeSettings,
@@ -18,6 +27,8 @@ from ._settings import (
     ChannelSettings,
     Config,
     GatewaySettings,
+    RouteSettings,
+    TenantSettings,
     WebhookSettings,
     config_from_dict,
     default_config_path,
@@ -32,14 +43,18 @@ __all__ = [
     "Config",
     "GatewaySettings",
     "HttpUrl",
+    "RouteSettings",
     "Secret",
+    "TenantSettings",
     "WebhookSettings",
     "bearer_token",
     "check_password_hash",
+    "check_token_hash",
     "config_from_dict",
     "default_config_path",
     "describe",
     "hash_password",
+    "hash_token",
     "http_url",
     "is_postgres",
     "load_config",

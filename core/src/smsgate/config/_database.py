@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-__all__ = ["describe", "is_postgres", "sqlite_path", "url_password", "validate_database"]
+__all__ = ["describe", "is_postgres", "missing_driver", "sqlite_path", "url_password", "validate_database"]
 
 _POSTGRES = ("postgresql://", "postgres://")
 
@@ -19,6 +19,18 @@ _POSTGRES = ("postgresql://", "postgres://")
 def is_postgres(database: str) -> bool:
     """Whether `database` names a PostgreSQL database."""
     return database.strip().lower().startswith(_POSTGRES)
+
+
+def missing_driver(database: str) -> str | None:
+    """Why the driver `database` needs cannot be imported here, or None (SQLite's is in the standard library)."""
+    if not is_postgres(database):
+        return None
+    try:
+        import asyncpg  # noqa: F401 - importable is what is asked
+    except ImportError:
+        return "a postgresql:// database needs the asyncpg driver, which is not installed: " \
+               "pip install 'smsgate[postgresql]'"
+    return None
 
 
 def sqlite_path(database: str) -> str:

@@ -3,6 +3,10 @@ the console password, kept only as an scrypt hash (`smsgate console-password` ma
 
 The hash format is `scrypt$<n>$<r>$<p>$<salt>$<key>` (base64): the cost parameters travel with the hash, so
 a stronger setting later does not lock out a password hashed with today's.
+
+A tenant's bearer token may be configured as its hash instead, `sha256:<hex>`: a token is long and random, so a
+fast hash keeps it as safe as scrypt keeps a password, and the API can check it on every request (scrypt's
+0.1 s would let anyone with a wrong token take the gateway's CPU).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import os
 
 from pydantic import SecretStr
 
-__all__ = ["bearer_token", "check_password_hash", "hash_password", "token_matches", "verify_password"]
+__all__ = ["bearer_token", "check_password_hash", "check_token_hash", "hash_password", "hash_token", "token_matches",
+           "verify_password"]
 
 # 32 MiB and about 0.1 s per hash here: costly for a guesser, cheap enough for a sign-in
 _N, _R, _P = 2**15, 8, 1
@@ -76,3 +81,21 @@ def token_matches(expected: SecretStr | None, offered: str) -> bool:
     if expected is None or not expected.get_secret_value():
         return False
     return hmac.compare_digest(offered.encode("utf-8", "surrogateescape"), expected.get_secret_value().encode())
+
+
+_TOKEN_HASH = "sha256:"
+
+
+def hash_token(token: str) -> str:
+    """The `token_hash` of a tenant's bearer token: `sha256:` and the hex SHA-256 of its UTF-8 bytes."""
+    return _TOKEN_HASH + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def check_token_hash(stored: str) -> str:
+    """`stored`, lower-cased, if it is `sha256:` and 64 hex digits; ValueError saying what is wrong otherwise."""
+    value = stored.strip().lower()
+    digest = value.removeprefix(_TOKEN_HASH)
+    if not value.startswith(_TOKEN_HASH) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError("must be 'sha256:' and the 64 hex digits of the token's SHA-256 "
+                         "(printf %s \"$TOKEN\" | sha256sum)")
+    return value

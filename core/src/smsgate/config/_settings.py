@@ -8,7 +8,7 @@ import os
 import re
 import tomllib
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -26,6 +26,8 @@ __all__ = [
     "Config",
     "config_from_dict",
     "GatewaySettings",
+    "RouteSettings",
+    "TenantSettings",
     "default_config_path",
     "load_config",
     "WebhookSettings",
@@ -84,12 +86,16 @@ def _webhook_key(secret: str) -> bytes:
 
 
 class BridgeSettings(BaseModel):
-    """A `[bridges.<name>]` table: a messaging platform talking to smsgate through one channel."""
+    """A `[bridges.<name>]` table: a messaging platform talking to smsgate through one channel, or through the
+    routes among several (`channels`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     platform: Literal["rapidpro"] = Field(description="The platform's protocol; `rapidpro` is its External API.")
-    channel: str = Field(description="The smsgate channel that carries the platform's messages.")
+    channel: str | None = Field(None, description="The smsgate channel that carries the platform's messages.")
+    channels: list[str] | None = Field(
+        None, min_length=1, description="Instead of `channel`: the platform's sends are routed by number ([[routes]]) "
+                                        "among these channels, and what they receive goes to the platform.")
     receive_url: str = Field(description="The platform's channel base URL, e.g. https://rp.example/c/ex/<uuid>.")
     secret: SecretStr = Field(description="Shared secret the platform sends to /b/<name>/send (Authorization "
                                           "header or `secret` query parameter).")
@@ -105,6 +111,116 @@ class BridgeSettings(BaseModel):
         if len(value.get_secret_value()) < 8:
             raise ValueError("must be at least 8 characters (it guards sending SMS on your account)")
         return value
+
+
+_PREFIX = re.compile(r"\+[0-9]{1,15}")
+_TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+class RouteSettings(BaseModel):
+    """One `[[routes]]` entry: which numbers it takes and the channels that send them, tried in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: list[str] | None = Field(None, min_length=1, description="E.164 prefixes the number must start with, such "
+                                                                 "as \"+25078\" (omitted: any number).")
+    country: list[str] | None = Field(None, min_length=1, description="ISO 3166 alpha-2 countries the number must "
+                                                                      "belong to, such as \"RW\" (omitted: any).")
+    channels: list[str] = Field(min_length=1, description="The channels that send these numbers: the first (or the "
+                                                          "strategy's pick) first, the others when it fails.")
+    strategy: Literal["failover", "round_robin", "weighted"] = Field(
+        "failover", description="failover: the first channel whose link is up; round_robin: each in turn; weighted: "
+                                "in proportion to `weights`. Each fails over to the others.")
+    weights: list[int] | None = Field(None, description="With `strategy = \"weighted\"`: one positive weight per "
+                                                        "channel, in the same order.")
+
+    @field_validator("to")
+    @classmethod
+    def _prefixes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        out = [v.strip().replace(" ", "") for v in value]
+        for prefix in out:
+            if not _PREFIX.fullmatch(prefix):
+                raise ValueError(f"{prefix!r} is not an E.164 prefix: '+' and digits, such as '+25078'")
+        return out
+
+    @field_validator("country")
+    @classmethod
+    def _countries(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        import phonenumbers
+
+        out = [v.strip().upper() for v in value]
+        for code in out:
+            if code not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f"{code!r} is not an ISO 3166 alpha-2 country with phone numbers, such as 'RW'")
+        return out
+
+    @field_validator("channels")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("names a channel twice")
+        return value
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(w < 1 for w in value):
+            raise ValueError("every weight must be a positive integer")
+        return value
+
+
+class TenantSettings(BaseModel):
+    """A `[tenants.<name>]` table: a customer with its own API token, confined to its own channels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: SecretStr | None = Field(None, description="The tenant's bearer token for /api/v1 and its console "
+                                                      "sign-in (at least 16 characters).")
+    token_hash: SecretStr | None = Field(None, description="Instead of `token`: its hash, 'sha256:' and the hex "
+                                                           "SHA-256 of the token.")
+    channels: list[str] = Field(min_length=1, description="The only channels it may send on, see and be routed "
+                                                          "to.")
+    tps: float | None = Field(None, gt=0, description="Most messages per second it may queue, across every "
+                                                      "instance (more: 429 with Retry-After).")
+    daily_limit: int | None = Field(None, ge=1, description="Most messages it may queue per UTC day, across every "
+                                                            "instance (more: 429 with Retry-After).")
+    webhooks: list[WebhookSettings] = Field(default_factory=list, description="`[[tenants.<name>.webhooks]]`: URLs "
+                                                                              "receiving the signed events of its "
+                                                                              "channels.")
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters (it guards sending SMS on your account)")
+        return value
+
+    @field_validator("token_hash")
+    @classmethod
+    def _token_hash(cls, value: SecretStr | None) -> SecretStr | None:
+        from ._secrets import check_token_hash
+
+        return None if value is None else SecretStr(check_token_hash(value.get_secret_value()))
+
+    @field_validator("channels")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("names a channel twice")
+        return value
+
+    def digest(self) -> str:
+        """The token's `sha256:` hash, from `token` or as configured in `token_hash`."""
+        from ._secrets import hash_token
+
+        if self.token_hash is not None:
+            return self.token_hash.get_secret_value()
+        assert self.token is not None
+        return hash_token(self.token.get_secret_value())
 
 
 class GatewaySettings(BaseModel):
@@ -241,6 +357,11 @@ class Config:
     channels: dict[str, Channel] = field(default_factory=dict)
     path: Path | None = None
     bridges: dict[str, BridgeSettings] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Channels left out because their adapter is not installed (name → adapter), when the loader was asked to."""
+    routes: list[RouteSettings] = field(default_factory=list)
+    """`[[routes]]`, in the order they are tried."""
+    tenants: dict[str, TenantSettings] = field(default_factory=dict)
 
     def channel(self, name: str) -> Channel:
         """The channel called `name`, or a ConfigError listing the known ones."""
@@ -260,6 +381,8 @@ class Config:
         values: list[Any] = [self.gateway.api_token, self.gateway.console_password_hash,
                              *(h.secret for h in self.gateway.webhooks),
                              *(b.secret for b in self.bridges.values())]
+        for tenant in self.tenants.values():
+            values += [tenant.token, tenant.token_hash, *(h.secret for h in tenant.webhooks)]
         for channel in self.channels.values():
             values.extend(getattr(channel.settings, name) for name in type(channel.settings).model_fields)
         found = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
@@ -277,6 +400,8 @@ class _Root(BaseSettings):
     gateway: dict[str, Any] = {}
     channels: dict[str, dict[str, Any]] = {}
     bridges: dict[str, dict[str, Any]] = {}
+    routes: list[dict[str, Any]] = []
+    tenants: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -301,9 +426,15 @@ def _loc(error: Any) -> str:
 
 
 def load_config(path: str | Path | None, adapters: Mapping[str, AdapterClass], *,
-                required: bool | None = None, why_missing: str = "") -> Config:
+                required: bool | None = None, why_missing: str = "", skip_missing_adapters: bool = False,
+                check_driver: bool = False) -> Config:
     """Read and validate a config (`path`, else $SMSGATE_CONFIG, else ./smsgate.toml); `adapters` maps adapter
-    names to classes (`smsgate.plugins.installed_adapters()` for the installed ones)."""
+    names to classes (`smsgate.plugins.installed_adapters()` for the installed ones).
+
+    Every mistake is found in one pass: the ConfigError raised names the first and carries them all in
+    `problems`. `skip_missing_adapters` leaves out, instead of refusing, a channel whose adapter is not
+    installed (listed in `Config.unavailable`): enough for commands that only read the store. `check_driver`
+    also makes a database whose driver is not installed a mistake (`smsgate check`)."""
     explicit = path is not None or "SMSGATE_CONFIG" in os.environ
     file = Path(path) if path is not None else default_config_path()
     data: dict[str, Any] = {}
@@ -316,24 +447,38 @@ def load_config(path: str | Path | None, adapters: Mapping[str, AdapterClass], *
             raise ConfigError(f"cannot read: {exc.strerror}", file=str(file)) from None
     elif required or (required is None and explicit):
         raise ConfigError("no such file", file=str(file))
-    config = config_from_dict(_expand_env(data, str(file)), adapters, file=str(file), why_missing=why_missing)
+    problems: list[ConfigError] = []
+    expanded = _expand_env(data, str(file), problems)
+    try:
+        config = config_from_dict(expanded, adapters, file=str(file), why_missing=why_missing,
+                                  skip_missing_adapters=skip_missing_adapters, check_driver=check_driver)
+    except ConfigError as exc:
+        # a value left out for want of its variable is reported once, not also as a missing field
+        unset = {p.key for p in problems}
+        raise ConfigError.several(problems + [p for p in exc.problems if p.key not in unset]) from None
+    if problems:
+        raise ConfigError.several(problems)
     config.path = file if file.exists() else None
     return config
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_UNSET = object()
 
 
-def _expand_env(value: Any, file: str, where: str = "") -> Any:
+def _expand_env(value: Any, file: str, problems: list[ConfigError], where: str = "") -> Any:
     """Replace every value written exactly `"${NAME}"` with environment variable NAME; `$${` is a literal `${`.
 
     Whole values only, so a password that merely contains `$` is never touched. This is how a secret inside a
     list (`[[gateway.webhooks]]`, which SMSGATE_* variables cannot address item by item) stays out of the file.
+    A variable that is not set is a problem appended to `problems` (the value is then left out).
     """
     if isinstance(value, dict):
-        return {k: _expand_env(v, file, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        expanded = {k: _expand_env(v, file, problems, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {k: v for k, v in expanded.items() if v is not _UNSET}
     if isinstance(value, list):
-        return [_expand_env(v, file, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [v for i, item in enumerate(value) if (v := _expand_env(item, file, problems, f"{where}[{i}]"))
+                is not _UNSET]
     if isinstance(value, str):
         if value.startswith("$${"):
             return value[1:]
@@ -341,48 +486,173 @@ def _expand_env(value: Any, file: str, where: str = "") -> Any:
         if match:
             name = match.group(1)
             if name not in os.environ:
-                raise ConfigError(f"refers to environment variable {name}, which is not set", file=file,
-                                  field=where)
+                problems.append(ConfigError(f"refers to environment variable {name}, which is not set", file=file,
+                                            field=where))
+                return _UNSET
             return os.environ[name]
     return value
 
 
+def _pydantic_problems(exc: ValidationError, file: str, prefix: str = "", channel: str | None = None
+                       ) -> list[ConfigError]:
+    """One ConfigError per mistake pydantic found, each naming its own field."""
+    return [ConfigError(e["msg"], file=file, channel=channel, field=prefix + _loc(e)) for e in exc.errors()]
+
+
 def config_from_dict(data: dict[str, Any], adapters: Mapping[str, AdapterClass], *, file: str = "<config>",
-                     why_missing: str = "") -> Config:
-    """Validate an already-parsed config (the TOML's tables as a dict), with `SMSGATE_*` overrides applied."""
+                     why_missing: str = "", skip_missing_adapters: bool = False, check_driver: bool = False
+                     ) -> Config:
+    """Validate an already-parsed config (the TOML's tables as a dict), with `SMSGATE_*` overrides applied.
+
+    Every table is validated even after a mistake, so the ConfigError raised carries every one (`problems`);
+    `skip_missing_adapters` and `check_driver` as for `load_config`."""
+    problems: list[ConfigError] = []
     if "webhooks" in data:
-        raise ConfigError("unknown table webhooks: webhooks go in [[gateway.webhooks]]", file=file)
-    unknown = set(data) - {"gateway", "channels", "bridges"}
+        problems.append(ConfigError("unknown table webhooks: webhooks go in [[gateway.webhooks]]", file=file))
+    tables = ("gateway", "channels", "bridges", "routes", "tenants")
+    unknown = set(data) - {*tables, "webhooks"}
     if unknown:
-        raise ConfigError(f"unknown table(s) {', '.join(sorted(unknown))}", file=file)
+        problems.append(ConfigError(f"unknown table(s) {', '.join(sorted(unknown))}", file=file))
     try:
-        root = _Root(**{k: v for k, v in data.items() if k in ("gateway", "channels", "bridges")})
+        root = _Root(**{k: v for k, v in data.items() if k in tables})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(first["msg"], file=file, field=_loc(first)) from None
+        raise ConfigError.several(problems + _pydantic_problems(exc, file)) from None
+    gateway = GatewaySettings()
     try:
         gateway = GatewaySettings(**root.gateway)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(first["msg"], file=file, field="gateway." + _loc(first)) from None
-    channels = {name: _channel(name, raw, adapters, file, why_missing) for name, raw in root.channels.items()}
-    bridges = {name: _bridge(name, raw, channels, file) for name, raw in root.bridges.items()}
-    return Config(gateway=gateway, channels=channels, bridges=bridges)
+        problems += _pydantic_problems(exc, file, "gateway.")
+    database = root.gateway.get("database", gateway.database)
+    if check_driver and isinstance(database, str) and "gateway.database" not in {p.key for p in problems}:
+        from ._database import missing_driver
+
+        why = missing_driver(database)
+        if why:
+            problems.append(ConfigError(why, file=file, field="gateway.database"))
+    channels: dict[str, Channel] = {}
+    unavailable: dict[str, str] = {}
+    for name, raw in root.channels.items():
+        try:
+            channels[name] = _channel(name, raw, adapters, file, why_missing)
+        except _MissingAdapter as exc:
+            if skip_missing_adapters:
+                unavailable[name] = exc.adapter
+            else:
+                problems.append(exc.error)
+        except ConfigError as exc:
+            problems += exc.problems
+    # a channel that is configured but broken has its own line already: only a name no table has is wrong later
+    names = set(root.channels)
+    routes: list[RouteSettings] = []
+    for i, raw in enumerate(root.routes):
+        try:
+            routes.append(_route(i, raw, names, file))
+        except ConfigError as exc:
+            problems += exc.problems
+    tenants: dict[str, TenantSettings] = {}
+    for name, raw in root.tenants.items():
+        try:
+            tenants[name] = _tenant(name, raw, names, file)
+        except ConfigError as exc:
+            problems += exc.problems
+    try:
+        _distinct_tokens(gateway, tenants, file)
+    except ConfigError as exc:
+        problems += exc.problems
+    bridges: dict[str, BridgeSettings] = {}
+    for name, raw in root.bridges.items():
+        try:
+            bridges[name] = _bridge(name, raw, names, root.routes, file)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError.several(problems)
+    return Config(gateway=gateway, channels=channels, bridges=bridges, routes=routes, tenants=tenants,
+                  unavailable=unavailable)
 
 
-def _bridge(name: str, raw: Any, channels: dict[str, Channel], file: str) -> BridgeSettings:
-    where = f"bridges.{name}"
+def _known(channels: Collection[str], name: str, file: str, where: str) -> None:
+    if name not in channels:
+        known = ", ".join(sorted(channels)) or "none configured"
+        raise ConfigError(f"unknown channel {name!r} (known: {known})", file=file, field=where)
+
+
+def _validated(model: type[Any], raw: Any, file: str, where: str) -> Any:
+    """`raw` validated as `model`; a ConfigError carrying every mistake pydantic found, each with its field."""
     if not isinstance(raw, dict):
         raise ConfigError("must be a table", file=file, field=where)
     try:
-        bridge = BridgeSettings.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(first["msg"], file=file, field=f"{where}.{_loc(first)}") from None
-    if bridge.channel not in channels:
-        known = ", ".join(sorted(channels)) or "none configured"
-        raise ConfigError(f"unknown channel {bridge.channel!r} (known: {known})", file=file, field=f"{where}.channel")
+        raise ConfigError.several(_pydantic_problems(exc, file, f"{where}.")) from None
+
+
+def _route(index: int, raw: Any, channels: Collection[str], file: str) -> RouteSettings:
+    where = f"routes[{index}]"
+    route: RouteSettings = _validated(RouteSettings, raw, file, where)
+    for i, name in enumerate(route.channels):
+        _known(channels, name, file, f"{where}.channels[{i}]")
+    if route.strategy == "weighted" and route.weights is None:
+        raise ConfigError('strategy "weighted" needs weights, one per channel', file=file, field=f"{where}.weights")
+    if route.weights is not None and route.strategy != "weighted":
+        raise ConfigError(f'weights apply only to strategy = "weighted" (this route\'s is {route.strategy!r})',
+                          file=file, field=f"{where}.weights")
+    if route.weights is not None and len(route.weights) != len(route.channels):
+        raise ConfigError(f"{len(route.weights)} weight(s) for {len(route.channels)} channel(s): give one per "
+                          "channel", file=file, field=f"{where}.weights")
+    return route
+
+
+def _tenant(name: str, raw: Any, channels: Collection[str], file: str) -> TenantSettings:
+    where = f"tenants.{name}"
+    if not _TENANT_NAME.fullmatch(name):
+        raise ConfigError("a tenant's name is letters, digits, '_', '.' and '-' (at most 64)", file=file, field=where)
+    tenant: TenantSettings = _validated(TenantSettings, raw, file, where)
+    if (tenant.token is None) == (tenant.token_hash is None):
+        raise ConfigError("give exactly one of token and token_hash", file=file, field=f"{where}.token")
+    for i, channel in enumerate(tenant.channels):
+        _known(channels, channel, file, f"{where}.channels[{i}]")
+    return tenant
+
+
+def _distinct_tokens(gateway: GatewaySettings, tenants: dict[str, TenantSettings], file: str) -> None:
+    """Every bearer token names one caller: a tenant's may be neither the operator's nor another tenant's."""
+    from ._secrets import hash_token
+
+    seen: dict[str, str] = {}
+    if gateway.api_token is not None:
+        seen[hash_token(gateway.api_token.get_secret_value())] = "[gateway] api_token"
+    for name, tenant in tenants.items():
+        digest = tenant.digest()
+        if digest in seen:
+            field = "token" if tenant.token is not None else "token_hash"
+            raise ConfigError(f"the same token as {seen[digest]}: each caller needs its own", file=file,
+                              field=f"tenants.{name}.{field}")
+        seen[digest] = f"tenant {name}"
+
+
+def _bridge(name: str, raw: Any, channels: Collection[str], routes: list[Any], file: str) -> BridgeSettings:
+    where = f"bridges.{name}"
+    bridge: BridgeSettings = _validated(BridgeSettings, raw, file, where)
+    if (bridge.channel is None) == (bridge.channels is None):
+        raise ConfigError("give exactly one of channel (one channel) and channels (routed among several)",
+                          file=file, field=f"{where}.channel")
+    if bridge.channel is not None:
+        _known(channels, bridge.channel, file, f"{where}.channel")
+    for i, channel in enumerate(bridge.channels or []):
+        _known(channels, channel, file, f"{where}.channels[{i}]")
+    if bridge.channels is not None and not routes:
+        raise ConfigError("routes its sends by number, but the config has no [[routes]]", file=file,
+                          field=f"{where}.channels")
     return bridge
+
+
+class _MissingAdapter(Exception):
+    """A channel names an adapter that is not installed (an error, or left out for read-only commands)."""
+
+    def __init__(self, adapter: str, error: ConfigError) -> None:
+        super().__init__(str(error))
+        self.adapter, self.error = adapter, error
 
 
 def _channel(name: str, raw: Any, adapters: Mapping[str, AdapterClass], file: str, note: str = "") -> Channel:
@@ -397,12 +667,10 @@ def _channel(name: str, raw: Any, adapters: Mapping[str, AdapterClass], file: st
         # with SMSGATE_LOAD_PLUGINS set, "none installed" would send the user to pip for what is only switched off
         why = (f"({note})" if not known else f"(installed: {known}; {note})") if note else \
             f"(installed: {known or 'none installed'})"
-        raise ConfigError(f"unknown adapter {adapter_name!r} {why}", file=file, channel=name, field="adapter")
+        raise _MissingAdapter(str(adapter_name), ConfigError(f"unknown adapter {adapter_name!r} {why}", file=file,
+                                                             channel=name, field="adapter"))
     try:
         settings = adapter_cls.settings_model.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{_loc(e)}: {e['msg']}" for e in exc.errors()]
-        first = exc.errors()[0]
-        message = first["msg"] if len(lines) == 1 else first["msg"] + "; also " + "; ".join(lines[1:])
-        raise ConfigError(message, file=file, channel=name, field=_loc(first)) from None
+        raise ConfigError.several(_pydantic_problems(exc, file, channel=name)) from None
     return Channel(name=name, settings=settings, adapter_cls=adapter_cls)

@@ -67,6 +67,15 @@ class Channels:
                 down[name] = reason
         return down
 
+    def down(self, name: str) -> str | None:
+        """Why channel `name` cannot send now (its adapter's `health()`), or None; a failing check counts as up,
+        as `can_send` has it."""
+        try:
+            return self._adapters[name].health()
+        except Exception:
+            log.exception("channel %s: health check failed", name)
+            return None
+
     def can_send(self, name: str) -> bool:
         """Whether channel `name` can send now (its connection, if it holds one, is up)."""
         try:

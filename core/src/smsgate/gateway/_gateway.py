@@ -2,8 +2,10 @@
 
 Send: store the message (queued, claimed in the same write) → `before_send` hooks → the adapter, whose log
 marks the message durably before each request leaves → store the outcome → `after_send` hooks and the
-platform events of the write. Inbound: the route's handler → store the events (answer only after that) →
-the platform events. What the platform hears is decided once, in `smsgate._events`, by the store.
+platform events of the write. A message routed by its number (`Router`) that its channel provably did not
+take (or whose channel's link is down) moves to the next channel of its route in the same claim, at once.
+Inbound: the route's handler → store the events (answer only after that) → the platform events. What the
+platform hears is decided once, in `smsgate._events`, by the store.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from .._models import (
 )
 from ..config._settings import Channel, Config
 from ..errors import ContactStopped, MessageInvalid, RequestRejected, SendError, SentButUnanswered
-from ..store import Fragment, FragmentJoin, InboundOutcome, OutboxPlanner, StatusChange, Store, open_store
+from ..store import Fragment, FragmentJoin, InboundOutcome, Limits, OutboxPlanner, StatusChange, Store, open_store
 from ._channels import Channels
+from ._routing import LinkDown, Router
 
 __all__ = ["FINAL_REASON", "IN_DOUBT_REASON", "READ_TIMEOUT_REASON", "ChannelInbound", "Gateway", "SendOutcome",
            "Sending", "resend_id"]
@@ -90,8 +93,10 @@ class SendOutcome:
 class Sending(Protocol):
     """The sending door the API, the console and the CLI use (the `Gateway` is one)."""
 
-    async def prepare(self, channel: str, to: str, text: str, **fields: Any) -> OutgoingMessage:
-        """An outgoing message for `channel` with `to` normalised; MessageInvalid if it cannot be sent."""
+    async def prepare(self, channel: str | None, to: str, text: str, *, tenant: str | None = None,
+                      **fields: Any) -> OutgoingMessage:
+        """An outgoing message for `channel` (None: routed by `to`), `to` normalised; MessageInvalid if it cannot
+        be sent (or `tenant` may not use the channel)."""
 
     async def prepare_resend(self, message_id: str) -> OutgoingMessage:
         """A copy of a failed outgoing message to queue again (KeyError if unknown, MessageInvalid if not failed)."""
@@ -116,6 +121,12 @@ class Observer(Protocol):
 
     def delivery(self, target: str, outcome: str) -> None:
         """An outbox delivery attempt to `target` ended `delivered`, `failed` or `error`."""
+
+    def failover(self, channel: str, to: str, reason: str) -> None:
+        """A routed message left `channel` for `to`; `reason` is `link_down` or the send's error code."""
+
+    def tenant(self, tenant: str, outcome: str) -> None:
+        """A tenant asked for a new message: `accepted`, `limited` (its tps or daily_limit) or `refused`."""
 
 class Gateway:
     """Binds a config's channels to adapters, owns the store and the HTTP client, and runs both pipelines.
@@ -146,6 +157,10 @@ class Gateway:
         for name, channel in config.channels.items():
             self.adapters[name] = channel.adapter_cls(channel, self.http, self.public_url)
         self.channels = Channels(self.adapters)
+        self.link_down: LinkDown = self.channels.down
+        """Why a channel's link is down now, or None: routing and failover ask it. The adapters' `health()` by
+        default; a gateway that keeps link states elsewhere (probes, the store) assigns its own."""
+        self.router = Router(config.routes, self.channels, lambda name: self.link_down(name))
         self.platform: Any = None  # the platform side (smsgate.platform.Platform), set by `open_gateway`
         secrets = set(config.secrets()).union(*(a.secrets() for a in self.adapters.values()))
         for adapter in self.adapters.values():
@@ -196,14 +211,45 @@ class Gateway:
 
     # -- sending ----------------------------------------------------------------------------------
 
-    async def prepare(self, channel: str, to: str, text: str, **fields: Any) -> OutgoingMessage:
-        """Build an outgoing message for `channel` with `to` normalised; MessageInvalid if it cannot be sent."""
-        adapter = self.adapter(channel)
-        message = OutgoingMessage(channel=channel, to=adapter.outgoing_number(to), text=text,
-                                  from_=adapter.settings.address, **fields)
+    async def prepare(self, channel: str | None, to: str, text: str, *, tenant: str | None = None,
+                      channels: Sequence[str] | None = None, **fields: Any) -> OutgoingMessage:
+        """Build an outgoing message for `channel` with `to` normalised; MessageInvalid if it cannot be sent.
+
+        Without a channel the routes pick one by the number (MessageInvalid when none matches), which
+        normalises it and sends it, failing over to the route's next channels. `tenant` (a `[tenants.<name>]`)
+        confines both to its channels, as `channels` does (a bridge's): another channel is refused as unknown.
+        """
+        allowed: Sequence[str] | None = channels
+        if tenant is not None:
+            allowed = self.config.tenants[tenant].channels
+        route: list[str] = []
+        if channel is None:
+            choice = self.router.choose(to, allowed)
+            channel, number = choice.channel, choice.to
+            # kept only when there is somewhere to fail over to: the worker takes a down channel's routed
+            # messages to move them, and one with a single candidate could only wait there
+            route = list(choice.order) if len(choice.order) > 1 else []
+            adapter = self.adapter(channel)
+        else:
+            if allowed is not None and channel not in allowed:
+                raise MessageInvalid(f"unknown channel {channel!r} (known: {', '.join(sorted(allowed))})",
+                                     code="unknown_channel")
+            adapter = self.adapter(channel)
+            number = adapter.outgoing_number(to)
+        message = OutgoingMessage(channel=channel, to=number, text=text, from_=adapter.settings.address,
+                                  route=route, tenant=tenant, **fields)
         if not message.text and not message.attachments:
             raise MessageInvalid("nothing to send: the text is empty and there are no attachments")
         return message
+
+    def limits(self, message: OutgoingMessage) -> Limits | None:
+        """The limits a new message counts against: its tenant's `tps` and `daily_limit`, if it has any."""
+        if message.tenant is None:
+            return None
+        tenant = self.config.tenants.get(message.tenant)
+        if tenant is None or (tenant.tps is None and tenant.daily_limit is None):
+            return None
+        return Limits(message.tenant, tenant.tps, tenant.daily_limit)
 
     async def prepare_resend(self, message_id: str) -> OutgoingMessage:
         """A copy of failed outgoing message `message_id` to queue again; KeyError if unknown, MessageInvalid if
@@ -222,12 +268,14 @@ class Gateway:
             channel=original.channel, to=original.to, text=original.text, from_=original.from_,
             id=resend_id(original.id), attachments=list(original.attachments),
             quick_replies=list(original.quick_replies), high_priority=original.high_priority,
-            metadata={**original.metadata, "resend_of": original.id})
+            metadata={**original.metadata, "resend_of": original.id}, route=list(original.route),
+            tenant=original.tenant if original.tenant in self.config.tenants else None)
 
     async def enqueue(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
-        """Durably queue `message`; an id seen before returns the stored message and False."""
+        """Durably queue `message`; an id seen before returns the stored message and False. A new message of a
+        tenant counts against its limits: LimitReached, nothing queued, past them."""
         self.adapter(message.channel)
-        added = await self.store.add_outgoing(message)
+        added = await self.store.add_outgoing(message, limits=self.limits(message))
         await self.announce(added.platform_events)
         return added.record, added.created
 
@@ -239,7 +287,7 @@ class Gateway:
         A message a running worker claimed meanwhile stays that worker's.
         """
         self.adapter(message.channel)
-        added = await self.store.add_outgoing(message, claim_for=lease_seconds)
+        added = await self.store.add_outgoing(message, claim_for=lease_seconds, limits=self.limits(message))
         await self.announce(added.platform_events)
         if not added.claimed:  # already wired or final, or another worker holds it
             return SendOutcome(added.record, None, False)
@@ -264,20 +312,44 @@ class Gateway:
             message = OutgoingMessage(channel=claimed.channel, to=claimed.to, text=claimed.text, id=claimed.id,
                                       from_=claimed.from_, attachments=claimed.attachments,
                                       metadata=claimed.metadata, quick_replies=claimed.quick_replies,
-                                      high_priority=claimed.high_priority)
-        adapter = self.adapter(message.channel)
-        channel = adapter.channel
-        clog = adapter.new_log("send", message.id, going_out=self._marker(message.id))
-        try:
-            result = await self._call_adapter(adapter, channel, message, clog)
-        except _ClaimLost:
-            # this gateway stalled past its lease and another took the message over: it sends it, and records
-            # the outcome; nothing left here and nothing is recorded
-            log.warning("message %s: claim lost to another worker before its request left; not sent here",
-                        message.id)
-            current = await self.store.get_message(message.id)
-            assert current is not None
-            return SendOutcome(current, None, False)
+                                      high_priority=claimed.high_priority, route=claimed.route,
+                                      tenant=claimed.tenant)
+        tried: list[str] = []
+        while True:
+            adapter = self.adapter(message.channel)
+            channel = adapter.channel
+            tried.append(channel.name)
+            following = self._following(message, tried)
+            down = self.link_down(channel.name) if following is not None else None
+            if following is not None and down is not None:
+                # its link is down and another channel of its route is up: moved without an attempt
+                moved = await self._reroute(message, following, None, "link_down",
+                                            f"channel {channel.name}'s link is down ({down})")
+                if moved is None:
+                    return await self._current(message.id)
+                message = moved
+                continue
+            clog = adapter.new_log("send", message.id, going_out=self._marker(message.id))
+            try:
+                result, untaken = await self._call_adapter(adapter, channel, message, clog)
+            except _ClaimLost:
+                # this gateway stalled past its lease and another took the message over: it sends it, and
+                # records the outcome; nothing left here and nothing is recorded
+                log.warning("message %s: claim lost to another worker before its request left; not sent here",
+                            message.id)
+                return await self._current(message.id)
+            if following is not None and untaken:
+                # no request of this attempt can have reached the aggregator: the next channel sends it now
+                if self.metrics is not None:
+                    self.metrics.send_recorded(channel.name, claimed.attempts, clog)
+                await self._fire(self.pm.hook.smsgate_after_send, message=message, result=result, channel=channel)
+                moved = await self._reroute(message, following, clog, result.error_code or "errored",
+                                            result.error_reason or "the send failed")
+                if moved is None:
+                    return await self._current(message.id)
+                message = moved
+                continue
+            break
         change = await self.store.record_send(message.id, result, clog)
         if self.metrics is not None:
             self.metrics.send_recorded(channel.name, claimed.attempts, clog)
@@ -286,6 +358,45 @@ class Gateway:
         stored = change.record or await self.store.get_message(message.id)
         assert stored is not None
         return SendOutcome(stored, result, True)
+
+    async def _current(self, message_id: str) -> SendOutcome:
+        current = await self.store.get_message(message_id)
+        assert current is not None
+        return SendOutcome(current, None, False)
+
+    def _following(self, message: OutgoingMessage, tried: list[str]) -> tuple[str, str, str] | None:
+        """The channel a routed message moves to from its current one: the next of its route not tried in this
+        attempt whose link is up and that can read its number, as (channel, number, sender); None if none."""
+        route = message.route
+        if len(route) < 2:
+            return None
+        at = route.index(message.channel) if message.channel in route else -1
+        for name in route[at + 1:] + route[:at + 1]:
+            adapter = self.adapters.get(name)
+            if name in tried or adapter is None or self.link_down(name) is not None:
+                continue
+            try:
+                number = adapter.outgoing_number(message.to)
+            except MessageInvalid:
+                continue
+            return name, number, adapter.settings.address
+        return None
+
+    async def _reroute(self, message: OutgoingMessage, following: tuple[str, str, str], clog: ChannelLog | None,
+                       code: str, reason: str) -> OutgoingMessage | None:
+        """Move `message` to the `following` channel in its store row (an `errored` history row for the channel
+        it leaves, saying why) and announce it; None when the claim is no longer this gateway's."""
+        left = message.channel
+        name, number, sender = following
+        change = await self.store.reroute(message.id, name, number, sender, error_code=code,
+                                          error_reason=f"{reason}; moved to channel {name}", log=clog)
+        if not change.applied:
+            return None
+        log.info("message %s: channel %s left for %s (%s)", message.id, left, name, code)
+        if self.metrics is not None:
+            self.metrics.failover(left, name, code)
+        await self.announce(change.platform_events)
+        return replace(message, channel=name, to=number, from_=sender)
 
     def _marker(self, message_id: str) -> Any:
         """The durable "a request of this send is leaving" mark, made once per attempt (`ChannelLog.going_out`);
@@ -315,15 +426,17 @@ class Gateway:
         return change
 
     async def _call_adapter(self, adapter: Adapter[Any], channel: Channel, message: OutgoingMessage,
-                         clog: ChannelLog) -> SendResult:
+                         clog: ChannelLog) -> tuple[SendResult, bool]:
+        """The attempt's result, and whether it proves the aggregator did not take the message: the error says so
+        (`SendError.not_taken`) and every request that left was refused (`ChannelLog.untaken`)."""
         verdict = await await_me_maybe(self.pm.hook.smsgate_before_send(message=message, channel=channel))
         if isinstance(verdict, str):
             clog.error(f"vetoed: {verdict}")
-            return SendResult(Status.FAILED, error_code="vetoed", error_reason=verdict)
+            return SendResult(Status.FAILED, error_code="vetoed", error_reason=verdict), False
         if isinstance(verdict, OutgoingMessage):
             message = replace(verdict, id=message.id, channel=message.channel)
         try:
-            return await adapter.send(message, clog)
+            return await adapter.send(message, clog), False
         except _ClaimLost:
             raise
         except SendError as exc:
@@ -331,19 +444,20 @@ class Gateway:
                 clog.error(f"{exc.code}: {exc.reason}")
             if isinstance(exc, SentButUnanswered) and not channel.settings.retry_on_timeout:
                 # the aggregator may have it: final now, so neither the worker nor a user's retry resends it
-                return SendResult(Status.FAILED, error_code=exc.code, error_reason=READ_TIMEOUT_REASON)
+                return SendResult(Status.FAILED, error_code=exc.code, error_reason=READ_TIMEOUT_REASON), False
             events: list[Event] = []
             if isinstance(exc, ContactStopped):
                 events.append(OptOut(message.channel, message.to, reason=exc.reason))
-            return SendResult(Status.ERRORED if exc.retryable else Status.FAILED, error_code=exc.ext_code or exc.code,
-                              error_reason=adapter.redactor.text(exc.reason), retry_after=exc.retry_after,
-                              events=events)
+            result = SendResult(Status.ERRORED if exc.retryable else Status.FAILED,
+                                error_code=exc.ext_code or exc.code, error_reason=adapter.redactor.text(exc.reason),
+                                retry_after=exc.retry_after, events=events)
+            return result, exc.not_taken and clog.untaken and not events
         except Exception as exc:  # an adapter bug is recorded, never allowed to lose the message or crash us
             # no traceback: its frames and message may hold credentials; the redacted reason is stored
             reason = adapter.redactor.text(f"{type(exc).__name__}: {exc}")
             log.error("adapter %s crashed sending %s: %s", adapter.name, message.id, reason)
             clog.error(f"adapter_error: {type(exc).__name__}: {exc}")
-            return SendResult(Status.FAILED, error_code="adapter_error", error_reason=reason)
+            return SendResult(Status.FAILED, error_code="adapter_error", error_reason=reason), False
 
     # -- receiving --------------------------------------------------------------------------------
 

@@ -44,6 +44,8 @@ def open_outbox(gateway: Gateway, **options: Any) -> OutboxDispatcher:
 
 def open_worker(gateway: Gateway, **options: Any) -> SendWorker:
     """The send worker of `gateway`'s config (`options` override its settings, e.g. in tests)."""
+    options.setdefault("link_down", lambda name: gateway.link_down(name))
+    options.setdefault("may_move", gateway.router.may_move)
     return SendWorker(gateway, gateway.store, gateway.channels, gateway.config.gateway, **options)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ from ..config import GatewaySettings
 from ..store import Notifier, StatusChange, WakeupLoop, backoff
 from ._channels import Channels
 from ._gateway import IN_DOUBT_REASON, SendOutcome
+from ._routing import LinkDown
 
 __all__ = ["SendQueue", "SendWorker", "Sender"]
 
@@ -46,9 +47,9 @@ class Sender(Protocol):
 class SendQueue(Notifier, Protocol):
     """What the worker needs of the store: claims with leases, the retry schedule, and commits' wake-ups."""
 
-    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300
+    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300, routed: bool = False
                         ) -> Sequence[MessageRecord]:
-        """Claim up to `limit` due messages of `channel`."""
+        """Claim up to `limit` due messages of `channel` (`routed`: only those a route may move elsewhere)."""
 
     async def renew(self, message_id: str, lease_seconds: float) -> Any:
         """Extend this worker's claim of a message still being sent."""
@@ -66,11 +67,16 @@ class SendWorker(WakeupLoop):
     def __init__(self, sender: Sender, queue: SendQueue, channels: Channels, settings: GatewaySettings, *,
                  concurrency: int | None = None, max_attempts: int | None = None,
                  retry_base: float | None = None, retry_max: float | None = None, lease: float | None = None,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0, link_down: LinkDown | None = None,
+                 may_move: Callable[[str], bool] | None = None) -> None:
         super().__init__(queue, "queued", poll_interval)
         self.sender = sender
         self.queue = queue
         self.channels = channels
+        self.link_down: LinkDown = link_down or channels.down
+        """Why a channel's link is down (the gateway's `link_down`): its messages wait, or are moved."""
+        self.may_move = may_move or (lambda _channel: False)
+        """Whether a route may move a down channel's messages to a channel that is up (`Router.may_move`)."""
         self.concurrency = concurrency or settings.send_concurrency
         # a channel may want more in flight than the default (an SMPP window): its own send_concurrency wins
         self._limits = {name: concurrency or channels.settings(name).send_concurrency or self.concurrency
@@ -92,11 +98,17 @@ class SendWorker(WakeupLoop):
         started = 0
         for channel, running in self.inflight.items():
             room = self._limits[channel] - len(running)
-            # a channel whose connection is down (an SMPP bind) keeps its messages queued, unattempted, until it
-            # is back: attempting would only burn their attempts and back them off past the reconnect
-            if room <= 0 or self._stopping or not self.channels.can_send(channel):
+            if room <= 0 or self._stopping:
                 continue
-            for record in await self.queue.claim_due(channel, limit=room, lease_seconds=self.lease):
+            # a channel whose connection is down (an SMPP bind) keeps its messages queued, unattempted, until it
+            # is back: attempting would only burn their attempts and back them off past the reconnect. Those a
+            # route may send elsewhere are taken, and the gateway moves them to a channel that is up at once.
+            options: dict[str, Any] = {}
+            if self.link_down(channel) is not None:
+                if not self.may_move(channel):
+                    continue
+                options["routed"] = True
+            for record in await self.queue.claim_due(channel, limit=room, lease_seconds=self.lease, **options):
                 if record.id in running:  # its lease lapsed while we still send it: the running task finishes it
                     continue
                 task = asyncio.create_task(self._process(record), name=f"smsgate-send-{record.id}")

@@ -1,7 +1,8 @@
 """Platform bridges: a platform that speaks its own protocol sends and hears through one smsgate channel.
 
 `rapidpro` is RapidPro's External API channel seen from the service's side: RapidPro POSTs each outgoing
-message to `/b/<bridge>/send`; smsgate queues it on the bridge's channel, then POSTs incoming messages to
+message to `/b/<bridge>/send`; smsgate queues it on the bridge's channel (or routes it by its number among the
+bridge's `channels`), then POSTs incoming messages to
 `{receive_url}/receive`, status changes to `{receive_url}/sent|delivered|failed?id=<RapidPro's id>` and opt-outs
 to `{receive_url}/stopped`, all through the durable outbox.
 """
@@ -29,8 +30,10 @@ _TIMEOUT = 30.0
 class Queue(Protocol):
     """What a bridge needs of the gateway: building a message and queueing it durably."""
 
-    async def prepare(self, channel: str, to: str, text: str, **fields: Any) -> OutgoingMessage:
-        """An outgoing message for `channel`, `to` normalised; MessageInvalid if it cannot be sent."""
+    async def prepare(self, channel: str | None, to: str, text: str, *, channels: list[str] | None = None,
+                      **fields: Any) -> OutgoingMessage:
+        """An outgoing message for `channel` (None: routed by `to` among `channels`), `to` normalised;
+        MessageInvalid if it cannot be sent."""
 
     async def enqueue(self, message: OutgoingMessage) -> tuple[MessageRecord, bool]:
         """Queue durably; a known id returns the stored message and False."""
@@ -61,6 +64,8 @@ class RapidProBridge:
         self.name = name
         self.settings = settings
         self.channel = settings.channel
+        """The one channel that carries its traffic, or None: routed among `channels`."""
+        self.channels = [settings.channel] if settings.channel is not None else list(settings.channels or [])
         self.target = f"bridge:{name}"
         self.timeout = _TIMEOUT
 
@@ -114,8 +119,9 @@ class RapidProBridge:
         meta = {"bridge": self.name, "id": platform_id, "from": params.get("from", ""),
                 "channel": params.get("channel", "")}
         try:
+            routed = {} if self.channel is not None else {"channels": self.channels}
             message = await gateway.prepare(self.channel, to, text, id=self.message_id(platform_id),
-                                            metadata={"rapidpro": meta})
+                                            metadata={"rapidpro": meta}, **routed)
         except MessageInvalid as exc:
             raise RequestRejected(exc.reason) from None
         record, created = await gateway.enqueue(message)
@@ -131,7 +137,7 @@ class RapidProBridge:
 
     def plan(self, note: PlatformEvent) -> list[OutboxItem]:
         """The calls RapidPro must receive for one stored event (none for other channels' traffic)."""
-        if note.channel != self.channel:
+        if note.channel not in self.channels:
             return []
         data = note.data
         if note.type == RECEIVED:

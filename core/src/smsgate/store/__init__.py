@@ -22,7 +22,8 @@ from ._open import (
     validate_database,
 )
 from ._postgres import PostgresStore
-from ._protocol import Reads, Store
+from ._presence import PRESENCE_PREFIX, PRESENCE_TTL, Presence
+from ._protocol import Reads, SessionRevocations, Store
 from ._records import (
     Added,
     Backlog,
@@ -30,6 +31,7 @@ from ._records import (
     FragmentJoin,
     HourCount,
     InboundOutcome,
+    Limits,
     MessagePage,
     OutboxItem,
     OutboxPlanner,
@@ -48,15 +50,20 @@ __all__ = [
     "FragmentJoin",
     "HourCount",
     "InboundOutcome",
+    "Limits",
     "MessagePage",
     "Notifier",
     "OutboxItem",
     "OutboxPlanner",
     "OutboxRow",
+    "PRESENCE_PREFIX",
+    "PRESENCE_TTL",
     "PostgresStore",
+    "Presence",
     "Reads",
     "Retention",
     "SQLiteStore",
+    "SessionRevocations",
     "StatusChange",
     "Store",
     "Wakeup",

@@ -4,8 +4,9 @@ The target is brought to the current schema first and must hold no data, and eve
 transaction, so a copy that fails leaves it as empty as it was. Rows keep their sequence numbers, so the
 outbox's order per key and each message's history order survive; PostgreSQL's sequences are moved past them.
 Values are converted by the target column's type: timestamps (ISO text in SQLite, timestamptz in PostgreSQL)
-and booleans (0/1 in SQLite). Stop every `smsgate serve` on the source first: the final count check fails
-if the source changed while it was read.
+and booleans (0/1 in SQLite). Every `smsgate serve` on the source must be stopped first: a source whose
+gateways hold their presence lease (`_presence`) is refused, and the final count check fails if the source
+changed while it was read anyway.
 """
 
 from __future__ import annotations
@@ -18,16 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from .._events import timestamp as _ts
+from .._models import utcnow
 from ..errors import SmsgateError
 from ._open import describe, is_postgres, sqlite_path
+from ._presence import PRESENCE_PREFIX, PRESENCE_TTL
 
 __all__ = ["TABLES", "CopyError", "copy_database"]
 
-TABLES = ("messages", "external_ids", "status_history", "opt_outs", "channel_logs", "outbox", "fragments")
-"""What `smsgate db copy` moves, in this order (rate slots and leases are not data: they start afresh)."""
+TABLES = ("messages", "external_ids", "status_history", "opt_outs", "channel_logs", "outbox", "fragments",
+          "console_revoked")
+"""What `smsgate db copy` moves, in this order (rate slots and leases are not data: they start afresh; console
+sessions signed out are, or a copied cookie would work again on the new database)."""
 
-_KEYED = {"external_ids": "channel, external_id", "fragments": "channel, key, idx"}
+_KEYED = {"external_ids": "channel, external_id", "fragments": "channel, key, idx", "console_revoked": "sid"}
 """Tables without a `seq`, and the order their rows are read in from PostgreSQL."""
+
+# the presence leases of running gateways, found by the leases' primary key (a range of names)
+_SERVING = (f"SELECT count(*) FROM leases WHERE name >= '{PRESENCE_PREFIX}' AND name < '{PRESENCE_PREFIX[:-1]};'"
+            " AND until > {until}")
 
 Progress = Callable[[str, int, int], None]
 """Called as `progress(table, rows_copied_so_far, rows_in_table)`."""
@@ -60,8 +69,17 @@ class _SQLite:
             conn = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True, isolation_level=None)
         self.conn = conn
 
+    async def exists(self, table: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                 (table,)).fetchone() is not None
+
     async def count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    async def serving(self) -> int:
+        if not await self.exists("leases"):
+            return 0
+        return int(self.conn.execute(_SERVING.format(until="?"), (_ts(utcnow()),)).fetchone()[0])
 
     async def columns(self, table: str) -> dict[str, str]:
         types = {row[1]: (row[2] or "").upper() for row in self.conn.execute(f"PRAGMA table_info({table})")}
@@ -137,8 +155,16 @@ class _Postgres:
             self._tx = self.conn.transaction(isolation="repeatable_read", readonly=True)
             await self._tx.start()
 
+    async def exists(self, table: str) -> bool:
+        return bool(await self.conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table))
+
     async def count(self, table: str) -> int:
         return int(await self.conn.fetchval(f"SELECT count(*) FROM {table}"))
+
+    async def serving(self) -> int:
+        if not await self.exists("leases"):
+            return 0
+        return int(await self.conn.fetchval(_SERVING.format(until="now()")))
 
     async def columns(self, table: str) -> dict[str, str]:
         rows = await self.conn.fetch("SELECT column_name, data_type FROM information_schema.columns"
@@ -209,15 +235,22 @@ async def copy_database(source: str, target: str, *, progress: Progress | None =
         raise CopyError("--from and --to name the same database")
     src = await _side(source, target=False)
     try:
+        running = await src.serving()
+        if running:
+            raise CopyError(f"{describe(source)} is in use by {running} running smsgate serve instance(s): stop "
+                            f"every one first, so nothing is written while it is copied (a stopped instance lets go "
+                            f"at once, one that crashed within {PRESENCE_TTL:g} s)")
         dst = await _side(target, target=True)
         try:
             held = {t: n for t in TABLES if (n := await dst.count(t))}
             if held:
                 what = ", ".join(f"{n} {t}" for t, n in held.items())
                 raise CopyError(f"{describe(target)} already holds data ({what}): copy into an empty database")
-            counts = {t: await src.count(t) for t in TABLES}
+            # a source from an older smsgate may lack the newest tables: there is nothing of theirs to copy
+            tables = [t for t in TABLES if await src.exists(t)]
+            counts = {t: await src.count(t) if t in tables else 0 for t in TABLES}
             async with dst.writing():
-                for table in TABLES:
+                for table in tables:
                     have, want = await src.columns(table), await dst.columns(table)
                     columns = [c for c in want if c in have]
                     done = 0
@@ -228,7 +261,7 @@ async def copy_database(source: str, target: str, *, progress: Progress | None =
                         done += len(rows)
                         if progress is not None:
                             progress(table, done, counts[table])
-            result = {t: (await src.count(t), await dst.count(t)) for t in TABLES}
+            result = {t: (await src.count(t) if t in tables else 0, await dst.count(t)) for t in TABLES}
         finally:
             await dst.close()
     finally:

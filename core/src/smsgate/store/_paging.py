@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
-__all__ = ["decode_cursor", "encode_cursor", "where"]
+__all__ = ["decode_cursor", "encode_cursor", "merge_pages", "where"]
+
+R = TypeVar("R")
 
 
 def where(conditions: list[str]) -> str:
@@ -29,3 +33,16 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
         return created, int(key)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise ValueError(f"invalid cursor {cursor!r}") from None
+
+
+def merge_pages(pages: Sequence[tuple[list[R], Any]], limit: int, key: Callable[[R], Any]) -> tuple[list[R], Any]:
+    """One page over several indexes (a tenant's channels): each page holds every match of its index from the
+    cursor down to where its next page starts (or to the end, None). The merged page keeps what every index has
+    covered, the newest `limit` of it, and starts the next where the least advanced index stopped."""
+    frontier = max((f for _rows, f in pages if f is not None), default=None)
+    rows = sorted((r for found, _f in pages for r in found), key=key, reverse=True)
+    if frontier is not None:
+        rows = [r for r in rows if key(r) >= frontier]
+    if len(rows) > limit:
+        return rows[:limit], key(rows[limit - 1])
+    return rows, frontier

@@ -20,13 +20,14 @@ from ._records import (
     FragmentJoin,
     HourCount,
     InboundOutcome,
+    Limits,
     MessagePage,
     OutboxPlanner,
     OutboxRow,
     StatusChange,
 )
 
-__all__ = ["Reads", "Store"]
+__all__ = ["Reads", "SessionRevocations", "Store"]
 
 
 class Reads(Protocol):
@@ -58,9 +59,11 @@ class Reads(Protocol):
 
     async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
                             status: str | None = None, number: str | None = None, text: str | None = None,
-                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+                            cursor: str | None = None, limit: int = 50,
+                            channels: Sequence[str] | None = None) -> MessagePage:
         """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
-        case-insensitive), from `cursor` (a page's `next_cursor`) on: keyset pagination, as fast deep as first."""
+        case-insensitive; `channels`: on any of these, what a tenant sees), from `cursor` (a page's
+        `next_cursor`) on: keyset pagination, as fast deep as first."""
 
     async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
         """Messages created since `since`, counted per channel, UTC hour, direction and current status."""
@@ -79,21 +82,35 @@ class Reads(Protocol):
         """Whether the database answers now (`/healthz`)."""
 
 
-class Store(Reads, Protocol):
+class SessionRevocations(Protocol):
+    """Console sessions that were signed out, so that signing out on one instance ends the session on all."""
+
+    async def revoke_session(self, sid: str, until: datetime) -> None:
+        """Refuse console session `sid` from now until `until` (when its cookie would have expired anyway)."""
+
+    async def session_revoked(self, sid: str) -> bool:
+        """Whether console session `sid` was signed out (on any instance)."""
+
+
+class Store(Reads, SessionRevocations, Protocol):
     """What the gateway, the worker, the outbox and the CLI need from storage."""
 
     # -- outgoing messages and their sends ------------------------------------------------------------
 
-    async def add_outgoing(self, message: OutgoingMessage, claim_for: float | None = None) -> Added:
+    async def add_outgoing(self, message: OutgoingMessage, claim_for: float | None = None,
+                           limits: Limits | None = None) -> Added:
         """Store a new queued message (a known id: the stored one, not created); claim it if `claim_for`
-        seconds are given, in the same write."""
+        seconds are given, in the same write; a new message counts against its tenant's `limits` in that write
+        (LimitReached, and nothing stored, past them: shared by every instance on one database)."""
 
     async def claim(self, message_id: str, lease_seconds: float = 300) -> MessageRecord | None:
         """Take a queued or errored message for sending; None if it is wired, final or taken by another worker."""
 
-    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300) -> list[MessageRecord]:
+    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300,
+                        routed: bool = False) -> list[MessageRecord]:
         """Claim up to `limit` due messages of `channel` (as `due` lists them) in one write, oldest first; with
-        several instances on one database, each message goes to one of them (the send worker's round)."""
+        several instances on one database, each message goes to one of them (the send worker's round).
+        `routed`: only messages a route may move to another channel (the worker's, for a channel that is down)."""
 
     async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
         """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
@@ -114,6 +131,13 @@ class Store(Reads, Protocol):
 
     async def record_send(self, message_id: str, result: SendResult, log: ChannelLog | None) -> StatusChange:
         """Store a send's outcome, its external ids, its events and its channel log; release the claim."""
+
+    async def reroute(self, message_id: str, channel: str, to: str, from_: str, *, error_code: str,
+                      error_reason: str, log: ChannelLog | None) -> StatusChange:
+        """Move a pending message the caller holds to `channel`, the next of its route, keeping the claim (and one
+        id): the channel it leaves keeps an `errored` row in its history saying why (`error_code`,
+        `error_reason`), with `log`; its "sending" mark is cleared, since no request of it reached that channel's
+        aggregator. Unapplied when the message is no longer pending or no longer the caller's."""
 
     async def fail_message(self, message_id: str, error_code: str, error_reason: str, *,
                            held: bool = False) -> StatusChange:

@@ -9,7 +9,7 @@ from typing import Any
 from .._events import PlatformEvent
 from .._models import Event, MessageRecord, Status
 
-__all__ = ["Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "MessagePage",
+__all__ = ["Added", "Backlog", "Fragment", "FragmentJoin", "HourCount", "InboundOutcome", "Limits", "MessagePage",
            "OutboxItem", "OutboxPlanner", "OutboxRow", "StatusChange"]
 
 
@@ -47,6 +47,17 @@ class Added:
     claimed: bool = False
     platform_events: tuple[PlatformEvent, ...] = field(default=(), compare=False, repr=False)
     """`queued`, when the message is new."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A tenant's limits, counted in the write that stores each new message of it (`Store.add_outgoing`)."""
+
+    tenant: str
+    tps: float | None = None
+    """Most new messages per second (a burst of one second's worth allowed)."""
+    daily: int | None = None
+    """Most new messages per UTC day."""
 
 
 @dataclass(frozen=True, slots=True)

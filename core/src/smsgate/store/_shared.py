@@ -29,7 +29,16 @@ def message_record(row: Any, when: Callable[[Any], str | None] = _same) -> Messa
         error_reason=row["error_reason"], created_at=when(row["created_at"]) or "",
         updated_at=when(row["updated_at"]) or "", next_attempt_at=when(row["next_attempt_at"]),
         sending_at=when(row["sending_at"]), quick_replies=loads_stored(row["quick_replies"]),
-        high_priority=bool(row["high_priority"]))
+        high_priority=bool(row["high_priority"]), **_routing(row))
+
+
+def _routing(row: Any) -> dict[str, Any]:
+    """A routed message's channels and tenant (absent from a file a read-only command opened before upgrading)."""
+    try:
+        route, tenant = row["route"], row["tenant"]
+    except (IndexError, KeyError):
+        return {}
+    return {"route": loads_stored(route) if route else [], "tenant": tenant}
 
 
 class Listeners:

@@ -11,6 +11,7 @@
 from ._api import OPENAPI, SendRequest
 from ._app import create_app, event_json
 from ._requests import parse_request
-from ._server import serve
+from ._server import PortUnavailable, listen, serve
 
-__all__ = ["OPENAPI", "SendRequest", "create_app", "event_json", "parse_request", "serve"]
+__all__ = ["OPENAPI", "PortUnavailable", "SendRequest", "create_app", "event_json", "listen", "parse_request",
+           "serve"]

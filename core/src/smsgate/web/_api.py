@@ -1,13 +1,15 @@
 """The outbound HTTP API (`/api/v1`): queue messages for the send worker, read them back, and its OpenAPI.
 
-Every route but the OpenAPI document needs `Authorization: Bearer <[gateway] api_token>`. Without a
-configured token the API refuses every request: it is never open.
+Every route but the OpenAPI document needs `Authorization: Bearer <token>`: the `[gateway] api_token` (the
+operator, who sees everything) or a tenant's token (`[tenants.<name>]`: only its channels' messages, sends only
+on its channels, its own limits). Without any configured token the API refuses every request: it is never open.
 """
 
 from __future__ import annotations
 
-import hmac
+import math
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -17,10 +19,11 @@ from starlette.routing import BaseRoute, Route
 
 from .. import _json as strict_json
 from .._models import MessageRecord, Status
-from ..config import GatewaySettings
-from ..errors import ConfigError, MessageInvalid, RequestRejected
+from ..config import GatewaySettings, TenantSettings, bearer_token
+from ..errors import ConfigError, LimitReached, MessageInvalid, RequestRejected
 from ..gateway import Channels, Sending
 from ..store import Reads
+from ._callers import Caller, Callers
 from ._requests import read_body
 
 __all__ = ["OPENAPI", "SendRequest", "api_routes"]
@@ -36,7 +39,8 @@ class SendRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    channel: str = Field(min_length=1, description="Name of the channel to send through.")
+    channel: str | None = Field(None, min_length=1, description="Name of the channel to send through; omitted: "
+                                                                "the first [[routes]] entry matching `to` picks one.")
     to: str = Field(min_length=1, description="Recipient: E.164, or local to the channel's country.")
     text: str = Field("", description="Message text (may be empty when there are attachments).")
     id: uuid.UUID | None = Field(None, description="Your UUID for the message: the same id is queued only once.")
@@ -73,26 +77,45 @@ def _message_json(record: MessageRecord, *, detail: bool = False) -> dict[str, A
     return data
 
 
-def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: GatewaySettings) -> list[BaseRoute]:
-    """The API's routes: messages are queued through `sending` and read from `reads`."""
+def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: GatewaySettings,
+               tenants: Mapping[str, TenantSettings] | None = None,
+               observe: Callable[[str, str], None] | None = None) -> list[BaseRoute]:
+    """The API's routes: messages are queued through `sending` and read from `reads`; `tenants` may call it with
+    their own tokens, each confined to its channels; `observe(tenant, outcome)` hears each tenant's new message
+    (`accepted`, `limited`, `refused`: the metrics)."""
+    callers = Callers(settings, tenants or {})
 
-    def authorize(request: Request) -> JSONResponse | None:
-        if settings.api_token is None or not settings.api_token.get_secret_value():
+    def authorize(request: Request) -> Caller | JSONResponse:
+        if not callers.enabled:
             return _reject("the API is disabled: set [gateway] api_token (or SMSGATE_GATEWAY__API_TOKEN) and send "
                            "it as 'Authorization: Bearer <token>'", 403)
-        scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request.headers.get("authorization", ""))
+        if token is None:
             return _reject("authentication required: send 'Authorization: Bearer <api_token>'", 401,
                            **{"WWW-Authenticate": "Bearer"})
-        expected = settings.api_token.get_secret_value().encode()
-        if not hmac.compare_digest(token.strip().encode("utf-8", "surrogateescape"), expected):
+        caller = callers.who(token)
+        if caller is None:
             return _reject("invalid bearer token", 401, **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        return None
+        return caller
+
+    def told(caller: Caller, outcome: str) -> None:
+        if observe is not None and caller.tenant is not None:
+            observe(caller.tenant, outcome)
+
+    def unknown_channel(caller: Caller, name: str) -> str:
+        if caller.channels is None:
+            return channels.unknown(name)
+        return f"unknown channel {name!r} (known: {', '.join(sorted(caller.channels))})"
+
+    async def visible(caller: Caller, message_id: str) -> MessageRecord | None:
+        """The message if this caller may see it: another tenant's channel is the same as no such message."""
+        record = await reads.get_message(message_id)
+        return record if record is not None and caller.sees(record.channel) else None
 
     async def create(request: Request) -> Response:
-        denied = authorize(request)
-        if denied is not None:
-            return denied
+        caller = authorize(request)
+        if isinstance(caller, JSONResponse):
+            return caller
         try:
             body = await read_body(request, settings.max_body_bytes)
             try:
@@ -108,30 +131,41 @@ def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: Gat
                 reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
                                     for e in exc.errors())
                 raise RequestRejected(reasons, 422) from None
-            if req.channel not in channels:
-                raise RequestRejected(channels.unknown(req.channel), 422)
+            if req.channel is not None and (req.channel not in channels or not caller.sees(req.channel)):
+                told(caller, "refused")
+                raise RequestRejected(unknown_channel(caller, req.channel), 422)
             fields: dict[str, Any] = {"attachments": req.attachments, "metadata": req.metadata,
                                       "quick_replies": req.quick_replies, "high_priority": req.high_priority}
             if req.id is not None:
                 fields["id"] = str(req.id)
                 known_message = await reads.get_message(str(req.id))
                 if known_message is not None:  # idempotent: the stored message wins, nothing is queued again
+                    if not caller.sees(known_message.channel):
+                        raise RequestRejected(f"id {req.id} is taken by another message: use a new one", 409)
                     return JSONResponse(_message_json(known_message), status_code=200)
             try:
-                message = await sending.prepare(req.channel, req.to, req.text, **fields)
+                message = await sending.prepare(req.channel, req.to, req.text, tenant=caller.tenant, **fields)
             except MessageInvalid as exc:
+                told(caller, "refused")
                 raise RequestRejected(exc.reason, 422) from None
-            record, created = await sending.enqueue(message)
+            try:
+                record, created = await sending.enqueue(message)
+            except LimitReached as exc:
+                told(caller, "limited")
+                wait = str(max(1, math.ceil(exc.retry_after)))
+                return _reject(exc.reason, 429, **{"Retry-After": wait})
         except RequestRejected as exc:
             return _reject(exc.reason, exc.status_code)
         except ConfigError as exc:
             return _reject(str(exc), 422)
+        if created:
+            told(caller, "accepted")
         return JSONResponse(_message_json(record), status_code=202 if created else 200)
 
     async def listing(request: Request) -> Response:
-        denied = authorize(request)
-        if denied is not None:
-            return denied
+        caller = authorize(request)
+        if isinstance(caller, JSONResponse):
+            return caller
         query = request.query_params
         unknown = set(query) - {"channel", "status", "direction", "limit", "cursor"}
         if unknown:
@@ -150,27 +184,30 @@ def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: Gat
             return _reject(f"limit must be an integer from 1 to {MAX_LIMIT}", 400)
         try:
             page = await reads.find_messages(channel=query.get("channel") or None, status=status,
-                                             direction=direction, limit=limit, cursor=query.get("cursor") or None)
+                                             direction=direction, limit=limit, cursor=query.get("cursor") or None,
+                                             channels=caller.listing)
         except ValueError:
             return _reject("invalid cursor: pass next_cursor from the previous page as is", 400)
         return JSONResponse({"messages": [_message_json(r) for r in page.messages],
                              "next_cursor": page.next_cursor})
 
     async def detail(request: Request) -> Response:
-        denied = authorize(request)
-        if denied is not None:
-            return denied
-        record = await reads.get_message(request.path_params["id"])
+        caller = authorize(request)
+        if isinstance(caller, JSONResponse):
+            return caller
+        record = await visible(caller, request.path_params["id"])
         if record is None:
             return _reject(f"no message with id {request.path_params['id']!r}", 404)
         return JSONResponse(_message_json(record, detail=True))
 
     async def resend(request: Request) -> Response:
-        denied = authorize(request)
-        if denied is not None:
-            return denied
+        caller = authorize(request)
+        if isinstance(caller, JSONResponse):
+            return caller
         message_id = request.path_params["id"]
         try:
+            if caller.tenant is not None and await visible(caller, message_id) is None:
+                raise KeyError(message_id)
             message = await sending.prepare_resend(message_id)
         except KeyError:
             return _reject(f"no message with id {message_id!r}", 404)
@@ -178,7 +215,13 @@ def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: Gat
             return _reject(exc.reason, 409)
         except ConfigError as exc:
             return _reject(str(exc), 409)
-        record, created = await sending.enqueue(message)
+        if caller.tenant is not None:  # the copy is the tenant's: its limits apply
+            message.tenant = caller.tenant
+        try:
+            record, created = await sending.enqueue(message)
+        except LimitReached as exc:
+            told(caller, "limited")
+            return _reject(exc.reason, 429, **{"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
         return JSONResponse(_message_json(record), status_code=202 if created else 200)
 
     async def openapi(request: Request) -> Response:
@@ -197,7 +240,8 @@ def api_routes(sending: Sending, reads: Reads, channels: Channels, settings: Gat
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 _HISTORY = {"type": "object", "properties": {
-    "status": {"type": "string"}, "applied": {"type": "boolean"}, "external_id": {"type": ["string", "null"]},
+    "status": {"type": "string"}, "applied": {"type": "boolean"}, "channel": {"type": "string"},
+    "external_id": {"type": ["string", "null"]},
     "error_code": {"type": ["string", "null"]}, "error_reason": {"type": ["string", "null"]},
     "at": {"type": "string", "format": "date-time"}}}
 _MESSAGE = {"type": "object", "required": ["id", "channel", "direction", "status"], "properties": {
@@ -213,14 +257,20 @@ _MESSAGE = {"type": "object", "required": ["id", "channel", "direction", "status
     "next_attempt_at": {"type": ["string", "null"], "format": "date-time",
                         "description": "An errored message is not retried before this time."},
     "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
-    "history": {"type": "array", "items": _HISTORY, "description": "Every status report, in order (detail only)."}}}
+    "route": {"type": "array", "items": {"type": "string"},
+              "description": "A message routed by its number: its channels in failover order (empty otherwise)."},
+    "tenant": {"type": ["string", "null"], "description": "The tenant whose request queued it."},
+    "history": {"type": "array", "items": _HISTORY, "description": "Every status report, in order (detail only); "
+                "`channel` says which channel each is about (a routed message moves on failover)."}}}
 
 
 def _error_responses(*codes: int) -> dict[str, Any]:
     reasons = {400: "Bad request (the reason says why)", 401: "Missing or wrong bearer token",
                403: "The API is disabled: no api_token is configured", 404: "Not found",
                409: "Not in a state that allows this (the reason says why)",
-               413: "Body too large", 422: "Invalid message (unknown channel, invalid number, bad field)"}
+               413: "Body too large",
+               422: "Invalid message (unknown channel, no route for the number, invalid number, bad field)",
+               429: "A tenant's tps or daily_limit is reached: retry after the Retry-After header's seconds"}
     return {str(c): {"description": reasons[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
 
@@ -234,7 +284,8 @@ OPENAPI: dict[str, Any] = {
              "description": "Queue SMS for sending and read their status. Events come back as signed webhooks."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                       "description": "The [gateway] api_token."}},
+                                       "description": "The [gateway] api_token (everything), or a tenant's "
+                                                      "token (its channels only)."}},
         "schemas": {"SendRequest": _SEND_SCHEMA, "Message": _MESSAGE, "Error": _ERROR},
     },
     "security": [{"bearer": []}],
@@ -251,7 +302,7 @@ OPENAPI: dict[str, Any] = {
                         "schema": {"$ref": "#/components/schemas/Message"}}}},
                     "200": {"description": "Already known: the stored message", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Message"}}}},
-                    **_error_responses(400, 401, 403, 413, 422)},
+                    **_error_responses(400, 401, 403, 409, 413, 422, 429)},
             },
             "get": {
                 "summary": "List messages, newest first, a page at a time",
@@ -302,7 +353,7 @@ OPENAPI: dict[str, Any] = {
                         "schema": {"$ref": "#/components/schemas/Message"}}}},
                     "200": {"description": "Already resent: the copy", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Message"}}}},
-                    **_error_responses(401, 403, 404, 409)},
+                    **_error_responses(401, 403, 404, 409, 429)},
             },
         },
         f"{PREFIX}/openapi.json": {

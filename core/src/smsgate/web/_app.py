@@ -24,7 +24,7 @@ from .._models import Event, Ignored, IncomingMessage, OptOut, StatusUpdate
 from ..config import same_secret
 from ..errors import RequestRejected, StoreUnavailable
 from ..gateway import Gateway, open_outbox, open_retention, open_worker, platform_of
-from ..store import InboundOutcome
+from ..store import InboundOutcome, Presence
 from ._api import api_routes
 from ._requests import ClientGone, gone, parse_request
 
@@ -67,8 +67,9 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     closes it; `metrics` counts events for `/metrics`, `console` serves the web console at `/ui`.
 
     Everything is composed here, once: each part gets the narrow services it uses (the sending door, the
-    store's reads, the channels, the `[gateway]` settings), never the whole gateway. The gateway's store plans
-    the config's webhooks and bridge calls from here on (as `open_gateway` does).
+    store's reads, the channels, the `[gateway]` settings; the console also the store's session sign-outs),
+    never the whole gateway. The gateway's store plans the config's webhooks and bridge calls from here on
+    (as `open_gateway` does).
     """
     from ._metrics import install_metrics, metrics_route, uninstall_metrics
 
@@ -152,6 +153,10 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
             body["down"] = down
         return JSONResponse(body, status_code=200 if reachable else 503)
 
+    def observe_tenant(tenant: str, outcome: str) -> None:
+        if gateway.metrics is not None:
+            gateway.metrics.tenant(tenant, outcome)
+
     def authorized(request: Request) -> bool:
         token = settings.api_token.get_secret_value() if settings.api_token else ""
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -160,7 +165,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
         Route("/c/{channel}/{action:path}", inbound, methods=ALL_METHODS),
-        *api_routes(gateway, reads, channels, settings),
+        *api_routes(gateway, reads, channels, settings, gateway.config.tenants, observe_tenant),
         Route("/b/{bridge}/send", bridge_send, methods=["GET", "POST", "PUT"]),
         *(extra_routes or []),
     ]
@@ -169,26 +174,30 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
     if console:
         from .console import console_mount  # Jinja2 is imported by apps that serve the console only
 
-        routes.append(console_mount(gateway, reads, channels, settings))
+        routes.append(console_mount(gateway, reads, channels, settings, gateway.store, tenants=gateway.config.tenants,
+                                    routed=bool(gateway.config.routes)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        worker = outbox = retention = None
+        worker = outbox = retention = presence = None
         if background:
             await gateway.start_adapters()  # long-lived connections (SMPP binds) live as long as the app
             worker, outbox, retention = open_worker(gateway), open_outbox(gateway), open_retention(gateway)
             app.state.worker, app.state.outbox, app.state.retention = worker, outbox, retention
+            presence = Presence(gateway.store)  # the database is in use: `smsgate db copy` refuses it meanwhile
             worker.start()
             outbox.start()
             retention.start()
+            presence.start()
         try:
             yield
         finally:
-            if worker is not None and outbox is not None and retention is not None:
+            if worker is not None and outbox is not None and retention is not None and presence is not None:
                 await worker.stop()
                 await outbox.stop()
                 await retention.stop()
                 await gateway.stop_adapters()
+                await presence.stop()
             if metrics:
                 uninstall_metrics(gateway)
             if own_gateway:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import urllib.parse
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from ..store import Backlog, Reads
 __all__ = ["GatewayMetrics", "install_metrics", "metrics_route", "uninstall_metrics"]
 
 SEND_OUTCOMES = ("accepted", "errored", "failed", "in_doubt")
+TENANT_OUTCOMES = ("accepted", "limited", "refused")
 REJECT_REASONS = ("400", "401", "403", "404", "405", "413")
 # an attacker choosing channel names in URLs must not grow the label set: unknown ones share this label
 UNKNOWN_CHANNEL = "(unknown)"
@@ -43,7 +44,7 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 class GatewayMetrics:
     """The metrics of one gateway in a registry of its own; `render()` is the /metrics body."""
 
-    def __init__(self, channels: Channels, reads: Reads) -> None:
+    def __init__(self, channels: Channels, reads: Reads, tenants: Iterable[str] = ()) -> None:
         self.channels = channels
         self.reads = reads
         self.registry = CollectorRegistry(auto_describe=True)
@@ -69,6 +70,12 @@ class GatewayMetrics:
         self.deliveries = Counter("smsgate_outbox_deliveries", "Webhook and bridge calls by outcome: delivered "
                                   "(2xx), failed (retried later), error (a bug; retried later).",
                                   ["target", "outcome"], registry=r)
+        self.failovers = Counter("smsgate_failovers", "Routed messages moved from `channel` to the next channel of "
+                                 "their route, by why: link_down or the send's error code.",
+                                 ["channel", "to", "reason"], registry=r)
+        self.tenant_requests = Counter("smsgate_tenant_messages", "A tenant's new messages through the API and the "
+                                       "console: accepted (queued), limited (429, tps or daily_limit), refused "
+                                       "(a channel not its own, no route).", ["tenant", "outcome"], registry=r)
         self._backlog = Backlog({}, 0, None)
         r.register(_BacklogCollector(self))
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -78,6 +85,10 @@ class GatewayMetrics:
             for reason in REJECT_REASONS:
                 self.rejected.labels(name, reason)
             self.latency.labels(name)
+        self.tenants = frozenset(tenants)
+        for tenant in self.tenants:
+            for outcome in TENANT_OUTCOMES:
+                self.tenant_requests.labels(tenant, outcome)
         self.listener = _HookListener(self)
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -114,6 +125,15 @@ class GatewayMetrics:
         """Count one outbox delivery attempt (`delivered`, `failed` or `error`) to `target`."""
         self._child(self.deliveries, _target_label(target), outcome).inc()
 
+    def failover(self, channel: str, to: str, reason: str) -> None:
+        """Count a routed message moved from `channel` to `to` (`reason`: link_down or an error code)."""
+        self._child(self.failovers, channel, to, reason if len(reason) <= 40 else reason[:40]).inc()
+
+    def tenant(self, tenant: str, outcome: str) -> None:
+        """Count one new message a tenant asked for: `accepted`, `limited` or `refused`."""
+        if tenant in self.tenants and outcome in TENANT_OUTCOMES:
+            self._child(self.tenant_requests, tenant, outcome).inc()
+
     # -- scraping ---------------------------------------------------------------------------------------
 
     async def render(self, accept: str = "") -> tuple[bytes, str]:
@@ -126,10 +146,11 @@ class GatewayMetrics:
 
 
 def _target_label(target: str) -> str:
-    """`bridge:<name>` as is; a webhook by its host only (its URL's path or query may carry a token)."""
+    """`bridge:<name>` as is; a webhook by its host only (its URL's path or query may carry a token), a tenant's
+    as `webhook@<tenant>:<host>`."""
     kind, _, rest = target.partition(":")
-    if kind == "webhook":
-        return f"webhook:{urllib.parse.urlsplit(rest).netloc or '?'}"
+    if kind == "webhook" or kind.startswith("webhook@"):
+        return f"{kind}:{urllib.parse.urlsplit(rest).netloc or '?'}"
     return target
 
 
@@ -232,7 +253,7 @@ def install_metrics(gateway: Gateway) -> GatewayMetrics:
     """Count `gateway`'s events from now on (once: a second call returns the same metrics)."""
     if isinstance(gateway.metrics, GatewayMetrics):
         return gateway.metrics
-    metrics = GatewayMetrics(gateway.channels, gateway.store)
+    metrics = GatewayMetrics(gateway.channels, gateway.store, gateway.config.tenants)
     for plugin in gateway.pm.get_plugins():  # listeners of gateways since garbage-collected
         if isinstance(plugin, _HookListener) and not plugin.alive:
             gateway.pm.unregister(plugin)

@@ -10,13 +10,15 @@ headers, and `body_timeout` seconds to its complete body, then closes the connec
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import resource
+import socket
 from typing import Any
 
 from ..config._settings import GatewaySettings
 
-__all__ = ["deadline_protocol", "raise_fd_limit", "serve"]
+__all__ = ["PortUnavailable", "deadline_protocol", "listen", "raise_fd_limit", "serve"]
 
 log = logging.getLogger("smsgate.server")
 
@@ -106,9 +108,37 @@ def raise_fd_limit() -> int:
     return soft
 
 
+class PortUnavailable(OSError):
+    """The address `smsgate serve` should listen on cannot be taken; the message says why in one line."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port`, taken before anything starts so a busy port is one line, not a traceback
+    after the gateway said it was serving (uvicorn listens on it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # as uvicorn does: a port whose last connections are in TIME_WAIT is free; one another socket listens on is not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailable(exc.errno, f"port {port} is already in use (on {host}): stop what listens there "
+                                             "or choose another with --port") from None
+        if exc.errno == errno.EACCES:
+            raise PortUnavailable(exc.errno, f"no permission to listen on port {port} (on {host}): ports below "
+                                             "1024 need privileges; choose another with --port") from None
+        reason = exc.strerror or str(exc)
+        raise PortUnavailable(exc.errno, f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(app: Any, settings: GatewaySettings, *, host: str | None = None, port: int | None = None,
-          log_level: str = "info") -> None:
-    """Run `app` with uvicorn until interrupted, with the request deadlines of `settings`."""
+          log_level: str = "info", sock: socket.socket | None = None) -> None:
+    """Run `app` with uvicorn until interrupted, with the request deadlines of `settings`; on `sock` when given
+    (from `listen`), else on `host`:`port`."""
     import uvicorn
 
     raise_fd_limit()
@@ -116,4 +146,4 @@ def serve(app: Any, settings: GatewaySettings, *, host: str | None = None, port:
         app, host=host or settings.host, port=settings.port if port is None else port, log_level=log_level,
         access_log=False, timeout_graceful_shutdown=5,
         http=deadline_protocol(settings.header_timeout, settings.body_timeout))
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)

@@ -17,7 +17,8 @@ Connection trouble raises `StoreUnavailable` (the app answers 503, aggregators r
 on its own when the database is back.
 
 One class split by entity, as courier splits its backend: `_sends`, `_inbound`, `_outbox`, `_reads`, `_upkeep`,
-over `_base` (pool, LISTEN/NOTIFY, planner), `_connection` (driver, errors, migrations), `_rows` and `_statuses`.
+`_sessions` (console sign-outs), over `_base` (pool, LISTEN/NOTIFY, planner), `_connection` (driver, errors,
+migrations), `_rows` and `_statuses`.
 """
 
 from ._connection import _require_driver, migrate_postgres, schema_versions
@@ -25,12 +26,13 @@ from ._inbound import _Inbound
 from ._outbox import _Outbox
 from ._reads import _Reads
 from ._sends import _Sends
+from ._sessions import _Sessions
 from ._upkeep import _Upkeep
 
 __all__ = ["PostgresStore", "_require_driver", "migrate_postgres", "schema_versions"]
 
 
-class PostgresStore(_Sends, _Inbound, _Outbox, _Reads, _Upkeep):
+class PostgresStore(_Sends, _Inbound, _Outbox, _Reads, _Upkeep, _Sessions):
     """The shared store: PostgreSQL through an asyncpg pool, for one or many `smsgate serve` instances.
 
 The pool opens on first use, in the event loop that uses it. `migrate=True` applies missing migrations

@@ -142,9 +142,33 @@ CREATE INDEX outbox_by_key ON outbox (key, seq);
 CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
 """
 
+# Routed messages keep their channels in failover order (`route`, JSON as every other list column) and who sent
+# them (`tenant`); a tenant's limits are one row per tenant and kind, updated in the transaction that stores
+# each of its messages (the row lock orders instances), on the database's clock.
+_ROUTES_AND_TENANTS = """
+ALTER TABLE messages ADD COLUMN route TEXT;
+ALTER TABLE messages ADD COLUMN tenant TEXT;
+CREATE TABLE tenant_limits (
+    key TEXT PRIMARY KEY,
+    day TEXT,
+    used BIGINT NOT NULL DEFAULT 0,
+    tat TIMESTAMPTZ
+)
+"""
+
 POSTGRES: tuple[Migration, ...] = (
     Migration(1, "initial schema", statements(_INITIAL)),
     Migration(2, "fragments and leases (adapters with connections of their own); indexes for flat reads",
               statements(_ADAPTERS_AND_CONSOLE)),
+    # signing out ends a console session on every instance: its id is kept until the session would have expired
+    Migration(4, "console sessions that were signed out", statements("""
+CREATE TABLE console_revoked (
+    sid TEXT PRIMARY KEY,
+    until TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX console_revoked_until ON console_revoked (until)
+""")),
+    Migration(5, "routed messages and tenants: a message's channels in failover order, who sent it, its limits",
+              statements(_ROUTES_AND_TENANTS)),
 )
 """The PostgreSQL backend's migrations, oldest first."""

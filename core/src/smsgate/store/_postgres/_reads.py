@@ -10,7 +10,7 @@ from typing import Any
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
 from ..._models import MessageRecord
-from .._paging import decode_cursor, encode_cursor, where
+from .._paging import decode_cursor, encode_cursor, merge_pages, where
 from .._records import (
     Backlog,
     HourCount,
@@ -72,14 +72,42 @@ class _Reads(_Base):
 
     async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
                             status: str | None = None, number: str | None = None, text: str | None = None,
-                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+                            cursor: str | None = None, limit: int = 50,
+                            channels: Sequence[str] | None = None) -> MessagePage:
         """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
-        case-insensitive), from `cursor` on; ValueError for a cursor this store did not make.
+        case-insensitive; `channels`: any of these, as a tenant sees), from `cursor` on; ValueError for a cursor
+        this store did not make.
 
         The SQLite store's plan on (created_at, seq): keyset pagination over an index (by channel, by contact,
         by status, by direction, or by time), the filters it does not serve examining at most `_SCAN` of the
-        rows it yields per page.
+        rows it yields per page; several `channels` merge one page per channel (`merge_pages`).
         """
+        after = None
+        if cursor is not None:
+            created, seq = decode_cursor(cursor)
+            after = (datetime.fromisoformat(created), seq)
+        names: list[str | None] = [channel]
+        if channels is not None:
+            if channel is None:
+                names = list(dict.fromkeys(channels))
+            elif channel not in channels:
+                return MessagePage([], None)
+
+        async def op(conn: Any) -> MessagePage:
+            found = [await self._page(conn, name, direction, status, number, text, after, limit) for name in names]
+            rows, following = (found[0] if len(found) == 1 else
+                               merge_pages(found, limit, lambda r: (r["created_at"], r["seq"])))
+            return MessagePage([_record(r) for r in rows],
+                               encode_cursor(_ts(following[0]), following[1]) if following is not None else None)
+
+        return await self._run(op, transaction=False)
+
+    @staticmethod
+    async def _page(conn: Any, channel: str | None, direction: str | None, status: str | None, number: str | None,
+                    text: str | None, after: tuple[datetime, int] | None, limit: int
+                    ) -> tuple[list[Any], tuple[datetime, int] | None]:
+        """One page's rows (at most `limit`, newest first) and where the next page starts, (created_at, seq):
+        every match from `after` down to that point is in the rows; None when nothing older matches."""
         # conditions as (SQL with `?` for each value, values): each query numbers its own ($1, $2, ...)
         Condition = tuple[str, tuple[Any, ...]]
         indexed: list[Condition] = []  # served by an index: channel, contact, the cursor on (created_at, seq)
@@ -93,9 +121,8 @@ class _Reads(_Base):
         if not indexed and direction:  # messages_by_direction
             indexed.append(("direction = ?", (direction,)))
             direction = None
-        if cursor is not None:
-            created, seq = decode_cursor(cursor)
-            indexed.append(("(created_at, seq) < (?, ?)", (datetime.fromisoformat(created), seq)))
+        if after is not None:
+            indexed.append(("(created_at, seq) < (?, ?)", after))
         filters: list[Condition] = [(f"{name} = ?", (value,)) for name, value in
                                     (("direction", direction), ("status", status)) if value is not None]
         if text:
@@ -109,32 +136,27 @@ class _Reads(_Base):
             sql = head + where([c for c, _ in conditions]) + tail
             return (re.sub(r"\?", lambda _m: f"${next(numbers)}", sql), *values)
 
-        def page(rows: list[Any], more: bool) -> MessagePage:
-            rows = rows[:limit]
-            last = encode_cursor(_ts(rows[-1]["created_at"]), rows[-1]["seq"]) if more and rows else None
-            return MessagePage([_record(r) for r in rows], last)
+        def full(rows: list[Any]) -> tuple[list[Any], tuple[datetime, int] | None]:
+            if len(rows) > limit:  # a full page: the next one starts after its last row
+                return rows[:limit], (rows[limit - 1]["created_at"], rows[limit - 1]["seq"])
+            return rows, None
 
-        async def op(conn: Any) -> MessagePage:
-            select = "SELECT * FROM messages"
-            if not filters:
-                rows = await conn.fetch(*query(select, indexed, order + " LIMIT ?", limit + 1))
-                return page(rows, len(rows) > limit)
-            # the newest _SCAN rows the index yields bound what this page examines
-            edge = await conn.fetchrow(*query("SELECT created_at, seq FROM messages", indexed,
-                                              order + " LIMIT 1 OFFSET ?", _SCAN - 1))
-            window = list(indexed)
-            if edge is not None:
-                window.append(("(created_at, seq) >= (?, ?)", (edge["created_at"], edge["seq"])))
-            rows = await conn.fetch(*query(select, window + filters, order + " LIMIT ?", limit + 1))
-            if len(rows) > limit or edge is None:
-                return page(rows, len(rows) > limit)
-            # the window ran out before the page filled: go on from its oldest row, if anything is older
-            beyond = ("(created_at, seq) < (?, ?)", (edge["created_at"], edge["seq"]))
-            older = await conn.fetchval(*query("SELECT 1 FROM messages", [*indexed, beyond], " LIMIT 1"))
-            following = encode_cursor(_ts(edge["created_at"]), edge["seq"]) if older else None
-            return MessagePage([_record(r) for r in rows], following)
-
-        return await self._run(op, transaction=False)
+        select = "SELECT * FROM messages"
+        if not filters:
+            return full(await conn.fetch(*query(select, indexed, order + " LIMIT ?", limit + 1)))
+        # the newest _SCAN rows the index yields bound what this page examines
+        edge = await conn.fetchrow(*query("SELECT created_at, seq FROM messages", indexed,
+                                          order + " LIMIT 1 OFFSET ?", _SCAN - 1))
+        window = list(indexed)
+        if edge is not None:
+            window.append(("(created_at, seq) >= (?, ?)", (edge["created_at"], edge["seq"])))
+        rows = await conn.fetch(*query(select, window + filters, order + " LIMIT ?", limit + 1))
+        if len(rows) > limit or edge is None:
+            return full(rows)
+        # the window ran out before the page filled: go on from its oldest row, if anything is older
+        beyond = ("(created_at, seq) < (?, ?)", (edge["created_at"], edge["seq"]))
+        older = await conn.fetchval(*query("SELECT 1 FROM messages", [*indexed, beyond], " LIMIT 1"))
+        return rows, ((edge["created_at"], edge["seq"]) if older else None)
 
     async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
         """Messages created since `since`, counted per channel, UTC hour, direction and current status."""

@@ -29,8 +29,8 @@ async def _get(conn: Any, message_id: str) -> MessageRecord | None:
 async def _full(conn: Any, message_id: str) -> MessageRecord | None:
     record = await _get(conn, message_id)
     if record is not None:
-        rows = await conn.fetch("SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
-                                " WHERE message_id = $1 ORDER BY seq", message_id)
+        rows = await conn.fetch("SELECT status, applied, channel, external_id, error_code, error_reason, at"
+                                " FROM status_history WHERE message_id = $1 ORDER BY seq", message_id)
         record.history = [{**dict(r), "at": _ts(r["at"])} for r in rows]
     return record
 

@@ -18,9 +18,12 @@ from ..._models import (
     StatusUpdate,
     utcnow,
 )
+from ...errors import LimitReached
 from .. import _rules
+from .._limits import burst_seconds, day_ends
 from .._records import (
     Added,
+    Limits,
     StatusChange,
 )
 from ._base import _Base
@@ -31,9 +34,11 @@ from ._statuses import _EARLY_REPORT_SECONDS, _MOVES, _adopt_early_reports, _app
 class _Sends(_Base):
     """Outgoing messages and their sends, claimed with FOR UPDATE SKIP LOCKED and leases on the database's clock."""
 
-    async def add_outgoing(self, message: OutgoingMessage, claim_for: float | None = None) -> Added:
+    async def add_outgoing(self, message: OutgoingMessage, claim_for: float | None = None,
+                           limits: Limits | None = None) -> Added:
         """Store a new queued message (a known id: the stored one, not created); claim it if `claim_for`
-        seconds are given, in the same transaction."""
+        seconds are given, in the same transaction. A new message counts against `limits` in that transaction:
+        LimitReached, and nothing stored, past them (each limit's row is locked, so instances take turns)."""
 
         woke: set[str] = set()
 
@@ -43,17 +48,18 @@ class _Sends(_Base):
             row = await conn.fetchrow(
                 "WITH m AS (INSERT INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
                 " attachments, metadata, quick_replies, high_priority, created_at, updated_at, attempts, lease_until,"
-                " lease_holder) VALUES ($1,$2,'out',$3,$4,$5,'queued',$6,$7,$8,$9,$10,$10,"
+                " lease_holder, route, tenant) VALUES ($1,$2,'out',$3,$4,$5,'queued',$6,$7,$8,$9,$10,$10,"
                 " CASE WHEN $11::float8 IS NULL THEN 0 ELSE 1 END,"
                 " CASE WHEN $11::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $11) END,"
-                " CASE WHEN $11::float8 IS NULL THEN NULL ELSE $12 END)"
+                " CASE WHEN $11::float8 IS NULL THEN NULL ELSE $12 END, $13, $14)"
                 " ON CONFLICT (id) DO NOTHING RETURNING *),"
                 " h AS (INSERT INTO status_history (message_id, channel, status, applied, at)"
                 " SELECT id, channel, 'queued', TRUE, created_at FROM m)"
                 " SELECT * FROM m",
                 message.id, message.channel, message.to, message.from_, message.text,
                 json.dumps(message.attachments), json.dumps(message.metadata), json.dumps(message.quick_replies),
-                message.high_priority, now, claim_for, self.holder)
+                message.high_priority, now, claim_for, self.holder,
+                json.dumps(message.route) if message.route else None, message.tenant)
             created = row is not None
             claimed = created and claim_for is not None
             if not created:
@@ -62,6 +68,8 @@ class _Sends(_Base):
                     claimed = row is not None
                 if row is None:
                     row = await conn.fetchrow("SELECT * FROM messages WHERE id = $1", message.id)
+            elif limits is not None:  # raising rolls the transaction back: the message is not stored
+                await _take(conn, limits)
             record = _record(row)
             events: tuple[PlatformEvent, ...] = ()
             if created:
@@ -71,8 +79,8 @@ class _Sends(_Base):
                 woke.add("queued")
             return Added(record, created, claimed, events)
 
-        # without a planner a new message is one statement: no transaction around it
-        added = await self._run(op, transaction=self._planner is not None)
+        # without a planner or limits a new message is one statement: no transaction around it
+        added = await self._run(op, transaction=self._planner is not None or limits is not None)
         self._woke(woke)
         return added
 
@@ -85,22 +93,58 @@ class _Sends(_Base):
 
         return await self._run(op, transaction=False)  # one statement
 
-    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300) -> list[MessageRecord]:
-        """Claim up to `limit` due messages of `channel`, oldest first; rows another instance is claiming right
-        now are skipped (SKIP LOCKED), never waited for or taken twice."""
+    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300,
+                        routed: bool = False) -> list[MessageRecord]:
+        """Claim up to `limit` due messages of `channel`, oldest first (`routed`: only those a route may move to
+        another channel); rows another instance is claiming right now are skipped (SKIP LOCKED), never waited
+        for or taken twice."""
 
         async def op(conn: Any) -> list[MessageRecord]:
             rows = await conn.fetch(
                 "WITH due AS (SELECT id FROM messages WHERE channel = $1 AND direction = 'out'"
                 " AND status IN ('queued', 'errored') AND (lease_until IS NULL OR lease_until < now())"
-                " AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY created_at, seq LIMIT $2"
-                " FOR UPDATE SKIP LOCKED)"
+                " AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
+                + (" AND route IS NOT NULL" if routed else "") +
+                " ORDER BY created_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)"
                 " UPDATE messages m SET lease_until = now() + make_interval(secs => $3), lease_holder = $4,"
                 " attempts = m.attempts + 1 FROM due WHERE m.id = due.id RETURNING m.*",
                 channel, limit, lease_seconds, self.holder)
             return [_record(r) for r in sorted(rows, key=lambda r: (r["created_at"], r["seq"]))]
 
         return await self._run(op, transaction=False)  # one statement
+
+    async def reroute(self, message_id: str, channel: str, to: str, from_: str, *, error_code: str,
+                      error_reason: str, log: ChannelLog | None) -> StatusChange:
+        """Move a pending message this store holds to `channel` (the next of its route), keeping the claim."""
+        woke: set[str] = set()
+
+        async def op(conn: Any) -> StatusChange:
+            now = utcnow()
+            # the claim checked and the message moved in one statement, the row locked; the channel left keeps
+            # the attempt in the history, under its name and with why it was left
+            row = await conn.fetchrow(
+                "WITH old AS (SELECT id, channel, status FROM messages WHERE id = $1 AND direction = 'out'"
+                " AND status IN ('queued', 'errored') AND lease_holder = $2 AND lease_until IS NOT NULL FOR UPDATE),"
+                " m AS (UPDATE messages m SET channel = $3, to_addr = $4, from_addr = $5, status = 'errored',"
+                " error_code = $6, error_reason = $7, sending_at = NULL, next_attempt_at = NULL, updated_at = $8"
+                " FROM old WHERE m.id = old.id RETURNING m.*),"
+                " h AS (INSERT INTO status_history (message_id, channel, status, applied, error_code, error_reason, at)"
+                " SELECT id, channel, 'errored', TRUE, $6, $7, $8 FROM old)"
+                " SELECT m.*, old.channel AS left_channel, old.status AS previous_status FROM m, old",
+                message_id, self.holder, channel, to, from_, error_code, error_reason, now)
+            if row is None:  # no longer pending, or no longer this store's claim: nothing moves
+                return StatusChange(message_id, None, None, False)
+            left, previous = row["left_channel"], Status(row["previous_status"])
+            record = _record(row)
+            update = StatusUpdate(left, Status.ERRORED, message_id, error_code=error_code, error_reason=error_reason,
+                                  at=now)
+            events = (_events.status_changed(left, update, previous, Status.ERRORED, record),)
+            await self._plan(conn, events, woke, log)
+            return StatusChange(message_id, previous, Status.ERRORED, True, record, events)
+
+        change = await self._run(op)
+        self._woke(woke)
+        return change
 
     async def due(self, channel: str, *, limit: int = 100) -> list[MessageRecord]:
         """Pending messages of `channel` the worker may attempt now (unclaimed, past their backoff), oldest first."""
@@ -211,11 +255,11 @@ class _Sends(_Base):
                 "WITH h AS (INSERT INTO status_history (message_id, channel, status, applied, error_code,"
                 " error_reason, at) SELECT $1::text, $2::text, $3::text, $4::boolean, $5::text, $6::text,"
                 " $7::timestamptz WHERE $8::boolean"
-                " RETURNING seq, status, applied, external_id, error_code, error_reason, at),"
+                " RETURNING seq, status, applied, channel, external_id, error_code, error_reason, at),"
                 " l AS (INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at,"
                 " data) SELECT $9::text, $10::text, $11::text, $12::text, $13::boolean, $14::float8,"
                 " $15::timestamptz, $16::text WHERE $16::text IS NOT NULL)"
-                " SELECT seq, status, applied, external_id, error_code, error_reason, at FROM status_history"
+                " SELECT seq, status, applied, channel, external_id, error_code, error_reason, at FROM status_history"
                 " WHERE message_id = $1 UNION ALL SELECT * FROM h ORDER BY seq",
                 message_id, channel, status.value, applied, result.error_code, result.error_reason, now, recorded,
                 *((log.id, log.channel, log.kind, log.message_id, bool(log.errors), log.elapsed_ms,
@@ -274,3 +318,32 @@ class _Sends(_Base):
         change = await self._run(op)
         self._woke(woke)
         return change
+
+
+async def _take(conn: Any, limits: Limits) -> None:
+    """Count one new message against a tenant's limits, each in one statement on its row (locked by the upsert,
+    so instances take turns) and on the database's clock; LimitReached past either."""
+    if limits.tps is not None:
+        key, interval, burst = f"tps:{limits.tenant}", 1.0 / limits.tps, burst_seconds(limits)
+        taken = await conn.fetchval(
+            "INSERT INTO tenant_limits (key, tat) VALUES ($1, now() + make_interval(secs => $2))"
+            " ON CONFLICT (key) DO UPDATE SET tat = GREATEST(tenant_limits.tat, now()) + make_interval(secs => $2)"
+            " WHERE tenant_limits.tat IS NULL OR tenant_limits.tat <= now() + make_interval(secs => $3)"
+            " RETURNING TRUE", key, interval, burst)
+        if not taken:
+            ahead = await conn.fetchval("SELECT extract(epoch FROM tat - now())::float8 FROM tenant_limits"
+                                        " WHERE key = $1", key)
+            wait = max(float(ahead or 0.0) - burst, 0.001)
+            raise LimitReached(f"tenant {limits.tenant!r} may queue {limits.tps:g} message(s) per second: "
+                               f"retry in {wait:.2f} s", wait)
+    if limits.daily is not None:
+        key = f"day:{limits.tenant}"
+        row = await conn.fetchrow(
+            "INSERT INTO tenant_limits (key, day, used) VALUES ($1, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 1)"
+            " ON CONFLICT (key) DO UPDATE SET day = EXCLUDED.day,"
+            " used = CASE WHEN tenant_limits.day = EXCLUDED.day THEN tenant_limits.used + 1 ELSE 1 END"
+            " WHERE tenant_limits.day IS DISTINCT FROM EXCLUDED.day OR tenant_limits.used < $2"
+            " RETURNING used", key, limits.daily)
+        if row is None:
+            day, clock = await conn.fetchrow("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), now()")
+            raise day_ends(limits, day, clock)

@@ -11,7 +11,8 @@ checks the plans with EXPLAIN QUERY PLAN, with and without statistics), and the 
 hourly, so costs stay flat as the tables grow.
 
 One class split by entity, as courier splits its backend: `_sends`, `_inbound`, `_outbox`, `_reads`, `_upkeep`,
-over `_base` (threads, planner, listeners), `_connection` (the writer and readers), `_rows` and `_statuses`.
+`_sessions` (console sign-outs), over `_base` (threads, planner, listeners), `_connection` (the writer and
+readers), `_rows` and `_statuses`.
 """
 
 from ._connection import migrate
@@ -19,10 +20,11 @@ from ._inbound import _Inbound
 from ._outbox import _Outbox
 from ._reads import _Reads
 from ._sends import _Sends
+from ._sessions import _Sessions
 from ._upkeep import _Upkeep
 
 __all__ = ["SQLiteStore", "migrate"]
 
 
-class SQLiteStore(_Sends, _Inbound, _Outbox, _Reads, _Upkeep):
+class SQLiteStore(_Sends, _Inbound, _Outbox, _Reads, _Upkeep, _Sessions):
     """The embedded store: one SQLite file in WAL mode with group commit, and reader threads."""

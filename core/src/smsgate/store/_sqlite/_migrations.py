@@ -164,5 +164,24 @@ CREATE INDEX logs_errors_newest ON channel_logs (seq) WHERE is_error = 1;
 CREATE INDEX outbox_pending ON outbox (seq) WHERE done_at IS NULL;
 CREATE INDEX opt_outs_by_channel ON opt_outs (channel, seq)
 """)),
+    # Signing out ends a console session everywhere: its id is kept here until the session would have expired,
+    # and every instance refuses it (the cookie alone is signed, not stored).
+    Migration(7, "console sessions that were signed out", statements("""
+CREATE TABLE console_revoked (
+    sid TEXT PRIMARY KEY,
+    until TEXT NOT NULL
+);
+CREATE INDEX console_revoked_until ON console_revoked (until)
+""")),
+    Migration(8, "routed messages (their channels in failover order) and tenants: who sent a message, its limits",
+              statements("""
+ALTER TABLE messages ADD COLUMN route TEXT;
+ALTER TABLE messages ADD COLUMN tenant TEXT;
+CREATE TABLE tenant_limits (
+    key TEXT PRIMARY KEY,
+    day TEXT,
+    used INTEGER NOT NULL DEFAULT 0,
+    tat REAL
+)""")),
 )
 """The SQLite backend's migrations, oldest first."""

@@ -10,7 +10,7 @@ from typing import Any
 from ..._events import timestamp as _ts
 from ..._json import loads_stored
 from ..._models import MessageRecord
-from .._paging import decode_cursor, encode_cursor, where
+from .._paging import decode_cursor, encode_cursor, merge_pages, where
 from .._records import (
     Backlog,
     HourCount,
@@ -78,16 +78,49 @@ class _Reads(_Base):
 
     async def find_messages(self, *, channel: str | None = None, direction: str | None = None,
                             status: str | None = None, number: str | None = None, text: str | None = None,
-                            cursor: str | None = None, limit: int = 50) -> MessagePage:
+                            cursor: str | None = None, limit: int = 50,
+                            channels: Sequence[str] | None = None) -> MessagePage:
         """Messages newest first matching every filter given (`number`: the contact, `text`: a substring,
-        case-insensitive for ASCII), from `cursor` on; ValueError for a cursor this store did not make.
+        case-insensitive for ASCII; `channels`: any of these, as a tenant sees), from `cursor` on; ValueError for
+        a cursor this store did not make.
 
         Keyset pagination on (created_at, rowid) over an index (by channel, by contact, by status, by
         direction, or by time): a deep page costs what the first does. Filters that index does not serve
         (direction or status beside a channel or a contact, text) filter the rows it yields, so a page examines
         at most `_SCAN` of them: one that finds fewer matches still returns a cursor, from which the next page
-        goes on searching older messages. No page reads the whole table.
+        goes on searching older messages. No page reads the whole table. With several `channels`, each
+        channel's index gives its page and the pages are merged (`merge_pages`).
         """
+        if channels is not None and channel is None and len(set(channels)) != 1:
+            after = decode_cursor(cursor) if cursor is not None else None
+
+            def merged(conn: sqlite3.Connection) -> MessagePage:
+                found = [self._page(conn, name, direction, status, number, text, after, limit)
+                         for name in sorted(set(channels))]
+                rows, following = merge_pages(found, limit, lambda r: (r["created_at"], r["row_id"]))
+                return MessagePage([_record(r) for r in rows],
+                                   encode_cursor(*following) if following is not None else None)
+
+            return await self._read(merged)
+        if channels is not None:
+            if channel is None:
+                channel = channels[0]
+            elif channel not in channels:
+                return MessagePage([], None)
+        after = decode_cursor(cursor) if cursor is not None else None
+
+        def op(conn: sqlite3.Connection) -> MessagePage:
+            rows, following = self._page(conn, channel, direction, status, number, text, after, limit)
+            return MessagePage([_record(r) for r in rows], encode_cursor(*following) if following else None)
+
+        return await self._read(op)
+
+    @staticmethod
+    def _page(conn: sqlite3.Connection, channel: str | None, direction: str | None, status: str | None,
+              number: str | None, text: str | None, after: tuple[str, int] | None, limit: int
+              ) -> tuple[list[sqlite3.Row], tuple[str, int] | None]:
+        """One page's rows (at most `limit`, newest first) and where the next page starts, (created_at, rowid):
+        every match from `after` down to that point is in the rows; None when nothing older matches."""
         indexed: list[str] = []  # served by an index: channel, contact, and the cursor on created_at
         params: list[Any] = []
         if channel:
@@ -104,8 +137,8 @@ class _Reads(_Base):
             indexed.append("direction = ?")
             params.append(direction)
             direction = None
-        if cursor is not None:
-            created, rowid = decode_cursor(cursor)
+        if after is not None:
+            created, rowid = after
             indexed.append(_OLDER)
             params += [created, created, rowid]
         filtered, values = _filters(direction=direction, status=status)
@@ -117,34 +150,29 @@ class _Reads(_Base):
         order = " ORDER BY created_at DESC, rowid DESC"
         select = "SELECT rowid AS row_id, * FROM messages"
 
-        def page(rows: list[sqlite3.Row], more: bool) -> MessagePage:
-            rows = rows[:limit]
-            last = encode_cursor(rows[-1]["created_at"], rows[-1]["row_id"]) if more and rows else None
-            return MessagePage([_record(r) for r in rows], last)
+        def full(rows: list[sqlite3.Row]) -> tuple[list[sqlite3.Row], tuple[str, int] | None]:
+            if len(rows) > limit:  # a full page: the next one starts after its last row
+                return rows[:limit], (rows[limit - 1]["created_at"], rows[limit - 1]["row_id"])
+            return rows, None
 
-        def op(conn: sqlite3.Connection) -> MessagePage:
-            if not filters:
-                rows = conn.execute(select + where(indexed) + order + " LIMIT ?", (*params, limit + 1)).fetchall()
-                return page(rows, len(rows) > limit)
-            # the newest _SCAN rows the index yields bound what this page examines
-            edge = conn.execute("SELECT rowid AS row_id, created_at FROM messages" + where(indexed) + order
-                                + " LIMIT 1 OFFSET ?", (*params, _SCAN - 1)).fetchone()
-            window = list(indexed)
-            window_params = list(params)
-            if edge is not None:
-                window.append("created_at >= ? AND (created_at > ? OR rowid >= ?)")
-                window_params += [edge["created_at"], edge["created_at"], edge["row_id"]]
-            rows = conn.execute(select + where(window + filters) + order + " LIMIT ?",
-                                (*window_params, *filter_params, limit + 1)).fetchall()
-            if len(rows) > limit or edge is None:
-                return page(rows, len(rows) > limit)
-            # the window ran out before the page filled: go on from its oldest row, if anything is older
-            older = conn.execute("SELECT 1 FROM messages" + where([*indexed, _OLDER]) + " LIMIT 1",
-                                 (*params, edge["created_at"], edge["created_at"], edge["row_id"])).fetchone()
-            following = encode_cursor(edge["created_at"], edge["row_id"]) if older else None
-            return MessagePage([_record(r) for r in rows], following)
-
-        return await self._read(op)
+        if not filters:
+            return full(conn.execute(select + where(indexed) + order + " LIMIT ?", (*params, limit + 1)).fetchall())
+        # the newest _SCAN rows the index yields bound what this page examines
+        edge = conn.execute("SELECT rowid AS row_id, created_at FROM messages" + where(indexed) + order
+                            + " LIMIT 1 OFFSET ?", (*params, _SCAN - 1)).fetchone()
+        window = list(indexed)
+        window_params = list(params)
+        if edge is not None:
+            window.append("created_at >= ? AND (created_at > ? OR rowid >= ?)")
+            window_params += [edge["created_at"], edge["created_at"], edge["row_id"]]
+        rows = conn.execute(select + where(window + filters) + order + " LIMIT ?",
+                            (*window_params, *filter_params, limit + 1)).fetchall()
+        if len(rows) > limit or edge is None:
+            return full(rows)
+        # the window ran out before the page filled: go on from its oldest row, if anything is older
+        older = conn.execute("SELECT 1 FROM messages" + where([*indexed, _OLDER]) + " LIMIT 1",
+                             (*params, edge["created_at"], edge["created_at"], edge["row_id"])).fetchone()
+        return rows, ((edge["created_at"], edge["row_id"]) if older else None)
 
     async def hourly_counts(self, since: datetime, *, channel: str | None = None) -> list[HourCount]:
         """Messages created since `since`, counted per channel, UTC hour, direction and current status."""

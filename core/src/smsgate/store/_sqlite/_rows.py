@@ -36,7 +36,7 @@ def _full(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
 
 def _history(conn: sqlite3.Connection, message_id: str) -> list[dict[str, Any]]:
     history = [dict(r) for r in conn.execute(
-        "SELECT status, applied, external_id, error_code, error_reason, at FROM status_history"
+        "SELECT status, applied, channel, external_id, error_code, error_reason, at FROM status_history"
         " WHERE message_id = ? ORDER BY seq", (message_id,))]
     for item in history:
         item["applied"] = bool(item["applied"])

@@ -21,8 +21,10 @@ from ..._models import (
     utcnow,
 )
 from .. import _rules
+from .._limits import day_ends, tps_refusal
 from .._records import (
     Added,
+    Limits,
     StatusChange,
 )
 from ._base import _Base
@@ -33,29 +35,34 @@ from ._statuses import _adopt_early_reports, _apply_status, _claim, _seen, _stor
 class _Sends(_Base):
     """Outgoing messages and their sends: queue, claim, the sending mark, outcomes, backoff, giving up."""
 
-    async def add_outgoing(self, message: OutgoingMessage, claim_for: float | None = None) -> Added:
+    async def add_outgoing(self, message: OutgoingMessage, claim_for: float | None = None,
+                           limits: Limits | None = None) -> Added:
         """Store a new queued message (a known id: the stored one, not created); claim it if `claim_for`
-        seconds are given, in the same write (a direct send pays one trip through the writer thread, not two)."""
+        seconds are given, in the same write (a direct send pays one trip through the writer thread, not two).
+        A new message counts against `limits` in that write too: LimitReached, and nothing stored, past them."""
 
         def op(conn: sqlite3.Connection) -> Added:
             now = utcnow()
             stamp = _ts(now)
             attachments, metadata, replies = (json.dumps(message.attachments), json.dumps(message.metadata),
                                               json.dumps(message.quick_replies))
+            route = json.dumps(message.route) if message.route else None
             # a new message is claimed by the insert itself: nobody else can hold what did not exist
             lease = None if claim_for is None else _ts(now + timedelta(seconds=claim_for))
             created = conn.execute(
                 "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status,"
-                " attachments, metadata, quick_replies, high_priority, created_at, updated_at, lease_until, attempts)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " attachments, metadata, quick_replies, high_priority, created_at, updated_at, lease_until, attempts,"
+                " route, tenant) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (message.id, message.channel, "out", message.to, message.from_, message.text, Status.QUEUED.value,
                  attachments, metadata, replies, int(message.high_priority), stamp, stamp, lease,
-                 0 if lease is None else 1)).rowcount == 1
+                 0 if lease is None else 1, route, message.tenant)).rowcount == 1
             if not created:
                 claimed = claim_for is not None and _claim(conn, message.id, claim_for)
                 found = _get(conn, message.id)
                 assert found is not None
                 return Added(found, False, claimed)
+            if limits is not None:  # raising undoes this job's savepoint: the message is not stored
+                _take(conn, limits, now)
             conn.execute("INSERT INTO status_history (message_id, channel, status, applied, at)"
                          " VALUES (?,?,?,1,?)", (message.id, message.channel, Status.QUEUED.value, stamp))
             # what was just written, without reading it back (the JSON columns as a read would decode them)
@@ -64,7 +71,8 @@ class _Sends(_Base):
                 text=message.text, status=Status.QUEUED.value, external_ids=[],
                 attachments=loads_stored(attachments), metadata=loads_stored(metadata), segments=0,
                 attempts=0 if lease is None else 1, error_code=None, error_reason=None, created_at=stamp,
-                updated_at=stamp, quick_replies=loads_stored(replies), high_priority=bool(message.high_priority))
+                updated_at=stamp, quick_replies=loads_stored(replies), high_priority=bool(message.high_priority),
+                route=list(message.route), tenant=message.tenant)
             update = StatusUpdate(message.channel, Status.QUEUED, message.id, at=now)
             events = (_events.status_changed(message.channel, update, None, Status.QUEUED, record),)
             self._plan(conn, events)
@@ -139,8 +147,10 @@ class _Sends(_Base):
 
         return await self._call(op)
 
-    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300) -> list[MessageRecord]:
-        """Claim up to `limit` due messages of `channel` in one write, oldest first."""
+    async def claim_due(self, channel: str, *, limit: int = 100, lease_seconds: float = 300,
+                        routed: bool = False) -> list[MessageRecord]:
+        """Claim up to `limit` due messages of `channel` in one write, oldest first (`routed`: only those a
+        route may move to another channel)."""
 
         def op(conn: sqlite3.Connection) -> list[MessageRecord]:
             now = _ts()
@@ -149,9 +159,41 @@ class _Sends(_Base):
                 "SELECT id FROM messages INDEXED BY messages_due WHERE direction = 'out'"
                 " AND status IN ('queued', 'errored') AND channel = ?"
                 " AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+                + (" AND route IS NOT NULL" if routed else "") +
                 " ORDER BY created_at, rowid LIMIT ?", (channel, now, now, limit))]
             claimed = [_get(conn, i) for i in ids if _claim(conn, i, lease_seconds)]
             return [r for r in claimed if r is not None]
+
+        return await self._call(op)
+
+    async def reroute(self, message_id: str, channel: str, to: str, from_: str, *, error_code: str,
+                      error_reason: str, log: ChannelLog | None) -> StatusChange:
+        """Move a pending message the caller holds to `channel` (the next of its route), keeping the claim."""
+
+        def op(conn: sqlite3.Connection) -> StatusChange:
+            row = conn.execute(
+                "SELECT channel, status FROM messages WHERE id = ? AND direction = 'out'"
+                " AND status IN ('queued', 'errored') AND lease_until IS NOT NULL", (message_id,)).fetchone()
+            if row is None:  # no longer pending, or no longer claimed: nothing moves
+                return StatusChange(message_id, None, None, False)
+            left, previous = row["channel"], Status(row["status"])
+            now = utcnow()
+            stamp = _ts(now)
+            # the channel left keeps its attempt in the history, under its name and with why it was left
+            conn.execute("INSERT INTO status_history (message_id, channel, status, applied, error_code, error_reason,"
+                         " at) VALUES (?,?,'errored',1,?,?,?)", (message_id, left, error_code, error_reason, stamp))
+            updated = conn.execute(
+                "UPDATE messages SET channel = ?, to_addr = ?, from_addr = ?, status = 'errored', error_code = ?,"
+                " error_reason = ?, sending_at = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ?"
+                " RETURNING *", (channel, to, from_, error_code, error_reason, stamp, message_id)).fetchone()
+            record = _record(updated)
+            update = StatusUpdate(left, Status.ERRORED, message_id, error_code=error_code, error_reason=error_reason,
+                                  at=now)
+            events = (_events.status_changed(left, update, previous, Status.ERRORED, record),)
+            self._plan(conn, events)
+            if log is not None:
+                _insert_log(conn, log)
+            return StatusChange(message_id, previous, Status.ERRORED, True, record, events)
 
         return await self._call(op)
 
@@ -229,3 +271,23 @@ class _Sends(_Base):
             return replace(change, platform_events=events)
 
         return await self._call(op)
+
+
+def _take(conn: sqlite3.Connection, limits: Limits, now: datetime) -> None:
+    """Count one new message against a tenant's limits (GCRA for `tps`, a counter per UTC day); LimitReached past
+    either. One process writes a SQLite file, so the rows are read and then written in its transaction."""
+    if limits.tps is not None:
+        key, clock = f"tps:{limits.tenant}", now.timestamp()
+        row = conn.execute("SELECT tat FROM tenant_limits WHERE key = ?", (key,)).fetchone()
+        tat = max(row["tat"] if row is not None and row["tat"] is not None else clock, clock)
+        tps_refusal(limits, tat - clock)
+        conn.execute("INSERT INTO tenant_limits (key, tat) VALUES (?, ?)"
+                     " ON CONFLICT (key) DO UPDATE SET tat = excluded.tat", (key, tat + 1.0 / limits.tps))
+    if limits.daily is not None:
+        key, day = f"day:{limits.tenant}", now.date().isoformat()
+        row = conn.execute("SELECT day, used FROM tenant_limits WHERE key = ?", (key,)).fetchone()
+        used = row["used"] if row is not None and row["day"] == day else 0
+        if used >= limits.daily:
+            raise day_ends(limits, day, now)
+        conn.execute("INSERT INTO tenant_limits (key, day, used) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+                     " day = excluded.day, used = excluded.used", (key, day, used + 1))

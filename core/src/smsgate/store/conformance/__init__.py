@@ -19,7 +19,8 @@ each won by one of them.
 
 One module per part of the contract: `sends` (outgoing messages and their statuses), `inbound`, `outbox`,
 `reads` (listings, pages, the operators' reads), `upkeep` (retention, pruning), `instances` (two stores on one
-database), `parts` (what connection-oriented adapters rely on). `StoreConformance` is all of them.
+database), `parts` (what connection-oriented adapters rely on), `routing` (failover's moves, tenants' limits and
+listings). `StoreConformance` is all of them.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from .instances import Instances
 from .outbox import Outbox
 from .parts import Parts
 from .reads import Reads
+from .routing import Routing
 from .sends import Sends
 from .upkeep import Upkeep
 
 __all__ = ["StoreConformance"]
 
 
-class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts):
+class StoreConformance(Sends, Inbound, Outbox, Reads, Upkeep, Instances, Parts, Routing):
     """What every backend must do; `store_factory` (a fixture) returns a callable opening the same database."""
 
     @pytest.fixture

@@ -1,12 +1,13 @@
 """Several instances on one database (the store opened twice at once): each due message claimed by one of them,
-a held message failed by its holder only."""
+a held message failed by its holder only, a console session signed out on one refused by the other."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 
-from ..._models import OutgoingMessage, Status
+from ..._models import OutgoingMessage, Status, utcnow
 from .._protocol import Store
 from ._base import PHONE, run
 
@@ -55,5 +56,26 @@ class Instances:
                 assert await store.ping()
             finally:
                 await store.close()
+
+        run(go())
+
+    def test_a_session_signed_out_on_one_store_is_refused_by_the_other(self, store_factory: Callable[[], Store]
+                                                                        ) -> None:
+        async def go() -> None:
+            first, second = store_factory(), store_factory()
+            try:
+                assert not await second.session_revoked("s-1")
+                await first.revoke_session("s-1", utcnow() + timedelta(hours=12))
+                assert await second.session_revoked("s-1") and not await second.session_revoked("s-2")
+                await first.revoke_session("s-1", utcnow() + timedelta(hours=12))  # signing out twice is fine
+                # a revocation past the session's own expiry is forgotten by a later sign-out
+                await second.revoke_session("s-old", utcnow() - timedelta(seconds=1))
+                assert await first.session_revoked("s-old")
+                await second.revoke_session("s-2", utcnow() + timedelta(hours=12))
+                assert not await first.session_revoked("s-old")
+                assert await first.session_revoked("s-1") and await first.session_revoked("s-2")
+            finally:
+                await first.close()
+                await second.close()
 
         run(go())

@@ -1,8 +1,10 @@
 """Console sessions: a signed cookie (itsdangerous), HttpOnly and SameSite=Lax, scoped to the console's path.
 
-The signing key is derived from the gateway's credentials (the api_token and the console password hash), so
-changing either signs everyone out, and a cookie from a gateway with other credentials is refused. Each
-session carries a random CSRF token that every form must send back.
+The signing key is derived from the gateway's credentials (the api_token, the console password hash and the
+tenants' tokens), so changing any signs everyone out, and a cookie from a gateway with other credentials is
+refused. Each session carries a random CSRF token that every form must send back, and a signed-in one a random
+session id: signing out records that id in the store (`SessionRevocations`), so a copy of the cookie stops
+working on every instance at once, not only when it expires.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -30,11 +33,13 @@ def _secret(value: Any) -> bytes:
 class Sessions:
     """Reads and writes the console's session cookie for one gateway's settings."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, tenant_digests: Iterable[str] = ()) -> None:
         self.settings = settings
         token, password = _secret(settings.api_token), _secret(settings.console_password_hash)
-        self.enabled = bool(token or password)
-        key = hashlib.sha256(b"smsgate console session v1\0" + token + b"\0" + password).digest()
+        tenants = "\0".join(sorted(tenant_digests)).encode()
+        self.enabled = bool(token or password or tenants)
+        key = hashlib.sha256(b"smsgate console session v1\0" + token + b"\0" + password
+                             + (b"\0" + tenants if tenants else b"")).digest()
         self._serializer = URLSafeTimedSerializer(key, salt="smsgate-console")
 
     def load(self, request: Request) -> dict[str, Any]:
@@ -60,10 +65,11 @@ class Sessions:
 
 
 def new_session(user: str | None = None) -> dict[str, Any]:
-    """A session with a fresh CSRF token; `user` (how it signed in) when signed in."""
+    """A session with a fresh CSRF token; `user` (how it signed in) and a session id `sid` when signed in."""
     data: dict[str, Any] = {"csrf": secrets.token_urlsafe(24), "at": int(time.time())}
     if user:
         data["user"] = user
+        data["sid"] = secrets.token_urlsafe(18)
     return data
 
 
