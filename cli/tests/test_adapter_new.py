@@ -73,6 +73,16 @@ def test_a_new_adapter_installs_and_passes_its_own_tests_and_checks(tmp_path: Pa
     assert '"name": "acme-sms"' in listed.stdout and '"distribution": "smsgate-acme-sms"' in listed.stdout
 
 
+def test_the_longest_aggregator_name_stays_within_ruffs_columns(tmp_path: Path) -> None:
+    """The aggregator's name lands in docstrings and f-strings: the longest one allowed still passes ruff (its 120
+    columns), as `--aggregator "Bandwidth Messaging v2"` did not before the cap and the rewrapped docstrings."""
+    name, aggregator = "bandwidth", "Aaaaaaaaa Messaging API v2 (Zone 2) Bbbb"
+    assert len(aggregator) == 40  # the most allowed
+    done = smsgate("adapter", "new", name, "--aggregator", aggregator, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    run(sys.executable, "-m", "ruff", "check", "--config", ROOT / "pyproject.toml", tmp_path / name)
+
+
 def checkout(folder: Path) -> Path:
     """The files of a smsgate checkout that `adapter new` reads and updates."""
     (folder / "adapters" / "http").mkdir(parents=True)
@@ -131,6 +141,7 @@ def test_dir_puts_the_adapter_elsewhere_and_outside_a_checkout_nothing_else_chan
     (["my agg"], "invalid adapter name 'my agg'"),
     (["cli"], "invalid adapter name 'cli'"),
     (["ok", "--aggregator", "a{b}"], "invalid --aggregator 'a{b}'"),
+    (["ok", "--aggregator", "x" * 41], "invalid --aggregator 'xxxxx"),
 ])
 def test_refusals_are_one_line(tmp_path: Path, args: list[str], fragment: str) -> None:
     done = smsgate("adapter", "new", *args, cwd=tmp_path)

@@ -24,6 +24,7 @@ NAME_RULE = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 _RESERVED = {"cli"}
 # what an aggregator's name may hold: it lands in docstrings, f-strings, TOML and Markdown unescaped
 _AGGREGATOR = re.compile(r"[\w][\w .,'&()/+-]*")
+_MAX_AGGREGATOR = 40  # it lands in lines of code, which ruff keeps within 120 columns
 
 
 class ScaffoldError(Exception):
@@ -76,9 +77,9 @@ def plan(name: str, directory: Path | None = None, aggregator: str | None = None
     inside = repository if repository is not None and directory == repository / "adapters" else None
     cassettes = (inside or directory) / "cassettes" / name
     human = (aggregator or name.replace("-", " ").replace("_", " ").title()).strip()
-    if not _AGGREGATOR.fullmatch(human):
-        raise ScaffoldError(f"invalid --aggregator {human!r}: use letters, digits, spaces and .,'&()/+- "
-                            "(such as \"Africa's Talking\")")
+    if not _AGGREGATOR.fullmatch(human) or len(human) > _MAX_AGGREGATOR:
+        raise ScaffoldError(f"invalid --aggregator {human!r}: use at most {_MAX_AGGREGATOR} letters, digits, spaces "
+                            "and .,'&()/+- (such as \"Africa's Talking\")")
     scaffold = Scaffold(name, human, directory / name, cassettes, inside)
     folder = scaffold.folder
     values = {"name": name, "package": scaffold.package, "Class": scaffold.class_prefix, "aggregator": human}

@@ -37,13 +37,18 @@ class Route:
     action: str
     methods: tuple[str, ...]
     handler: str
+    raw_form: bool = False
+    """The handler reads a form body's bytes itself (`InboundRequest.raw_fields()`), so a form whose values are
+    not UTF-8 reaches it (decoded with replacement characters in `form`) instead of being refused with a 400."""
 
 
-def route(action: str, *methods: str) -> Callable[[RouteHandler], RouteHandler]:
-    """Mark an adapter coroutine method as the handler of `action` (methods default to POST)."""
+def route(action: str, *methods: str, raw_form: bool = False) -> Callable[[RouteHandler], RouteHandler]:
+    """Mark an adapter coroutine method as the handler of `action` (methods default to POST); `raw_form=True`
+    for an aggregator that percent-encodes raw bytes (UCS-2, binary) in its form bodies."""
 
     def mark(fn: RouteHandler) -> RouteHandler:
-        fn.__smsgate_route__ = Route(action, tuple(m.upper() for m in methods) or ("POST",), fn.__name__)  # type: ignore[attr-defined]
+        fn.__smsgate_route__ = Route(action, tuple(m.upper() for m in methods) or ("POST",),  # type: ignore[attr-defined]
+                                     fn.__name__, raw_form)
         return fn
 
     return mark
@@ -132,6 +137,21 @@ class InboundRequest:
         user, sep, password = decoded.partition(":")
         return (user, password) if sep else None
 
+    def raw_fields(self) -> dict[str, bytes]:
+        """Every parameter as the bytes the client percent-encoded, first value per key: a form body's first,
+        then the query string's (`params` order). For aggregators that put UCS-2 or binary bytes in a parameter,
+        which `fields()` would decode as UTF-8; pair with `@route(..., raw_form=True)` for form bodies."""
+        pairs: list[tuple[str, bytes]] = []
+        if self.content_type == "application/x-www-form-urlencoded" and self.body:
+            pairs += _latin1_pairs(self.body.decode("latin-1"))
+        else:  # multipart fields arrive decoded; JSON carries text, not bytes
+            pairs += [(key, value.encode("utf-8", "surrogatepass")) for key, value in self.form]
+        pairs += _latin1_pairs(urllib.parse.urlsplit(self.url).query)
+        out: dict[str, bytes] = {}
+        for key, value in pairs:
+            out.setdefault(key, value)
+        return out
+
     def get_all(self, key: str) -> list[str]:
         """Every value of `key` from the body and the query string."""
         return [v for k, v in (*self.form, *self.query) if k == key]
@@ -149,6 +169,12 @@ class InboundRequest:
         for key, value in self.query:
             out.setdefault(key, value)
         return out
+
+
+def _latin1_pairs(encoded: str) -> list[tuple[str, bytes]]:
+    # Latin-1 maps each percent-decoded byte to one character and back, so no byte is lost or replaced
+    return [(key, value.encode("latin-1")) for key, value in
+            urllib.parse.parse_qsl(encoded, keep_blank_values=True, encoding="latin-1")]
 
 
 class InboundSink(Protocol):

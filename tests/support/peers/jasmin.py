@@ -111,6 +111,8 @@ class Jasmin(Peer):
     - ``send_mo(pdu_bytes)``: the upstream pushes that deliver_sm, Jasmin routes it to the ESME user;
     - ``submits()``: every submit_sm the upstream received (dicts of its fields);
     - ``stop_jasmind()`` / ``start_jasmind()``: restart Jasmin alone (RabbitMQ keeps its queues);
+    - ``http_api=True``: Jasmin's HTTP API too, at ``send_url`` (``http://127.0.0.1:{http_port}/send``), for the same
+      user; ``route_mo_http(url)`` sends MOs to one destination to an HTTP client connector calling ``url``;
     - a deliver_sm the ESME does not answer within ``response_timer`` s (Jasmin's default: 60) is requeued and
       delivered again ``retry_delay`` s later.
 
@@ -132,8 +134,10 @@ class Jasmin(Peer):
         startup_timeout: float = 90.0,
         workdir: str | Path | None = None,
         keep_workdir: bool = False,
+        http_api: bool = False,
     ) -> None:
         super().__init__(startup_timeout=startup_timeout, workdir=workdir, keep_workdir=keep_workdir)
+        self.http_api = http_api
         self.system_id = system_id
         self.password = password
         self.dlr_delay = dlr_delay
@@ -224,12 +228,13 @@ class Jasmin(Peer):
         if deadline is None:
             deadline = time.monotonic() + self.startup_timeout
         env = dict(os.environ, ROOT_PATH=str(self.root), PYTHONUNBUFFERED="1")
+        flags = ["--enable-dlr-lookup", "--enable-dlr-thrower", *([] if self.http_api else ["--disable-http-api"])]
         self._jasmind = self._spawn("jasmind", [str(self.python), str(self.jasmind), "-c",
-                                                str(self.root / "etc" / "jasmin" / "jasmin.cfg"),
-                                                "--enable-dlr-lookup", "--enable-dlr-thrower", "--disable-http-api"],
+                                                str(self.root / "etc" / "jasmin" / "jasmin.cfg"), *flags],
                                     cwd=self.workdir, env=env)
-        self._wait("jasmind listening (SMPP and jCli)",
-                   lambda: {self.smpp_port, self.jcli_port} <= listening_ports(), deadline, interval=0.1)
+        ports = {self.smpp_port, self.jcli_port, *([self.http_port] if self.http_api else [])}
+        self._wait("jasmind listening (SMPP, jCli" + (", HTTP API)" if self.http_api else ")"),
+                   lambda: ports <= listening_ports(), deadline, interval=0.1)
         self.jcli([
             "group -a", "gid g1", "ok",
             "user -a", f"username {self.system_id}", f"password {self.password}", "gid g1", f"uid {self.system_id}",
@@ -250,6 +255,20 @@ class Jasmin(Peer):
             child.stop()
             self.children.remove(child)
             self._jasmind = None
+
+    @property
+    def send_url(self) -> str:
+        """The HTTP API's /send (with ``http_api=True``)."""
+        return f"http://{LOOPBACK}:{self.http_port}/send"
+
+    def route_mo_http(self, url: str, destination: str = "2020") -> None:
+        """Send MOs to `destination` to an HTTP client connector that POSTs them to `url`; every other MO still goes
+        to the SMPP user. jCli keeps filters and connectors per session, so all three are made in one."""
+        self.jcli([
+            "filter -a", "fid to_http", "type DestinationAddrFilter", f"destination_addr ^{destination}$", "ok",
+            "httpccm -a", "cid smsgate", f"url {url}", "method POST", "ok",
+            "morouter -a", "type StaticMORoute", "order 10", "filters to_http", "connector http(smsgate)", "ok",
+        ])
 
     # -- talking to it --------------------------------------------------------------------
     def jcli(self, lines: Sequence[str], timeout: float = 20.0) -> str:

@@ -27,7 +27,7 @@ from smsgate.errors import ChannelConfigError
 from smsgate.phones import national_number
 from smsgate.text import is_gsm7, segment, smart_encode, with_attachments
 
-from ._inbound import decode_text, field_text, raw_params
+from ._inbound import decode_text, field_text
 from ._settings import KannelSettings
 from ._status import DLR_STATUS, DLR_SUFFIX, check_sendsms
 
@@ -164,10 +164,10 @@ class KannelAdapter(Adapter[KannelSettings]):
 
     # -- receiving ----------------------------------------------------------------------------------
 
-    @route("receive", "GET", "POST")
+    @route("receive", "GET", "POST", raw_form=True)
     async def receive(self, req: InboundRequest) -> list[Event]:
         """A mobile-originated message from the sms-service get-url (`sender`, `message`, `ts`, `id`, ...)."""
-        raw = raw_params(req)
+        raw = req.raw_fields()
         sender, external_id, ts_text = (field_text(raw.get(k)) for k in ("sender", "id", "ts"))
         missing = [f"field '{n}' required" for n, v in (("id", external_id), ("ts", ts_text), ("sender", sender))
                    if not v or (n == "ts" and v == "0")]

@@ -1,17 +1,14 @@
-"""Reading what Kannel's sms-service get-url sends: parameters as raw bytes, and the text by coding and charset.
+"""Reading what Kannel's sms-service get-url sends: the text of an MO's raw bytes, by coding and charset.
 
-The core decodes parameters as UTF-8, but a UCS-2 MO carries UTF-16BE bytes and an 8-bit one binary data, so
-the receive route reads the wire form itself.
+A UCS-2 MO carries UTF-16BE bytes and an 8-bit one binary data, so the receive route reads its parameters with
+the core's `InboundRequest.raw_fields()` (a `raw_form` route: POSTed forms too) and decodes them here.
 """
 
 from __future__ import annotations
 
 import codecs
-import urllib.parse
 
-from smsgate import InboundRequest
-
-__all__ = ["decode_text", "field_text", "raw_params"]
+__all__ = ["decode_text", "field_text"]
 
 # Codecs Python knows that are not charsets anyone sends SMS text in: never apply them to inbound bytes.
 _NOT_CHARSETS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"})
@@ -52,28 +49,6 @@ def _codec(name: str) -> str | None:
     if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
         return None
     return info.name
-
-
-def raw_params(req: InboundRequest) -> dict[str, bytes]:
-    """Every parameter as raw bytes, body before query (Go's r.Form order), first value per key.
-
-    The core decodes parameters as UTF-8; a UCS-2 MO carries UTF-16BE bytes, so re-parse the wire form with
-    Latin-1, which maps each percent-decoded byte to one character and back without loss.
-    """
-    pairs: list[tuple[str, bytes]] = []
-    if req.content_type == "application/x-www-form-urlencoded" and req.body:
-        body = req.body.decode("latin-1")
-        pairs += [(k, v.encode("latin-1")) for k, v in
-                  urllib.parse.parse_qsl(body, keep_blank_values=True, encoding="latin-1")]
-    else:
-        pairs += [(k, v.encode("utf-8")) for k, v in req.form]
-    query = urllib.parse.urlsplit(req.url).query
-    pairs += [(k, v.encode("latin-1")) for k, v in
-              urllib.parse.parse_qsl(query, keep_blank_values=True, encoding="latin-1")]
-    out: dict[str, bytes] = {}
-    for key, value in pairs:
-        out.setdefault(key, value)
-    return out
 
 
 def field_text(value: bytes | None) -> str:

@@ -84,7 +84,9 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False, extra_routes: lis
         adapter = gateway.adapters.get(channel)
         parsed: InboundRequest | None = None
         try:
-            parsed = await parse_request(request, gateway.public_url, settings.trust_proxy, settings.max_body_bytes)
+            route = adapter.routes.get(action) if adapter is not None else None
+            parsed = await parse_request(request, gateway.public_url, settings.trust_proxy, settings.max_body_bytes,
+                                         raw_form=route is not None and route.raw_form)
             adapter, events, outcomes = await gateway.handle_inbound(channel, action, parsed)
         except ClientGone:
             gone(request)

@@ -57,8 +57,10 @@ def gone(request: Request) -> None:
              f"{client.host}:{client.port}" if client else "?")
 
 
-async def parse_request(request: Request, public_url: str, trust_proxy: bool, limit: int) -> InboundRequest:
-    """Turn a Starlette request into an `InboundRequest`, with the URL as the aggregator called it."""
+async def parse_request(request: Request, public_url: str, trust_proxy: bool, limit: int, *,
+                        raw_form: bool = False) -> InboundRequest:
+    """Turn a Starlette request into an `InboundRequest`, with the URL as the aggregator called it; a form body
+    that is not UTF-8 is a 400 unless `raw_form` (the route reads `raw_fields()`, see `route`)."""
     started = time.perf_counter()
     body = await read_body(request, limit)
     headers = {k.lower(): v for k, v in request.headers.items()}
@@ -84,7 +86,11 @@ async def parse_request(request: Request, public_url: str, trust_proxy: bool, li
         try:
             form = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
         except UnicodeDecodeError:
-            raise RequestRejected("form body is not valid UTF-8") from None
+            if not raw_form:
+                raise RequestRejected("form body is not valid UTF-8") from None
+            # the route reads the bytes through raw_fields(); `form` stays a readable, lossy view of them
+            form = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
+                                          errors="replace")
     elif body and ctype == "multipart/form-data":
         async def stream() -> AsyncGenerator[bytes, None]:
             yield body

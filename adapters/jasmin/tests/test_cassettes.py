@@ -1,0 +1,163 @@
+"""Sends against a local stand-in answering as Jasmin's HTTP API documents and a real Jasmin 0.11.0 answers
+(jasmin_standin.py, ours), recorded as cassettes and replayed offline. (test_e2e_jasmin.py runs against a REAL
+Jasmin: sends, receipts and MOs.)
+
+- `test_recorded` replays cassettes/jasmin/. Re-record them all with ONE command,
+  `adapters/jasmin/record-cassettes` (or `scripts/record-cassettes jasmin`): it starts the stand-in on
+  127.0.0.1, records with `--record-mode=rewrite`, and stops it.
+- `test_live` runs the same cases against a freshly started stand-in on every run of the suite, checking also
+  that no accepted call needed more SMS parts than Jasmin keeps (5).
+
+Recordings are deterministic: fixed message ids (so a fixed `dlr-url`), ids the stand-in derives from each
+request. `username` and `password` are filtered from the recorded URLs (the kit's `vcr_defaults()`); the port is
+not matched.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from smsgate.testing import Harness, assert_no_secrets, vcr_defaults
+
+HERE = Path(__file__).resolve().parent
+CASSETTES = HERE.parents[2] / "cassettes" / "jasmin"
+sys.path.insert(0, str(HERE))
+
+from jasmin_standin import NO_ROUTE, SERVER_ERROR, THROTTLED, JasminStandIn  # noqa: E402
+
+USER, PASSWORD, WRONG_PASSWORD = "smsgate", "js-http-pass-01", "not-the-js-pass"
+TO = "+250788123123"
+NOMINAL = "http://127.0.0.1:4022"  # never contacted while replaying; the port is not matched
+
+
+@dataclass
+class Case:
+    """One send against the stand-in: channel keys, what each /send must carry, what the message must become."""
+
+    id: str
+    text: str
+    to: str = TO
+    settings: dict[str, Any] = field(default_factory=dict)
+    attachments: list[str] = field(default_factory=list)
+    sent: list[dict[str, str]] | None = None  # each call's text parameters (default: content = the text)
+    status: str = "wired"
+    error_code: str | None = None
+    http_status: int = 200
+    said: str | None = None
+
+    @property
+    def message_id(self) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"smsgate-jasmin-cassette/{self.id}"))
+
+
+def hexed(text: str) -> dict[str, str]:
+    return {"coding": "8", "hex-content": text.encode("utf-16-be").hex()}
+
+
+CASES = [
+    Case("gsm7", "Hello from smsgate {1+1=2} €"),
+    Case("smart-quotes", "Fancy “Smart” Quotes", sent=[{"coding": "0", "content": 'Fancy "Smart" Quotes'}]),
+    Case("unicode", "Привет 👋 from smsgate", sent=[hexed("Привет 👋 from smsgate")]),
+    Case("attachment", "My pic!", attachments=["image/jpeg:https://example.com/cat.jpg"],
+         sent=[{"coding": "0", "content": "My pic!\nhttps://example.com/cat.jpg"}]),
+    Case("long-gsm7-two-calls", "0123456789" * 100,
+         sent=[{"coding": "0", "content": ("0123456789" * 100)[:765]},
+               {"coding": "0", "content": ("0123456789" * 100)[765:]}]),
+    Case("long-ucs2-two-calls", "Ж" * 400, sent=[hexed("Ж" * 335), hexed("Ж" * 65)]),
+    Case("wrong-password", "Never sent", settings={"password": WRONG_PASSWORD}, status="failed", error_code="403",
+         http_status=403, said=f"Authentication failure for username:{USER}"),
+    Case("throughput-exceeded", "Slow down", to="+" + THROTTLED, status="errored", error_code="throughput_exceeded",
+         http_status=403, said="User throughput exceeded"),
+    Case("no-route", "Nowhere", to="+" + NO_ROUTE, status="failed", error_code="412", http_status=412,
+         said="No route found"),
+    Case("server-error", "Retry me", to="+" + SERVER_ERROR, status="errored", error_code="500", http_status=500,
+         said="Cannot send submit_sm"),
+]
+
+
+def run_case(factory: Any, case: Case, send_url: str) -> Harness:
+    """Send `case` through the real pipeline over real HTTP and check what was sent and stored."""
+    channel = {"adapter": "jasmin", "address": "2020", "country": "RW", "send_url": send_url, "username": USER,
+               "password": PASSWORD, "max_attempts": 1, "max_retry_wait": 0, **case.settings}
+    harness = factory({"js": channel}, transport=httpx.AsyncHTTPTransport())
+    outcome = harness.send("js", case.to, case.text, id=case.message_id, attachments=case.attachments)
+    message = outcome.message
+    assert (message.status, message.error_code) == (case.status, case.error_code), message.error_reason
+    traces = [t for log in reversed(harness.logs(message_id=case.message_id)) for t in log["traces"]]
+    expected = case.sent or [{"coding": "0", "content": case.text}]
+    if case.status != "wired":
+        expected = expected[:1]
+    assert [t["status_code"] for t in traces] == [case.http_status] * len(expected)
+    for trace, text in zip(traces, expected, strict=True):
+        url = urllib.parse.urlsplit(trace["url"])
+        assert f"{url.scheme}://{url.netloc}{url.path}" == send_url
+        params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        assert {k: v for k, v in params.items() if k not in ("username", "password")} == {
+            "to": case.to.lstrip("+"), "from": "2020", "dlr": "yes", "dlr-level": "2", "dlr-method": "POST",
+            "dlr-url": f"https://gateway.example/c/js/status?msg={case.message_id}", **text}
+    if case.status == "wired":
+        assert len(message.external_ids) == len(expected) and all(len(i) == 36 for i in message.external_ids)
+    else:
+        assert case.said is not None and case.said in (message.error_reason or "")
+    assert_no_secrets(harness, [PASSWORD, WRONG_PASSWORD])
+    return harness
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    """All jasmin cassettes live in cassettes/jasmin/."""
+    return str(CASSETTES)
+
+
+@pytest.fixture
+def vcr_config() -> dict[str, Any]:
+    """The kit's secret filters (username and password in the query), minus the port (a free one each run)."""
+    defaults = vcr_defaults()
+    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"]}
+
+
+@pytest.fixture(scope="module")
+def recording_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The stand-in's /send while recording (`--record-mode` other than none), a nominal URL while replaying."""
+    if (request.config.getoption("--record-mode") or "none") == "none":
+        yield NOMINAL + "/send"
+        return
+    with JasminStandIn(USER, PASSWORD) as server:
+        yield server.url + "/send"
+
+
+@pytest.mark.vcr
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_recorded(smsgate_harness, recording_url: str, case: Case) -> None:
+    run_case(smsgate_harness, case, recording_url)
+
+
+def test_cassettes_are_complete_and_clean() -> None:
+    names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
+    assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
+    assert_no_secrets(None, [PASSWORD, WRONG_PASSWORD], CASSETTES)
+    for path in CASSETTES.glob("*.yaml"):
+        text = path.read_text()
+        assert "password=REDACTED" in text and "username=REDACTED" in text, path.name
+        assert "smsgate-standin-jasmin" in text, f"{path.name} must say it came from our stand-in"
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[JasminStandIn]:
+    with JasminStandIn(USER, PASSWORD) as server:
+        yield server
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_live(smsgate_harness, live: JasminStandIn, case: Case) -> None:
+    before = len(live.parts)
+    run_case(smsgate_harness, case, live.url + "/send")
+    assert all(parts <= 5 for parts in live.parts[before:]), live.parts[before:]  # nothing Jasmin would drop
