@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import importlib.metadata
 import json
 import os
 import re
@@ -206,6 +207,9 @@ def test_messages_page_with_the_cursor_a_listing_prints(setup):
 # -- check: every mistake at once -----------------------------------------------------------------------------------
 
 
+INSTALLED = sorted(ep.name for ep in importlib.metadata.entry_points(group="smsgate"))
+
+
 def test_check_names_every_broken_channel_in_one_run(tmp_path):
     config = tmp_path / "smsgate.toml"
     # a missing key in the first channel must not hide the unknown adapter of the second (nor the bad gateway port)
@@ -217,8 +221,8 @@ def test_check_names_every_broken_channel_in_one_run(tmp_path):
     lines = done.stderr.splitlines()
     assert lines == [f"error: {config}: gateway.port: Input should be less than or equal to 65535",
                      f"error: {config}: channels.ex.send_url: Field required",
-                     f"error: {config}: channels.kn.adapter: unknown adapter 'kanel' (installed: http, kannel, smpp, "
-                     "twilio)"], lines
+                     f"error: {config}: channels.kn.adapter: unknown adapter 'kanel' (did you mean 'kannel'? "
+                     f"installed: {', '.join(INSTALLED)})"], lines
     # any other command stops at the config too, in one line that says there is more
     served = smsgate("--config", str(config), "serve")
     assert served.returncode == 2 and served.stderr == (

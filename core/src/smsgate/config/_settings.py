@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import os
 import re
 import tomllib
@@ -756,9 +757,12 @@ def _channel(name: str, raw: Any, adapters: Mapping[str, AdapterClass], file: st
     adapter_cls = adapters.get(str(adapter_name))
     if adapter_cls is None:
         known = ", ".join(sorted(adapters))
+        # thirteen names are a lot to scan for one typo
+        close = difflib.get_close_matches(str(adapter_name), list(adapters), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         # with SMSGATE_LOAD_PLUGINS set, "none installed" would send the user to pip for what is only switched off
-        why = (f"({note})" if not known else f"(installed: {known}; {note})") if note else \
-            f"(installed: {known or 'none installed'})"
+        why = (f"({note})" if not known else f"({hint}installed: {known}; {note})") if note else \
+            f"({hint}installed: {known or 'none installed'})"
         raise _MissingAdapter(str(adapter_name), ConfigError(f"unknown adapter {adapter_name!r} {why}", file=file,
                                                              channel=name, field="adapter"))
     try:
