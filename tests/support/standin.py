@@ -153,7 +153,7 @@ class StandIn(Peer):
                    deadline)
 
     def received(self) -> list[dict[str, Any]]:
-        """Every request the stand-in received so far, oldest first."""
+        """Every request the stand-in received so far, oldest first, each with the `status` it answered."""
         status, body = http_get(self.url + "/_standin/received", 5.0)
         assert status == 200, body
         return list(json.loads(body))
