@@ -2,8 +2,9 @@
 one that takes a request and never answers in time, a port nothing listens on as one that refuses connections,
 and PostgreSQL for two instances sharing a tenant's daily limit.
 
-- A message posted without a channel, routed to `primary` (refusing connections, `max_attempts = 1`) then
-  `backup` (Kannel): it ends sent on `backup`, Kannel got it exactly once, its history shows `primary` tried.
+- A message posted without a channel, routed to `primary` (refusing connections, `max_attempts = 1`, not probed)
+  then `backup` (Kannel): it ends sent on `backup`, Kannel got it exactly once, its history shows `primary` tried.
+- A route whose first channel's probe found its link down sends on the next at once, without trying it.
 - A message whose send on its first channel is in doubt (the request left, no answer) is never sent on the next.
 - Tenant `acme` (channels = ["backup"]): a send naming `primary` is refused; a routed send goes to `backup`; its
   listing shows only `backup`'s messages; an unknown id and another tenant's id are the same 404.
@@ -39,13 +40,18 @@ def _config(path: Path, port: int, database: str, kannel: Kannel, slow_url: str,
     path.write_text(
         f'[gateway]\nhost = "127.0.0.1"\nport = {port}\npublic_url = "http://127.0.0.1:{port}"\n'
         f'database = "{database}"\nsynchronous = "NORMAL"\napi_token = "{OPERATOR}"\nsend_retry_base = 0.5\n\n'
+        # not probed: its link is unknown until a send finds it refusing, so failover happens on the send
         f'[channels.primary]\nadapter = "http"\ncountry = "RW"\nsend_url = "http://127.0.0.1:{dead}/send"\n'
-        "max_attempts = 1\n\n"
+        "max_attempts = 1\nhealth_interval = 0\n\n"
+        # probed every second: its link is known down before anything is sent
+        f'[channels.probed]\nadapter = "http"\ncountry = "RW"\nsend_url = "http://127.0.0.1:{dead}/send"\n'
+        "max_attempts = 1\nhealth_interval = 1\n\n"
         f'[channels.slow]\nadapter = "http"\ncountry = "RW"\nsend_url = "{slow_url}"\ntimeout = 1\n'
         "max_attempts = 1\n\n"
         f"[channels.backup]\n{kannel_keys}\n[channels.other]\n{kannel_keys}\n"
         '[[routes]]\nto = ["+250"]\nchannels = ["primary", "backup"]\n\n'
         '[[routes]]\nto = ["+256"]\nchannels = ["slow", "backup"]\n\n'
+        '[[routes]]\nto = ["+255"]\nchannels = ["probed", "backup"]\n\n'
         f'[tenants.acme]\ntoken = "{ACME}"\nchannels = ["backup"]\n{limit}\n'
         f'[tenants.globex]\ntoken = "{GLOBEX}"\nchannels = ["other"]\n')
     return path
@@ -105,6 +111,27 @@ def test_a_message_without_a_channel_fails_over_to_the_live_aggregator_once(gate
     assert tried[:3] == [("queued", "primary"), ("errored", "primary"), ("wired", "backup")], tried
     assert "connection refused" in message["history"][1]["error_reason"]
     assert "moved to channel backup" in message["history"][1]["error_reason"]
+
+
+def test_a_route_skips_a_channel_its_probe_found_down(gateway):
+    served, kannel = gateway
+    deadline = time.monotonic() + 30
+    while True:  # the first probe round comes within a second or two of start
+        links = {c["channel"]: c for c in _get(served, OPERATOR, "/channels").json()["channels"]}
+        if links["probed"]["link"] == "down":
+            break
+        assert time.monotonic() < deadline, links["probed"]
+        time.sleep(0.2)
+    assert "connection refused" in links["probed"]["reason"]
+    text = f"skips {uuid.uuid4().hex[:8]}"
+    answer = _post(served, OPERATOR, to="+255754123456", text=text)
+    assert answer.status_code == 202, answer.text
+    # the failover order at queue time: the channel found down comes last
+    assert answer.json()["channel"] == "backup" and answer.json()["route"] == ["backup", "probed"]
+    message = _settled(served, answer.json()["id"], statuses=("sent", "delivered"))
+    assert {h["channel"] for h in message["history"]} == {"backup"}
+    kannel.wait_for_mt(lambda mt: mt["text"] == text)
+    assert _mts(kannel, text) == 1
 
 
 def test_a_message_in_doubt_on_its_first_channel_is_not_sent_on_the_next(gateway):
