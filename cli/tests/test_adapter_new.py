@@ -43,14 +43,14 @@ def throwaway_venv(folder: Path) -> Path:
 def test_a_new_adapter_installs_and_passes_its_own_tests_and_checks(tmp_path: Path) -> None:
     done = smsgate("adapter", "new", "acme-sms", "--aggregator", "Acme SMS", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("wrote 11 files for adapter 'acme-sms' (Acme SMS): acme-sms/ and cassettes/acme-sms/")
+    assert done.stdout.startswith("wrote 12 files for adapter 'acme-sms' (Acme SMS): acme-sms/ and cassettes/acme-sms/")
     assert "pip install -e acme-sms" in done.stdout and "requirements/project.in" in done.stdout  # the next steps
     folder = tmp_path / "acme-sms"
     package = folder / "src" / "smsgate_acme_sms"
     assert sorted(p.name for p in package.iterdir()) == ["__init__.py", "_adapter.py", "_settings.py", "_status.py",
                                                          "py.typed"]
-    assert sorted(p.name for p in (folder / "tests").iterdir()) == ["test_inbound.py", "test_plugin.py",
-                                                                    "test_send.py"]
+    assert sorted(p.name for p in (folder / "tests").iterdir()) == ["acme_sms_standin.py", "test_inbound.py",
+                                                                    "test_plugin.py", "test_send.py"]
     assert [p.name for p in (tmp_path / "cassettes" / "acme-sms").iterdir()] == ["README.md"]
     project = tomllib.loads((folder / "pyproject.toml").read_text())
     assert project["project"]["name"] == "smsgate-acme-sms"

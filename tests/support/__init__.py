@@ -9,7 +9,8 @@
     rawsql          one SQL statement on a harness's database, SQLite or PostgreSQL
     store_workload  every read and write of a store once, for the query-plan tests of both backends
     layout          the layout rules of an adapter package (tests/repo, and what `smsgate adapter new` writes)
-    standin         aggregator stand-ins (an adapter's tests/<name>_standin.py) by PID, and sends through them
+    standin         the catalogue adapters' aggregator stand-ins (adapters/<name>/tests/<name>_standin.py): the
+                    server they run, `StandIn` (a child process stopped by PID), and a send table through them
 
 Plain modules: importing one starts nothing. The repository root is on pytest's `pythonpath`, so tests import
 them as `tests.support.<module>`; scripts run from a checkout put the root on `sys.path` first.

@@ -3,8 +3,10 @@ subprocess on 127.0.0.1 and stopped by PID, for the catalogue adapters' cassette
 
 An adapter's `tests/<name>_standin.py` defines `answer(received) -> Answer` and ends with
 `serve("<name>", answer)`. `StandIn(script)` runs it (`python <script> --port N`), waits until
-`GET /_standin/ready` answers, reads back what it received with `received()`, and stops it by PID. Every answer
-carries `Server: smsgate-standin-<name>`, so a cassette recorded from it says where it came from.
+`GET /_standin/ready` answers, reads back what it received with `received()` (each request with the status it
+was answered), and stops it by PID. Every answer carries `Server: smsgate-standin-<name>`, so a cassette recorded
+from it says where it came from. An adapter's tests import its script for its constants (credentials, the numbers
+that fail); starting it is `StandIn`'s job, so every stand-in is one child process with a PID.
 
 `SendCase` and `run_send_case` send one message through a harness over real HTTP (what vcrpy records and
 replays) and check what the channel log shows was sent (secrets masked) and what was stored.
@@ -43,6 +45,11 @@ class Received:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    raw_query: str = ""  # as sent: its order and repeats, for stand-ins that derive ids from it or read pairs
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The query's pairs in the order sent, repeats kept."""
+        return urllib.parse.parse_qsl(self.raw_query, keep_blank_values=True)
 
     def form(self) -> dict[str, str]:
         """The urlencoded body, first value per key."""
@@ -58,8 +65,8 @@ class Received:
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view, as `StandIn.received()` returns it."""
-        return {"method": self.method, "path": self.path, "query": self.query, "headers": self.headers,
-                "body": self.body.decode("utf-8", "replace")}
+        return {"method": self.method, "path": self.path, "query": self.query, "raw_query": self.raw_query,
+                "headers": self.headers, "body": self.body.decode("utf-8", "replace")}
 
 
 @dataclass
@@ -96,13 +103,13 @@ def serve(name: str, answer: Callable[[Received], Answer], argv: list[str] | Non
                 with lock:
                     return self.reply(Answer(200, list(seen)))
             received = Received(self.command, split.path, urllib.parse.parse_qs(split.query, keep_blank_values=True),
-                                {k.lower(): v for k, v in self.headers.items()}, body)
-            with lock:
-                seen.append(received.as_dict())
+                                {k.lower(): v for k, v in self.headers.items()}, body, split.query)
             try:
                 result = answer(received)
             except Exception as exc:  # a bug in the stand-in: say so, as a 599 no real API answers
                 result = Answer(599, {"standin_error": f"{type(exc).__name__}: {exc}"})
+            with lock:  # with the status, so a test can tell what the stand-in accepted from what it refused
+                seen.append({**received.as_dict(), "status": result.status})
             self.reply(result)
 
         def reply(self, result: Answer) -> None:
@@ -146,7 +153,7 @@ class StandIn(Peer):
                    deadline)
 
     def received(self) -> list[dict[str, Any]]:
-        """Every request the stand-in received so far, oldest first."""
+        """Every request the stand-in received so far, oldest first, each with the `status` it answered."""
         status, body = http_get(self.url + "/_standin/received", 5.0)
         assert status == 200, body
         return list(json.loads(body))

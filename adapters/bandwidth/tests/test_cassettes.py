@@ -2,8 +2,8 @@
 recorded as cassettes and replayed offline.
 
 - `test_recorded` replays cassettes/bandwidth/. Re-record them all with ONE command,
-  `adapters/bandwidth/record-cassettes` (or `scripts/record-cassettes bandwidth`): it starts the stand-in on
-  127.0.0.1, records with `--record-mode=rewrite`, and stops it.
+  `scripts/record-cassettes bandwidth`: the stand-in is started as a child process on 127.0.0.1, recorded with
+  `--record-mode=rewrite` and stopped by PID, then the cassettes are replayed and scanned.
 - `test_live` runs the same cases against a freshly started stand-in on every run of the suite, so the adapter
   and the stand-in are checked together on every change, not only when recording.
 
@@ -30,12 +30,13 @@ HERE = Path(__file__).resolve().parent
 CASSETTES = HERE.parents[2] / "cassettes" / "bandwidth"
 sys.path.insert(0, str(HERE))
 
-from bandwidth_standin import QUEUE_FULL, SERVER_ERROR, BandwidthStandIn  # noqa: E402
+from bandwidth_standin import ACCOUNT, APPLICATION_ID, PASSWORD, QUEUE_FULL, SERVER_ERROR, USERNAME  # noqa: E402
 
-ACCOUNT, USER, PASSWORD, APP = "9900001", "api-user", "bw-api-password-0123", "93de2206-9669-4e07-948d-329f4b722ee2"
+from tests.support.standin import StandIn, recording_url  # noqa: E402
+
+SCRIPT = HERE / "bandwidth_standin.py"
 WRONG_PASSWORD = "not-the-bw-password"
 TO, FROM = "+12067791234", "+12065550100"
-NOMINAL = "http://127.0.0.1:4020"  # never contacted while replaying; the port is not matched
 LONG = ("This is a longer message than 160 characters and will cause us to split it into two separate parts, "
         "isn't that right but it is even longer than before I say, I need to keep adding more things to make it work")
 
@@ -85,9 +86,9 @@ CASES = [
 
 def run_case(factory: Any, case: Case, base_url: str) -> Harness:
     """Send `case` through the real pipeline over real HTTP and check what was sent and stored."""
-    channel = {"adapter": "bandwidth", "address": FROM, "country": "US", "username": USER, "password": PASSWORD,
-               "account_id": ACCOUNT, "messaging_application_id": APP, "base_url": base_url, "max_attempts": 1,
-               "max_retry_wait": 0, **case.settings}
+    channel = {"adapter": "bandwidth", "address": FROM, "country": "US", "username": USERNAME, "password": PASSWORD,
+               "account_id": ACCOUNT, "messaging_application_id": APPLICATION_ID, "base_url": base_url,
+               "max_attempts": 1, "max_retry_wait": 0, **case.settings}
     harness = factory({"bw": channel}, transport=httpx.AsyncHTTPTransport())
     outcome = harness.send("bw", case.to, case.text, id=case.message_id, attachments=case.attachments)
     message = outcome.message
@@ -111,7 +112,7 @@ def run_case(factory: Any, case: Case, base_url: str) -> Harness:
     elif traces:
         said = json.loads(traces[-1]["response_body"])["description"]
         assert said in (message.error_reason or "")
-    basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    basic = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
     assert_no_secrets(harness, [PASSWORD, WRONG_PASSWORD, basic])
     return harness
 
@@ -129,30 +130,22 @@ def vcr_config() -> dict[str, Any]:
     return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"]}
 
 
-def standin() -> BandwidthStandIn:
-    return BandwidthStandIn(ACCOUNT, USER, PASSWORD, APP)
-
-
 @pytest.fixture(scope="module")
-def recording_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The stand-in while recording (`--record-mode` other than none), a nominal URL while replaying."""
-    if (request.config.getoption("--record-mode") or "none") == "none":
-        yield NOMINAL
-        return
-    with standin() as server:
-        yield server.url
+def recording(record_mode: str) -> Iterator[str]:
+    """The stand-in while recording (`--record-mode` other than none), a URL never contacted while replaying."""
+    yield from recording_url(record_mode, SCRIPT)
 
 
 @pytest.mark.vcr
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording_url)
+def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
+    run_case(smsgate_harness, case, recording)
 
 
 def test_cassettes_are_complete_and_clean() -> None:
     names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
     assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
-    basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    basic = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
     assert_no_secrets(None, [PASSWORD, WRONG_PASSWORD, basic], CASSETTES)
     for path in CASSETTES.glob("*.yaml"):
         text = path.read_text()
@@ -162,7 +155,8 @@ def test_cassettes_are_complete_and_clean() -> None:
 
 @pytest.fixture(scope="module")
 def live_url() -> Iterator[str]:
-    with standin() as server:
+    """A freshly started stand-in."""
+    with StandIn(SCRIPT) as server:
         yield server.url
 
 

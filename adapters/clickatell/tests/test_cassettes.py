@@ -1,4 +1,4 @@
-"""The adapter against our local stand-in for Clickatell's Platform HTTP API (fake_clickatell.py), recorded and live.
+"""The adapter against our local stand-in for Clickatell's Platform HTTP API (clickatell_standin.py), recorded and live.
 
 - `test_recorded` replays cassettes/clickatell/ offline. Re-record them all with ONE command:
   `scripts/record-cassettes clickatell` (it runs this module with `--record-mode=rewrite`: the stand-in is started
@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 CASSETTES = HERE.parents[2] / "cassettes" / "clickatell"
 sys.path.insert(0, str(HERE))
 
-from fake_clickatell import (  # noqa: E402
+from clickatell_standin import (  # noqa: E402
     API_KEY,
     FROM,
     INVALID_RECIPIENT,
@@ -36,9 +36,9 @@ from fake_clickatell import (  # noqa: E402
     RETRY_LATER,
 )
 
-from tests.support.standin_fake import StandIn  # noqa: E402
+from tests.support.standin import StandIn, recording_url  # noqa: E402
 
-NOMINAL = "http://127.0.0.1:4022"  # never contacted while replaying: the port is not matched
+SCRIPT = HERE / "clickatell_standin.py"
 MESSAGE_ID = "0e3f8a52-6d7b-4c39-8f0e-9b6a3c2d1e10"
 WRONG_KEY = "wrong-clickatell-key-000"
 PART1 = ("This is a longer message than 160 characters and will cause us to split it into two separate parts, "
@@ -120,19 +120,15 @@ def vcr_config() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def recording_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The stand-in while recording (`--record-mode` other than none), a nominal URL while replaying."""
-    if (request.config.getoption("--record-mode") or "none") == "none":
-        yield NOMINAL
-        return
-    with StandIn(HERE / "fake_clickatell.py") as standin:
-        yield standin.url
+def recording(record_mode: str) -> Iterator[str]:
+    """The stand-in while recording (`--record-mode` other than none), a URL never contacted while replaying."""
+    yield from recording_url(record_mode, SCRIPT)
 
 
 @pytest.mark.vcr
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording_url)
+def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
+    run_case(smsgate_harness, case, recording)
 
 
 def test_cassettes_are_complete_and_clean() -> None:
@@ -141,13 +137,13 @@ def test_cassettes_are_complete_and_clean() -> None:
     assert_no_secrets(None, [API_KEY, WRONG_KEY], CASSETTES)
     for path in CASSETTES.glob("*.yaml"):
         text = path.read_text()
-        assert "apiKey=REDACTED" in text and "smsgate-fake-clickatell" in text, path.name
+        assert "apiKey=REDACTED" in text and "smsgate-standin-clickatell" in text, path.name
 
 
 @pytest.fixture(scope="module")
 def live_url() -> Iterator[str]:
     """A freshly started stand-in."""
-    with StandIn(HERE / "fake_clickatell.py") as standin:
+    with StandIn(SCRIPT) as standin:
         yield standin.url
 
 

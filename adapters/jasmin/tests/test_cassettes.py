@@ -3,8 +3,8 @@
 Jasmin: sends, receipts and MOs.)
 
 - `test_recorded` replays cassettes/jasmin/. Re-record them all with ONE command,
-  `adapters/jasmin/record-cassettes` (or `scripts/record-cassettes jasmin`): it starts the stand-in on
-  127.0.0.1, records with `--record-mode=rewrite`, and stops it.
+  `scripts/record-cassettes jasmin`: the stand-in is started as a child process on 127.0.0.1, recorded with
+  `--record-mode=rewrite` and stopped by PID, then the cassettes are replayed and scanned.
 - `test_live` runs the same cases against a freshly started stand-in on every run of the suite, checking also
   that no accepted call needed more SMS parts than Jasmin keeps (5).
 
@@ -31,11 +31,13 @@ HERE = Path(__file__).resolve().parent
 CASSETTES = HERE.parents[2] / "cassettes" / "jasmin"
 sys.path.insert(0, str(HERE))
 
-from jasmin_standin import NO_ROUTE, SERVER_ERROR, THROTTLED, JasminStandIn  # noqa: E402
+from jasmin_standin import NO_ROUTE, PASSWORD, SERVER_ERROR, THROTTLED, USERNAME, parts  # noqa: E402
 
-USER, PASSWORD, WRONG_PASSWORD = "smsgate", "js-http-pass-01", "not-the-js-pass"
+from tests.support.standin import StandIn, recording_url  # noqa: E402
+
+SCRIPT = HERE / "jasmin_standin.py"
+WRONG_PASSWORD = "not-the-js-pass"
 TO = "+250788123123"
-NOMINAL = "http://127.0.0.1:4022"  # never contacted while replaying; the port is not matched
 
 
 @dataclass
@@ -73,7 +75,7 @@ CASES = [
                {"coding": "0", "content": ("0123456789" * 100)[765:]}]),
     Case("long-ucs2-two-calls", "Ж" * 400, sent=[hexed("Ж" * 335), hexed("Ж" * 65)]),
     Case("wrong-password", "Never sent", settings={"password": WRONG_PASSWORD}, status="failed", error_code="403",
-         http_status=403, said=f"Authentication failure for username:{USER}"),
+         http_status=403, said=f"Authentication failure for username:{USERNAME}"),
     Case("throughput-exceeded", "Slow down", to="+" + THROTTLED, status="errored", error_code="throughput_exceeded",
          http_status=403, said="User throughput exceeded"),
     Case("no-route", "Nowhere", to="+" + NO_ROUTE, status="failed", error_code="412", http_status=412,
@@ -85,7 +87,7 @@ CASES = [
 
 def run_case(factory: Any, case: Case, send_url: str) -> Harness:
     """Send `case` through the real pipeline over real HTTP and check what was sent and stored."""
-    channel = {"adapter": "jasmin", "address": "2020", "country": "RW", "send_url": send_url, "username": USER,
+    channel = {"adapter": "jasmin", "address": "2020", "country": "RW", "send_url": send_url, "username": USERNAME,
                "password": PASSWORD, "max_attempts": 1, "max_retry_wait": 0, **case.settings}
     harness = factory({"js": channel}, transport=httpx.AsyncHTTPTransport())
     outcome = harness.send("js", case.to, case.text, id=case.message_id, attachments=case.attachments)
@@ -125,19 +127,17 @@ def vcr_config() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def recording_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The stand-in's /send while recording (`--record-mode` other than none), a nominal URL while replaying."""
-    if (request.config.getoption("--record-mode") or "none") == "none":
-        yield NOMINAL + "/send"
-        return
-    with JasminStandIn(USER, PASSWORD) as server:
-        yield server.url + "/send"
+def recording(record_mode: str) -> Iterator[str]:
+    """The stand-in's /send while recording (`--record-mode` other than none), one never contacted while
+    replaying."""
+    for url in recording_url(record_mode, SCRIPT):
+        yield url + "/send"
 
 
 @pytest.mark.vcr
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording_url)
+def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
+    run_case(smsgate_harness, case, recording)
 
 
 def test_cassettes_are_complete_and_clean() -> None:
@@ -151,13 +151,15 @@ def test_cassettes_are_complete_and_clean() -> None:
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[JasminStandIn]:
-    with JasminStandIn(USER, PASSWORD) as server:
+def live() -> Iterator[StandIn]:
+    """A freshly started stand-in."""
+    with StandIn(SCRIPT) as server:
         yield server
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_live(smsgate_harness, live: JasminStandIn, case: Case) -> None:
-    before = len(live.parts)
+def test_live(smsgate_harness, live: StandIn, case: Case) -> None:
+    before = len(live.received())
     run_case(smsgate_harness, case, live.url + "/send")
-    assert all(parts <= 5 for parts in live.parts[before:]), live.parts[before:]  # nothing Jasmin would drop
+    accepted = [parts(r) for r in live.received()[before:] if r["status"] == 200]
+    assert all(n <= 5 for n in accepted), accepted  # nothing Jasmin would drop

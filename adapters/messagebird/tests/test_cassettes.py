@@ -1,4 +1,4 @@
-"""The adapter against our local stand-in for MessageBird's REST API (fake_messagebird.py), recorded and live.
+"""The adapter against our local stand-in for MessageBird's REST API (messagebird_standin.py), recorded and live.
 
 - `test_recorded` replays cassettes/messagebird/ offline. Re-record them all with ONE command:
   `scripts/record-cassettes messagebird` (it runs this module with `--record-mode=rewrite`: the stand-in is started
@@ -23,11 +23,11 @@ HERE = Path(__file__).resolve().parent
 CASSETTES = HERE.parents[2] / "cassettes" / "messagebird"
 sys.path.insert(0, str(HERE))
 
-from fake_messagebird import ACCESS_KEY, NO_BALANCE, RATE_LIMITED, SERVER_ERROR  # noqa: E402
+from messagebird_standin import ACCESS_KEY, NO_BALANCE, RATE_LIMITED, SERVER_ERROR  # noqa: E402
 
-from tests.support.standin_fake import StandIn  # noqa: E402
+from tests.support.standin import StandIn, recording_url  # noqa: E402
 
-NOMINAL = "http://127.0.0.1:4023"  # never contacted while replaying: the port is not matched
+SCRIPT = HERE / "messagebird_standin.py"
 MESSAGE_ID = "7d3c5e1a-2b4f-4c6d-8e9f-0a1b2c3d4e5f"
 REPORT_URL = "https://gateway.example/c/test/status"
 WRONG_KEY = "wrong-messagebird-key-000"
@@ -103,19 +103,15 @@ def vcr_config() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def recording_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The stand-in while recording (`--record-mode` other than none), a nominal URL while replaying."""
-    if (request.config.getoption("--record-mode") or "none") == "none":
-        yield NOMINAL
-        return
-    with StandIn(HERE / "fake_messagebird.py") as standin:
-        yield standin.url
+def recording(record_mode: str) -> Iterator[str]:
+    """The stand-in while recording (`--record-mode` other than none), a URL never contacted while replaying."""
+    yield from recording_url(record_mode, SCRIPT)
 
 
 @pytest.mark.vcr
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording_url)
+def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
+    run_case(smsgate_harness, case, recording)
 
 
 def test_cassettes_are_complete_and_clean() -> None:
@@ -124,13 +120,13 @@ def test_cassettes_are_complete_and_clean() -> None:
     assert_no_secrets(None, [ACCESS_KEY, WRONG_KEY], CASSETTES)
     for path in CASSETTES.glob("*.yaml"):
         text = path.read_text()
-        assert "REDACTED" in text and "AccessKey" not in text and "smsgate-fake-messagebird" in text, path.name
+        assert "REDACTED" in text and "AccessKey" not in text and "smsgate-standin-messagebird" in text, path.name
 
 
 @pytest.fixture(scope="module")
 def live_url() -> Iterator[str]:
     """A freshly started stand-in."""
-    with StandIn(HERE / "fake_messagebird.py") as standin:
+    with StandIn(SCRIPT) as standin:
         yield standin.url
 
 

@@ -1,4 +1,4 @@
-"""The adapter against our local stand-in for Plivo's Message API (fake_plivo.py), recorded and live.
+"""The adapter against our local stand-in for Plivo's Message API (plivo_standin.py), recorded and live.
 
 - `test_recorded` replays cassettes/plivo/ offline. Re-record them all with ONE command:
   `scripts/record-cassettes plivo` (it runs this module with `--record-mode=rewrite`: the stand-in is started as a
@@ -26,11 +26,11 @@ HERE = Path(__file__).resolve().parent
 CASSETTES = HERE.parents[2] / "cassettes" / "plivo"
 sys.path.insert(0, str(HERE))
 
-from fake_plivo import AUTH_ID, AUTH_TOKEN, INVALID_NUMBER, RATE_LIMITED, SERVER_ERROR  # noqa: E402
+from plivo_standin import AUTH_ID, AUTH_TOKEN, INVALID_NUMBER, RATE_LIMITED, SERVER_ERROR  # noqa: E402
 
-from tests.support.standin_fake import StandIn  # noqa: E402
+from tests.support.standin import StandIn, recording_url  # noqa: E402
 
-NOMINAL = "http://127.0.0.1:4021"  # never contacted while replaying: the port is not matched
+SCRIPT = HERE / "plivo_standin.py"
 MESSAGE_ID = "5b0c7c8e-31a4-4c1e-9a53-2f1d8f6e0a11"
 CALLBACK = f"https://gateway.example/c/test/status?id={MESSAGE_ID}"
 BASIC = base64.b64encode(f"{AUTH_ID}:{AUTH_TOKEN}".encode()).decode()
@@ -105,19 +105,15 @@ def vcr_config() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def recording_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The stand-in while recording (`--record-mode` other than none), a nominal URL while replaying."""
-    if (request.config.getoption("--record-mode") or "none") == "none":
-        yield NOMINAL
-        return
-    with StandIn(HERE / "fake_plivo.py") as standin:
-        yield standin.url
+def recording(record_mode: str) -> Iterator[str]:
+    """The stand-in while recording (`--record-mode` other than none), a URL never contacted while replaying."""
+    yield from recording_url(record_mode, SCRIPT)
 
 
 @pytest.mark.vcr
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording_url)
+def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
+    run_case(smsgate_harness, case, recording)
 
 
 def test_cassettes_are_complete_and_clean() -> None:
@@ -126,13 +122,13 @@ def test_cassettes_are_complete_and_clean() -> None:
     assert_no_secrets(None, [AUTH_TOKEN, WRONG_TOKEN, BASIC], CASSETTES)
     for path in CASSETTES.glob("*.yaml"):
         text = path.read_text()
-        assert "REDACTED" in text and "smsgate-fake-plivo" in text, path.name
+        assert "REDACTED" in text and "smsgate-standin-plivo" in text, path.name
 
 
 @pytest.fixture(scope="module")
 def live_url() -> Iterator[str]:
     """A freshly started stand-in."""
-    with StandIn(HERE / "fake_plivo.py") as standin:
+    with StandIn(SCRIPT) as standin:
         yield standin.url
 
 

@@ -2,8 +2,8 @@
 recorded as cassettes and replayed offline.
 
 - `test_recorded` replays cassettes/zenvia/. Re-record them all with ONE command,
-  `adapters/zenvia/record-cassettes` (or `scripts/record-cassettes zenvia`): it starts the stand-in on
-  127.0.0.1, records with `--record-mode=rewrite`, and stops it.
+  `scripts/record-cassettes zenvia`: the stand-in is started as a child process on 127.0.0.1, recorded with
+  `--record-mode=rewrite` and stopped by PID, then the cassettes are replayed and scanned.
 - `test_live` runs the same cases against a freshly started stand-in on every run of the suite.
 
 Recordings are deterministic: fixed message ids (so a fixed `externalId`), ids the stand-in derives from each
@@ -28,12 +28,14 @@ HERE = Path(__file__).resolve().parent
 CASSETTES = HERE.parents[2] / "cassettes" / "zenvia"
 sys.path.insert(0, str(HERE))
 
-from zenvia_standin import RATE_LIMITED, SERVER_ERROR, ZenviaStandIn  # noqa: E402
+from zenvia_standin import ALIASES, RATE_LIMITED, SERVER_ERROR, TOKEN  # noqa: E402
 
-TOKEN, WRONG_TOKEN = "zv-api-token-0123456789", "zv-wrong-token-000"
-ALIAS = "smsgate"
+from tests.support.standin import StandIn, recording_url  # noqa: E402
+
+SCRIPT = HERE / "zenvia_standin.py"
+WRONG_TOKEN = "zv-wrong-token-000"
+ALIAS = ALIASES[0]
 TO = "+5511988887777"
-NOMINAL = "http://127.0.0.1:4021"  # never contacted while replaying; the port is not matched
 LONG = ("This is a longer message than 160 characters and will cause us to split it into two separate parts, "
         "isn't that right but it is even longer than before I say, I need to keep adding more things to make it work")
 PART1 = ("This is a longer message than 160 characters and will cause us to split it into two separate parts, "
@@ -115,24 +117,16 @@ def vcr_config() -> dict[str, Any]:
             "match_on": [m for m in defaults["match_on"] if m != "port"]}
 
 
-def standin() -> ZenviaStandIn:
-    return ZenviaStandIn(TOKEN, (ALIAS,))
-
-
 @pytest.fixture(scope="module")
-def recording_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The stand-in while recording (`--record-mode` other than none), a nominal URL while replaying."""
-    if (request.config.getoption("--record-mode") or "none") == "none":
-        yield NOMINAL
-        return
-    with standin() as server:
-        yield server.url
+def recording(record_mode: str) -> Iterator[str]:
+    """The stand-in while recording (`--record-mode` other than none), a URL never contacted while replaying."""
+    yield from recording_url(record_mode, SCRIPT)
 
 
 @pytest.mark.vcr
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording_url)
+def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
+    run_case(smsgate_harness, case, recording)
 
 
 def test_cassettes_are_complete_and_clean() -> None:
@@ -147,7 +141,8 @@ def test_cassettes_are_complete_and_clean() -> None:
 
 @pytest.fixture(scope="module")
 def live_url() -> Iterator[str]:
-    with standin() as server:
+    """A freshly started stand-in."""
+    with StandIn(SCRIPT) as server:
         yield server.url
 
 

@@ -6,17 +6,17 @@ recipient, ...); errors as `{"errors": [{"code", "description", "parameter"}]}`:
 key, 422 code 9 for a missing `recipients`/`originator`/`body` (or `body`/`mediaUrls` on /mms), 422 code 10 for a
 `datacoding` other than plain, unicode or auto. Which recipient fails how follows our own magic numbers:
 +31600000025 not enough balance (402, code 25), +31600000429 rate limited (429), +31600000500 internal error (500,
-code 99). Ids are derived from the request, so re-recorded cassettes stay stable. Run by the tests as
-`python fake_messagebird.py --port N` (tests/support/standin_fake.py); the key it accepts is the tests' fake one.
+code 99). Ids are derived from the request, so re-recorded cassettes stay stable. Started by
+`tests.support.standin.StandIn` (`python messagebird_standin.py --port N`, stopped by PID); the key it accepts is
+the tests' fake one.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
-from tests.support.standin_fake import Answer, Request, serve
+from tests.support.standin import Answer, Received, serve
 
 ACCESS_KEY = "fake-messagebird-key-5d21"
 NO_BALANCE = "+31600000025"
@@ -25,15 +25,11 @@ SERVER_ERROR = "+31600000500"
 CREATED = "2026-01-01T00:00:00+00:00"  # fixed, so recordings do not change with the clock
 
 
-def _json(status: int, payload: dict[str, Any]) -> Answer:
-    return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
-
-
 def _errors(status: int, code: int, description: str, parameter: str | None = None) -> Answer:
-    return _json(status, {"errors": [{"code": code, "description": description, "parameter": parameter}]})
+    return Answer(status, {"errors": [{"code": code, "description": description, "parameter": parameter}]})
 
 
-def answer(request: Request) -> Answer:
+def answer(request: Received) -> Answer:
     """MessageBird's answer to one request."""
     if request.method != "POST" or request.path not in ("/messages", "/mms"):
         return _errors(404, 20, "message not found")
@@ -72,8 +68,8 @@ def answer(request: Request) -> Answer:
     else:
         created.update(type="sms", reportUrl=body.get("reportUrl"), validity=None, gateway=10, typeDetails={},
                        datacoding=body.get("datacoding", "plain"), mclass=1)
-    return _json(201, created)
+    return Answer(201, created)
 
 
 if __name__ == "__main__":
-    serve(answer, "messagebird")
+    serve("messagebird", answer)

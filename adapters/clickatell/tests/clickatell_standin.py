@@ -7,16 +7,15 @@ a missing parameter or a `from` that is not the integration's number, 402 out of
 internal error, retry); a message-level error puts them on the message (`accepted: false`, 400). Which `to` fails
 how follows our own magic numbers: 27999000025 invalid recipient, 27999000026 opted out, 27999000020 out of credit,
 27999000043 rate limited, 27999000019 internal error. Ids are derived from the request, so re-recorded cassettes
-stay stable. Run by the tests as `python fake_clickatell.py --port N` (tests/support/); the key it accepts
-is the tests' fake one.
+stay stable. Started by `tests.support.standin.StandIn` (`python clickatell_standin.py --port N`, stopped by PID);
+the key it accepts is the tests' fake one.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 
-from tests.support.standin_fake import Answer, Request, serve
+from tests.support.standin import Answer, Received, serve
 
 API_KEY = "fake-clickatell-key-73a9"
 FROM = "2020"
@@ -38,35 +37,36 @@ _MESSAGE_ERRORS = {
 _NO_ERROR = {"errorCode": None, "error": None, "errorDescription": None}
 
 
-def _json(status: int, payload: dict[str, object]) -> Answer:
-    return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+def _param(request: Received, name: str) -> str:
+    return request.query.get(name, [""])[0]
 
 
 def _request_error(status: int, code: int, text: str) -> Answer:
-    return _json(status, {"messages": [], "errorCode": code, "error": text, "errorDescription": text})
+    return Answer(status, {"messages": [], "errorCode": code, "error": text, "errorDescription": text})
 
 
-def answer(request: Request) -> Answer:
+def answer(request: Received) -> Answer:
     """Clickatell's answer to one request."""
     if request.method != "GET" or request.path != "/messages/http/send":
         return _request_error(404, 41, "Resource does not exist.")
-    if request.param("apiKey") != API_KEY:
+    if _param(request, "apiKey") != API_KEY:
         return _request_error(401, 1, "Invalid or missing Integration API Key.")
-    to, content = request.param("to"), request.param("content")
+    to, content = _param(request, "to"), _param(request, "content")
     if not to or not content:
         return _request_error(400, 23, "Invalid or missing parameter.")
-    if request.param("from") != FROM:
+    if _param(request, "from") != FROM:
         return _request_error(400, 45, "FROM number is not related to integration.")
     if to in _REQUEST_ERRORS:
         return _request_error(*_REQUEST_ERRORS[to])
     if to in _MESSAGE_ERRORS:
         code, text = _MESSAGE_ERRORS[to]
-        return _json(400, {"messages": [{"apiMessageId": None, "accepted": False, "to": to, "errorCode": code,
+        return Answer(400, {"messages": [{"apiMessageId": None, "accepted": False, "to": to, "errorCode": code,
                                          "error": text, "errorDescription": text}], **_NO_ERROR})
     message_id = hashlib.sha256(request.raw_query.encode()).hexdigest()[:32]
-    return _json(202, {"messages": [{"apiMessageId": message_id, "accepted": True, "to": to, **_NO_ERROR}],
+    return Answer(202, {"messages": [{"apiMessageId": message_id, "accepted": True, "to": to, **_NO_ERROR}],
                        **_NO_ERROR})
 
 
 if __name__ == "__main__":
-    serve(answer, "clickatell")
+    serve("clickatell", answer)

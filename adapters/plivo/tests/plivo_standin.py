@@ -5,18 +5,17 @@
 `{"api_id", "error"}` for a missing parameter, a text over Plivo's limits (1600 GSM characters, 737 UCS-2 units)
 or an invalid `dst`. Which `dst` fails how follows our own magic numbers (as Twilio's test credentials do):
 15005550001 invalid, 15005550429 rate limited (429), 15005550500 server error. Ids are derived from the request,
-so re-recorded cassettes stay stable. Run by the tests as `python fake_plivo.py --port N` (tests/support/);
-the credentials it accepts are the tests' fake ones.
+so re-recorded cassettes stay stable. Started by `tests.support.standin.StandIn` (`python plivo_standin.py
+--port N`, stopped by PID); the credentials it accepts are the tests' fake ones.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import re
 import uuid
 
-from tests.support.standin_fake import Answer, Request, serve
+from tests.support.standin import Answer, Received, serve
 
 AUTH_ID = "MAFAKEPLIVOAUTHID000"
 AUTH_TOKEN = "fake-plivo-token-6c1e0b"
@@ -29,15 +28,12 @@ _GSM = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&
            "abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€\f")
 
 
-def _json(status: int, payload: dict[str, object]) -> Answer:
-    return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+def _error(status: int, text: str, request: Received) -> Answer:
+    return Answer(status, {"api_id": str(uuid.uuid5(uuid.NAMESPACE_URL, request.path + text)), "error": text})
 
 
-def _error(status: int, text: str, request: Request) -> Answer:
-    return _json(status, {"api_id": str(uuid.uuid5(uuid.NAMESPACE_URL, request.path + text)), "error": text})
-
-
-def answer(request: Request) -> Answer:
+def answer(request: Received) -> Answer:
     """Plivo's answer to one request."""
     match = _PATH.match(request.path)
     if request.method != "POST" or match is None:
@@ -64,9 +60,9 @@ def answer(request: Request) -> Answer:
     if dst == SERVER_ERROR:
         return _error(500, "internal server error", request)
     message_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, request.body.decode("utf-8", "replace")))
-    return _json(202, {"api_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, message_uuid)), "message": "message(s) queued",
+    return Answer(202, {"api_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, message_uuid)), "message": "message(s) queued",
                        "message_uuid": [message_uuid]})
 
 
 if __name__ == "__main__":
-    serve(answer, "plivo")
+    serve("plivo", answer)
