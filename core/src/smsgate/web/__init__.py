@@ -1,7 +1,7 @@
 """What smsgate serves over HTTP, composed in one place (`_app.create_app`).
 
     _requests   reading a request: bounded bodies, forms and multipart, the URL as the caller used it
-    _api        /api/v1: send, list and show messages (bearer token)
+    _api        /api/v1: send, list and show messages, the channels' status (bearer token)
     _twilio     /2010-04-01: Twilio's Messages API (basic auth), the HTTP side of smsgate.platform.twilio
     _metrics    /metrics: Prometheus counters, histograms and the backlog
     console     /ui: the web console (Jinja2 templates, signed-cookie sessions)
