@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from smsgate.testing import assert_no_secrets, vcr_defaults
 from smsgate_africastalking import AfricastalkingAdapter
 
 HERE = Path(__file__).resolve().parent
-CASSETTES = HERE.parents[2] / "cassettes" / "africastalking"
 sys.path.insert(0, str(HERE))
 
 from africastalking_standin import (  # noqa: E402
@@ -34,7 +30,8 @@ from africastalking_standin import (  # noqa: E402
     USERNAME,
 )
 
-from tests.support.standin import SendCase, StandIn, recording_url, run_send_case  # noqa: E402
+from tests.support.cassettes import StandInCassettes  # noqa: E402
+from tests.support.standin import SendCase  # noqa: E402
 
 SCRIPT = HERE / "africastalking_standin.py"
 MESSAGE_ID = "10a46fa0-8e4c-4b2b-9ee1-b8e1b2c8b7d1"
@@ -74,56 +71,16 @@ CASES = [
 ]
 
 
-def run(factory: Any, case: SendCase, base_url: str) -> None:
-    harness = run_send_case(factory, AfricastalkingAdapter, CHANNEL, case, base_url, [API_KEY, WRONG], MESSAGE_ID)
-    message = harness.message(MESSAGE_ID)
-    if case.status == "wired":
-        assert all(re.fullmatch(r"ATXid_[0-9a-f]{32}", i) for i in message.external_ids), message.external_ids
-        assert len(message.external_ids) == len(case.sent)
+class TestAfricastalkingCassettes(StandInCassettes):
+    """Africa's Talking's cases; the key travels in an `apiKey` header, filtered too."""
 
+    name, script, adapter, cases = "africastalking", SCRIPT, AfricastalkingAdapter, CASES
+    channel, secrets, message_id = CHANNEL, [API_KEY, WRONG], MESSAGE_ID
+    filter_headers = ("apikey",)
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """Every africastalking cassette lives in cassettes/africastalking/."""
-    return str(CASSETTES)
-
-
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """The kit's filters plus the apiKey header, matching without the port (the stand-in takes a free one)."""
-    defaults = vcr_defaults()
-    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"],
-            "filter_headers": [*defaults["filter_headers"], ("apikey", "REDACTED")]}
-
-
-@pytest.fixture(scope="module")
-def recording(record_mode: str) -> Iterator[str]:
-    """The stand-in while recording, a URL never contacted while replaying."""
-    yield from recording_url(record_mode, SCRIPT)
-
-
-@pytest.mark.vcr
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording: str, case: SendCase) -> None:
-    run(smsgate_harness, case, recording)
-
-
-def test_cassettes_are_complete_and_clean() -> None:
-    names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
-    assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
-    assert_no_secrets(None, [API_KEY, WRONG], CASSETTES)
-    for path in CASSETTES.glob("*.yaml"):
-        assert "smsgate-standin-africastalking" in path.read_text(), f"{path.name} must say it came from our stand-in"
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[StandIn]:
-    """A freshly started stand-in for the live run."""
-    with StandIn(SCRIPT) as standin:
-        yield standin
-
-
-@pytest.mark.peers
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_live(smsgate_harness, live: StandIn, case: SendCase) -> None:
-    run(smsgate_harness, case, live.url)
+    def check(self, harness: Any, case: SendCase) -> None:
+        """One `ATXid_` id per request sent."""
+        message = harness.message(MESSAGE_ID)
+        if case.status == "wired":
+            assert all(re.fullmatch(r"ATXid_[0-9a-f]{32}", i) for i in message.external_ids), message.external_ids
+            assert len(message.external_ids) == len(case.sent)

@@ -17,22 +17,19 @@ import base64
 import json
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from smsgate.testing import Harness, assert_no_secrets, vcr_defaults
+from smsgate.testing import Harness, assert_no_secrets
 
 HERE = Path(__file__).resolve().parent
-CASSETTES = HERE.parents[2] / "cassettes" / "bandwidth"
 sys.path.insert(0, str(HERE))
 
 from bandwidth_standin import ACCOUNT, APPLICATION_ID, PASSWORD, QUEUE_FULL, SERVER_ERROR, USERNAME  # noqa: E402
 
-from tests.support.standin import StandIn, recording_url  # noqa: E402
+from tests.support.cassettes import StandInCassettes  # noqa: E402
 
 SCRIPT = HERE / "bandwidth_standin.py"
 WRONG_PASSWORD = "not-the-bw-password"
@@ -117,49 +114,13 @@ def run_case(factory: Any, case: Case, base_url: str) -> Harness:
     return harness
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """All bandwidth cassettes live in cassettes/bandwidth/."""
-    return str(CASSETTES)
+class TestBandwidthCassettes(StandInCassettes):
+    """Bandwidth's cases, each checked by `run_case`; basic auth is filtered by the kit."""
 
+    name, script, cases = "bandwidth", SCRIPT, CASES
+    secrets = [PASSWORD, WRONG_PASSWORD, base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()]
+    cassettes_say, cassettes_never_say = ("REDACTED",), ("Basic ",)
 
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """The kit's secret filters, minus the port (the stand-in starts on a free one)."""
-    defaults = vcr_defaults()
-    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"]}
-
-
-@pytest.fixture(scope="module")
-def recording(record_mode: str) -> Iterator[str]:
-    """The stand-in while recording (`--record-mode` other than none), a URL never contacted while replaying."""
-    yield from recording_url(record_mode, SCRIPT)
-
-
-@pytest.mark.vcr
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording)
-
-
-def test_cassettes_are_complete_and_clean() -> None:
-    names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
-    assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
-    basic = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
-    assert_no_secrets(None, [PASSWORD, WRONG_PASSWORD, basic], CASSETTES)
-    for path in CASSETTES.glob("*.yaml"):
-        text = path.read_text()
-        assert "REDACTED" in text and "Basic " not in text, path.name
-        assert "smsgate-standin-bandwidth" in text, f"{path.name} must say it came from our stand-in"
-
-
-@pytest.fixture(scope="module")
-def live_url() -> Iterator[str]:
-    """A freshly started stand-in."""
-    with StandIn(SCRIPT) as server:
-        yield server.url
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_live(smsgate_harness, live_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, live_url)
+    def send(self, factory: Any, case: Case, url: str) -> Harness:
+        """Send `case` with `run_case`, its cases having their own shape."""
+        return run_case(factory, case, url)

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import sys
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from smsgate.testing import Harness, assert_no_secrets, vcr_defaults
+from smsgate.testing import Harness, assert_no_secrets
 
 HERE = Path(__file__).resolve().parent
-CASSETTES = HERE.parents[2] / "cassettes" / "clickatell"
 sys.path.insert(0, str(HERE))
 
 from clickatell_standin import (  # noqa: E402
@@ -36,7 +33,7 @@ from clickatell_standin import (  # noqa: E402
     RETRY_LATER,
 )
 
-from tests.support.standin import StandIn, recording_url  # noqa: E402
+from tests.support.cassettes import StandInCassettes  # noqa: E402
 
 SCRIPT = HERE / "clickatell_standin.py"
 MESSAGE_ID = "0e3f8a52-6d7b-4c39-8f0e-9b6a3c2d1e10"
@@ -105,49 +102,14 @@ def run_case(factory: Any, case: Case, base_url: str) -> Harness:
     return harness
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """All clickatell cassettes live in cassettes/clickatell/."""
-    return str(CASSETTES)
+class TestClickatellCassettes(StandInCassettes):
+    """Clickatell's cases, each checked by `run_case`; the key travels in the query, filtered there."""
 
+    name, script, cases = "clickatell", SCRIPT, CASES
+    secrets = [API_KEY, WRONG_KEY]
+    filter_query = ("apiKey",)
+    cassettes_say = ("apiKey=REDACTED",)
 
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """The kit's secret filters plus Clickatell's `apiKey` query parameter, minus the port (the stand-in's is free)."""
-    defaults = vcr_defaults()
-    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"],
-            "filter_query_parameters": [*defaults["filter_query_parameters"], ("apiKey", "REDACTED")]}
-
-
-@pytest.fixture(scope="module")
-def recording(record_mode: str) -> Iterator[str]:
-    """The stand-in while recording (`--record-mode` other than none), a URL never contacted while replaying."""
-    yield from recording_url(record_mode, SCRIPT)
-
-
-@pytest.mark.vcr
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording)
-
-
-def test_cassettes_are_complete_and_clean() -> None:
-    names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
-    assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
-    assert_no_secrets(None, [API_KEY, WRONG_KEY], CASSETTES)
-    for path in CASSETTES.glob("*.yaml"):
-        text = path.read_text()
-        assert "apiKey=REDACTED" in text and "smsgate-standin-clickatell" in text, path.name
-
-
-@pytest.fixture(scope="module")
-def live_url() -> Iterator[str]:
-    """A freshly started stand-in."""
-    with StandIn(SCRIPT) as standin:
-        yield standin.url
-
-
-@pytest.mark.peers
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_live(smsgate_harness, live_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, live_url)
+    def send(self, factory: Any, case: Case, url: str) -> Harness:
+        """Send `case` with `run_case`, its cases having their own shape."""
+        return run_case(factory, case, url)

@@ -9,16 +9,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from smsgate.testing import assert_no_secrets, vcr_defaults
 from smsgate_infobip import InfobipAdapter
 
 HERE = Path(__file__).resolve().parent
-CASSETTES = HERE.parents[2] / "cassettes" / "infobip"
 sys.path.insert(0, str(HERE))
 
 from infobip_standin import (  # noqa: E402
@@ -32,7 +28,8 @@ from infobip_standin import (  # noqa: E402
     USERNAME,
 )
 
-from tests.support.standin import SendCase, StandIn, recording_url, run_send_case  # noqa: E402
+from tests.support.cassettes import StandInCassettes  # noqa: E402
+from tests.support.standin import SendCase  # noqa: E402
 
 SCRIPT = HERE / "infobip_standin.py"
 MESSAGE_ID = "10a46fa0-8e4c-4b2b-9ee1-b8e1b2c8b7d1"
@@ -87,51 +84,8 @@ CASES = [
 ]
 
 
-def run(factory: Any, case: SendCase, base_url: str) -> None:
-    run_send_case(factory, InfobipAdapter, CHANNEL, case, base_url, [API_KEY, PASSWORD, WRONG], MESSAGE_ID)
+class TestInfobipCassettes(StandInCassettes):
+    """Infobip's cases; the kit's filters cover the Authorization header either scheme travels in."""
 
-
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """Every infobip cassette lives in cassettes/infobip/."""
-    return str(CASSETTES)
-
-
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """The kit's filters (the Authorization header included), matching without the port (a free one is taken)."""
-    defaults = vcr_defaults()
-    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"]}
-
-
-@pytest.fixture(scope="module")
-def recording(record_mode: str) -> Iterator[str]:
-    """The stand-in while recording, a URL never contacted while replaying."""
-    yield from recording_url(record_mode, SCRIPT)
-
-
-@pytest.mark.vcr
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording: str, case: SendCase) -> None:
-    run(smsgate_harness, case, recording)
-
-
-def test_cassettes_are_complete_and_clean() -> None:
-    names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
-    assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
-    assert_no_secrets(None, [API_KEY, PASSWORD, WRONG], CASSETTES)
-    for path in CASSETTES.glob("*.yaml"):
-        assert "smsgate-standin-infobip" in path.read_text(), f"{path.name} must say it came from our stand-in"
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[StandIn]:
-    """A freshly started stand-in for the live run."""
-    with StandIn(SCRIPT) as standin:
-        yield standin
-
-
-@pytest.mark.peers
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_live(smsgate_harness, live: StandIn, case: SendCase) -> None:
-    run(smsgate_harness, case, live.url)
+    name, script, adapter, cases = "infobip", SCRIPT, InfobipAdapter, CASES
+    channel, secrets, message_id = CHANNEL, [API_KEY, PASSWORD, WRONG], MESSAGE_ID

@@ -18,22 +18,21 @@ from __future__ import annotations
 import sys
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from smsgate.testing import Harness, assert_no_secrets, vcr_defaults
+from smsgate.testing import Harness, assert_no_secrets
 
 HERE = Path(__file__).resolve().parent
-CASSETTES = HERE.parents[2] / "cassettes" / "jasmin"
 sys.path.insert(0, str(HERE))
 
 from jasmin_standin import NO_ROUTE, PASSWORD, SERVER_ERROR, THROTTLED, USERNAME, parts  # noqa: E402
 
-from tests.support.standin import StandIn, recording_url  # noqa: E402
+from tests.support.cassettes import StandInCassettes  # noqa: E402
+from tests.support.standin import StandIn  # noqa: E402
 
 SCRIPT = HERE / "jasmin_standin.py"
 WRONG_PASSWORD = "not-the-js-pass"
@@ -113,53 +112,22 @@ def run_case(factory: Any, case: Case, send_url: str) -> Harness:
     return harness
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """All jasmin cassettes live in cassettes/jasmin/."""
-    return str(CASSETTES)
+class TestJasminCassettes(StandInCassettes):
+    """Jasmin's cases, each checked by `run_case`, sent to the stand-in's /send; the kit filters
+    `username` and `password` from the query."""
 
+    name, script, cases = "jasmin", SCRIPT, CASES
+    secrets, path = [PASSWORD, WRONG_PASSWORD], "/send"
+    cassettes_say = ("password=REDACTED", "username=REDACTED")
 
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """The kit's secret filters (username and password in the query), minus the port (a free one each run)."""
-    defaults = vcr_defaults()
-    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"]}
+    def send(self, factory: Any, case: Case, url: str) -> Harness:
+        """Send `case` with `run_case`, its cases having their own shape."""
+        return run_case(factory, case, url)
 
-
-@pytest.fixture(scope="module")
-def recording(record_mode: str) -> Iterator[str]:
-    """The stand-in's /send while recording (`--record-mode` other than none), one never contacted while
-    replaying."""
-    for url in recording_url(record_mode, SCRIPT):
-        yield url + "/send"
-
-
-@pytest.mark.vcr
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording)
-
-
-def test_cassettes_are_complete_and_clean() -> None:
-    names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
-    assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
-    assert_no_secrets(None, [PASSWORD, WRONG_PASSWORD], CASSETTES)
-    for path in CASSETTES.glob("*.yaml"):
-        text = path.read_text()
-        assert "password=REDACTED" in text and "username=REDACTED" in text, path.name
-        assert "smsgate-standin-jasmin" in text, f"{path.name} must say it came from our stand-in"
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[StandIn]:
-    """A freshly started stand-in."""
-    with StandIn(SCRIPT) as server:
-        yield server
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_live(smsgate_harness, live: StandIn, case: Case) -> None:
-    before = len(live.received())
-    run_case(smsgate_harness, case, live.url + "/send")
-    accepted = [parts(r) for r in live.received()[before:] if r["status"] == 200]
-    assert all(n <= 5 for n in accepted), accepted  # nothing Jasmin would drop
+    @pytest.mark.peers
+    def test_live(self, smsgate_harness: Any, live: StandIn, case: Case) -> None:
+        """Each case live, and no accepted call needed more SMS parts than Jasmin keeps (5)."""
+        before = len(live.received())
+        super().test_live(smsgate_harness, live, case)
+        accepted = [parts(r) for r in live.received()[before:] if r["status"] == 200]
+        assert all(n <= 5 for n in accepted), accepted  # nothing Jasmin would drop

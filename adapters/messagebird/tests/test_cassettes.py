@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from smsgate.testing import Harness, assert_no_secrets, vcr_defaults
+from smsgate.testing import Harness, assert_no_secrets
 
 HERE = Path(__file__).resolve().parent
-CASSETTES = HERE.parents[2] / "cassettes" / "messagebird"
 sys.path.insert(0, str(HERE))
 
 from messagebird_standin import ACCESS_KEY, NO_BALANCE, RATE_LIMITED, SERVER_ERROR  # noqa: E402
 
-from tests.support.standin import StandIn, recording_url  # noqa: E402
+from tests.support.cassettes import StandInCassettes  # noqa: E402
 
 SCRIPT = HERE / "messagebird_standin.py"
 MESSAGE_ID = "7d3c5e1a-2b4f-4c6d-8e9f-0a1b2c3d4e5f"
@@ -89,48 +86,13 @@ def run_case(factory: Any, case: Case, base_url: str) -> Harness:
     return harness
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """All messagebird cassettes live in cassettes/messagebird/."""
-    return str(CASSETTES)
+class TestMessagebirdCassettes(StandInCassettes):
+    """MessageBird's cases, each checked by `run_case`; the AccessKey travels in Authorization."""
 
+    name, script, cases = "messagebird", SCRIPT, CASES
+    secrets = [ACCESS_KEY, WRONG_KEY]
+    cassettes_say, cassettes_never_say = ("REDACTED",), ("AccessKey",)
 
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """The kit's secret filters (the AccessKey travels in Authorization), minus the port (the stand-in's is free)."""
-    defaults = vcr_defaults()
-    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"]}
-
-
-@pytest.fixture(scope="module")
-def recording(record_mode: str) -> Iterator[str]:
-    """The stand-in while recording (`--record-mode` other than none), a URL never contacted while replaying."""
-    yield from recording_url(record_mode, SCRIPT)
-
-
-@pytest.mark.vcr
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording)
-
-
-def test_cassettes_are_complete_and_clean() -> None:
-    names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
-    assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
-    assert_no_secrets(None, [ACCESS_KEY, WRONG_KEY], CASSETTES)
-    for path in CASSETTES.glob("*.yaml"):
-        text = path.read_text()
-        assert "REDACTED" in text and "AccessKey" not in text and "smsgate-standin-messagebird" in text, path.name
-
-
-@pytest.fixture(scope="module")
-def live_url() -> Iterator[str]:
-    """A freshly started stand-in."""
-    with StandIn(SCRIPT) as standin:
-        yield standin.url
-
-
-@pytest.mark.peers
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_live(smsgate_harness, live_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, live_url)
+    def send(self, factory: Any, case: Case, url: str) -> Harness:
+        """Send `case` with `run_case`, its cases having their own shape."""
+        return run_case(factory, case, url)

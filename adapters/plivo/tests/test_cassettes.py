@@ -13,22 +13,19 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from smsgate.testing import Harness, assert_no_secrets, vcr_defaults
+from smsgate.testing import Harness, assert_no_secrets
 
 HERE = Path(__file__).resolve().parent
-CASSETTES = HERE.parents[2] / "cassettes" / "plivo"
 sys.path.insert(0, str(HERE))
 
 from plivo_standin import AUTH_ID, AUTH_TOKEN, INVALID_NUMBER, RATE_LIMITED, SERVER_ERROR  # noqa: E402
 
-from tests.support.standin import StandIn, recording_url  # noqa: E402
+from tests.support.cassettes import StandInCassettes  # noqa: E402
 
 SCRIPT = HERE / "plivo_standin.py"
 MESSAGE_ID = "5b0c7c8e-31a4-4c1e-9a53-2f1d8f6e0a11"
@@ -91,48 +88,13 @@ def run_case(factory: Any, case: Case, base_url: str) -> Harness:
     return harness
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """All plivo cassettes live in cassettes/plivo/."""
-    return str(CASSETTES)
+class TestPlivoCassettes(StandInCassettes):
+    """Plivo's cases, each checked by `run_case` (the JSON each request carries)."""
 
+    name, script, cases = "plivo", SCRIPT, CASES
+    secrets = [AUTH_TOKEN, WRONG_TOKEN, BASIC]
+    cassettes_say = ("REDACTED",)
 
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """The kit's secret filters, minus the port (the stand-in starts on a free one)."""
-    defaults = vcr_defaults()
-    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"]}
-
-
-@pytest.fixture(scope="module")
-def recording(record_mode: str) -> Iterator[str]:
-    """The stand-in while recording (`--record-mode` other than none), a URL never contacted while replaying."""
-    yield from recording_url(record_mode, SCRIPT)
-
-
-@pytest.mark.vcr
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording: str, case: Case) -> None:
-    run_case(smsgate_harness, case, recording)
-
-
-def test_cassettes_are_complete_and_clean() -> None:
-    names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
-    assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
-    assert_no_secrets(None, [AUTH_TOKEN, WRONG_TOKEN, BASIC], CASSETTES)
-    for path in CASSETTES.glob("*.yaml"):
-        text = path.read_text()
-        assert "REDACTED" in text and "smsgate-standin-plivo" in text, path.name
-
-
-@pytest.fixture(scope="module")
-def live_url() -> Iterator[str]:
-    """A freshly started stand-in."""
-    with StandIn(SCRIPT) as standin:
-        yield standin.url
-
-
-@pytest.mark.peers
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_live(smsgate_harness, live_url: str, case: Case) -> None:
-    run_case(smsgate_harness, case, live_url)
+    def send(self, factory: Any, case: Case, url: str) -> Harness:
+        """Send `case` with `run_case`, its cases having their own shape."""
+        return run_case(factory, case, url)

@@ -9,16 +9,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from smsgate.testing import assert_no_secrets, vcr_defaults
 from smsgate_vonage import VonageAdapter
 
 HERE = Path(__file__).resolve().parent
-CASSETTES = HERE.parents[2] / "cassettes" / "vonage"
 sys.path.insert(0, str(HERE))
 
 from vonage_standin import (  # noqa: E402
@@ -32,7 +28,8 @@ from vonage_standin import (  # noqa: E402
     THROTTLED,
 )
 
-from tests.support.standin import SendCase, StandIn, recording_url, run_send_case  # noqa: E402
+from tests.support.cassettes import StandInCassettes  # noqa: E402
+from tests.support.standin import SendCase  # noqa: E402
 
 SCRIPT = HERE / "vonage_standin.py"
 MESSAGE_ID = "10a46fa0-8e4c-4b2b-9ee1-b8e1b2c8b7d1"
@@ -78,55 +75,15 @@ CASES = [
 ]
 
 
-def run(factory: Any, case: SendCase, base_url: str) -> None:
-    harness = run_send_case(factory, VonageAdapter, CHANNEL, case, base_url, [KEY, SECRET, WRONG], MESSAGE_ID)
-    message = harness.message(MESSAGE_ID)
-    if case.status == "wired":  # one id per SMS Vonage sends, all kept
-        assert len(message.external_ids) == case.segments and len(set(message.external_ids)) == case.segments
+class TestVonageCassettes(StandInCassettes):
+    """Vonage's cases; `api_secret` travels in the form, so it is filtered there too."""
 
+    name, script, adapter, cases = "vonage", SCRIPT, VonageAdapter, CASES
+    channel, secrets, message_id = CHANNEL, [KEY, SECRET, WRONG], MESSAGE_ID
+    filter_post_data = ("api_secret",)
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """Every vonage cassette lives in cassettes/vonage/."""
-    return str(CASSETTES)
-
-
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """The kit's filters plus `api_secret`, matching without the port (the stand-in takes a free one)."""
-    defaults = vcr_defaults()
-    return {**defaults, "match_on": [m for m in defaults["match_on"] if m != "port"],
-            "filter_post_data_parameters": [*defaults["filter_post_data_parameters"], ("api_secret", "REDACTED")]}
-
-
-@pytest.fixture(scope="module")
-def recording(record_mode: str) -> Iterator[str]:
-    """The stand-in while recording, a URL never contacted while replaying."""
-    yield from recording_url(record_mode, SCRIPT)
-
-
-@pytest.mark.vcr
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_recorded(smsgate_harness, recording: str, case: SendCase) -> None:
-    run(smsgate_harness, case, recording)
-
-
-def test_cassettes_are_complete_and_clean() -> None:
-    names = sorted(p.name for p in CASSETTES.glob("*.yaml"))
-    assert names == sorted(f"test_recorded[{c.id}].yaml" for c in CASES)  # none missing, none stale
-    assert_no_secrets(None, [KEY, SECRET, WRONG], CASSETTES)
-    for path in CASSETTES.glob("*.yaml"):
-        assert "smsgate-standin-vonage" in path.read_text(), f"{path.name} must say it came from our stand-in"
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[StandIn]:
-    """A freshly started stand-in for the live run."""
-    with StandIn(SCRIPT) as standin:
-        yield standin
-
-
-@pytest.mark.peers
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_live(smsgate_harness, live: StandIn, case: SendCase) -> None:
-    run(smsgate_harness, case, live.url)
+    def check(self, harness: Any, case: SendCase) -> None:
+        """One id per SMS Vonage sends, all kept."""
+        message = harness.message(MESSAGE_ID)
+        if case.status == "wired":
+            assert len(message.external_ids) == case.segments and len(set(message.external_ids)) == case.segments

@@ -17,9 +17,9 @@ from . import _json as strict_json
 from ._http._channellog import ChannelLog, Redactor
 from ._http._client import HttpClient
 from ._http._logging import redact_library_logs
-from ._models import Event, IncomingMessage, OutgoingMessage, SendResult, StatusUpdate
+from ._models import Event, IncomingMessage, OptOut, OutgoingMessage, SendResult, Status, StatusUpdate
 from .config._settings import Channel, ChannelSettings
-from .errors import MessageInvalid, RequestRejected
+from .errors import ContactStopped, MessageInvalid, RequestRejected, SendError
 from .phones import InvalidNumber, normalize_number
 from .store import Fragment, FragmentJoin, InboundOutcome
 
@@ -371,6 +371,18 @@ class Adapter(Generic[SettingsT]):
                                     allow_sender_id=self.allow_sender_ids)
         except InvalidNumber as exc:
             raise MessageInvalid(str(exc)) from None
+
+    def partly_sent(self, message: OutgoingMessage, exc: SendError, external_ids: list[str], segments: int,
+                    log: ChannelLog, *, by: str, unit: str = "part(s)") -> SendResult:
+        """Failed, not errored, once `by` accepted some parts (`external_ids`): a retry would send them twice;
+        their ids are kept so their delivery reports still find the message, and a stopped contact opts out."""
+        reason = self.redactor.text(f"{exc.reason} (after {by} accepted {len(external_ids)} {unit} of this "
+                                    "message; not retried, which would send those again)")
+        log.error(f"{exc.code}: {reason}")
+        events: list[Event] = [OptOut(message.channel, message.to, reason=exc.reason)] \
+            if isinstance(exc, ContactStopped) else []
+        return SendResult(Status.FAILED, external_ids=external_ids, segments=segments,
+                          error_code=exc.ext_code or exc.code, error_reason=reason, events=events)
 
     def reply(self, action: str, events: list[Event], request: InboundRequest) -> Reply | None:
         """A literal answer for a successful request, or None for the gateway's JSON envelope."""

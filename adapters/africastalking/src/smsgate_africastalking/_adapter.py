@@ -18,7 +18,7 @@ from smsgate import (
     route,
     utcnow,
 )
-from smsgate.errors import ContactStopped, MessageInvalid, SendError
+from smsgate.errors import MessageInvalid, SendError
 from smsgate.text import segment, split_bytes, with_attachments
 
 from ._inbound import parse_date
@@ -62,18 +62,8 @@ class AfricastalkingAdapter(Adapter[AfricastalkingSettings]):
         except SendError as exc:
             if not external_ids:
                 raise
-            return self._partly_sent(message, exc, external_ids, segments, log)
+            return self.partly_sent(message, exc, external_ids, segments, log, by="Africa's Talking")
         return SendResult(Status.WIRED, external_ids=external_ids, segments=segments)
-
-    def _partly_sent(self, message: OutgoingMessage, exc: SendError, external_ids: list[str], segments: int,
-                     log: ChannelLog) -> SendResult:
-        reason = self.redactor.text(f"{exc.reason} (after Africa's Talking accepted {len(external_ids)} part(s) of "
-                                    "this message; not retried, which would send those again)")
-        log.error(f"{exc.code}: {reason}")
-        events: list[Event] = [OptOut(message.channel, message.to, reason=exc.reason)] \
-            if isinstance(exc, ContactStopped) else []
-        return SendResult(Status.FAILED, external_ids=external_ids, segments=segments,
-                          error_code=exc.ext_code or exc.code, error_reason=reason, events=events)
 
     # -- callbacks ------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from smsgate import (
     StatusUpdate,
     route,
 )
-from smsgate.errors import ContactStopped, MessageInvalid, SendError
+from smsgate.errors import MessageInvalid
 from smsgate.text import attachment_url, segment, split_bytes
 
 from ._inbound import mms_content, received_at, results
@@ -108,18 +108,8 @@ class InfobipAdapter(Adapter[InfobipSettings]):
         if len(ids) < len(messages) and refused is None:
             log.error("response_value_missing: no 'messageId' for every message in Infobip's answer")
         if refused is not None:  # some went, some did not: final, a retry would send the others again
-            return self._partly_sent(message, refused, ids, count or counted, log)
+            return self.partly_sent(message, refused, ids, count or counted, log, by="Infobip")
         return SendResult(Status.WIRED, external_ids=ids, segments=count or counted)
-
-    def _partly_sent(self, message: OutgoingMessage, exc: SendError, external_ids: list[str], segments: int,
-                     log: ChannelLog) -> SendResult:
-        reason = self.redactor.text(f"{exc.reason} (after Infobip accepted {len(external_ids)} part(s) of this "
-                                    "message; not retried, which would send those again)")
-        log.error(f"{exc.code}: {reason}")
-        events: list[Event] = [OptOut(message.channel, message.to, reason=exc.reason)] \
-            if isinstance(exc, ContactStopped) else []
-        return SendResult(Status.FAILED, external_ids=external_ids, segments=segments,
-                          error_code=exc.ext_code or exc.code, error_reason=reason, events=events)
 
     # -- callbacks ------------------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from smsgate import (
     Ignored,
     InboundRequest,
     IncomingMessage,
-    OptOut,
     OutgoingMessage,
     RequestRejected,
     SendResult,
@@ -21,7 +20,7 @@ from smsgate import (
     route,
     utcnow,
 )
-from smsgate.errors import ChannelConfigError, ContactStopped, MessageInvalid, SendError
+from smsgate.errors import ChannelConfigError, MessageInvalid, SendError
 from smsgate.text import is_gsm7, split_bytes, with_attachments
 
 from ._settings import VonageSettings
@@ -67,20 +66,8 @@ class VonageAdapter(Adapter[VonageSettings]):
         except SendError as exc:
             if not external_ids:
                 raise
-            return self._partly_sent(message, exc, external_ids, segments, log)
+            return self.partly_sent(message, exc, external_ids, segments, log, by="Vonage", unit="SMS")
         return SendResult(Status.WIRED, external_ids=external_ids, segments=segments)
-
-    def _partly_sent(self, message: OutgoingMessage, exc: SendError, external_ids: list[str], segments: int,
-                     log: ChannelLog) -> SendResult:
-        """Failed, not errored, once some SMS went out (a retry would send them twice); their ids are kept, so
-        their delivery receipts still find the message."""
-        reason = self.redactor.text(f"{exc.reason} (after Vonage accepted {len(external_ids)} SMS of this "
-                                    "message; not retried, which would send those again)")
-        log.error(f"{exc.code}: {reason}")
-        events: list[Event] = [OptOut(message.channel, message.to, reason=exc.reason)] \
-            if isinstance(exc, ContactStopped) else []
-        return SendResult(Status.FAILED, external_ids=external_ids, segments=segments,
-                          error_code=exc.ext_code or exc.code, error_reason=reason, events=events)
 
     # -- callbacks ------------------------------------------------------------------------------------
 
