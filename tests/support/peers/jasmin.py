@@ -235,10 +235,11 @@ class Jasmin(Peer):
         ports = {self.smpp_port, self.jcli_port, *([self.http_port] if self.http_api else [])}
         self._wait("jasmind listening (SMPP, jCli" + (", HTTP API)" if self.http_api else ")"),
                    lambda: ports <= listening_ports(), deadline, interval=0.1)
+        # the user last: a client that binds the moment jasmind listens (smsgate rebinding after a restart) is
+        # refused until the routes exist, as with a Jasmin that loads its configuration at start, instead of
+        # being bound to a Jasmin that answers ESME_RINVDSTADR (no route) to its first submit_sm
         self.jcli([
             "group -a", "gid g1", "ok",
-            "user -a", f"username {self.system_id}", f"password {self.password}", "gid g1", f"uid {self.system_id}",
-            "ok",
             "smppccm -a", "cid upstream", "host 127.0.0.1", f"port {self.upstream_port}", "username jasmin",
             "password jasmin", "bind transceiver", "submit_throughput 0", "ok",
             "smppccm -1 upstream",
@@ -247,6 +248,8 @@ class Jasmin(Peer):
         ])
         self._wait("upstream connector BOUND_TRX", lambda: "BOUND_TRX" in self.jcli(["smppccm -l"]), deadline,
                    interval=0.2)
+        self.jcli(["user -a", f"username {self.system_id}", f"password {self.password}", "gid g1",
+                   f"uid {self.system_id}", "ok"])
 
     def stop_jasmind(self) -> None:
         """Stop jasmind alone (SIGTERM, then SIGKILL), keeping RabbitMQ, redis and the upstream running."""
