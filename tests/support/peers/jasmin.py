@@ -3,6 +3,7 @@ tests and cassettes, and bench/smpp_send.py."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -23,6 +24,9 @@ JASMIN_DIR = Path(os.environ.get("SMSGATE_JASMIN_DIR", str(REPO_ROOT / "tools" /
 REDIS_SERVER = os.environ.get("SMSGATE_REDIS_SERVER", "/usr/bin/redis-server")
 RABBITMQ_BIN = Path(os.environ.get("SMSGATE_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 EPMD = os.environ.get("SMSGATE_EPMD", "/usr/bin/epmd")
+# jasmind refuses to start while another jasmind on the machine holds its own lock (/tmp/jasmind): Jasmins of
+# parallel test workers (pytest -n) or of other checkouts take turns on this lock instead of failing
+MACHINE_LOCK = Path(os.environ.get("SMSGATE_JASMIN_LOCK", "/tmp/smsgate-jasmin.lock"))
 
 _JASMIN_CFG = """\
 [smpp-server]
@@ -156,6 +160,7 @@ class Jasmin(Peer):
         self.nodename = f"smsgate{self.amqp_port}@localhost"
         self.upstream_out = self.workdir / "upstream.out"
         self._jasmind: Child | None = None
+        self._lock_file: Any = None
 
     # -- start ---------------------------------------------------------------------------
     def _rabbit_env(self) -> dict[str, str]:
@@ -182,6 +187,7 @@ class Jasmin(Peer):
                                     Path(REDIS_SERVER), RABBITMQ_BIN / "rabbitmq-server", Path(EPMD)) if not p.exists()]
         if missing:
             raise PeerStartError(f"Jasmin: missing {', '.join(missing)}; run .ci/install-peers")
+        self._take_machine_lock()
         deadline = time.monotonic() + self.startup_timeout
         self._spawn("redis", [REDIS_SERVER, "--bind", LOOPBACK, "--port", str(self.redis_port), "--save", "",
                               "--appendonly", "no", "--dir", str(self.workdir)], cwd=self.workdir)
@@ -202,6 +208,29 @@ class Jasmin(Peer):
         self._wait("RabbitMQ started", self._rabbit_ready, deadline, interval=0.5)
         self._write_config()
         self.start_jasmind(deadline)
+
+    def _take_machine_lock(self, wait: float = 900.0) -> None:
+        """Wait (up to `wait` seconds) until no other Jasmin of this machine runs; held until `stop`."""
+        MACHINE_LOCK.touch(exist_ok=True)
+        self._lock_file = MACHINE_LOCK.open("r")
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise self._fail(f"another Jasmin held {MACHINE_LOCK} for {wait:g} s") from None
+                time.sleep(0.5)
+
+    def stop(self, cleanup: bool | None = None) -> None:
+        """Stop every child (by PID), then let the next Jasmin of this machine start."""
+        try:
+            super().stop(cleanup)
+        finally:
+            lock, self._lock_file = self._lock_file, None
+            if lock is not None:
+                lock.close()  # closing the file releases the flock
 
     def _rabbit_ready(self) -> bool:
         if self.amqp_port not in listening_ports():
