@@ -10,7 +10,7 @@ from ... import _events
 from ..._events import timestamp as _ts
 from ..._http._channellog import ChannelLog
 from ..._json import loads_stored
-from ..._models import Event
+from ..._models import Event, IncomingMessage
 from .._records import (
     Fragment,
     FragmentJoin,
@@ -34,7 +34,9 @@ class _Inbound(_Base):
                 _insert_log(conn, log)
             return outcomes
 
-        return await self._call(op)
+        # New messages only write rows (and set ids that come out the same again), so the job may run twice; a
+        # status report or an opt-out may also add an error line to the log, which must not be added twice.
+        return await self._call(op, rerunnable=all(isinstance(e, IncomingMessage) for e in events))
 
     def _store_events(self, conn: sqlite3.Connection, channel: str, events: Sequence[Event],
                       log: ChannelLog | None) -> list[InboundOutcome]:
