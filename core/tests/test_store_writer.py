@@ -1,5 +1,6 @@
-"""The SQLite writer's group commit: a batch of new inbound messages runs without a savepoint each, and a job that
-fails in it still fails alone (the batch is rolled back and run again, each job in its own savepoint)."""
+"""The SQLite writer's group commit: a batch of new inbound messages runs without a savepoint each, and a job
+that fails in it still fails alone (the batch is rolled back and run again, each job in its own savepoint); the
+new messages of one loop tick are one job with a multi-row INSERT per table, answered as each alone would be."""
 
 from __future__ import annotations
 
@@ -62,6 +63,24 @@ def test_a_batch_of_new_messages_stores_each_once(tmp_path):
             rows = store.call_sync(lambda conn: conn.execute(
                 "SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0])
             assert rows == 50
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_the_same_message_twice_in_one_batch_is_stored_once_and_answered_with_one_id(tmp_path):
+    async def main() -> None:
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        try:
+            first, again = (IncomingMessage("c", "+250788123123", "twice", external_id="dup-1") for _ in range(2))
+            other = IncomingMessage("c", "+250788123123", "once", external_id="dup-2")
+            outcomes = await asyncio.gather(*(store.record_inbound("c", [m], None) for m in (first, other, again)))
+            assert [o[0].created for o in outcomes] == [True, True, False]
+            assert outcomes[2][0].event.id == first.id  # the retried delivery is answered with the stored id
+            rows = store.call_sync(lambda conn: conn.execute(
+                "SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0])
+            assert rows == 2
         finally:
             await store.close()
 
