@@ -84,8 +84,8 @@ class _Base:
         """What events need to read their message's payload: only a planner needs it (a read per event)."""
         return None if self._planner is None else (lambda message_id: _get(conn, message_id))
 
-    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._writer.submit_async(fn)
+    async def _call(self, fn: Callable[[sqlite3.Connection], T], *, rerunnable: bool = False) -> T:
+        return await self._writer.submit_async(fn, rerunnable=rerunnable)
 
     def call_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(connection)` on the writer thread and wait (for synchronous callers such as tests)."""

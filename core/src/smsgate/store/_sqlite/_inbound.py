@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Sequence
+from functools import cached_property
 
 from ... import _events
+from ..._events import PlatformEvent
 from ..._events import timestamp as _ts
 from ..._http._channellog import ChannelLog
 from ..._json import loads_stored
-from ..._models import Event
+from ..._models import Event, IncomingMessage
+from ...errors import StoreUnavailable
+from .._coalesce import Coalescer
 from .._records import (
     Fragment,
     FragmentJoin,
     InboundOutcome,
 )
 from ._base import _Base
-from ._rows import _insert_log
-from ._statuses import _store_event
+from ._rows import _ROWS_PER_STATEMENT, _insert_log, _insert_logs
+from ._statuses import _NEW_MESSAGE, _NEW_MESSAGE_ROW, _new_message_outcome, _new_message_row, _store_event
+
+_Request = tuple[str, Sequence[IncomingMessage], ChannelLog | None]
+"""One inbound request of new messages only: its channel, its messages, its log."""
 
 
 class _Inbound(_Base):
@@ -28,13 +36,66 @@ class _Inbound(_Base):
                              ) -> list[InboundOutcome]:
         """Store every event of one inbound request in one transaction."""
 
-        def op(conn: sqlite3.Connection) -> list[InboundOutcome]:
-            outcomes = self._store_events(conn, channel, events, log)
-            if log is not None:
-                _insert_log(conn, log)
-            return outcomes
+        if all(isinstance(e, IncomingMessage) for e in events):
+            return await self._new_messages((channel, events, log))  # type: ignore[arg-type]
+        return await self._call(lambda conn: self._store_request(conn, channel, events, log))
 
-        return await self._call(op)
+    def _store_request(self, conn: sqlite3.Connection, channel: str, events: Sequence[Event],
+                       log: ChannelLog | None) -> list[InboundOutcome]:
+        outcomes = self._store_events(conn, channel, events, log)
+        if log is not None:
+            _insert_log(conn, log)
+        return outcomes
+
+    @cached_property
+    def _new_messages(self) -> Coalescer[_Request, list[InboundOutcome]]:
+        """The requests of one loop tick that bring only new messages (an aggregator's usual callback): one
+        writer job, their messages in one multi-row INSERT and their logs in another, instead of two statements
+        each (every statement costs the writer thread the interpreter lock back from the busy event loop).
+
+        New messages only write rows (and set ids that come out the same again), so the job may run twice (see
+        `_Writer.submit_async`). When it fails, each request is stored in a job of its own, so the one that
+        failed fails alone."""
+
+        async def run(items: list[_Request]) -> list[list[InboundOutcome] | BaseException]:
+            try:
+                return list(await self._call(lambda conn: self._store_new(conn, items), rerunnable=True))
+            except StoreUnavailable:
+                raise  # the transaction did not commit: every caller hears it, as each would alone
+            except Exception:
+                return list(await asyncio.gather(*(self._store_alone(item) for item in items),
+                                                 return_exceptions=True))
+
+        return Coalescer(run)
+
+    async def _store_alone(self, item: _Request) -> list[InboundOutcome]:
+        channel, events, log = item
+        return await self._call(lambda conn: self._store_request(conn, channel, events, log))
+
+    def _store_new(self, conn: sqlite3.Connection, items: list[_Request]) -> list[list[InboundOutcome]]:
+        """`_store_request` for requests of new messages only, a statement per table for all of them."""
+        pairs = [(channel, event) for channel, events, _log in items for event in events]
+        created: set[str] = set()
+        for start in range(0, len(pairs), _ROWS_PER_STATEMENT):
+            chunk = pairs[start:start + _ROWS_PER_STATEMENT]
+            values = [v for channel, event in chunk for v in _new_message_row(channel, event)]
+            created.update(row[0] for row in conn.execute(
+                _NEW_MESSAGE + ",".join([_NEW_MESSAGE_ROW] * len(chunk)) + " RETURNING id", values))
+        read = self._reader(conn)
+        answers: list[list[InboundOutcome]] = []
+        made_all: list[PlatformEvent] = []
+        for channel, events, log in items:
+            outcomes = []
+            for event in events:
+                outcome = _new_message_outcome(conn, channel, event, event.id in created, log)
+                made = _events.made_by(channel, outcome, read)
+                outcomes.append(InboundOutcome(outcome.event, outcome.created, outcome.change, made) if made
+                                else outcome)
+                made_all.extend(made)
+            answers.append(outcomes)
+        self._plan(conn, made_all)
+        _insert_logs(conn, [log for _channel, _events_, log in items if log is not None])
+        return answers
 
     def _store_events(self, conn: sqlite3.Connection, channel: str, events: Sequence[Event],
                       log: ChannelLog | None) -> list[InboundOutcome]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from ..._http._channellog import ChannelLog
@@ -43,10 +44,27 @@ def _history(conn: sqlite3.Connection, message_id: str) -> list[dict[str, Any]]:
     return history
 
 
-def _insert_log(conn: sqlite3.Connection, log: ChannelLog) -> None:
+_LOG = "INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at, data) VALUES "
+_LOG_ROW = "(?,?,?,?,?,?,?,?)"
+
+
+def _log_row(log: ChannelLog) -> tuple[Any, ...]:
+    """The values of `_LOG_ROW` for a channel log."""
     data = log.as_dict()
-    conn.execute(
-        "INSERT INTO channel_logs (id, channel, kind, message_id, is_error, elapsed_ms, created_at, data)"
-        " VALUES (?,?,?,?,?,?,?,?)",
-        (log.id, log.channel, log.kind, log.message_id, int(bool(log.errors)), log.elapsed_ms, data["created_at"],
-         json.dumps(data, ensure_ascii=False)))
+    return (log.id, log.channel, log.kind, log.message_id, int(bool(log.errors)), log.elapsed_ms, data["created_at"],
+            json.dumps(data, ensure_ascii=False))
+
+
+def _insert_log(conn: sqlite3.Connection, log: ChannelLog) -> None:
+    conn.execute(_LOG + _LOG_ROW, _log_row(log))
+
+
+def _insert_logs(conn: sqlite3.Connection, logs: Sequence[ChannelLog]) -> None:
+    """Several channel logs in one statement (in their order, so their `seq` follows it)."""
+    for start in range(0, len(logs), _ROWS_PER_STATEMENT):
+        chunk = logs[start:start + _ROWS_PER_STATEMENT]
+        conn.execute(_LOG + ",".join([_LOG_ROW] * len(chunk)), [v for log in chunk for v in _log_row(log)])
+
+
+_ROWS_PER_STATEMENT = 500
+"""Rows of one multi-row INSERT: 500 x 13 values stays far under SQLite's 32,766 bound variables."""

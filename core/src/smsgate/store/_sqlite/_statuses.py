@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..._events import timestamp as _ts
 from ..._http._channellog import ChannelLog
@@ -65,27 +66,40 @@ def _apply_status(conn: sqlite3.Connection, message_id: str, channel: str, statu
     return StatusChange(message_id, previous, status if applied else previous, applied, wired_at=wired_at)
 
 
+_NEW_MESSAGE = ("INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status, external_id,"
+                " external_ids, attachments, metadata, created_at, updated_at) VALUES ")
+_NEW_MESSAGE_ROW = "(?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+
+def _new_message_row(channel: str, event: IncomingMessage) -> tuple[Any, ...]:
+    """The values of `_NEW_MESSAGE_ROW` for an incoming message."""
+    now = _ts()
+    return (event.id, channel, "in", event.to, event.from_, event.text, "received", event.external_id,
+            json.dumps([event.external_id] if event.external_id else []), json.dumps(event.attachments),
+            json.dumps({"received_at": _ts(event.received_at), "raw": event.raw}, default=str), now, now)
+
+
+def _new_message_outcome(conn: sqlite3.Connection, channel: str, event: IncomingMessage, created: bool,
+                         log: ChannelLog | None) -> InboundOutcome:
+    """What storing `event` made: new, or a retried delivery answered with the id stored the first time."""
+    if created:
+        if log is not None and log.message_id is None:
+            log.message_id = event.id
+        return InboundOutcome(event)
+    row = conn.execute("SELECT id FROM messages WHERE channel = ? AND direction = 'in' AND external_id = ?",
+                       (channel, event.external_id)).fetchone()
+    if row is not None:
+        event.id = row["id"]
+        if log is not None and log.message_id is None:
+            log.message_id = event.id
+    return InboundOutcome(event, created=False)
+
+
 def _store_event(conn: sqlite3.Connection, channel: str, event: Event, log: ChannelLog | None = None
                  ) -> InboundOutcome:
     if isinstance(event, IncomingMessage):
-        now = _ts()
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO messages (id, channel, direction, to_addr, from_addr, text, status, external_id,"
-            " external_ids, attachments, metadata, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (event.id, channel, "in", event.to, event.from_, event.text, "received", event.external_id,
-             json.dumps([event.external_id] if event.external_id else []), json.dumps(event.attachments),
-             json.dumps({"received_at": _ts(event.received_at), "raw": event.raw}, default=str), now, now))
-        if cur.rowcount == 1:
-            if log is not None and log.message_id is None:
-                log.message_id = event.id
-            return InboundOutcome(event)
-        row = conn.execute("SELECT id FROM messages WHERE channel = ? AND direction = 'in' AND external_id = ?",
-                           (channel, event.external_id)).fetchone()
-        if row is not None:  # a retried delivery: answer with the id stored the first time
-            event.id = row["id"]
-            if log is not None and log.message_id is None:
-                log.message_id = event.id
-        return InboundOutcome(event, created=False)
+        cur = conn.execute(_NEW_MESSAGE + _NEW_MESSAGE_ROW, _new_message_row(channel, event))
+        return _new_message_outcome(conn, channel, event, cur.rowcount == 1, log)
     if isinstance(event, StatusUpdate):
         # Every lookup is scoped to the channel the report arrived on: a callback route that needs no credentials
         # (Kannel's DLR, an http channel without inbound_secret) must not reach another channel's messages. A
