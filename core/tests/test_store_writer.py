@@ -5,11 +5,15 @@ new messages of one loop tick are one job with a multi-row INSERT per table, ans
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 
+import pytest
 from smsgate import IncomingMessage
 from smsgate._http._channellog import ChannelLog, Redactor
-from smsgate.store import SQLiteStore
+from smsgate.errors import StoreUnavailable
+from smsgate.store import SQLiteStore, open_store
+from smsgate.store._sqlite._connection import _use_wal
 
 
 async def _batch_with_a_failing_job(store: SQLiteStore) -> tuple[list[IncomingMessage], IncomingMessage, list]:
@@ -85,3 +89,42 @@ def test_the_same_message_twice_in_one_batch_is_stored_once_and_answered_with_on
             await store.close()
 
     asyncio.run(main())
+
+
+
+class _Switching:
+    """A connection whose switch to WAL is refused `busy` times with "database is locked", as SQLite refuses a
+    second process opening the same new file while the first switches it (no busy handler is called there)."""
+
+    def __init__(self, busy: int, error: str = "database is locked") -> None:
+        self.busy, self.error, self.tries = busy, error, 0
+
+    def execute(self, sql: str) -> None:
+        assert sql == "PRAGMA journal_mode=WAL"
+        self.tries += 1
+        if self.tries <= self.busy:
+            raise sqlite3.OperationalError(self.error)
+
+
+def test_the_switch_to_wal_waits_while_another_process_opens_the_new_file():
+    # serve --split's two processes open one new file together: the loser of the switch must wait, not fail
+    conn = _Switching(busy=3)
+    _use_wal(conn)  # type: ignore[arg-type]
+    assert conn.tries == 4
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _use_wal(_Switching(busy=10**6), wait=0.05)  # type: ignore[arg-type]
+    other = _Switching(busy=1, error="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk"):
+        _use_wal(other)  # type: ignore[arg-type]
+    assert other.tries == 1  # only a lock is waited for
+
+
+def test_a_database_locked_past_the_wait_is_unavailable_not_foreign(tmp_path, monkeypatch):
+    import smsgate.store._sqlite._connection as connection
+
+    def locked(conn, wait=10.0):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(connection, "_use_wal", locked)
+    with pytest.raises(StoreUnavailable, match="is locked by another process"):
+        open_store(str(tmp_path / "g.sqlite3"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config._database import describe, is_postgres, sqlite_path, url_password, validate_database
-from ..errors import StoreInvalid
+from ..errors import StoreInvalid, StoreUnavailable
 from ._protocol import Store
 
 __all__ = ["describe", "is_postgres", "open_store", "schema_status", "sqlite_path", "upgrade_database", "url_password",
@@ -36,6 +36,10 @@ def open_store(database: str, *, synchronous: str = "FULL", readonly: bool = Fal
 
     try:
         return SQLiteStore(sqlite_path(database), synchronous=synchronous, readonly=readonly)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):  # another process held it past the busy timeout: busy, not foreign
+            raise StoreUnavailable(f"{describe(database)} is locked by another process ({exc})") from None
+        raise StoreInvalid(f"{describe(database)} is not an smsgate database ({exc})") from None
     except sqlite3.DatabaseError as exc:  # a file that is not SQLite, or SQLite without smsgate's schema
         raise StoreInvalid(f"{describe(database)} is not an smsgate database ({exc})") from None
 

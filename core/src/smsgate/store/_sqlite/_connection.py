@@ -79,6 +79,21 @@ def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]
             future.set_result(value)
 
 
+def _use_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
+    """Switch a read-write connection's file to WAL, waiting while another process opens the same new file."""
+    # switching a new file to WAL needs it to itself, and SQLite answers SQLITE_BUSY at once there, without its
+    # busy handler: two processes opening one new file together (serve --split's two) must take turns
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _connect_readonly(path: str) -> sqlite3.Connection:
     """An existing database opened for reading only (a `mode=ro` URI): no schema, no journal change, no file made."""
     conn = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True, isolation_level=None,
@@ -109,11 +124,11 @@ class _Writer:
             if readonly:
                 conn = _connect_readonly(path)
             else:
-                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
                 conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(f"PRAGMA synchronous={synchronous}")
                 conn.execute("PRAGMA busy_timeout=10000")
+                _use_wal(conn)
+                conn.execute(f"PRAGMA synchronous={synchronous}")
                 # Savepoints (one per job of a group commit) keep the pages each job first changes in a
                 # sub-journal, which SQLite spills to a temporary file past 64 KiB: two write() calls per page,
                 # ~40 per message sent, more than the WAL itself. In memory it is a copy per page.
