@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.peers import free_port
+
 SMSGATE = Path(sys.executable).with_name("smsgate")
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_") and k != "COLUMNS"}
 
@@ -32,10 +34,6 @@ def smsgate(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           cwd=cwd)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Aggregator:

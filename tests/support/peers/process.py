@@ -40,23 +40,67 @@ class PeerStartError(RuntimeError):
 # --------------------------------------------------------------------------
 
 
+# A port is chosen some time before its peer binds it. Ports the kernel hands out for bind(0) come from the
+# ephemeral range, so two choices made before either is bound (a Kannel's admin port and the smsgate serve it
+# calls back) can be the same port, and a parallel pytest worker can be given it too. Instead each process walks
+# a block of its own below the ephemeral range, in turn, so a port comes round again only after the whole block.
+_BLOCK = 2000
+_FIRST = 12000
+_PORTS_LOCK = threading.Lock()
+_next_port: int | None = None
+
+
+def _block() -> tuple[int, int] | None:
+    """This process's block of ports (by pytest-xdist worker), or None when the ephemeral range overlaps it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    start = _FIRST + (index % 8) * _BLOCK
+    return (start, start + _BLOCK) if start + _BLOCK <= low else None
+
+
 def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now (bind to port 0)."""
+    """A TCP port that is free on 127.0.0.1 right now and not handed out recently by this process."""
     return free_ports(1)[0]
 
 
 def free_ports(n: int) -> list[int]:
-    """``n`` distinct free ports (all sockets held open until all are chosen)."""
-    socks: list[socket.socket] = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((LOOPBACK, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    """``n`` distinct free ports (each bound once to check it is free, none handed out recently)."""
+    global _next_port
+    block = _block()
+    if block is None:  # an unusual ephemeral range: the kernel's choice (all sockets held until all are chosen)
+        socks: list[socket.socket] = []
+        try:
+            for _ in range(n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.bind((LOOPBACK, 0))
+                socks.append(s)
+            return [s.getsockname()[1] for s in socks]
+        finally:
+            for s in socks:
+                s.close()
+    start, end = block
+    chosen: list[int] = []
+    with _PORTS_LOCK:
+        port = _next_port if _next_port is not None else start + os.getpid() % _BLOCK
+        for _ in range(end - start):
+            port = start + (port - start) % (end - start)
+            candidate, port = port, port + 1
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind((LOOPBACK, candidate))
+                except OSError:
+                    continue
+            chosen.append(candidate)
+            if len(chosen) == n:
+                break
+        _next_port = port
+    if len(chosen) < n:
+        raise RuntimeError(f"no {n} free ports in {start}-{end - 1} on {LOOPBACK}")
+    return chosen
 
 
 def listening_ports() -> set[int]:
